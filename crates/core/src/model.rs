@@ -1,0 +1,308 @@
+//! The scenario model: a fleet of sites, their power supply, the work, and the economics.
+//!
+//! Everything here is *resolved*: every series is already aligned to the time grid (one value
+//! per slot), every site reference is an index, every time is in hours since the grid's start.
+//! Reading files, resampling and naming things is the job of `suandian-io`; the core only
+//! checks the invariants it relies on ([`Scenario::validate`]).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+/// Index of a site in [`Scenario::sites`].
+pub type SiteId = usize;
+/// Index of a job in [`Scenario::jobs`].
+pub type JobId = usize;
+
+/// The time grid: `slots` slots of `slot_minutes` each, starting at `start` (UTC).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimeGrid {
+    pub start: DateTime<Utc>,
+    pub slot_minutes: u32,
+    pub slots: usize,
+}
+
+impl TimeGrid {
+    /// Slot length in hours.
+    pub fn slot_h(&self) -> f64 {
+        f64::from(self.slot_minutes) / 60.0
+    }
+    /// Horizon length in hours.
+    pub fn horizon_h(&self) -> f64 {
+        self.slots as f64 * self.slot_h()
+    }
+    /// Start of slot `slot` in hours since the grid's start.
+    pub fn slot_start_h(&self, slot: usize) -> f64 {
+        slot as f64 * self.slot_h()
+    }
+    /// Start of slot `slot` as a UTC timestamp.
+    pub fn slot_time(&self, slot: usize) -> DateTime<Utc> {
+        self.start + Duration::minutes(i64::from(self.slot_minutes) * slot as i64)
+    }
+    /// The slot that contains `hours` since start (clamped to the grid).
+    pub fn slot_of(&self, hours: f64) -> usize {
+        let s = (hours / self.slot_h()).floor();
+        if s <= 0.0 {
+            0
+        } else {
+            (s as usize).min(self.slots.saturating_sub(1))
+        }
+    }
+    /// Slots in one day (at least 1).
+    pub fn slots_per_day(&self) -> usize {
+        ((24 * 60) / self.slot_minutes.max(1)).max(1) as usize
+    }
+}
+
+/// A data centre.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Site {
+    pub name: String,
+    pub region: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub accelerators: Accelerators,
+    pub pue: Pue,
+    pub grid: GridConnection,
+    /// Directly connected wind/solar plants (绿电直连).
+    pub green: Vec<GreenPlant>,
+    pub battery: Option<Battery>,
+    pub thermal: Option<Thermal>,
+}
+
+impl Site {
+    /// Green power available at `slot` in kW (sum over plants).
+    pub fn green_kw(&self, slot: usize) -> f64 {
+        self.green
+            .iter()
+            .map(|g| g.capacity_kw * g.capacity_factor[slot])
+            .sum()
+    }
+}
+
+/// The accelerator fleet of a site and its power model.
+///
+/// An accelerator at power level `p` (fraction of full power, `min_power_level..=1`) draws
+/// `idle_w + (peak_w - idle_w) * p` and works at speed `p.powf(throughput_exponent)` of full
+/// speed. Unused accelerators draw `idle_w`; every server draws `other_it_w_per_server` on top.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Accelerators {
+    pub count: u32,
+    pub model: String,
+    pub idle_w: f64,
+    pub peak_w: f64,
+    pub per_server: u32,
+    pub other_it_w_per_server: f64,
+    pub min_power_level: f64,
+    /// Speed at power level `p` is `p^throughput_exponent` (1.0: speed proportional to power).
+    pub throughput_exponent: f64,
+}
+
+impl Accelerators {
+    pub fn servers(&self) -> u32 {
+        self.count.div_ceil(self.per_server.max(1))
+    }
+    /// IT power of the whole site with no work at all, in kW.
+    pub fn idle_it_kw(&self) -> f64 {
+        (f64::from(self.count) * self.idle_w
+            + f64::from(self.servers()) * self.other_it_w_per_server)
+            / 1000.0
+    }
+    /// Extra power (above idle) of one busy accelerator at power level `level`, in kW.
+    pub fn busy_extra_kw(&self, level: f64) -> f64 {
+        (self.peak_w - self.idle_w) * level / 1000.0
+    }
+    /// Relative speed at power level `level`.
+    pub fn speed(&self, level: f64) -> f64 {
+        level.powf(self.throughput_exponent)
+    }
+    /// Extra power above idle at full power for the whole site, in kW.
+    pub fn dynamic_range_kw(&self) -> f64 {
+        f64::from(self.count) * (self.peak_w - self.idle_w) / 1000.0
+    }
+}
+
+/// Power usage effectiveness: facility energy / IT energy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Pue {
+    Constant { value: f64 },
+    /// `base + per_degree * max(0, T - threshold_c)`, capped at `max`: cooling works harder
+    /// above a free-cooling threshold.
+    Temperature {
+        base: f64,
+        threshold_c: f64,
+        per_degree: f64,
+        max: f64,
+        #[serde(skip)]
+        temperature_c: Vec<f64>,
+    },
+}
+
+impl Pue {
+    pub fn at(&self, slot: usize) -> f64 {
+        match self {
+            Pue::Constant { value } => *value,
+            Pue::Temperature {
+                base,
+                threshold_c,
+                per_degree,
+                max,
+                temperature_c,
+            } => (base + per_degree * (temperature_c[slot] - threshold_c).max(0.0)).min(*max),
+        }
+    }
+}
+
+/// The site's connection to the public grid, with its price and carbon signals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GridConnection {
+    pub import_limit_kw: f64,
+    pub export_limit_kw: f64,
+    pub feed_in_price_per_mwh: f64,
+    #[serde(skip)]
+    pub price_per_mwh: Vec<f64>,
+    /// Location-based grid-average intensity.
+    #[serde(skip)]
+    pub carbon_g_per_kwh: Vec<f64>,
+    /// Market-based accounting: emission factor of grid energy not covered by certificates
+    /// (the residual mix). `None`: the location-based series is used.
+    pub residual_mix_g_co2_per_kwh: Option<f64>,
+    /// Market-based accounting: green certificates / PPA energy bought for the run, in kWh.
+    pub green_certificates_kwh: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GreenKind {
+    Solar,
+    Wind,
+    Other,
+}
+
+/// A directly connected renewable plant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GreenPlant {
+    pub name: String,
+    pub kind: GreenKind,
+    pub capacity_kw: f64,
+    /// Output per kW of capacity, 0..=1, per slot.
+    #[serde(skip)]
+    pub capacity_factor: Vec<f64>,
+}
+
+/// An on-site battery. Efficiency is split evenly between charging and discharging.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Battery {
+    pub capacity_kwh: f64,
+    pub power_kw: f64,
+    pub round_trip_efficiency: f64,
+    pub soc_min: f64,
+    pub soc_max: f64,
+    pub soc_initial: f64,
+}
+
+impl Battery {
+    /// One-way efficiency (charge or discharge).
+    pub fn one_way_efficiency(&self) -> f64 {
+        self.round_trip_efficiency.sqrt()
+    }
+    pub fn min_kwh(&self) -> f64 {
+        self.capacity_kwh * self.soc_min
+    }
+    pub fn max_kwh(&self) -> f64 {
+        self.capacity_kwh * self.soc_max
+    }
+}
+
+/// Thermal (coal/gas/diesel) backup.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Thermal {
+    pub capacity_kw: f64,
+    pub cost_per_kwh: f64,
+    pub g_co2_per_kwh: f64,
+}
+
+/// A batch job. Times are hours since the grid's start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    pub id: String,
+    pub arrival_h: f64,
+    pub accelerators: u32,
+    /// Run time at full power and full speed.
+    pub runtime_h: f64,
+    /// Latest completion time; `f64::INFINITY` for none.
+    pub deadline_h: f64,
+    pub interruptible: bool,
+    pub migratable: bool,
+    /// Sites the job may run on (data residency). Never empty after resolution.
+    pub allowed_sites: Vec<SiteId>,
+    pub home_site: SiteId,
+}
+
+impl Job {
+    /// Accelerator-hours of work at full speed.
+    pub fn work_acc_h(&self) -> f64 {
+        f64::from(self.accelerators) * self.runtime_h
+    }
+    pub fn allowed(&self, site: SiteId) -> bool {
+        self.allowed_sites.contains(&site)
+    }
+}
+
+/// Inference demand from one user region.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InferenceDemand {
+    pub region: String,
+    #[serde(skip)]
+    pub tokens_per_s: Vec<f64>,
+    /// Latency-eligible sites, in order of preference (nearest first).
+    pub sites: Vec<SiteId>,
+    /// Incremental IT energy per token at each eligible site (same order as `sites`), joules.
+    pub joules_per_token: Vec<f64>,
+}
+
+/// Which emission figure the carbon price applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CarbonBasis {
+    #[default]
+    Location,
+    Market,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Economics {
+    pub currency: String,
+    pub carbon_price_per_t: f64,
+    pub carbon_price_basis: CarbonBasis,
+    pub value_per_million_tokens: f64,
+}
+
+/// Rule-based dispatch settings shared by all sites.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DispatchRule {
+    /// The battery discharges into a deficit only when the price or the carbon intensity is
+    /// above its trailing mean over this many hours (0: whenever there is a deficit).
+    pub trailing_window_h: f64,
+}
+
+impl Default for DispatchRule {
+    fn default() -> Self {
+        Self {
+            trailing_window_h: 24.0,
+        }
+    }
+}
+
+/// Everything the simulator needs: resolved, aligned and validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub grid: TimeGrid,
+    pub sites: Vec<Site>,
+    /// Sorted by arrival.
+    pub jobs: Vec<Job>,
+    pub inference: Vec<InferenceDemand>,
+    pub economics: Economics,
+    pub dispatch: DispatchRule,
+}
