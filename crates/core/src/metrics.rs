@@ -1,1 +1,357 @@
-//! metrics
+//! Accounting: energy, green share, carbon (location- and market-based, kept apart), cost,
+//! curtailment absorbed, tokens, and service (jobs and inference).
+//!
+//! Definitions (all over the whole run, fleet-wide unless per site):
+//! - `green_used_kwh`: direct green energy that served the facility load, directly or through
+//!   the battery (the battery tracks the green part of what it stores); `green_share` is that
+//!   over `facility_kwh`. Grid energy never counts as green here.
+//! - `carbon_location_kg`: grid import x the grid's average intensity of its slot, plus thermal
+//!   energy x its emission factor.
+//! - `carbon_market_kg`: grid import not covered by the site's green certificates x the residual
+//!   mix (or, without one, the slot's grid intensity), plus thermal. Certificates cover the run's
+//!   import in proportion (annual-style matching), never more than the import.
+//! - `cost`: import x price + thermal x its cost - export x feed-in price, in the scenario's
+//!   currency; `carbon_cost` is the carbon price x the emissions of the chosen basis;
+//!   `total_cost = cost + carbon_cost`.
+//! - `curtailment_absorbed_kwh`: green energy the site would have curtailed running no work at
+//!   all (idle load, same battery rule), minus what it curtailed in the run.
+//! - `tokens_per_kwh`: inference tokens served per kWh of facility energy of the whole fleet.
+//! - Job `delay`: completion - (arrival + runtime), so suspension and slow power levels count;
+//!   `wait`: first start - arrival. A deadline miss is a job done after its deadline, or not
+//!   done by the end of the run when its deadline fell inside the run.
+
+use crate::dispatch::Flows;
+use crate::model::{CarbonBasis, Scenario, SiteId};
+use serde::Serialize;
+
+/// What happened to one job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobOutcome {
+    pub id: String,
+    pub arrival_h: f64,
+    pub runtime_h: f64,
+    pub deadline_h: f64,
+    /// The site it ran on last (its home site if it never ran).
+    pub site: SiteId,
+    pub started_h: Option<f64>,
+    pub completed_h: Option<f64>,
+    pub migrations: u32,
+    pub suspensions: u32,
+    pub energy_it_kwh: f64,
+}
+
+impl JobOutcome {
+    pub fn late(&self, horizon_h: f64) -> bool {
+        match self.completed_h {
+            Some(c) => c > self.deadline_h + 1e-9,
+            None => self.deadline_h <= horizon_h,
+        }
+    }
+}
+
+/// One site in one slot: the power flows and signals, for plots.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineRow {
+    pub slot: usize,
+    pub site: SiteId,
+    pub it_kw: f64,
+    pub pue: f64,
+    #[serde(flatten)]
+    pub flows: Flows,
+    pub price_per_mwh: f64,
+    pub carbon_g_per_kwh: f64,
+    /// Average accelerators busy (jobs and inference).
+    pub busy_accelerators: f64,
+    /// Accelerators reserved for inference for the whole slot.
+    pub inference_accelerators: u32,
+    pub tokens: f64,
+    pub cost: f64,
+    pub carbon_location_kg: f64,
+}
+
+/// Energy and carbon totals of one site.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct SiteMetrics {
+    pub site: String,
+    pub it_kwh: f64,
+    pub facility_kwh: f64,
+    pub green_available_kwh: f64,
+    pub green_used_kwh: f64,
+    pub green_share: f64,
+    pub curtailed_kwh: f64,
+    pub curtailment_absorbed_kwh: f64,
+    pub exported_kwh: f64,
+    pub grid_import_kwh: f64,
+    pub import_over_limit_kwh: f64,
+    pub thermal_kwh: f64,
+    pub battery_charge_kwh: f64,
+    pub battery_discharge_kwh: f64,
+    pub peak_import_kw: f64,
+    pub carbon_location_kg: f64,
+    pub carbon_market_kg: f64,
+    pub cost: f64,
+    pub tokens: f64,
+    pub busy_accelerator_h: f64,
+    #[serde(skip)]
+    import_cost: f64,
+    #[serde(skip)]
+    export_revenue: f64,
+    #[serde(skip)]
+    thermal_cost: f64,
+    #[serde(skip)]
+    thermal_kg: f64,
+    #[serde(skip)]
+    import_kg: f64,
+}
+
+/// Every metric of one run, fleet-wide. Keys carry their unit.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Metrics {
+    pub it_kwh: f64,
+    pub facility_kwh: f64,
+    pub green_available_kwh: f64,
+    pub green_used_kwh: f64,
+    pub green_share: f64,
+    pub curtailed_kwh: f64,
+    pub curtailment_absorbed_kwh: f64,
+    pub exported_kwh: f64,
+    pub grid_import_kwh: f64,
+    pub import_over_limit_kwh: f64,
+    pub thermal_kwh: f64,
+    pub battery_charge_kwh: f64,
+    pub battery_discharge_kwh: f64,
+    /// Highest fleet-wide import in any slot.
+    pub peak_import_kw: f64,
+    pub carbon_location_kg: f64,
+    pub carbon_market_kg: f64,
+    pub import_cost: f64,
+    pub thermal_cost: f64,
+    pub export_revenue: f64,
+    pub cost: f64,
+    pub carbon_cost: f64,
+    pub total_cost: f64,
+    pub tokens: f64,
+    pub tokens_per_kwh: f64,
+    pub token_value: f64,
+    pub inference_demand_tokens: f64,
+    pub inference_unserved_tokens: f64,
+    pub inference_served_share: f64,
+    pub jobs_total: usize,
+    pub jobs_completed: usize,
+    pub jobs_unfinished: usize,
+    pub deadline_misses: usize,
+    pub delay_mean_h: f64,
+    pub delay_p95_h: f64,
+    pub wait_mean_h: f64,
+    pub suspensions: u64,
+    pub migrations: u64,
+    pub busy_accelerator_h: f64,
+    /// Policy actions the simulator refused (capacity, power, eligibility): a policy bug signal.
+    pub rejected_actions: u64,
+    /// Running jobs pre-empted because the site's supply could not carry them.
+    pub power_preemptions: u64,
+}
+
+/// Collects per-slot flows during a run.
+pub(crate) struct Accumulator {
+    sites: Vec<SiteMetrics>,
+    fleet_import_kw: Vec<f64>,
+    inference_demand: f64,
+    inference_served: f64,
+    timeline: Option<Vec<TimelineRow>>,
+}
+
+impl Accumulator {
+    pub(crate) fn new(sc: &Scenario, record_timeline: bool) -> Self {
+        Self {
+            sites: sc
+                .sites
+                .iter()
+                .map(|s| SiteMetrics {
+                    site: s.name.clone(),
+                    ..SiteMetrics::default()
+                })
+                .collect(),
+            fleet_import_kw: vec![0.0; sc.grid.slots],
+            inference_demand: 0.0,
+            inference_served: 0.0,
+            timeline: record_timeline.then(|| Vec::with_capacity(sc.grid.slots * sc.sites.len())),
+        }
+    }
+
+    pub(crate) fn inference(&mut self, _region: usize, demand_tokens: f64, served_tokens: f64) {
+        self.inference_demand += demand_tokens;
+        self.inference_served += served_tokens;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn slot(
+        &mut self,
+        sc: &Scenario,
+        slot: usize,
+        site: SiteId,
+        it_kw: f64,
+        pue: f64,
+        f: &Flows,
+        busy_accelerators: f64,
+        tokens: f64,
+        inference_accelerators: u32,
+    ) {
+        let dt = sc.grid.slot_h();
+        let s = &sc.sites[site];
+        let price = s.grid.price_per_mwh[slot];
+        let ci = s.grid.carbon_g_per_kwh[slot];
+        let m = &mut self.sites[site];
+        m.it_kwh += it_kw * dt;
+        m.facility_kwh += f.facility_kw * dt;
+        m.green_available_kwh += f.green_kw * dt;
+        m.green_used_kwh += f.green_used_kw() * dt;
+        m.curtailed_kwh += f.curtail_kw * dt;
+        m.exported_kwh += f.export_kw * dt;
+        m.grid_import_kwh += f.import_kw * dt;
+        m.import_over_limit_kwh += f.import_over_limit_kw * dt;
+        m.thermal_kwh += f.thermal_kw * dt;
+        m.battery_charge_kwh += f.charge_kw * dt;
+        m.battery_discharge_kwh += f.discharge_kw * dt;
+        m.peak_import_kw = m.peak_import_kw.max(f.import_kw);
+        m.tokens += tokens;
+        m.busy_accelerator_h += busy_accelerators * dt;
+        let import_cost = f.import_kw * dt * price / 1000.0;
+        let export_revenue = f.export_kw * dt * s.grid.feed_in_price_per_mwh / 1000.0;
+        let (thermal_cost, thermal_kg) = s.thermal.as_ref().map_or((0.0, 0.0), |th| {
+            (f.thermal_kw * dt * th.cost_per_kwh, f.thermal_kw * dt * th.g_co2_per_kwh / 1000.0)
+        });
+        let import_kg = f.import_kw * dt * ci / 1000.0;
+        m.import_cost += import_cost;
+        m.export_revenue += export_revenue;
+        m.thermal_cost += thermal_cost;
+        m.thermal_kg += thermal_kg;
+        m.import_kg += import_kg;
+        self.fleet_import_kw[slot] += f.import_kw;
+        if let Some(tl) = &mut self.timeline {
+            tl.push(TimelineRow {
+                slot,
+                site,
+                it_kw,
+                pue,
+                flows: *f,
+                price_per_mwh: price,
+                carbon_g_per_kwh: ci,
+                busy_accelerators,
+                inference_accelerators,
+                tokens,
+                cost: import_cost + thermal_cost - export_revenue,
+                carbon_location_kg: import_kg + thermal_kg,
+            });
+        }
+    }
+
+    pub(crate) fn finish(
+        mut self,
+        sc: &Scenario,
+        jobs: &[JobOutcome],
+        idle_curtailment_kwh: &[f64],
+        rejected_actions: u64,
+        power_preemptions: u64,
+    ) -> (Metrics, Vec<SiteMetrics>, Vec<TimelineRow>) {
+        let mut t = Metrics::default();
+        for (s, m) in self.sites.iter_mut().enumerate() {
+            let grid = &sc.sites[s].grid;
+            m.green_share = ratio(m.green_used_kwh, m.facility_kwh);
+            m.curtailment_absorbed_kwh = (idle_curtailment_kwh[s] - m.curtailed_kwh).max(0.0);
+            m.carbon_location_kg = m.import_kg + m.thermal_kg;
+            let covered = grid.green_certificates_kwh.min(m.grid_import_kwh);
+            let uncovered = 1.0 - ratio(covered, m.grid_import_kwh);
+            m.carbon_market_kg = match grid.residual_mix_g_co2_per_kwh {
+                Some(r) => (m.grid_import_kwh - covered) * r / 1000.0,
+                None => m.import_kg * uncovered,
+            } + m.thermal_kg;
+            m.cost = m.import_cost + m.thermal_cost - m.export_revenue;
+
+            t.it_kwh += m.it_kwh;
+            t.facility_kwh += m.facility_kwh;
+            t.green_available_kwh += m.green_available_kwh;
+            t.green_used_kwh += m.green_used_kwh;
+            t.curtailed_kwh += m.curtailed_kwh;
+            t.curtailment_absorbed_kwh += m.curtailment_absorbed_kwh;
+            t.exported_kwh += m.exported_kwh;
+            t.grid_import_kwh += m.grid_import_kwh;
+            t.import_over_limit_kwh += m.import_over_limit_kwh;
+            t.thermal_kwh += m.thermal_kwh;
+            t.battery_charge_kwh += m.battery_charge_kwh;
+            t.battery_discharge_kwh += m.battery_discharge_kwh;
+            t.carbon_location_kg += m.carbon_location_kg;
+            t.carbon_market_kg += m.carbon_market_kg;
+            t.import_cost += m.import_cost;
+            t.thermal_cost += m.thermal_cost;
+            t.export_revenue += m.export_revenue;
+            t.cost += m.cost;
+            t.tokens += m.tokens;
+            t.busy_accelerator_h += m.busy_accelerator_h;
+        }
+        t.peak_import_kw = self.fleet_import_kw.iter().copied().fold(0.0, f64::max);
+        t.green_share = ratio(t.green_used_kwh, t.facility_kwh);
+        let eco = &sc.economics;
+        let basis_kg = match eco.carbon_price_basis {
+            CarbonBasis::Location => t.carbon_location_kg,
+            CarbonBasis::Market => t.carbon_market_kg,
+        };
+        t.carbon_cost = basis_kg / 1000.0 * eco.carbon_price_per_t;
+        t.total_cost = t.cost + t.carbon_cost;
+        t.tokens_per_kwh = ratio(t.tokens, t.facility_kwh);
+        t.token_value = t.tokens / 1e6 * eco.value_per_million_tokens;
+        t.inference_demand_tokens = self.inference_demand;
+        t.inference_unserved_tokens = (self.inference_demand - self.inference_served).max(0.0);
+        t.inference_served_share = if self.inference_demand > 0.0 {
+            self.inference_served / self.inference_demand
+        } else {
+            1.0
+        };
+
+        let horizon_h = sc.grid.horizon_h();
+        t.jobs_total = jobs.len();
+        let mut delays = Vec::with_capacity(jobs.len());
+        let (mut wait_sum, mut waits) = (0.0, 0usize);
+        for j in jobs {
+            if let Some(c) = j.completed_h {
+                t.jobs_completed += 1;
+                delays.push((c - j.arrival_h - j.runtime_h).max(0.0));
+            } else {
+                t.jobs_unfinished += 1;
+            }
+            if let Some(s) = j.started_h {
+                wait_sum += s - j.arrival_h;
+                waits += 1;
+            }
+            if j.late(horizon_h) {
+                t.deadline_misses += 1;
+            }
+            t.suspensions += u64::from(j.suspensions);
+            t.migrations += u64::from(j.migrations);
+        }
+        delays.sort_by(f64::total_cmp);
+        t.delay_mean_h = ratio(delays.iter().sum(), delays.len() as f64);
+        t.delay_p95_h = percentile(&delays, 0.95);
+        t.wait_mean_h = ratio(wait_sum, waits as f64);
+        t.rejected_actions = rejected_actions;
+        t.power_preemptions = power_preemptions;
+        (t, self.sites, self.timeline.unwrap_or_default())
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+/// Nearest-rank percentile of sorted values (0 for none).
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}

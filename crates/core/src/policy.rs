@@ -1,1 +1,77 @@
-//! policy
+//! Scheduling policies. A policy sees the world only through a [`Context`]: the past, the
+//! forecasts of the run, the jobs that have arrived, and the free capacity; it acts through the
+//! context's methods (start, suspend, migrate, inference order, battery set-points), which the
+//! simulator checks against the physics.
+
+mod asap;
+mod carbon_wait;
+mod greenest_site;
+
+pub use asap::Asap;
+pub use carbon_wait::CarbonWait;
+pub use greenest_site::GreenestSite;
+
+use crate::model::{JobId, SiteId};
+use crate::sim::Context;
+
+/// A scheduling policy, driven by the simulator slot by slot.
+///
+/// Running jobs keep running until the policy suspends them, they finish, or the site runs out
+/// of capacity, so a policy only states changes.
+pub trait Policy {
+    /// The name shown in reports.
+    fn name(&self) -> String;
+
+    /// Called at the start of every slot, after the jobs that arrived by then are queued and
+    /// running jobs have been continued.
+    fn on_slot(&mut self, ctx: &mut Context<'_>);
+
+    /// Called at a job's arrival inside a slot (event-driven), so that a policy can start it at
+    /// once instead of at the next slot boundary. The default waits for the next slot.
+    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+        let _ = (ctx, job);
+    }
+
+    /// The order in which inference region `region` is served by its latency-eligible sites
+    /// this slot. `order` holds last slot's order (initially the scenario's preference order);
+    /// the default keeps it.
+    fn inference_order(&mut self, ctx: &Context<'_>, region: usize, order: &mut Vec<SiteId>) {
+        let _ = (ctx, region, order);
+    }
+}
+
+/// The policies this crate knows by name, with a short description for `--help`.
+pub const POLICIES: &[(&str, &str)] = &[
+    ("asap", "run each job on arrival at its home site (the baseline)"),
+    ("carbon-wait", "start each deferrable job in the lowest-carbon window before its deadline"),
+    ("greenest-site", "place each job at the eligible site with the lowest forecast carbon over its run"),
+];
+
+/// Make a policy from its name, or `None` for an unknown name.
+pub fn by_name(name: &str) -> Option<Box<dyn Policy + Send>> {
+    match name {
+        "asap" => Some(Box::new(Asap)),
+        "carbon-wait" => Some(Box::new(CarbonWait::default())),
+        "greenest-site" => Some(Box::new(GreenestSite)),
+        _ => None,
+    }
+}
+
+/// Forecast mean carbon intensity (g/kWh) at `site` over `duration_h` hours starting at slot
+/// `start`, weighting a partial last slot by its share. Slots beyond the horizon repeat the last.
+pub(crate) fn mean_carbon(ctx: &Context<'_>, site: usize, start: usize, duration_h: f64) -> f64 {
+    let dt = ctx.slot_h();
+    let last = ctx.slots() - 1;
+    let mut left = duration_h.max(1e-9);
+    let mut slot = start;
+    let mut sum = 0.0;
+    let mut weight = 0.0;
+    while left > 1e-12 {
+        let w = left.min(dt);
+        sum += w * ctx.carbon_forecast(site, slot.min(last));
+        weight += w;
+        left -= w;
+        slot += 1;
+    }
+    sum / weight
+}

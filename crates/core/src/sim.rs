@@ -1,1 +1,749 @@
-//! sim
+//! The backtest simulator: slot-stepped, event-driven inside a slot for job arrivals.
+//!
+//! Each slot:
+//! 1. jobs that arrived by the slot's start are queued; finished migrations land;
+//! 2. running jobs continue (and are pre-empted, interruptible ones first, if the site's power
+//!    supply cannot carry them this slot);
+//! 3. inference demand is served from the remaining capacity, in the policy's site order;
+//! 4. the policy acts ([`Policy::on_slot`]);
+//! 5. running jobs progress; a job that finishes mid-slot frees its accelerators at that instant;
+//! 6. jobs that arrive inside the slot are queued at their arrival instant, in order, and the
+//!    policy may start them at once ([`Policy::on_arrival`]);
+//! 7. each site's energy is dispatched ([`crate::dispatch`]) and accounted ([`crate::metrics`]).
+//!
+//! A policy sees only a [`Context`]: observations of past slots, forecasts of the others, and
+//! jobs that have arrived. The physics (capacity, power supply, energy) is always the truth.
+
+use crate::dispatch::{dispatch, BatteryMode, BatteryState, Flows};
+use crate::forecast::{ForecastKind, Forecaster};
+use crate::metrics::{Accumulator, JobOutcome, Metrics, TimelineRow};
+use crate::model::*;
+use crate::policy::Policy;
+use serde::Serialize;
+
+/// Settings of one simulation run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimConfig {
+    pub forecast: ForecastKind,
+    /// Keep a per-slot, per-site timeline (memory grows with slots x sites).
+    pub record_timeline: bool,
+    /// Hours a migrating job spends moving its data and state, making no progress.
+    pub migration_h: f64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            forecast: ForecastKind::Perfect,
+            record_timeline: false,
+            migration_h: 1.0,
+        }
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Not arrived yet: invisible to policies.
+    Pending,
+    Queued,
+    Running,
+    Suspended,
+    Migrating,
+    Done,
+}
+
+/// Why the simulator refused a policy's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    UnknownJob,
+    NotArrived,
+    WrongState,
+    SiteNotAllowed,
+    NoCapacity,
+    NoPower,
+    NotInterruptible,
+    NotMigratable,
+    BadPowerLevel,
+    NotNow,
+}
+
+#[derive(Debug, Clone)]
+struct JobRt {
+    state: JobState,
+    site: SiteId,
+    level: f64,
+    /// Remaining run time at full speed, hours.
+    remaining_h: f64,
+    started_h: Option<f64>,
+    completed_h: Option<f64>,
+    migrating_until_h: f64,
+    migrations: u32,
+    suspensions: u32,
+    energy_kwh: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SiteRt {
+    battery: BatteryState,
+    /// Accelerators held by running jobs at the slot start.
+    committed_acc: u32,
+    inference_acc: u32,
+    /// Energy above idle that running jobs will use this slot, kWh (IT side).
+    jobs_it_kwh: f64,
+    inference_it_kwh: f64,
+    /// IT energy above idle that the site's supply can carry this slot, kWh.
+    it_cap_kwh: f64,
+    /// (end instant, accelerators) of every job run in this slot, for in-slot capacity.
+    runs: Vec<(f64, u32)>,
+    busy_acc_h: f64,
+    battery_setpoint_kw: Option<f64>,
+    tokens: f64,
+    /// Job runs of this slot, kept only when the timeline is recorded.
+    segments: Vec<Segment>,
+    record: bool,
+}
+
+/// A job running on a site over an interval (for Gantt charts and invariant checks).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Segment {
+    pub job: JobId,
+    pub site: SiteId,
+    pub from_h: f64,
+    pub to_h: f64,
+    pub accelerators: u32,
+    pub power_level: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    SlotStart,
+    Arrival,
+}
+
+/// Forecasters for every series a policy may ask about.
+struct Forecasts {
+    carbon: Vec<Forecaster>,
+    price: Vec<Forecaster>,
+    green_kw: Vec<Forecaster>,
+    pue: Vec<Forecaster>,
+    inference: Vec<Forecaster>,
+}
+
+impl Forecasts {
+    fn new(sc: &Scenario, kind: ForecastKind) -> Self {
+        let n = sc.grid.slots;
+        let day = sc.grid.slots_per_day();
+        let mk = |truth: Vec<f64>, stream: u64, nonneg: bool| Forecaster::new(truth, kind, day, stream, nonneg);
+        let mut f = Forecasts {
+            carbon: vec![],
+            price: vec![],
+            green_kw: vec![],
+            pue: vec![],
+            inference: vec![],
+        };
+        for (s, site) in sc.sites.iter().enumerate() {
+            let base = 8 * s as u64;
+            f.carbon.push(mk(site.grid.carbon_g_per_kwh.clone(), base, true));
+            f.price.push(mk(site.grid.price_per_mwh.clone(), base + 1, false));
+            f.green_kw.push(mk((0..n).map(|t| site.green_kw(t)).collect(), base + 2, true));
+            f.pue.push(mk((0..n).map(|t| site.pue.at(t)).collect(), base + 3, true));
+        }
+        let base = 8 * sc.sites.len() as u64;
+        for (r, d) in sc.inference.iter().enumerate() {
+            f.inference.push(mk(d.tokens_per_s.clone(), base + r as u64, true));
+        }
+        f
+    }
+}
+
+/// What a policy sees and how it acts. It shows the past, the forecasts and the arrived jobs,
+/// never the future: its fields are private, and every accessor checks the time.
+pub struct Context<'a> {
+    sc: &'a Scenario,
+    fc: &'a Forecasts,
+    jobs: &'a mut [JobRt],
+    active: &'a [JobId],
+    sites: &'a mut [SiteRt],
+    slot: usize,
+    now_h: f64,
+    phase: Phase,
+    migration_h: f64,
+    rejected: &'a mut u64,
+}
+
+impl<'a> Context<'a> {
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+    pub fn slots(&self) -> usize {
+        self.sc.grid.slots
+    }
+    pub fn slot_h(&self) -> f64 {
+        self.sc.grid.slot_h()
+    }
+    /// The current instant in hours since the start (the slot start, or an arrival instant).
+    pub fn now_h(&self) -> f64 {
+        self.now_h
+    }
+    pub fn slot_end_h(&self) -> f64 {
+        self.sc.grid.slot_start_h(self.slot + 1)
+    }
+    pub fn slots_per_day(&self) -> usize {
+        self.sc.grid.slots_per_day()
+    }
+    pub fn site_count(&self) -> usize {
+        self.sc.sites.len()
+    }
+    pub fn site_name(&self, site: SiteId) -> &str {
+        &self.sc.sites[site].name
+    }
+    pub fn accelerators(&self, site: SiteId) -> &Accelerators {
+        &self.sc.sites[site].accelerators
+    }
+    pub fn battery(&self, site: SiteId) -> Option<&Battery> {
+        self.sc.sites[site].battery.as_ref()
+    }
+    pub fn import_limit_kw(&self, site: SiteId) -> f64 {
+        self.sc.sites[site].grid.import_limit_kw
+    }
+    pub fn inference_regions(&self) -> usize {
+        self.sc.inference.len()
+    }
+
+    /// Believed carbon intensity (g/kWh) at `site` in `slot`: observed if past, forecast if not.
+    pub fn carbon_forecast(&self, site: SiteId, slot: usize) -> f64 {
+        self.fc.carbon[site].at(self.slot, slot)
+    }
+    /// Believed price (currency/MWh).
+    pub fn price_forecast(&self, site: SiteId, slot: usize) -> f64 {
+        self.fc.price[site].at(self.slot, slot)
+    }
+    /// Believed direct green power available (kW).
+    pub fn green_forecast_kw(&self, site: SiteId, slot: usize) -> f64 {
+        self.fc.green_kw[site].at(self.slot, slot)
+    }
+    /// Believed PUE.
+    pub fn pue_forecast(&self, site: SiteId, slot: usize) -> f64 {
+        self.fc.pue[site].at(self.slot, slot)
+    }
+    /// Believed inference demand of region `region` (tokens/s).
+    pub fn inference_forecast(&self, region: usize, slot: usize) -> f64 {
+        self.fc.inference[region].at(self.slot, slot)
+    }
+    /// Observed carbon intensity of a past slot, `None` for the present or the future.
+    pub fn carbon_observed(&self, site: SiteId, slot: usize) -> Option<f64> {
+        (slot < self.slot).then(|| self.fc.carbon[site].observed(slot))
+    }
+
+    /// Jobs that have arrived and are not done (queued, running, suspended or migrating).
+    pub fn active_jobs(&self) -> &[JobId] {
+        self.active
+    }
+    /// A job that has arrived; `None` for a job that has not (yet) arrived.
+    pub fn job(&self, job: JobId) -> Option<&Job> {
+        let j = self.sc.jobs.get(job)?;
+        (j.arrival_h <= self.now_h).then_some(j)
+    }
+    pub fn state(&self, job: JobId) -> JobState {
+        self.jobs.get(job).map_or(JobState::Pending, |r| r.state)
+    }
+    /// Remaining run time at full speed, hours.
+    pub fn remaining_h(&self, job: JobId) -> f64 {
+        self.jobs[job].remaining_h
+    }
+    /// The site a job runs on, or last ran on (its home site before it first starts).
+    pub fn job_site(&self, job: JobId) -> SiteId {
+        self.jobs[job].site
+    }
+    /// Whether a job has started before (a suspended job resumes where it is).
+    pub fn has_started(&self, job: JobId) -> bool {
+        self.jobs[job].started_h.is_some()
+    }
+
+    /// Accelerators free at `site` right now.
+    pub fn free_accelerators(&self, site: SiteId) -> u32 {
+        let rt = &self.sites[site];
+        let count = self.sc.sites[site].accelerators.count;
+        let used = match self.phase {
+            Phase::SlotStart => rt.committed_acc + rt.inference_acc,
+            Phase::Arrival => {
+                rt.inference_acc
+                    + rt.runs
+                        .iter()
+                        .filter(|(end, _)| *end > self.now_h + 1e-12)
+                        .map(|(_, a)| *a)
+                        .sum::<u32>()
+            }
+        };
+        count.saturating_sub(used)
+    }
+
+    fn reject(&mut self, r: Reject) -> Result<(), Reject> {
+        *self.rejected += 1;
+        Err(r)
+    }
+
+    /// Start (or resume) a waiting job at `site` at power level `level` from now on.
+    pub fn start(&mut self, job: JobId, site: SiteId, level: f64) -> Result<(), Reject> {
+        let Some(j) = self.sc.jobs.get(job) else {
+            return self.reject(Reject::UnknownJob);
+        };
+        if j.arrival_h > self.now_h + 1e-12 {
+            return self.reject(Reject::NotArrived);
+        }
+        let rt = &self.jobs[job];
+        if !matches!(rt.state, JobState::Queued | JobState::Suspended) {
+            return self.reject(Reject::WrongState);
+        }
+        if !j.allowed(site) || (rt.started_h.is_some() && rt.site != site) {
+            return self.reject(Reject::SiteNotAllowed);
+        }
+        let acc = &self.sc.sites[site].accelerators;
+        if !(level >= acc.min_power_level - 1e-12 && level <= 1.0 + 1e-12) {
+            return self.reject(Reject::BadPowerLevel);
+        }
+        if self.free_accelerators(site) < j.accelerators {
+            return self.reject(Reject::NoCapacity);
+        }
+        let from = self.now_h.max(j.arrival_h);
+        let end_h = self.slot_end_h();
+        let (_, kwh) = segment(acc, j.accelerators, level, rt.remaining_h, from, end_h);
+        let srt = &self.sites[site];
+        if srt.jobs_it_kwh + srt.inference_it_kwh + kwh > srt.it_cap_kwh + 1e-9 {
+            return self.reject(Reject::NoPower);
+        }
+        let rt = &mut self.jobs[job];
+        rt.state = JobState::Running;
+        rt.site = site;
+        rt.level = level;
+        rt.started_h.get_or_insert(from);
+        let srt = &mut self.sites[site];
+        srt.jobs_it_kwh += kwh;
+        match self.phase {
+            Phase::SlotStart => srt.committed_acc += j.accelerators,
+            Phase::Arrival => run_now(self.sc, self.jobs, self.sites, job, from, end_h),
+        }
+        Ok(())
+    }
+
+    /// Suspend a running interruptible job (at the slot start only).
+    pub fn suspend(&mut self, job: JobId) -> Result<(), Reject> {
+        if self.phase != Phase::SlotStart {
+            return self.reject(Reject::NotNow);
+        }
+        let Some(j) = self.sc.jobs.get(job) else {
+            return self.reject(Reject::UnknownJob);
+        };
+        if self.jobs[job].state != JobState::Running {
+            return self.reject(Reject::WrongState);
+        }
+        if !j.interruptible {
+            return self.reject(Reject::NotInterruptible);
+        }
+        release(self.sc, self.jobs, self.sites, job, self.now_h, self.slot_end_h());
+        Ok(())
+    }
+
+    /// Move a running or suspended migratable job to `site`: it makes no progress while its
+    /// data moves, then waits there, suspended, for the policy to resume it.
+    pub fn migrate(&mut self, job: JobId, site: SiteId) -> Result<(), Reject> {
+        if self.phase != Phase::SlotStart {
+            return self.reject(Reject::NotNow);
+        }
+        let Some(j) = self.sc.jobs.get(job) else {
+            return self.reject(Reject::UnknownJob);
+        };
+        let rt = &self.jobs[job];
+        if !matches!(rt.state, JobState::Running | JobState::Suspended) || rt.site == site {
+            return self.reject(Reject::WrongState);
+        }
+        if !j.migratable {
+            return self.reject(Reject::NotMigratable);
+        }
+        if !j.allowed(site) {
+            return self.reject(Reject::SiteNotAllowed);
+        }
+        if rt.state == JobState::Running {
+            release(self.sc, self.jobs, self.sites, job, self.now_h, self.slot_end_h());
+        }
+        let rt = &mut self.jobs[job];
+        rt.state = JobState::Migrating;
+        rt.site = site;
+        rt.migrating_until_h = self.now_h + self.migration_h;
+        rt.migrations += 1;
+        Ok(())
+    }
+
+    /// Battery set-point for this slot in kW (positive charges, negative discharges), instead
+    /// of the default rule.
+    pub fn set_battery_kw(&mut self, site: SiteId, kw: f64) {
+        if kw.is_finite() {
+            self.sites[site].battery_setpoint_kw = Some(kw);
+        }
+    }
+}
+
+/// Run time and extra IT energy (kWh above idle) of `acc` accelerators at `level` from
+/// `from_h` until the job finishes or `end_h`, whichever comes first.
+fn segment(spec: &Accelerators, acc: u32, level: f64, remaining_h: f64, from_h: f64, end_h: f64) -> (f64, f64) {
+    let speed = spec.speed(level);
+    let run_h = (remaining_h / speed).min((end_h - from_h).max(0.0));
+    (run_h, f64::from(acc) * spec.busy_extra_kw(level) * run_h)
+}
+
+/// Take a running job off its site for the rest of the slot (slot-start phase).
+fn release(sc: &Scenario, jobs: &mut [JobRt], sites: &mut [SiteRt], job: JobId, now_h: f64, end_h: f64) {
+    let j = &sc.jobs[job];
+    let rt = &mut jobs[job];
+    let spec = &sc.sites[rt.site].accelerators;
+    let (_, kwh) = segment(spec, j.accelerators, rt.level, rt.remaining_h, now_h, end_h);
+    let srt = &mut sites[rt.site];
+    srt.committed_acc -= j.accelerators;
+    srt.jobs_it_kwh -= kwh;
+    rt.state = JobState::Suspended;
+    rt.suspensions += 1;
+}
+
+/// Make a running job progress from `from_h` to the slot end (or its completion).
+fn run_now(sc: &Scenario, jobs: &mut [JobRt], sites: &mut [SiteRt], job: JobId, from_h: f64, end_h: f64) {
+    let j = &sc.jobs[job];
+    let rt = &mut jobs[job];
+    let spec = &sc.sites[rt.site].accelerators;
+    let (run_h, kwh) = segment(spec, j.accelerators, rt.level, rt.remaining_h, from_h, end_h);
+    rt.remaining_h -= run_h * spec.speed(rt.level);
+    rt.energy_kwh += kwh;
+    let srt = &mut sites[rt.site];
+    srt.runs.push((from_h + run_h, j.accelerators));
+    if srt.record && run_h > 0.0 {
+        srt.segments.push(Segment {
+            job,
+            site: rt.site,
+            from_h,
+            to_h: from_h + run_h,
+            accelerators: j.accelerators,
+            power_level: rt.level,
+        });
+    }
+    srt.busy_acc_h += f64::from(j.accelerators) * run_h;
+    // A job is done once less than a microsecond of work is left (rounding of run times).
+    if rt.remaining_h <= 1e-6 / 3600.0 {
+        rt.remaining_h = 0.0;
+        rt.state = JobState::Done;
+        rt.completed_h = Some(from_h + run_h);
+    }
+}
+
+/// The result of simulating one policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub policy: String,
+    pub forecast: String,
+    pub metrics: Metrics,
+    pub per_site: Vec<crate::metrics::SiteMetrics>,
+    #[serde(skip)]
+    pub timeline: Vec<TimelineRow>,
+    #[serde(skip)]
+    pub jobs: Vec<JobOutcome>,
+    /// Every job run, when the timeline is recorded.
+    #[serde(skip)]
+    pub segments: Vec<Segment>,
+}
+
+/// Simulate `policy` on `scenario`. The scenario must be valid ([`Scenario::validate`]).
+pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunResult {
+    let n = sc.grid.slots;
+    let dt = sc.grid.slot_h();
+    let fc = Forecasts::new(sc, cfg.forecast);
+    let mut jobs: Vec<JobRt> = sc
+        .jobs
+        .iter()
+        .map(|j| JobRt {
+            state: JobState::Pending,
+            site: j.home_site,
+            level: 1.0,
+            remaining_h: j.runtime_h,
+            started_h: None,
+            completed_h: None,
+            migrating_until_h: 0.0,
+            migrations: 0,
+            suspensions: 0,
+            energy_kwh: 0.0,
+        })
+        .collect();
+    let mut sites: Vec<SiteRt> = sc
+        .sites
+        .iter()
+        .map(|s| SiteRt {
+            battery: s.battery.as_ref().map(BatteryState::initial).unwrap_or_default(),
+            record: cfg.record_timeline,
+            ..SiteRt::default()
+        })
+        .collect();
+    let discharge_ok = discharge_permissions(sc);
+    let mut acc = Accumulator::new(sc, cfg.record_timeline);
+    let mut active: Vec<JobId> = Vec::new();
+    let mut next_arrival = 0usize;
+    let mut rejected = 0u64;
+    let mut power_preemptions = 0u64;
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut inference_order: Vec<Vec<SiteId>> = sc.inference.iter().map(|d| d.sites.clone()).collect();
+
+    for t in 0..n {
+        let now_h = sc.grid.slot_start_h(t);
+        let end_h = sc.grid.slot_start_h(t + 1);
+
+        // 1. Arrivals up to the slot start; landed migrations.
+        while next_arrival < sc.jobs.len() && sc.jobs[next_arrival].arrival_h <= now_h {
+            jobs[next_arrival].state = JobState::Queued;
+            active.push(next_arrival);
+            next_arrival += 1;
+        }
+        for &j in &active {
+            if jobs[j].state == JobState::Migrating && jobs[j].migrating_until_h <= now_h + 1e-9 {
+                jobs[j].state = JobState::Suspended;
+            }
+        }
+
+        // 2. Supply available to each site this slot, and running jobs continued.
+        for (s, site) in sc.sites.iter().enumerate() {
+            let rt = &mut sites[s];
+            rt.committed_acc = 0;
+            rt.inference_acc = 0;
+            rt.jobs_it_kwh = 0.0;
+            rt.inference_it_kwh = 0.0;
+            rt.runs.clear();
+            rt.busy_acc_h = 0.0;
+            rt.battery_setpoint_kw = None;
+            rt.tokens = 0.0;
+            let battery_kw = site.battery.as_ref().map_or(0.0, |b| {
+                b.power_kw
+                    .min(((rt.battery.soc_kwh - b.min_kwh()) * b.one_way_efficiency() / dt).max(0.0))
+            });
+            let supply_kw = site.grid.import_limit_kw
+                + site.green_kw(t)
+                + battery_kw
+                + site.thermal.as_ref().map_or(0.0, |th| th.capacity_kw);
+            rt.it_cap_kwh = (supply_kw / site.pue.at(t) - site.accelerators.idle_it_kw()).max(0.0) * dt;
+        }
+        for &j in &active {
+            let rt = &jobs[j];
+            if rt.state == JobState::Running {
+                let job = &sc.jobs[j];
+                let spec = &sc.sites[rt.site].accelerators;
+                let (_, kwh) = segment(spec, job.accelerators, rt.level, rt.remaining_h, now_h, end_h);
+                let srt = &mut sites[rt.site];
+                srt.committed_acc += job.accelerators;
+                srt.jobs_it_kwh += kwh;
+            }
+        }
+        // Pre-empt interruptible jobs (latest arrivals first) where the supply cannot carry them.
+        for &j in active.iter().rev() {
+            let rt = &jobs[j];
+            if rt.state == JobState::Running && sc.jobs[j].interruptible {
+                let srt = &sites[rt.site];
+                if srt.jobs_it_kwh > srt.it_cap_kwh + 1e-9 {
+                    release(sc, &mut jobs, &mut sites, j, now_h, end_h);
+                    power_preemptions += 1;
+                }
+            }
+        }
+
+        // 3. Inference, in the policy's site order, on what capacity and power are left.
+        {
+            let ctx = Context {
+                sc,
+                fc: &fc,
+                jobs: &mut jobs,
+                active: &active,
+                sites: &mut sites,
+                slot: t,
+                now_h,
+                phase: Phase::SlotStart,
+                migration_h: cfg.migration_h,
+                rejected: &mut rejected,
+            };
+            for (r, order) in inference_order.iter_mut().enumerate() {
+                policy.inference_order(&ctx, r, order);
+            }
+        }
+        for (r, d) in sc.inference.iter().enumerate() {
+            let mut demand = d.tokens_per_s[t];
+            let mut served_total = 0.0;
+            for &s in &inference_order[r] {
+                let Some(k) = d.sites.iter().position(|x| *x == s) else { continue };
+                if demand <= 0.0 {
+                    break;
+                }
+                let jpt = d.joules_per_token[k];
+                let spec = &sc.sites[s].accelerators;
+                let rt = &mut sites[s];
+                let free = spec.count.saturating_sub(rt.committed_acc + rt.inference_acc);
+                // One accelerator serves (peak - idle) / J-per-token tokens/s at full power.
+                let per_acc = (spec.peak_w - spec.idle_w) / jpt;
+                let by_capacity = f64::from(free) * per_acc;
+                let power_left_kw = ((rt.it_cap_kwh - rt.jobs_it_kwh - rt.inference_it_kwh) / dt).max(0.0);
+                let by_power = power_left_kw * 1000.0 / jpt;
+                let served = demand.min(by_capacity).min(by_power);
+                if served <= 0.0 {
+                    continue;
+                }
+                rt.inference_acc += ((served / per_acc) - 1e-9).ceil() as u32;
+                rt.inference_it_kwh += served * jpt / 1000.0 * dt;
+                rt.tokens += served * dt * 3600.0;
+                rt.busy_acc_h += served / per_acc * dt;
+                demand -= served;
+                served_total += served;
+            }
+            acc.inference(r, d.tokens_per_s[t] * dt * 3600.0, served_total * dt * 3600.0);
+        }
+
+        // 4. The policy acts at the slot start.
+        {
+            let mut ctx = Context {
+                sc,
+                fc: &fc,
+                jobs: &mut jobs,
+                active: &active,
+                sites: &mut sites,
+                slot: t,
+                now_h,
+                phase: Phase::SlotStart,
+                migration_h: cfg.migration_h,
+                rejected: &mut rejected,
+            };
+            policy.on_slot(&mut ctx);
+        }
+
+        // 5. Running jobs progress.
+        for &j in &active {
+            if jobs[j].state == JobState::Running {
+                run_now(sc, &mut jobs, &mut sites, j, now_h, end_h);
+            }
+        }
+
+        // 6. Arrivals inside the slot, in order.
+        while next_arrival < sc.jobs.len() && sc.jobs[next_arrival].arrival_h < end_h {
+            let j = next_arrival;
+            next_arrival += 1;
+            jobs[j].state = JobState::Queued;
+            active.push(j);
+            let mut ctx = Context {
+                sc,
+                fc: &fc,
+                jobs: &mut jobs,
+                active: &active,
+                sites: &mut sites,
+                slot: t,
+                now_h: sc.jobs[j].arrival_h,
+                phase: Phase::Arrival,
+                migration_h: cfg.migration_h,
+                rejected: &mut rejected,
+            };
+            policy.on_arrival(&mut ctx, j);
+        }
+
+        // 7. Energy dispatch and accounting per site.
+        for (s, site) in sc.sites.iter().enumerate() {
+            let rt = &mut sites[s];
+            let it_kwh = site.accelerators.idle_it_kw() * dt + rt.jobs_it_kwh + rt.inference_it_kwh;
+            let pue = site.pue.at(t);
+            let facility_kw = it_kwh * pue / dt;
+            let mode = match rt.battery_setpoint_kw {
+                Some(kw) => BatteryMode::Setpoint { kw },
+                None => BatteryMode::Rule {
+                    discharge_allowed: discharge_ok[s][t],
+                },
+            };
+            let flows: Flows = dispatch(site, facility_kw, site.green_kw(t), &mut rt.battery, dt, mode);
+            acc.slot(sc, t, s, it_kwh / dt, pue, &flows, rt.busy_acc_h / dt, rt.tokens, rt.inference_acc);
+            segments.append(&mut rt.segments);
+        }
+
+        // Running jobs may have finished inside the slot; keep only the live ones.
+        active.retain(|&j| jobs[j].state != JobState::Done);
+    }
+
+    let outcomes: Vec<JobOutcome> = sc
+        .jobs
+        .iter()
+        .zip(&jobs)
+        .map(|(j, rt)| JobOutcome {
+            id: j.id.clone(),
+            arrival_h: j.arrival_h,
+            runtime_h: j.runtime_h,
+            deadline_h: j.deadline_h,
+            site: rt.site,
+            started_h: rt.started_h,
+            completed_h: rt.completed_h,
+            migrations: rt.migrations,
+            suspensions: rt.suspensions,
+            energy_it_kwh: rt.energy_kwh,
+        })
+        .collect();
+    let (metrics, per_site, timeline) = acc.finish(sc, &outcomes, &idle_curtailment(sc, &discharge_ok), rejected, power_preemptions);
+    RunResult {
+        policy: policy.name(),
+        forecast: cfg.forecast.label(),
+        metrics,
+        per_site,
+        timeline,
+        jobs: outcomes,
+        segments,
+    }
+}
+
+/// Whether the default battery rule may discharge at each site and slot: when the price or the
+/// carbon intensity is above its trailing mean (the current slot included).
+fn discharge_permissions(sc: &Scenario) -> Vec<Vec<bool>> {
+    let w = (sc.dispatch.trailing_window_h / sc.grid.slot_h()).round() as usize;
+    sc.sites
+        .iter()
+        .map(|site| {
+            let p = &site.grid.price_per_mwh;
+            let c = &site.grid.carbon_g_per_kwh;
+            let (mut ps, mut cs) = (0.0, 0.0);
+            (0..sc.grid.slots)
+                .map(|t| {
+                    if w == 0 {
+                        return true;
+                    }
+                    ps += p[t];
+                    cs += c[t];
+                    if t >= w {
+                        ps -= p[t - w];
+                        cs -= c[t - w];
+                    }
+                    let k = (t + 1).min(w) as f64;
+                    p[t] > ps / k + 1e-9 || c[t] > cs / k + 1e-9
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Curtailment each site would have had with no work at all (idle load), in kWh: the
+/// reference for "curtailment absorbed".
+fn idle_curtailment(sc: &Scenario, discharge_ok: &[Vec<bool>]) -> Vec<f64> {
+    let dt = sc.grid.slot_h();
+    sc.sites
+        .iter()
+        .enumerate()
+        .map(|(s, site)| {
+            if site.green.is_empty() {
+                return 0.0;
+            }
+            let mut b = site.battery.as_ref().map(BatteryState::initial).unwrap_or_default();
+            (0..sc.grid.slots)
+                .map(|t| {
+                    let facility = site.accelerators.idle_it_kw() * site.pue.at(t);
+                    let mode = BatteryMode::Rule {
+                        discharge_allowed: discharge_ok[s][t],
+                    };
+                    dispatch(site, facility, site.green_kw(t), &mut b, dt, mode).curtail_kw * dt
+                })
+                .sum()
+        })
+        .collect()
+}

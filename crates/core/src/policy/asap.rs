@@ -1,0 +1,45 @@
+//! `asap`: every job starts on arrival at its home site, first come first served: the baseline
+//! that every other policy is measured against.
+
+use super::Policy;
+use crate::model::JobId;
+use crate::sim::{Context, JobState};
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Asap;
+
+/// Start every waiting job that fits, in arrival order, at its site (home site, or where it
+/// last ran), at full power.
+pub(crate) fn start_waiting_at_home(ctx: &mut Context<'_>) {
+    let waiting: Vec<JobId> = ctx
+        .active_jobs()
+        .iter()
+        .copied()
+        .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
+        .collect();
+    for j in waiting {
+        let site = ctx.job_site(j);
+        let _ = try_start(ctx, j, site);
+    }
+}
+
+/// Start `job` at `site` at full power if it fits now.
+pub(crate) fn try_start(ctx: &mut Context<'_>, job: JobId, site: usize) -> bool {
+    let Some(need) = ctx.job(job).map(|j| j.accelerators) else {
+        return false;
+    };
+    ctx.free_accelerators(site) >= need && ctx.start(job, site, 1.0).is_ok()
+}
+
+impl Policy for Asap {
+    fn name(&self) -> String {
+        "asap".into()
+    }
+    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+        start_waiting_at_home(ctx);
+    }
+    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+        let site = ctx.job_site(job);
+        try_start(ctx, job, site);
+    }
+}
