@@ -583,7 +583,9 @@ pub fn resample(raw: &RawSeries, grid: &TimeGrid, gaps: GapRule, bounds: Bounds)
     }
     // The points the horizon uses: the last one at or before `start` to the last before `end`.
     let i0 = t.partition_point(|&x| x <= start) - 1;
-    let i1 = t.partition_point(|&x| x < end) - 1;
+    // ...plus the first point at or after `end`, which closes the last segment (a gap that
+    // runs past the end of the horizon is still a gap inside it).
+    let i1 = t.partition_point(|&x| x < end).min(n - 1);
 
     // Clean points (values present), with value checks and gap handling.
     let mut ct: Vec<i64> = Vec::with_capacity(i1 - i0 + 1);
@@ -592,8 +594,9 @@ pub fn resample(raw: &RawSeries, grid: &TimeGrid, gaps: GapRule, bounds: Bounds)
     let mut last_idx: Option<usize> = None;
     for i in i0..=i1 {
         let v = raw.values[i];
+        let inside = t[i] < end;
         if v.is_nan() {
-            if gaps == GapRule::Error {
+            if gaps == GapRule::Error && inside {
                 return Err(InputError::data(
                     file,
                     raw.line(i),
@@ -607,7 +610,7 @@ pub fn resample(raw: &RawSeries, grid: &TimeGrid, gaps: GapRule, bounds: Bounds)
             }
             continue;
         }
-        if !bounds.ok(v) {
+        if inside && !bounds.ok(v) {
             return Err(InputError::value(
                 file,
                 raw.line(i),
