@@ -101,8 +101,12 @@ pub fn dispatch(
     let (charge_cap, discharge_cap, eta) = match &site.battery {
         Some(b) => {
             let eta = b.one_way_efficiency();
-            let charge = b.power_kw.min(((b.max_kwh() - battery.soc_kwh) / (eta * slot_h)).max(0.0));
-            let discharge = b.power_kw.min(((battery.soc_kwh - b.min_kwh()) * eta / slot_h).max(0.0));
+            let charge = b
+                .power_kw
+                .min(((b.max_kwh() - battery.soc_kwh) / (eta * slot_h)).max(0.0));
+            let discharge = b
+                .power_kw
+                .min(((battery.soc_kwh - b.min_kwh()) * eta / slot_h).max(0.0));
             (charge, discharge, eta)
         }
         None => (0.0, 0.0, 1.0),
@@ -128,7 +132,9 @@ pub fn dispatch(
         }
         BatteryMode::Setpoint { kw } => {
             // Discharge only what the load and the export limit can take.
-            f.discharge_kw = (-kw).min(discharge_cap).min(deficit + (export_cap - surplus).max(0.0));
+            f.discharge_kw = (-kw)
+                .min(discharge_cap)
+                .min(deficit + (export_cap - surplus).max(0.0));
             let to_load = f.discharge_kw.min(deficit);
             deficit -= to_load;
             surplus += f.discharge_kw - to_load;
@@ -157,7 +163,8 @@ pub fn dispatch(
         };
         f.discharge_green_kw = f.discharge_kw * share;
         let out_kwh = f.discharge_kw * slot_h / eta;
-        battery.green_kwh = (battery.green_kwh - out_kwh * share + green_charge_kw * slot_h * eta).max(0.0);
+        battery.green_kwh =
+            (battery.green_kwh - out_kwh * share + green_charge_kw * slot_h * eta).max(0.0);
         battery.soc_kwh = battery.soc_kwh + f.charge_kw * slot_h * eta - out_kwh;
         battery.green_kwh = battery.green_kwh.min(battery.soc_kwh.max(0.0));
         f.soc_kwh = battery.soc_kwh;

@@ -24,7 +24,10 @@ pub enum ForecastKind {
     #[default]
     Perfect,
     Persistence,
-    Noisy { relative_error: f64, seed: u64 },
+    Noisy {
+        relative_error: f64,
+        seed: u64,
+    },
 }
 
 impl ForecastKind {
@@ -32,7 +35,10 @@ impl ForecastKind {
         match self {
             ForecastKind::Perfect => "perfect".into(),
             ForecastKind::Persistence => "persistence".into(),
-            ForecastKind::Noisy { relative_error, seed } => {
+            ForecastKind::Noisy {
+                relative_error,
+                seed,
+            } => {
                 format!("noisy ({:.0} % error, seed {seed})", relative_error * 100.0)
             }
         }
@@ -51,12 +57,20 @@ pub struct Forecaster {
 
 impl Forecaster {
     /// `stream` distinguishes the series of one run so that each gets its own errors.
-    pub fn new(truth: Vec<f64>, kind: ForecastKind, slots_per_day: usize, stream: u64, nonnegative: bool) -> Self {
+    pub fn new(
+        truth: Vec<f64>,
+        kind: ForecastKind,
+        slots_per_day: usize,
+        stream: u64,
+        nonnegative: bool,
+    ) -> Self {
         let errors = match kind {
             ForecastKind::Noisy { seed, .. } => {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 rng.set_stream(stream);
-                (0..truth.len()).map(|_| StandardNormal.sample(&mut rng)).collect()
+                (0..truth.len())
+                    .map(|_| StandardNormal.sample(&mut rng))
+                    .collect()
             }
             _ => Vec::new(),
         };
@@ -142,7 +156,10 @@ mod tests {
 
     #[test]
     fn noisy_is_seeded_and_grows_with_lead() {
-        let kind = ForecastKind::Noisy { relative_error: 0.2, seed: 7 };
+        let kind = ForecastKind::Noisy {
+            relative_error: 0.2,
+            seed: 7,
+        };
         let a = Forecaster::new(vec![100.0; 200], kind, 24, 1, true);
         let b = Forecaster::new(vec![100.0; 200], kind, 24, 1, true);
         let c = Forecaster::new(vec![100.0; 200], kind, 24, 2, true);

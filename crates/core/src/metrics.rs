@@ -150,6 +150,8 @@ pub struct Metrics {
     pub rejected_actions: u64,
     /// Running jobs pre-empted because the site's supply could not carry them.
     pub power_preemptions: u64,
+    /// Starts put off because the site's supply could not carry them.
+    pub power_deferrals: u64,
 }
 
 /// Collects per-slot flows during a run.
@@ -219,7 +221,10 @@ impl Accumulator {
         let import_cost = f.import_kw * dt * price / 1000.0;
         let export_revenue = f.export_kw * dt * s.grid.feed_in_price_per_mwh / 1000.0;
         let (thermal_cost, thermal_kg) = s.thermal.as_ref().map_or((0.0, 0.0), |th| {
-            (f.thermal_kw * dt * th.cost_per_kwh, f.thermal_kw * dt * th.g_co2_per_kwh / 1000.0)
+            (
+                f.thermal_kw * dt * th.cost_per_kwh,
+                f.thermal_kw * dt * th.g_co2_per_kwh / 1000.0,
+            )
         });
         let import_kg = f.import_kw * dt * ci / 1000.0;
         m.import_cost += import_cost;
@@ -253,6 +258,7 @@ impl Accumulator {
         idle_curtailment_kwh: &[f64],
         rejected_actions: u64,
         power_preemptions: u64,
+        power_deferrals: u64,
     ) -> (Metrics, Vec<SiteMetrics>, Vec<TimelineRow>) {
         let mut t = Metrics::default();
         for (s, m) in self.sites.iter_mut().enumerate() {
@@ -335,6 +341,7 @@ impl Accumulator {
         t.wait_mean_h = ratio(wait_sum, waits as f64);
         t.rejected_actions = rejected_actions;
         t.power_preemptions = power_preemptions;
+        t.power_deferrals = power_deferrals;
         (t, self.sites, self.timeline.unwrap_or_default())
     }
 }

@@ -125,7 +125,9 @@ impl Accelerators {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Pue {
-    Constant { value: f64 },
+    Constant {
+        value: f64,
+    },
     /// `base + per_degree * max(0, T - threshold_c)`, capped at `max`: cooling works harder
     /// above a free-cooling threshold.
     Temperature {

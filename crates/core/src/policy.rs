@@ -42,9 +42,18 @@ pub trait Policy {
 
 /// The policies this crate knows by name, with a short description for `--help`.
 pub const POLICIES: &[(&str, &str)] = &[
-    ("asap", "run each job on arrival at its home site (the baseline)"),
-    ("carbon-wait", "start each deferrable job in the lowest-carbon window before its deadline"),
-    ("greenest-site", "place each job at the eligible site with the lowest forecast carbon over its run"),
+    (
+        "asap",
+        "run each job on arrival at its home site (the baseline)",
+    ),
+    (
+        "carbon-wait",
+        "start each deferrable job in the lowest-carbon window before its deadline",
+    ),
+    (
+        "greenest-site",
+        "place each job at the eligible site with the lowest forecast carbon over its run",
+    ),
 ];
 
 /// Make a policy from its name, or `None` for an unknown name.

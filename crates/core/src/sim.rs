@@ -135,7 +135,9 @@ impl Forecasts {
     fn new(sc: &Scenario, kind: ForecastKind) -> Self {
         let n = sc.grid.slots;
         let day = sc.grid.slots_per_day();
-        let mk = |truth: Vec<f64>, stream: u64, nonneg: bool| Forecaster::new(truth, kind, day, stream, nonneg);
+        let mk = |truth: Vec<f64>, stream: u64, nonneg: bool| {
+            Forecaster::new(truth, kind, day, stream, nonneg)
+        };
         let mut f = Forecasts {
             carbon: vec![],
             price: vec![],
@@ -145,14 +147,22 @@ impl Forecasts {
         };
         for (s, site) in sc.sites.iter().enumerate() {
             let base = 8 * s as u64;
-            f.carbon.push(mk(site.grid.carbon_g_per_kwh.clone(), base, true));
-            f.price.push(mk(site.grid.price_per_mwh.clone(), base + 1, false));
-            f.green_kw.push(mk((0..n).map(|t| site.green_kw(t)).collect(), base + 2, true));
-            f.pue.push(mk((0..n).map(|t| site.pue.at(t)).collect(), base + 3, true));
+            f.carbon
+                .push(mk(site.grid.carbon_g_per_kwh.clone(), base, true));
+            f.price
+                .push(mk(site.grid.price_per_mwh.clone(), base + 1, false));
+            f.green_kw.push(mk(
+                (0..n).map(|t| site.green_kw(t)).collect(),
+                base + 2,
+                true,
+            ));
+            f.pue
+                .push(mk((0..n).map(|t| site.pue.at(t)).collect(), base + 3, true));
         }
         let base = 8 * sc.sites.len() as u64;
         for (r, d) in sc.inference.iter().enumerate() {
-            f.inference.push(mk(d.tokens_per_s.clone(), base + r as u64, true));
+            f.inference
+                .push(mk(d.tokens_per_s.clone(), base + r as u64, true));
         }
         f
     }
@@ -171,6 +181,7 @@ pub struct Context<'a> {
     phase: Phase,
     migration_h: f64,
     rejected: &'a mut u64,
+    power_deferrals: &'a mut u64,
 }
 
 impl<'a> Context<'a> {
@@ -312,7 +323,9 @@ impl<'a> Context<'a> {
         let (_, kwh) = segment(acc, j.accelerators, level, rt.remaining_h, from, end_h);
         let srt = &self.sites[site];
         if srt.jobs_it_kwh + srt.inference_it_kwh + kwh > srt.it_cap_kwh + 1e-9 {
-            return self.reject(Reject::NoPower);
+            // Not a policy error: the supply is short (the policy cannot see the truth).
+            *self.power_deferrals += 1;
+            return Err(Reject::NoPower);
         }
         let rt = &mut self.jobs[job];
         rt.state = JobState::Running;
@@ -342,7 +355,14 @@ impl<'a> Context<'a> {
         if !j.interruptible {
             return self.reject(Reject::NotInterruptible);
         }
-        release(self.sc, self.jobs, self.sites, job, self.now_h, self.slot_end_h());
+        release(
+            self.sc,
+            self.jobs,
+            self.sites,
+            job,
+            self.now_h,
+            self.slot_end_h(),
+        );
         Ok(())
     }
 
@@ -366,7 +386,14 @@ impl<'a> Context<'a> {
             return self.reject(Reject::SiteNotAllowed);
         }
         if rt.state == JobState::Running {
-            release(self.sc, self.jobs, self.sites, job, self.now_h, self.slot_end_h());
+            release(
+                self.sc,
+                self.jobs,
+                self.sites,
+                job,
+                self.now_h,
+                self.slot_end_h(),
+            );
         }
         let rt = &mut self.jobs[job];
         rt.state = JobState::Migrating;
@@ -387,14 +414,28 @@ impl<'a> Context<'a> {
 
 /// Run time and extra IT energy (kWh above idle) of `acc` accelerators at `level` from
 /// `from_h` until the job finishes or `end_h`, whichever comes first.
-fn segment(spec: &Accelerators, acc: u32, level: f64, remaining_h: f64, from_h: f64, end_h: f64) -> (f64, f64) {
+fn segment(
+    spec: &Accelerators,
+    acc: u32,
+    level: f64,
+    remaining_h: f64,
+    from_h: f64,
+    end_h: f64,
+) -> (f64, f64) {
     let speed = spec.speed(level);
     let run_h = (remaining_h / speed).min((end_h - from_h).max(0.0));
     (run_h, f64::from(acc) * spec.busy_extra_kw(level) * run_h)
 }
 
 /// Take a running job off its site for the rest of the slot (slot-start phase).
-fn release(sc: &Scenario, jobs: &mut [JobRt], sites: &mut [SiteRt], job: JobId, now_h: f64, end_h: f64) {
+fn release(
+    sc: &Scenario,
+    jobs: &mut [JobRt],
+    sites: &mut [SiteRt],
+    job: JobId,
+    now_h: f64,
+    end_h: f64,
+) {
     let j = &sc.jobs[job];
     let rt = &mut jobs[job];
     let spec = &sc.sites[rt.site].accelerators;
@@ -407,11 +448,25 @@ fn release(sc: &Scenario, jobs: &mut [JobRt], sites: &mut [SiteRt], job: JobId, 
 }
 
 /// Make a running job progress from `from_h` to the slot end (or its completion).
-fn run_now(sc: &Scenario, jobs: &mut [JobRt], sites: &mut [SiteRt], job: JobId, from_h: f64, end_h: f64) {
+fn run_now(
+    sc: &Scenario,
+    jobs: &mut [JobRt],
+    sites: &mut [SiteRt],
+    job: JobId,
+    from_h: f64,
+    end_h: f64,
+) {
     let j = &sc.jobs[job];
     let rt = &mut jobs[job];
     let spec = &sc.sites[rt.site].accelerators;
-    let (run_h, kwh) = segment(spec, j.accelerators, rt.level, rt.remaining_h, from_h, end_h);
+    let (run_h, kwh) = segment(
+        spec,
+        j.accelerators,
+        rt.level,
+        rt.remaining_h,
+        from_h,
+        end_h,
+    );
     rt.remaining_h -= run_h * spec.speed(rt.level);
     rt.energy_kwh += kwh;
     let srt = &mut sites[rt.site];
@@ -476,7 +531,11 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
         .sites
         .iter()
         .map(|s| SiteRt {
-            battery: s.battery.as_ref().map(BatteryState::initial).unwrap_or_default(),
+            battery: s
+                .battery
+                .as_ref()
+                .map(BatteryState::initial)
+                .unwrap_or_default(),
             record: cfg.record_timeline,
             ..SiteRt::default()
         })
@@ -487,8 +546,10 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
     let mut next_arrival = 0usize;
     let mut rejected = 0u64;
     let mut power_preemptions = 0u64;
+    let mut power_deferrals = 0u64;
     let mut segments: Vec<Segment> = Vec::new();
-    let mut inference_order: Vec<Vec<SiteId>> = sc.inference.iter().map(|d| d.sites.clone()).collect();
+    let mut inference_order: Vec<Vec<SiteId>> =
+        sc.inference.iter().map(|d| d.sites.clone()).collect();
 
     for t in 0..n {
         let now_h = sc.grid.slot_start_h(t);
@@ -518,21 +579,30 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
             rt.battery_setpoint_kw = None;
             rt.tokens = 0.0;
             let battery_kw = site.battery.as_ref().map_or(0.0, |b| {
-                b.power_kw
-                    .min(((rt.battery.soc_kwh - b.min_kwh()) * b.one_way_efficiency() / dt).max(0.0))
+                b.power_kw.min(
+                    ((rt.battery.soc_kwh - b.min_kwh()) * b.one_way_efficiency() / dt).max(0.0),
+                )
             });
             let supply_kw = site.grid.import_limit_kw
                 + site.green_kw(t)
                 + battery_kw
                 + site.thermal.as_ref().map_or(0.0, |th| th.capacity_kw);
-            rt.it_cap_kwh = (supply_kw / site.pue.at(t) - site.accelerators.idle_it_kw()).max(0.0) * dt;
+            rt.it_cap_kwh =
+                (supply_kw / site.pue.at(t) - site.accelerators.idle_it_kw()).max(0.0) * dt;
         }
         for &j in &active {
             let rt = &jobs[j];
             if rt.state == JobState::Running {
                 let job = &sc.jobs[j];
                 let spec = &sc.sites[rt.site].accelerators;
-                let (_, kwh) = segment(spec, job.accelerators, rt.level, rt.remaining_h, now_h, end_h);
+                let (_, kwh) = segment(
+                    spec,
+                    job.accelerators,
+                    rt.level,
+                    rt.remaining_h,
+                    now_h,
+                    end_h,
+                );
                 let srt = &mut sites[rt.site];
                 srt.committed_acc += job.accelerators;
                 srt.jobs_it_kwh += kwh;
@@ -563,6 +633,7 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
                 phase: Phase::SlotStart,
                 migration_h: cfg.migration_h,
                 rejected: &mut rejected,
+                power_deferrals: &mut power_deferrals,
             };
             for (r, order) in inference_order.iter_mut().enumerate() {
                 policy.inference_order(&ctx, r, order);
@@ -572,18 +643,23 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
             let mut demand = d.tokens_per_s[t];
             let mut served_total = 0.0;
             for &s in &inference_order[r] {
-                let Some(k) = d.sites.iter().position(|x| *x == s) else { continue };
+                let Some(k) = d.sites.iter().position(|x| *x == s) else {
+                    continue;
+                };
                 if demand <= 0.0 {
                     break;
                 }
                 let jpt = d.joules_per_token[k];
                 let spec = &sc.sites[s].accelerators;
                 let rt = &mut sites[s];
-                let free = spec.count.saturating_sub(rt.committed_acc + rt.inference_acc);
+                let free = spec
+                    .count
+                    .saturating_sub(rt.committed_acc + rt.inference_acc);
                 // One accelerator serves (peak - idle) / J-per-token tokens/s at full power.
                 let per_acc = (spec.peak_w - spec.idle_w) / jpt;
                 let by_capacity = f64::from(free) * per_acc;
-                let power_left_kw = ((rt.it_cap_kwh - rt.jobs_it_kwh - rt.inference_it_kwh) / dt).max(0.0);
+                let power_left_kw =
+                    ((rt.it_cap_kwh - rt.jobs_it_kwh - rt.inference_it_kwh) / dt).max(0.0);
                 let by_power = power_left_kw * 1000.0 / jpt;
                 let served = demand.min(by_capacity).min(by_power);
                 if served <= 0.0 {
@@ -596,7 +672,11 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
                 demand -= served;
                 served_total += served;
             }
-            acc.inference(r, d.tokens_per_s[t] * dt * 3600.0, served_total * dt * 3600.0);
+            acc.inference(
+                r,
+                d.tokens_per_s[t] * dt * 3600.0,
+                served_total * dt * 3600.0,
+            );
         }
 
         // 4. The policy acts at the slot start.
@@ -612,6 +692,7 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
                 phase: Phase::SlotStart,
                 migration_h: cfg.migration_h,
                 rejected: &mut rejected,
+                power_deferrals: &mut power_deferrals,
             };
             policy.on_slot(&mut ctx);
         }
@@ -640,6 +721,7 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
                 phase: Phase::Arrival,
                 migration_h: cfg.migration_h,
                 rejected: &mut rejected,
+                power_deferrals: &mut power_deferrals,
             };
             policy.on_arrival(&mut ctx, j);
         }
@@ -656,8 +738,25 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
                     discharge_allowed: discharge_ok[s][t],
                 },
             };
-            let flows: Flows = dispatch(site, facility_kw, site.green_kw(t), &mut rt.battery, dt, mode);
-            acc.slot(sc, t, s, it_kwh / dt, pue, &flows, rt.busy_acc_h / dt, rt.tokens, rt.inference_acc);
+            let flows: Flows = dispatch(
+                site,
+                facility_kw,
+                site.green_kw(t),
+                &mut rt.battery,
+                dt,
+                mode,
+            );
+            acc.slot(
+                sc,
+                t,
+                s,
+                it_kwh / dt,
+                pue,
+                &flows,
+                rt.busy_acc_h / dt,
+                rt.tokens,
+                rt.inference_acc,
+            );
             segments.append(&mut rt.segments);
         }
 
@@ -682,7 +781,14 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
             energy_it_kwh: rt.energy_kwh,
         })
         .collect();
-    let (metrics, per_site, timeline) = acc.finish(sc, &outcomes, &idle_curtailment(sc, &discharge_ok), rejected, power_preemptions);
+    let (metrics, per_site, timeline) = acc.finish(
+        sc,
+        &outcomes,
+        &idle_curtailment(sc, &discharge_ok),
+        rejected,
+        power_preemptions,
+        power_deferrals,
+    );
     RunResult {
         policy: policy.name(),
         forecast: cfg.forecast.label(),
@@ -734,7 +840,11 @@ fn idle_curtailment(sc: &Scenario, discharge_ok: &[Vec<bool>]) -> Vec<f64> {
             if site.green.is_empty() {
                 return 0.0;
             }
-            let mut b = site.battery.as_ref().map(BatteryState::initial).unwrap_or_default();
+            let mut b = site
+                .battery
+                .as_ref()
+                .map(BatteryState::initial)
+                .unwrap_or_default();
             (0..sc.grid.slots)
                 .map(|t| {
                     let facility = site.accelerators.idle_it_kw() * site.pue.at(t);

@@ -25,7 +25,11 @@ impl fmt::Display for ModelError {
 
 impl std::error::Error for ModelError {}
 
-fn err(field: impl Into<String>, found: impl fmt::Display, expected: impl Into<String>) -> ModelError {
+fn err(
+    field: impl Into<String>,
+    found: impl fmt::Display,
+    expected: impl Into<String>,
+) -> ModelError {
     ModelError {
         field: field.into(),
         found: found.to_string(),
@@ -54,7 +58,11 @@ fn series(field: &str, values: &[f64], slots: usize, nonneg: bool) -> Result<(),
             return Err(err(
                 format!("{field}[slot {i}]"),
                 v,
-                if nonneg { "a finite number >= 0" } else { "a finite number" },
+                if nonneg {
+                    "a finite number >= 0"
+                } else {
+                    "a finite number"
+                },
             ));
         }
     }
@@ -96,12 +104,23 @@ impl Scenario {
                     format!("a number >= idle_w ({})", a.idle_w),
                 ));
             }
-            finite_nonneg(&format!("{p}.accelerators.other_it_w_per_server"), a.other_it_w_per_server)?;
+            finite_nonneg(
+                &format!("{p}.accelerators.other_it_w_per_server"),
+                a.other_it_w_per_server,
+            )?;
             if !(a.min_power_level > 0.0 && a.min_power_level <= 1.0) {
-                return Err(err(format!("{p}.accelerators.min_power_level"), a.min_power_level, "a fraction in (0, 1]"));
+                return Err(err(
+                    format!("{p}.accelerators.min_power_level"),
+                    a.min_power_level,
+                    "a fraction in (0, 1]",
+                ));
             }
             if !(a.throughput_exponent > 0.0 && a.throughput_exponent.is_finite()) {
-                return Err(err(format!("{p}.accelerators.throughput_exponent"), a.throughput_exponent, "a number > 0"));
+                return Err(err(
+                    format!("{p}.accelerators.throughput_exponent"),
+                    a.throughput_exponent,
+                    "a number > 0",
+                ));
             }
             match &site.pue {
                 Pue::Constant { value } => {
@@ -109,9 +128,19 @@ impl Scenario {
                         return Err(err(format!("{p}.pue"), value, "a number >= 1.0"));
                     }
                 }
-                Pue::Temperature { base, max, per_degree, temperature_c, .. } => {
+                Pue::Temperature {
+                    base,
+                    max,
+                    per_degree,
+                    temperature_c,
+                    ..
+                } => {
                     if !(*base >= 1.0 && *max >= *base) {
-                        return Err(err(format!("{p}.pue.base/max"), format!("base {base}, max {max}"), "1.0 <= base <= max"));
+                        return Err(err(
+                            format!("{p}.pue.base/max"),
+                            format!("base {base}, max {max}"),
+                            "1.0 <= base <= max",
+                        ));
                     }
                     finite_nonneg(&format!("{p}.pue.per_degree"), *per_degree)?;
                     series(&format!("{p}.pue.temperature"), temperature_c, n, false)?;
@@ -120,9 +149,16 @@ impl Scenario {
             let gr = &site.grid;
             finite_nonneg(&format!("{p}.grid.import_limit_kw"), gr.import_limit_kw)?;
             finite_nonneg(&format!("{p}.grid.export_limit_kw"), gr.export_limit_kw)?;
-            finite_nonneg(&format!("{p}.grid.green_certificates_kwh"), gr.green_certificates_kwh)?;
+            finite_nonneg(
+                &format!("{p}.grid.green_certificates_kwh"),
+                gr.green_certificates_kwh,
+            )?;
             if !gr.feed_in_price_per_mwh.is_finite() {
-                return Err(err(format!("{p}.grid.feed_in_price_per_mwh"), gr.feed_in_price_per_mwh, "a finite number"));
+                return Err(err(
+                    format!("{p}.grid.feed_in_price_per_mwh"),
+                    gr.feed_in_price_per_mwh,
+                    "a finite number",
+                ));
             }
             if let Some(r) = gr.residual_mix_g_co2_per_kwh {
                 finite_nonneg(&format!("{p}.grid.residual_mix_g_co2_per_kwh"), r)?;
@@ -132,9 +168,23 @@ impl Scenario {
             for (k, plant) in site.green.iter().enumerate() {
                 let q = format!("{p}.green[{k}] ({})", plant.name);
                 finite_nonneg(&format!("{q}.capacity_kw"), plant.capacity_kw)?;
-                series(&format!("{q}.capacity_factor"), &plant.capacity_factor, n, true)?;
-                if let Some((i, v)) = plant.capacity_factor.iter().enumerate().find(|(_, v)| **v > 1.0 + 1e-9) {
-                    return Err(err(format!("{q}.capacity_factor[slot {i}]"), v, "a fraction 0..=1 of capacity"));
+                series(
+                    &format!("{q}.capacity_factor"),
+                    &plant.capacity_factor,
+                    n,
+                    true,
+                )?;
+                if let Some((i, v)) = plant
+                    .capacity_factor
+                    .iter()
+                    .enumerate()
+                    .find(|(_, v)| **v > 1.0 + 1e-9)
+                {
+                    return Err(err(
+                        format!("{q}.capacity_factor[slot {i}]"),
+                        v,
+                        "a fraction 0..=1 of capacity",
+                    ));
                 }
             }
             if let Some(b) = &site.battery {
@@ -142,13 +192,28 @@ impl Scenario {
                 finite_nonneg(&format!("{q}.capacity_kwh"), b.capacity_kwh)?;
                 finite_nonneg(&format!("{q}.power_kw"), b.power_kw)?;
                 if !(b.round_trip_efficiency > 0.0 && b.round_trip_efficiency <= 1.0) {
-                    return Err(err(format!("{q}.round_trip_efficiency"), b.round_trip_efficiency, "a fraction in (0, 1]"));
+                    return Err(err(
+                        format!("{q}.round_trip_efficiency"),
+                        b.round_trip_efficiency,
+                        "a fraction in (0, 1]",
+                    ));
                 }
                 if !(0.0 <= b.soc_min && b.soc_min <= b.soc_max && b.soc_max <= 1.0) {
-                    return Err(err(format!("{q}.soc_min/soc_max"), format!("{}..{}", b.soc_min, b.soc_max), "0 <= soc_min <= soc_max <= 1"));
+                    return Err(err(
+                        format!("{q}.soc_min/soc_max"),
+                        format!("{}..{}", b.soc_min, b.soc_max),
+                        "0 <= soc_min <= soc_max <= 1",
+                    ));
                 }
                 if !(b.soc_min <= b.soc_initial && b.soc_initial <= b.soc_max) {
-                    return Err(err(format!("{q}.soc_initial"), b.soc_initial, format!("a fraction between soc_min ({}) and soc_max ({})", b.soc_min, b.soc_max)));
+                    return Err(err(
+                        format!("{q}.soc_initial"),
+                        b.soc_initial,
+                        format!(
+                            "a fraction between soc_min ({}) and soc_max ({})",
+                            b.soc_min, b.soc_max
+                        ),
+                    ));
                 }
             }
             if let Some(t) = &site.thermal {
@@ -161,28 +226,57 @@ impl Scenario {
         for (j, job) in self.jobs.iter().enumerate() {
             let p = format!("jobs[{j}] ({})", job.id);
             if !(job.arrival_h.is_finite() && job.arrival_h >= 0.0) {
-                return Err(err(format!("{p}.arrival"), job.arrival_h, "a time at or after the scenario start"));
+                return Err(err(
+                    format!("{p}.arrival"),
+                    job.arrival_h,
+                    "a time at or after the scenario start",
+                ));
             }
             if job.arrival_h < last_arrival {
-                return Err(err(format!("{p}.arrival"), job.arrival_h, format!("jobs sorted by arrival (previous job arrives at {last_arrival} h)")));
+                return Err(err(
+                    format!("{p}.arrival"),
+                    job.arrival_h,
+                    format!("jobs sorted by arrival (previous job arrives at {last_arrival} h)"),
+                ));
             }
             last_arrival = job.arrival_h;
             if !(job.runtime_h.is_finite() && job.runtime_h > 0.0) {
-                return Err(err(format!("{p}.runtime_h"), job.runtime_h, "a run time > 0 hours"));
+                return Err(err(
+                    format!("{p}.runtime_h"),
+                    job.runtime_h,
+                    "a run time > 0 hours",
+                ));
             }
             if job.accelerators == 0 {
                 return Err(err(format!("{p}.accelerators"), 0, "at least 1"));
             }
             if job.allowed_sites.is_empty() {
-                return Err(err(format!("{p}.allowed_sites"), "none", "at least one site"));
+                return Err(err(
+                    format!("{p}.allowed_sites"),
+                    "none",
+                    "at least one site",
+                ));
             }
             if let Some(s) = job.allowed_sites.iter().find(|s| **s >= self.sites.len()) {
-                return Err(err(format!("{p}.allowed_sites"), s, format!("a site index below {}", self.sites.len())));
+                return Err(err(
+                    format!("{p}.allowed_sites"),
+                    s,
+                    format!("a site index below {}", self.sites.len()),
+                ));
             }
             if !job.allowed(job.home_site) {
-                return Err(err(format!("{p}.home_site"), job.home_site, "one of the job's allowed sites"));
+                return Err(err(
+                    format!("{p}.home_site"),
+                    job.home_site,
+                    "one of the job's allowed sites",
+                ));
             }
-            let biggest = job.allowed_sites.iter().map(|s| self.sites[*s].accelerators.count).max().unwrap_or(0);
+            let biggest = job
+                .allowed_sites
+                .iter()
+                .map(|s| self.sites[*s].accelerators.count)
+                .max()
+                .unwrap_or(0);
             if job.accelerators > biggest {
                 return Err(err(
                     format!("{p}.accelerators"),
@@ -194,7 +288,10 @@ impl Scenario {
                 return Err(err(
                     format!("{p}.deadline"),
                     job.deadline_h,
-                    format!("at least arrival + runtime = {} h (the job can never meet it)", job.arrival_h + job.runtime_h),
+                    format!(
+                        "at least arrival + runtime = {} h (the job can never meet it)",
+                        job.arrival_h + job.runtime_h
+                    ),
                 ));
             }
         }
@@ -202,27 +299,52 @@ impl Scenario {
             let p = format!("inference[{r}] ({})", d.region);
             series(&format!("{p}.tokens_per_s"), &d.tokens_per_s, n, true)?;
             if d.sites.is_empty() {
-                return Err(err(format!("{p}.sites"), "none", "at least one latency-eligible site"));
+                return Err(err(
+                    format!("{p}.sites"),
+                    "none",
+                    "at least one latency-eligible site",
+                ));
             }
             if d.sites.len() != d.joules_per_token.len() {
-                return Err(err(format!("{p}.joules_per_token"), format!("{} values", d.joules_per_token.len()), format!("{} values, one per eligible site", d.sites.len())));
+                return Err(err(
+                    format!("{p}.joules_per_token"),
+                    format!("{} values", d.joules_per_token.len()),
+                    format!("{} values, one per eligible site", d.sites.len()),
+                ));
             }
             for (k, s) in d.sites.iter().enumerate() {
                 if *s >= self.sites.len() {
-                    return Err(err(format!("{p}.sites[{k}]"), s, format!("a site index below {}", self.sites.len())));
+                    return Err(err(
+                        format!("{p}.sites[{k}]"),
+                        s,
+                        format!("a site index below {}", self.sites.len()),
+                    ));
                 }
                 let jpt = d.joules_per_token[k];
                 if !(jpt > 0.0 && jpt.is_finite()) {
-                    return Err(err(format!("{p}.joules_per_token[{k}]"), jpt, "energy per token > 0 J"));
+                    return Err(err(
+                        format!("{p}.joules_per_token[{k}]"),
+                        jpt,
+                        "energy per token > 0 J",
+                    ));
                 }
                 if self.sites[*s].accelerators.peak_w <= self.sites[*s].accelerators.idle_w {
                     return Err(err(format!("{p}.sites[{k}]"), &self.sites[*s].name, "a site whose accelerators have peak_w > idle_w (inference throughput is derived from it)"));
                 }
             }
         }
-        finite_nonneg("economics.carbon_price_per_t", self.economics.carbon_price_per_t)?;
-        finite_nonneg("economics.value_per_million_tokens", self.economics.value_per_million_tokens)?;
-        finite_nonneg("dispatch.trailing_window_h", self.dispatch.trailing_window_h)?;
+        finite_nonneg(
+            "economics.carbon_price_per_t",
+            self.economics.carbon_price_per_t,
+        )?;
+        finite_nonneg(
+            "economics.value_per_million_tokens",
+            self.economics.value_per_million_tokens,
+        )?;
+        finite_nonneg(
+            "dispatch.trailing_window_h",
+            self.dispatch.trailing_window_h,
+        )?;
         Ok(())
     }
 }

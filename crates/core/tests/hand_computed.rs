@@ -12,7 +12,16 @@ use suandian_core::*;
 /// battery at 81 % round trip (90 % each way) starting empty, export up to 0.5 kW at 20/MWh,
 /// 1 kW thermal at 0.3/kWh and 800 g/kWh, 0.25 kWh certificates against a 300 g residual mix.
 fn scenario() -> Scenario {
-    let mut a = site("A", 4, 4, 200.0, 1.5, 100.0, vec![100.0, 200.0, 50.0], vec![500.0, 600.0, 400.0]);
+    let mut a = site(
+        "A",
+        4,
+        4,
+        200.0,
+        1.5,
+        100.0,
+        vec![100.0, 200.0, 50.0],
+        vec![500.0, 600.0, 400.0],
+    );
     a.grid.import_limit_kw = 100.0;
     let mut b = site("B", 2, 2, 0.0, 1.2, 0.5, vec![40.0; 3], vec![100.0; 3]);
     b.green.push(GreenPlant {
@@ -60,19 +69,27 @@ fn scenario() -> Scenario {
             joules_per_token: vec![0.5],
         }],
         economics: economics(),
-        dispatch: DispatchRule { trailing_window_h: 0.0 },
+        dispatch: DispatchRule {
+            trailing_window_h: 0.0,
+        },
     }
 }
 
 fn close(name: &str, got: f64, want: f64) {
-    assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{name}: got {got}, want {want}");
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+        "{name}: got {got}, want {want}"
+    );
 }
 
 #[test]
 fn asap_matches_hand_computation() {
     let sc = scenario();
     sc.validate().unwrap();
-    let cfg = SimConfig { record_timeline: true, ..SimConfig::default() };
+    let cfg = SimConfig {
+        record_timeline: true,
+        ..SimConfig::default()
+    };
     let r = simulate(&sc, &mut Asap, &cfg);
     let m = &r.metrics;
     // IT kWh. A: slot 0 0.6 idle + 1.0 (J1: 2 x 0.5 kW x 1 h) + 0.5 inference = 2.1;
@@ -86,7 +103,11 @@ fn asap_matches_hand_computation() {
     // to (1 - 0.414) / 0.9 = 0.651111, 0.5 exported, 0.608889 curtailed.
     close("green_used_kwh", m.green_used_kwh, 0.78);
     close("green_share", m.green_share, 0.78 / 8.145);
-    close("battery_charge_kwh", m.battery_charge_kwh, 0.46 + 0.586 / 0.9);
+    close(
+        "battery_charge_kwh",
+        m.battery_charge_kwh,
+        0.46 + 0.586 / 0.9,
+    );
     close("battery_discharge_kwh", m.battery_discharge_kwh, 0.0);
     close("exported_kwh", m.exported_kwh, 0.5);
     close("curtailed_kwh", m.curtailed_kwh, 1.76 - 0.586 / 0.9 - 0.5);
@@ -113,7 +134,10 @@ fn asap_matches_hand_computation() {
     close("tokens_per_kwh", m.tokens_per_kwh, 3.6e6 / 8.145);
     close("token_value", m.token_value, 7.2);
     close("inference_served_share", m.inference_served_share, 1.0);
-    assert_eq!((m.jobs_total, m.jobs_completed, m.jobs_unfinished), (3, 3, 0));
+    assert_eq!(
+        (m.jobs_total, m.jobs_completed, m.jobs_unfinished),
+        (3, 3, 0)
+    );
     assert_eq!(m.deadline_misses, 1);
     close("delay_mean_h", m.delay_mean_h, 1.75 / 3.0);
     close("delay_p95_h", m.delay_p95_h, 1.75);
@@ -127,7 +151,12 @@ fn asap_matches_hand_computation() {
     assert_eq!((j2.started_h, j2.completed_h), (Some(0.5), Some(1.5)));
 
     // Per site and slot: battery state of charge and the balance.
-    let soc: Vec<f64> = r.timeline.iter().filter(|row| row.site == 1).map(|row| row.flows.soc_kwh).collect();
+    let soc: Vec<f64> = r
+        .timeline
+        .iter()
+        .filter(|row| row.site == 1)
+        .map(|row| row.flows.soc_kwh)
+        .collect();
     close("soc slot 1", soc[1], 0.414);
     close("soc slot 2", soc[2], 1.0);
     for row in &r.timeline {

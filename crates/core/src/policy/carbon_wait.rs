@@ -32,7 +32,9 @@ impl Default for CarbonWait {
 
 impl CarbonWait {
     fn plan(&self, ctx: &Context<'_>, job: JobId) -> usize {
-        let Some(j) = ctx.job(job) else { return ctx.slot() };
+        let Some(j) = ctx.job(job) else {
+            return ctx.slot();
+        };
         let site = ctx.job_site(job);
         let now = ctx.now_h();
         let latest_start_h = (j.deadline_h - j.runtime_h).min(now + self.max_wait_h);

@@ -12,7 +12,16 @@ pub fn grid(slots: usize, slot_minutes: u32) -> TimeGrid {
     }
 }
 
-pub fn site(name: &str, count: u32, per_server: u32, other_w: f64, pue: f64, import_kw: f64, price: Vec<f64>, carbon: Vec<f64>) -> Site {
+pub fn site(
+    name: &str,
+    count: u32,
+    per_server: u32,
+    other_w: f64,
+    pue: f64,
+    import_kw: f64,
+    price: Vec<f64>,
+    carbon: Vec<f64>,
+) -> Site {
     Site {
         name: name.into(),
         region: name.into(),
@@ -44,7 +53,15 @@ pub fn site(name: &str, count: u32, per_server: u32, other_w: f64, pue: f64, imp
     }
 }
 
-pub fn job(id: &str, arrival_h: f64, accelerators: u32, runtime_h: f64, deadline_h: f64, home: usize, allowed: Vec<usize>) -> Job {
+pub fn job(
+    id: &str,
+    arrival_h: f64,
+    accelerators: u32,
+    runtime_h: f64,
+    deadline_h: f64,
+    home: usize,
+    allowed: Vec<usize>,
+) -> Job {
     Job {
         id: id.into(),
         arrival_h,

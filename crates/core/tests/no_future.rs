@@ -1,0 +1,144 @@
+//! A policy sees the past and its forecasts, never the future.
+mod common;
+
+use common::*;
+use suandian_core::forecast::ForecastKind;
+use suandian_core::policy::{self, Policy};
+use suandian_core::sim::{simulate, Context, SimConfig};
+use suandian_core::*;
+
+const SLOTS: usize = 96;
+const CUT: usize = 60;
+
+fn scenario(future_variant: bool) -> Scenario {
+    let wave = |phase: f64| -> Vec<f64> {
+        (0..SLOTS)
+            .map(|t| 300.0 + 200.0 * ((t as f64 / 24.0 * 6.283) + phase).sin())
+            .collect()
+    };
+    let mut a = site("A", 8, 4, 100.0, 1.2, 1000.0, wave(0.0), wave(0.0));
+    let mut b = site("B", 8, 4, 100.0, 1.2, 1000.0, wave(2.0), wave(2.0));
+    let mut jobs: Vec<Job> = (0..40)
+        .map(|i| {
+            job(
+                &format!("j{i}"),
+                i as f64 * 2.3,
+                1 + (i % 3) as u32,
+                1.0 + (i % 5) as f64,
+                i as f64 * 2.3 + 30.0,
+                i % 2,
+                vec![0, 1],
+            )
+        })
+        .collect();
+    if future_variant {
+        // Everything from slot CUT on is different: signals and work.
+        for t in CUT..SLOTS {
+            a.grid.carbon_g_per_kwh[t] = 50.0 + t as f64;
+            b.grid.carbon_g_per_kwh[t] = 900.0 - t as f64;
+            a.grid.price_per_mwh[t] *= 3.0;
+        }
+        jobs.retain(|j| j.arrival_h < CUT as f64);
+        jobs.push(job(
+            "late-newcomer",
+            CUT as f64 + 0.5,
+            8,
+            3.0,
+            f64::INFINITY,
+            1,
+            vec![0, 1],
+        ));
+        b.green.push(GreenPlant {
+            name: "pv".into(),
+            kind: GreenKind::Solar,
+            capacity_kw: 0.0,
+            capacity_factor: vec![0.0; SLOTS],
+        });
+    }
+    Scenario {
+        name: "no-future".into(),
+        grid: grid(SLOTS, 60),
+        sites: vec![a, b],
+        jobs,
+        inference: vec![],
+        economics: economics(),
+        dispatch: DispatchRule::default(),
+    }
+}
+
+/// Decisions made before the cut must not depend on anything after it.
+#[test]
+fn decisions_before_the_cut_ignore_the_future() {
+    let (x, y) = (scenario(false), scenario(true));
+    x.validate().unwrap();
+    y.validate().unwrap();
+    for forecast in [ForecastKind::Persistence] {
+        for (name, _) in policy::POLICIES {
+            let cfg = SimConfig {
+                forecast,
+                record_timeline: true,
+                ..SimConfig::default()
+            };
+            let rx = simulate(&x, policy::by_name(name).unwrap().as_mut(), &cfg);
+            let ry = simulate(&y, policy::by_name(name).unwrap().as_mut(), &cfg);
+            let before = |r: &suandian_core::sim::RunResult| -> Vec<(usize, usize, u64)> {
+                r.segments
+                    .iter()
+                    .filter(|s| s.from_h < CUT as f64)
+                    .map(|s| (s.job, s.site, (s.from_h * 1e6) as u64))
+                    .collect()
+            };
+            assert!(!before(&rx).is_empty());
+            assert_eq!(before(&rx), before(&ry), "{name} acted on the future");
+        }
+    }
+}
+
+/// A snooping policy: checks what the context lets it see at each slot.
+struct Snoop {
+    truth: Vec<f64>,
+    arrivals: Vec<f64>,
+    checked: usize,
+}
+
+impl Policy for Snoop {
+    fn name(&self) -> String {
+        "snoop".into()
+    }
+    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.slot();
+        for (j, arrival) in self.arrivals.iter().enumerate() {
+            assert_eq!(
+                ctx.job(j).is_some(),
+                *arrival <= ctx.now_h(),
+                "job {j} visible before it arrived"
+            );
+        }
+        for t in 0..ctx.slots() {
+            assert_eq!(ctx.carbon_observed(0, t).is_some(), t < now);
+            if t < now {
+                assert_eq!(ctx.carbon_forecast(0, t), self.truth[t]);
+            }
+        }
+        self.checked += 1;
+    }
+}
+
+#[test]
+fn the_context_hides_future_jobs_and_observations() {
+    let sc = scenario(false);
+    let mut snoop = Snoop {
+        truth: sc.sites[0].grid.carbon_g_per_kwh.clone(),
+        arrivals: sc.jobs.iter().map(|j| j.arrival_h).collect(),
+        checked: 0,
+    };
+    simulate(
+        &sc,
+        &mut snoop,
+        &SimConfig {
+            forecast: ForecastKind::Persistence,
+            ..SimConfig::default()
+        },
+    );
+    assert_eq!(snoop.checked, SLOTS);
+}
