@@ -235,10 +235,7 @@ pub fn read_alibaba_gpu(path: &Path, file: &str, limit: Option<usize>) -> Result
             no_gpu += 1;
             continue;
         }
-        let milli = field(&rec, cm);
-        if gpus == 1.0 && milli.parse::<f64>().is_ok_and(|m| m < 1000.0) {
-            fractional += 1;
-        }
+        let shared = gpus == 1.0 && field(&rec, cm).parse::<f64>().is_ok_and(|m| m < 1000.0);
         let created = num(file, line, "creation_time", field(&rec, cc), "a time in seconds")?;
         if created < 0.0 {
             return Err(InputError::value(file, Some(line), "creation_time", created, "seconds >= 0 from the trace start"));
@@ -254,6 +251,7 @@ pub fn read_alibaba_gpu(path: &Path, file: &str, limit: Option<usize>) -> Result
             no_run += 1;
             continue;
         }
+        fractional += usize::from(shared);
         out.jobs.push(TraceJob {
             id: field(&rec, cn).to_string(),
             arrival: TraceTime::SinceTraceStart(created / 3600.0),
@@ -282,7 +280,7 @@ pub fn read_alibaba_gpu(path: &Path, file: &str, limit: Option<usize>) -> Result
     }
     if fractional > 0 {
         out.warnings.push(format!(
-            "{file}: {fractional} pods share a GPU (gpu_milli < 1000); each counts as one whole accelerator"
+            "{file}: {fractional} of the pods read share a GPU (gpu_milli < 1000); each counts as one whole accelerator"
         ));
     }
     Ok(out)

@@ -439,5 +439,5 @@ fn alibaba_trace_skips_with_warnings() {
     assert!(w.contains("skipped 1 pods with num_gpu = 0"), "{w}");
     assert!(w.contains("skipped 1 GPU pods never scheduled"), "{w}");
     assert!(w.contains("skipped 1 GPU pods whose deletion_time is not after scheduled_time"), "{w}");
-    assert!(w.contains("1 pods share a GPU"), "{w}");
+    assert!(w.contains("1 of the pods read share a GPU"), "{w}");
 }
