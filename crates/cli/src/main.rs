@@ -1,1 +1,228 @@
-fn main() {}
+//! The `suandian` command line: wires the scenario readers, the core simulator and the output
+//! writers together. No logic of its own beyond choosing what to run.
+
+mod output;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use suandian_core::forecast::ForecastKind;
+use suandian_core::policy;
+use suandian_core::sim::{simulate, RunResult, SimConfig};
+use suandian_io::scenario::LoadedScenario;
+
+const ABOUT: &str = "suandian (算电): make AI computing follow clean, cheap electricity.
+
+Replays a fleet of data centres, their power supply (grid, direct wind/solar, batteries,
+thermal backup) and their work (batch jobs, inference) through scheduling policies, and
+compares what each costs in energy, carbon, money and service.";
+
+const EXAMPLES: &str = "Examples:
+  suandian simulate                          run the built-in demo with every baseline policy
+  suandian simulate my.toml --json           every metric of every policy, as one JSON object
+  suandian simulate my.toml -p asap -p carbon-wait --forecast noisy --forecast-error 0.2
+  suandian simulate --timeline out.csv       per-slot, per-site power flows for plots
+  suandian validate my.toml                  check a scenario file and summarise it
+  suandian policies                          list the policies
+
+Scenario files are described in docs/scenario.md. Exit codes: 0 ok, 2 bad input, 1 failure.";
+
+#[derive(Parser)]
+#[command(name = "suandian", version, about = ABOUT, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Backtest scheduling policies on a scenario and compare them against `asap`.
+    #[command(after_help = EXAMPLES)]
+    Simulate(SimulateArgs),
+    /// Read a scenario file, check it, and print what it holds.
+    Validate {
+        /// The scenario file (TOML, see docs/scenario.md).
+        scenario: PathBuf,
+    },
+    /// List the scheduling policies.
+    Policies,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ForecastArg {
+    /// The policies see the true future signals (an upper bound).
+    Perfect,
+    /// Same time yesterday.
+    Persistence,
+    /// The truth with a seeded error that grows with lead time up to a day.
+    Noisy,
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// The scenario file (TOML, see docs/scenario.md). Without it, the built-in demo runs.
+    scenario: Option<PathBuf>,
+    /// A policy to run (repeat for several). Default: the scenario's list, else all baselines.
+    /// `asap` is always run as the reference for savings.
+    #[arg(short, long = "policy", value_name = "NAME")]
+    policies: Vec<String>,
+    /// What the policies know about future carbon, prices, green output and demand.
+    /// Default: the scenario's [simulation] forecast, else perfect.
+    #[arg(long, value_enum)]
+    forecast: Option<ForecastArg>,
+    /// Relative error of the noisy forecast a day ahead (0.15 = 15 %).
+    #[arg(long, default_value_t = 0.15, value_name = "FRACTION")]
+    forecast_error: f64,
+    /// Seed of the noisy forecast: the same seed gives the same result.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Print every metric of every policy as one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Write the per-slot, per-site timeline of every policy to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    timeline: Option<PathBuf>,
+    /// Print no warnings or progress on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Failure {
+    /// The user's input is wrong: exit code 2.
+    BadInput(String),
+    /// Something else went wrong (e.g. an output file could not be written): exit code 1.
+    Other(String),
+}
+
+fn load(path: Option<&PathBuf>) -> Result<LoadedScenario, Failure> {
+    match path {
+        Some(p) => suandian_io::scenario::load(p).map_err(|e| Failure::BadInput(e.to_string())),
+        None => Ok(suandian_io::builtin::demo()),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Policies => {
+            for (name, what) in policy::POLICIES {
+                println!("{name:<15} {what}");
+            }
+            Ok(())
+        }
+        Command::Validate { scenario } => {
+            let loaded = load(Some(&scenario))?;
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", output::summary(&loaded));
+            Ok(())
+        }
+        Command::Simulate(args) => simulate_cmd(args),
+    }
+}
+
+fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
+    let loaded = load(args.scenario.as_ref())?;
+    if !args.quiet {
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let forecast = match args.forecast {
+        None => loaded.simulation.forecast,
+        Some(ForecastArg::Perfect) => ForecastKind::Perfect,
+        Some(ForecastArg::Persistence) => ForecastKind::Persistence,
+        Some(ForecastArg::Noisy) => {
+            if !(0.0..=5.0).contains(&args.forecast_error) {
+                return Err(Failure::BadInput(format!(
+                    "--forecast-error: found {}, expected a relative error between 0 and 5",
+                    args.forecast_error
+                )));
+            }
+            ForecastKind::Noisy {
+                relative_error: args.forecast_error,
+                seed: args.seed,
+            }
+        }
+    };
+    let mut names: Vec<String> = if args.policies.is_empty() {
+        loaded.simulation.policies.clone()
+    } else {
+        args.policies.clone()
+    };
+    if !names.iter().any(|n| n == "asap") {
+        names.insert(0, "asap".into());
+    }
+    names.dedup();
+    let mut policies = Vec::new();
+    for n in &names {
+        match policy::by_name(n) {
+            Some(p) => policies.push(p),
+            None => {
+                let known: Vec<&str> = policy::POLICIES.iter().map(|(k, _)| *k).collect();
+                return Err(Failure::BadInput(format!(
+                    "--policy: found `{n}`, expected one of {}",
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    let cfg = SimConfig {
+        forecast,
+        record_timeline: args.timeline.is_some(),
+        ..SimConfig::default()
+    };
+    let sc = &loaded.scenario;
+    if !args.quiet {
+        eprintln!(
+            "simulating {} policies on {} ({} sites, {} jobs, {} slots of {} min)...",
+            policies.len(),
+            loaded.source,
+            sc.sites.len(),
+            sc.jobs.len(),
+            sc.grid.slots,
+            sc.grid.slot_minutes
+        );
+    }
+    // Policies are independent: run them side by side on the available cores.
+    let results: Vec<RunResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = policies
+            .into_iter()
+            .map(|mut p| {
+                let cfg = &cfg;
+                scope.spawn(move || simulate(sc, p.as_mut(), cfg))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a simulation thread panicked")).collect()
+    });
+
+    if let Some(path) = &args.timeline {
+        output::write_timeline(path, sc, &results)
+            .map_err(|e| Failure::Other(format!("{}: cannot write the timeline: {e}", path.display())))?;
+    }
+    if args.json {
+        let v = output::json(&loaded, &cfg, &results);
+        println!("{}", serde_json::to_string_pretty(&v).expect("metrics serialise"));
+    } else {
+        print!("{}", output::table(&loaded, &cfg, &results));
+        if let Some(path) = &args.timeline {
+            println!("timeline written to {}", path.display());
+        }
+    }
+    Ok(())
+}

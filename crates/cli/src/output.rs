@@ -1,0 +1,258 @@
+//! What `suandian` prints and writes: the comparison table, the JSON document, the timeline
+//! CSV and the scenario summary.
+
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::Path;
+use suandian_core::metrics::Metrics;
+use suandian_core::sim::{RunResult, SimConfig};
+use suandian_core::Scenario;
+use suandian_io::scenario::LoadedScenario;
+
+/// Saving of `x` against the reference `base`, in % (positive = lower than the reference).
+fn saving_pct(base: f64, x: f64) -> Option<f64> {
+    (base.abs() > 1e-12).then(|| (base - x) / base.abs() * 100.0)
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |p| format!("{p:+.1}%"))
+}
+
+/// The side-by-side comparison of the policies, against `asap`.
+pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> String {
+    let sc = &loaded.scenario;
+    let cur = &sc.economics.currency;
+    let base = results.iter().find(|r| r.policy == "asap").map(|r| &r.metrics);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {} sites, {} jobs, {} inference regions, {} x {} min from {} UTC; forecast: {}",
+        sc.name,
+        sc.sites.len(),
+        sc.jobs.len(),
+        sc.inference.len(),
+        sc.grid.slots,
+        sc.grid.slot_minutes,
+        sc.grid.start.format("%Y-%m-%d %H:%M"),
+        cfg.forecast.label()
+    );
+    let header = [
+        "policy".to_string(),
+        "carbon loc t".into(),
+        "vs asap".into(),
+        "carbon mkt t".into(),
+        format!("cost {cur}"),
+        "vs asap".into(),
+        "green".into(),
+        "absorbed MWh".into(),
+        "facility MWh".into(),
+        "jobs done".into(),
+        "late".into(),
+        "p95 delay h".into(),
+        "inference".into(),
+    ];
+    let mut rows = vec![header.to_vec()];
+    for r in results {
+        let m = &r.metrics;
+        let (dc, dk) = match base {
+            Some(b) if r.policy != "asap" => (
+                pct(saving_pct(b.carbon_location_kg, m.carbon_location_kg)),
+                pct(saving_pct(b.cost, m.cost)),
+            ),
+            _ => ("".into(), "".into()),
+        };
+        rows.push(vec![
+            r.policy.clone(),
+            format!("{:.2}", m.carbon_location_kg / 1000.0),
+            dc,
+            format!("{:.2}", m.carbon_market_kg / 1000.0),
+            format!("{:.0}", m.cost),
+            dk,
+            format!("{:.1}%", m.green_share * 100.0),
+            format!("{:.2}", m.curtailment_absorbed_kwh / 1000.0),
+            format!("{:.1}", m.facility_kwh / 1000.0),
+            format!("{}/{}", m.jobs_completed, m.jobs_total),
+            m.deadline_misses.to_string(),
+            format!("{:.2}", m.delay_p95_h),
+            format!("{:.1}%", m.inference_served_share * 100.0),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for (i, row) in rows.iter().enumerate() {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                if c == 0 {
+                    format!("{cell:<w$}", w = widths[c])
+                } else {
+                    format!("{cell:>w$}", w = widths[c])
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        if i == 0 {
+            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "carbon: location-based (grid average) and market-based (after certificates) kept apart; \
+         green: direct green share of facility energy; absorbed: curtailment avoided; `vs asap`: saving."
+    );
+    for r in results {
+        let m = &r.metrics;
+        if m.rejected_actions > 0 || m.import_over_limit_kwh > 0.0 {
+            let _ = writeln!(
+                out,
+                "note: {}: {} actions refused, {:.1} kWh imported above connection limits",
+                r.policy, m.rejected_actions, m.import_over_limit_kwh
+            );
+        }
+    }
+    out
+}
+
+/// One JSON object with every metric of every policy.
+pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> Value {
+    let sc = &loaded.scenario;
+    let base = results.iter().find(|r| r.policy == "asap").map(|r| r.metrics.clone());
+    let policies: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let savings = base.as_ref().map(|b| savings_vs(b, &r.metrics));
+            json!({
+                "name": r.policy,
+                "metrics": r.metrics,
+                "savings_vs_asap_pct": savings,
+                "sites": r.per_site,
+            })
+        })
+        .collect();
+    json!({
+        "suandian_version": env!("CARGO_PKG_VERSION"),
+        "scenario": {
+            "name": sc.name,
+            "source": loaded.source,
+            "start": sc.grid.start.to_rfc3339(),
+            "slot_minutes": sc.grid.slot_minutes,
+            "slots": sc.grid.slots,
+            "sites": sc.sites.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+            "jobs": sc.jobs.len(),
+            "inference_regions": sc.inference.len(),
+        },
+        "currency": sc.economics.currency,
+        "forecast": cfg.forecast,
+        "baseline": "asap",
+        "warnings": loaded.warnings,
+        "policies": policies,
+    })
+}
+
+fn savings_vs(b: &Metrics, m: &Metrics) -> Value {
+    json!({
+        "carbon_location": saving_pct(b.carbon_location_kg, m.carbon_location_kg),
+        "carbon_market": saving_pct(b.carbon_market_kg, m.carbon_market_kg),
+        "cost": saving_pct(b.cost, m.cost),
+        "total_cost": saving_pct(b.total_cost, m.total_cost),
+        "facility_energy": saving_pct(b.facility_kwh, m.facility_kwh),
+        "green_share_points": (m.green_share - b.green_share) * 100.0,
+    })
+}
+
+/// The per-slot, per-site timeline of every policy, one CSV row per policy, slot and site.
+pub fn write_timeline(path: &Path, sc: &Scenario, results: &[RunResult]) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    use std::io::Write;
+    writeln!(
+        w,
+        "policy,slot,time_utc,site,it_kw,pue,facility_kw,green_kw,green_to_load_kw,battery_charge_kw,\
+         battery_discharge_kw,battery_soc_kwh,export_kw,curtail_kw,grid_import_kw,import_over_limit_kw,\
+         thermal_kw,price_per_mwh,carbon_g_per_kwh,busy_accelerators,inference_accelerators,tokens,cost,carbon_location_kg"
+    )?;
+    for r in results {
+        for row in &r.timeline {
+            let f = &row.flows;
+            writeln!(
+                w,
+                "{},{},{},{},{:.6},{:.4},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{:.4},{},{:.1},{:.6},{:.6}",
+                r.policy,
+                row.slot,
+                sc.grid.slot_time(row.slot).format("%Y-%m-%dT%H:%M:%SZ"),
+                sc.sites[row.site].name,
+                row.it_kw,
+                row.pue,
+                f.facility_kw,
+                f.green_kw,
+                f.green_to_load_kw,
+                f.charge_kw,
+                f.discharge_kw,
+                f.soc_kwh,
+                f.export_kw,
+                f.curtail_kw,
+                f.import_kw,
+                f.import_over_limit_kw,
+                f.thermal_kw,
+                row.price_per_mwh,
+                row.carbon_g_per_kwh,
+                row.busy_accelerators,
+                row.inference_accelerators,
+                row.tokens,
+                row.cost,
+                row.carbon_location_kg
+            )?;
+        }
+    }
+    w.flush()
+}
+
+/// What a scenario holds, for `suandian validate`.
+pub fn summary(loaded: &LoadedScenario) -> String {
+    let sc = &loaded.scenario;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: valid scenario `{}`", loaded.source, sc.name);
+    let _ = writeln!(
+        out,
+        "time: {} slots of {} min from {} UTC ({:.1} days)",
+        sc.grid.slots,
+        sc.grid.slot_minutes,
+        sc.grid.start.format("%Y-%m-%d %H:%M"),
+        sc.grid.horizon_h() / 24.0
+    );
+    for s in &sc.sites {
+        let n = sc.grid.slots as f64;
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / n;
+        let green_kw: f64 = s.green.iter().map(|g| g.capacity_kw).sum();
+        let _ = writeln!(
+            out,
+            "site {:<14} {:>6} x {:<10} idle IT {:>8.1} kW, import <= {:.0} kW, mean {:.0} g/kWh, mean price {:.1}/MWh, green {:.0} kW, battery {}, thermal {}",
+            s.name,
+            s.accelerators.count,
+            s.accelerators.model,
+            s.accelerators.idle_it_kw(),
+            s.grid.import_limit_kw,
+            mean(&s.grid.carbon_g_per_kwh),
+            mean(&s.grid.price_per_mwh),
+            green_kw,
+            s.battery.as_ref().map_or("none".into(), |b| format!("{:.0} kWh", b.capacity_kwh)),
+            s.thermal.as_ref().map_or("none".into(), |t| format!("{:.0} kW", t.capacity_kw)),
+        );
+    }
+    let work_h: f64 = sc.jobs.iter().map(|j| j.work_acc_h()).sum();
+    let _ = writeln!(out, "jobs: {} ({:.0} accelerator-hours)", sc.jobs.len(), work_h);
+    for d in &sc.inference {
+        let _ = writeln!(
+            out,
+            "inference {}: mean {:.0} tokens/s over {} sites",
+            d.region,
+            d.tokens_per_s.iter().sum::<f64>() / sc.grid.slots as f64,
+            d.sites.len()
+        );
+    }
+    for w in &loaded.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}
