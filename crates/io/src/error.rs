@@ -93,7 +93,11 @@ impl InputError {
         }
     }
 
-    pub(crate) fn data(file: impl Into<String>, line: Option<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn data(
+        file: impl Into<String>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         InputError::Data {
             file: file.into(),
             line,

@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use suandian_core::forecast::ForecastKind;
 use suandian_core::{
-    Accelerators, Battery, CarbonBasis, DispatchRule, Economics, GreenKind, GreenPlant, GridConnection,
-    InferenceDemand, Job, Pue, Scenario, Site, Thermal, TimeGrid,
+    Accelerators, Battery, CarbonBasis, DispatchRule, Economics, GreenKind, GreenPlant,
+    GridConnection, InferenceDemand, Job, Pue, Scenario, Site, Thermal, TimeGrid,
 };
 
 /// The scenario format version this reader understands.
@@ -60,7 +60,11 @@ pub fn load(path: &Path) -> Result<LoadedScenario, InputError> {
 
 /// Read a scenario from TOML text. `source_name` names it in messages; relative file paths
 /// resolve against `base_dir`.
-pub fn from_toml_str(text: &str, source_name: &str, base_dir: &Path) -> Result<LoadedScenario, InputError> {
+pub fn from_toml_str(
+    text: &str,
+    source_name: &str,
+    base_dir: &Path,
+) -> Result<LoadedScenario, InputError> {
     let loc = Locator::new(text, source_name)?;
     // The version first: a file of another version would fail on its keys with a worse message.
     match loc.doc.as_table().get("version") {
@@ -75,7 +79,10 @@ pub fn from_toml_str(text: &str, source_name: &str, base_dir: &Path) -> Result<L
         }
         Some(item) => {
             if item.as_integer() != Some(FORMAT_VERSION) {
-                let found = item.as_value().map_or_else(|| "a table".to_string(), |v| v.to_string().trim().to_string());
+                let found = item.as_value().map_or_else(
+                    || "a table".to_string(),
+                    |v| v.to_string().trim().to_string(),
+                );
                 return Err(InputError::value(
                     source_name,
                     loc.line("version"),
@@ -203,7 +210,10 @@ impl Locator {
     fn line_col(&self, offset: usize) -> (usize, usize) {
         let l = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts[l - 1];
-        let col = self.text.get(start..offset.min(self.text.len())).map_or(1, |s| s.chars().count() + 1);
+        let col = self
+            .text
+            .get(start..offset.min(self.text.len()))
+            .map_or(1, |s| s.chars().count() + 1);
         (l, col)
     }
 
@@ -253,7 +263,13 @@ impl Locator {
     /// The path of the last key or table header that starts at or before `offset`.
     fn path_at(&self, offset: usize) -> Option<String> {
         fn walk(node: Node<'_>, path: &str, out: &mut Vec<(usize, String)>) {
-            let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+            let join = |k: &str| {
+                if path.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{path}.{k}")
+                }
+            };
             match node {
                 Node::Table(t) => {
                     for (k, item) in t.iter() {
@@ -300,14 +316,20 @@ impl Locator {
         }
         let mut all = Vec::new();
         walk(Node::Table(self.doc.as_table()), "", &mut all);
-        all.into_iter().filter(|(s, _)| *s <= offset).max_by_key(|(s, _)| *s).map(|(_, p)| p)
+        all.into_iter()
+            .filter(|(s, _)| *s <= offset)
+            .max_by_key(|(s, _)| *s)
+            .map(|(_, p)| p)
     }
 
     /// A serde error from the typed pass, with its line and the path it is about.
     fn de_error(&self, message: &str, span: Option<std::ops::Range<usize>>) -> InputError {
         let message = message.trim();
         let message = match message.strip_prefix("missing field ") {
-            Some(f) => format!("missing key {f} (expected `{} = ...` in this table)", f.trim_matches('`')),
+            Some(f) => format!(
+                "missing key {f} (expected `{} = ...` in this table)",
+                f.trim_matches('`')
+            ),
             None => message.to_string(),
         };
         match span {
@@ -434,7 +456,9 @@ struct DispatchDef {
 
 impl Default for DispatchDef {
     fn default() -> Self {
-        Self { trailing_window_h: 24.0 }
+        Self {
+            trailing_window_h: 24.0,
+        }
     }
 }
 
@@ -652,7 +676,12 @@ fn describe(v: &toml::Value) -> String {
 }
 
 impl Resolver {
-    fn err(&self, path: &str, found: impl std::fmt::Display, expected: impl Into<String>) -> InputError {
+    fn err(
+        &self,
+        path: &str,
+        found: impl std::fmt::Display,
+        expected: impl Into<String>,
+    ) -> InputError {
         InputError::value(&self.file, self.loc.line(path), path, found, expected)
     }
 
@@ -671,14 +700,23 @@ impl Resolver {
     }
 
     /// Deserialize a sub-table given as a `toml::Value` (unknown keys are errors here too).
-    fn typed<T: serde::de::DeserializeOwned>(&self, path: &str, v: &toml::Value) -> Result<T, InputError> {
+    fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        v: &toml::Value,
+    ) -> Result<T, InputError> {
         v.clone().try_into::<T>().map_err(|e| {
             let msg = e.message().trim().to_string();
             let msg = match msg.strip_prefix("missing field ") {
                 Some(f) => format!("missing key {f}"),
                 None => msg,
             };
-            InputError::syntax(&self.file, self.loc.line(path), None, format!("{path}: {msg}"))
+            InputError::syntax(
+                &self.file,
+                self.loc.line(path),
+                None,
+                format!("{path}: {msg}"),
+            )
         })
     }
 
@@ -686,7 +724,13 @@ impl Resolver {
         let s = match v {
             toml::Value::String(s) => s.clone(),
             toml::Value::Datetime(d) => d.to_string(),
-            other => return Err(self.err(path, describe(other), "an RFC 3339 time like \"2022-06-01T00:00:00Z\"")),
+            other => {
+                return Err(self.err(
+                    path,
+                    describe(other),
+                    "an RFC 3339 time like \"2022-06-01T00:00:00Z\"",
+                ))
+            }
         };
         parse_timestamp(&s).ok_or_else(|| {
             self.err(
@@ -732,7 +776,12 @@ impl Resolver {
         let jobs = self.resolve_work(&def.work, &sites, &site_names)?;
         let mut inference = Vec::with_capacity(def.inference.len());
         for (i, d) in def.inference.iter().enumerate() {
-            inference.push(self.resolve_inference(&format!("inference[{i}]"), d, &sites, &site_names)?);
+            inference.push(self.resolve_inference(
+                &format!("inference[{i}]"),
+                d,
+                &sites,
+                &site_names,
+            )?);
         }
         let scenario = Scenario {
             name: def.name,
@@ -758,7 +807,11 @@ impl Resolver {
     fn resolve_time(&mut self, t: &TimeDef) -> Result<(), InputError> {
         let start = self.time("time.start", &t.start)?;
         if start % 60 != 0 {
-            return Err(self.err("time.start", format_timestamp(start), "a start on a whole minute"));
+            return Err(self.err(
+                "time.start",
+                format_timestamp(start),
+                "a start on a whole minute",
+            ));
         }
         let m = t.slot_minutes;
         if !(5..=60).contains(&m) || 60 % m != 0 {
@@ -802,7 +855,11 @@ impl Resolver {
                 (end - start) / 60
             }
             (Some(_), Some(_)) => {
-                return Err(self.err("time.end", "both horizon_hours and end", "one of horizon_hours or end"))
+                return Err(self.err(
+                    "time.end",
+                    "both horizon_hours and end",
+                    "one of horizon_hours or end",
+                ))
             }
             (None, None) => {
                 return Err(self.err(
@@ -815,7 +872,11 @@ impl Resolver {
         let slots = (horizon_min / m) as usize;
         const MAX_SLOTS: usize = 2_000_000;
         if slots > MAX_SLOTS {
-            return Err(self.err("time", format!("{slots} slots"), format!("at most {MAX_SLOTS} slots")));
+            return Err(self.err(
+                "time",
+                format!("{slots} slots"),
+                format!("at most {MAX_SLOTS} slots"),
+            ));
         }
         self.grid = TimeGrid {
             start: chrono::DateTime::from_timestamp(start, 0)
@@ -854,9 +915,16 @@ impl Resolver {
             None => SimulationDefaults::default().policies,
             Some(ps) => {
                 if ps.is_empty() {
-                    return Err(self.err("simulation.policies", "an empty list", "at least one policy"));
+                    return Err(self.err(
+                        "simulation.policies",
+                        "an empty list",
+                        "at least one policy",
+                    ));
                 }
-                let known: Vec<&str> = suandian_core::policy::POLICIES.iter().map(|(n, _)| *n).collect();
+                let known: Vec<&str> = suandian_core::policy::POLICIES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
                 for (i, p) in ps.iter().enumerate() {
                     if !known.contains(&p.as_str()) {
                         return Err(self.err(
@@ -874,9 +942,16 @@ impl Resolver {
 
     fn resolve_economics(&self, e: &EconDef) -> Result<Economics, InputError> {
         self.nonneg("economics.carbon_price_per_t", e.carbon_price_per_t)?;
-        self.nonneg("economics.value_per_million_tokens", e.value_per_million_tokens)?;
+        self.nonneg(
+            "economics.value_per_million_tokens",
+            e.value_per_million_tokens,
+        )?;
         if e.currency.trim().is_empty() {
-            return Err(self.err("economics.currency", "an empty string", "a currency code such as USD"));
+            return Err(self.err(
+                "economics.currency",
+                "an empty string",
+                "a currency code such as USD",
+            ));
         }
         Ok(Economics {
             currency: e.currency.clone(),
@@ -890,7 +965,12 @@ impl Resolver {
     }
 
     /// Resolve a `<series>` value at `path` into one value per slot.
-    pub(crate) fn series(&mut self, path: &str, v: &toml::Value, bounds: Bounds) -> Result<Vec<f64>, InputError> {
+    pub(crate) fn series(
+        &mut self,
+        path: &str,
+        v: &toml::Value,
+        bounds: Bounds,
+    ) -> Result<Vec<f64>, InputError> {
         let n = self.grid.slots;
         let t = match v {
             toml::Value::Integer(_) | toml::Value::Float(_) => {
@@ -924,7 +1004,11 @@ impl Resolver {
             ));
         }
         if t.file.is_none() && (t.format.is_some() || t.column.is_some() || t.gaps.is_some()) {
-            return Err(self.err(path, "format / column / gaps without file", "these keys only with file = \"...\""));
+            return Err(self.err(
+                path,
+                "format / column / gaps without file",
+                "these keys only with file = \"...\"",
+            ));
         }
         if let Some(vals) = &t.values {
             if vals.len() != n {
@@ -976,15 +1060,29 @@ impl Resolver {
                 "{shown}: filled {} gap(s) in {} for {path} (gaps = \"{}\")",
                 r.gaps_filled,
                 raw.column,
-                if gaps == GapRule::Hold { "hold" } else { "interpolate" }
+                if gaps == GapRule::Hold {
+                    "hold"
+                } else {
+                    "interpolate"
+                }
             ));
         }
         Ok(r.values)
     }
 
     fn resolve_site(&mut self, p: &str, s: &SiteDef) -> Result<Site, InputError> {
-        self.check(&format!("{p}.latitude"), s.latitude, s.latitude.abs() <= 90.0, "degrees -90..=90")?;
-        self.check(&format!("{p}.longitude"), s.longitude, s.longitude.abs() <= 180.0, "degrees -180..=180")?;
+        self.check(
+            &format!("{p}.latitude"),
+            s.latitude,
+            s.latitude.abs() <= 90.0,
+            "degrees -90..=90",
+        )?;
+        self.check(
+            &format!("{p}.longitude"),
+            s.longitude,
+            s.longitude.abs() <= 180.0,
+            "degrees -180..=180",
+        )?;
         let a = &s.accelerators;
         let ap = format!("{p}.accelerators");
         if !(1..=i64::from(u32::MAX)).contains(&a.count) {
@@ -1000,7 +1098,10 @@ impl Resolver {
             a.peak_w >= a.idle_w,
             &format!("watts >= idle_w ({})", a.idle_w),
         )?;
-        self.nonneg(&format!("{ap}.other_it_w_per_server"), a.other_it_w_per_server)?;
+        self.nonneg(
+            &format!("{ap}.other_it_w_per_server"),
+            a.other_it_w_per_server,
+        )?;
         self.check(
             &format!("{ap}.min_power_level"),
             a.min_power_level,
@@ -1026,17 +1127,31 @@ impl Resolver {
         let pp = format!("{p}.pue");
         let pue = match &s.pue {
             toml::Value::Integer(_) | toml::Value::Float(_) => {
-                let v = s.pue.as_float().unwrap_or_else(|| s.pue.as_integer().unwrap_or(0) as f64);
+                let v = s
+                    .pue
+                    .as_float()
+                    .unwrap_or_else(|| s.pue.as_integer().unwrap_or(0) as f64);
                 self.check(&pp, v, v >= 1.0, "a PUE >= 1.0")?;
                 Pue::Constant { value: v }
             }
             toml::Value::Table(_) => {
                 let t: PueTableDef = self.typed(&pp, &s.pue)?;
                 self.check(&format!("{pp}.base"), t.base, t.base >= 1.0, "a PUE >= 1.0")?;
-                self.check(&format!("{pp}.max"), t.max, t.max >= t.base, &format!("a PUE >= base ({})", t.base))?;
+                self.check(
+                    &format!("{pp}.max"),
+                    t.max,
+                    t.max >= t.base,
+                    &format!("a PUE >= base ({})", t.base),
+                )?;
                 self.nonneg(&format!("{pp}.per_degree"), t.per_degree)?;
-                self.check(&format!("{pp}.threshold_c"), t.threshold_c, true, "a temperature in °C")?;
-                let temperature_c = self.series(&format!("{pp}.temperature"), &t.temperature, Bounds::ANY)?;
+                self.check(
+                    &format!("{pp}.threshold_c"),
+                    t.threshold_c,
+                    true,
+                    "a temperature in °C",
+                )?;
+                let temperature_c =
+                    self.series(&format!("{pp}.temperature"), &t.temperature, Bounds::ANY)?;
                 Pue::Temperature {
                     base: t.base,
                     threshold_c: t.threshold_c,
@@ -1057,8 +1172,16 @@ impl Resolver {
         let gp = format!("{p}.grid");
         self.nonneg(&format!("{gp}.import_limit_kw"), g.import_limit_kw)?;
         self.nonneg(&format!("{gp}.export_limit_kw"), g.export_limit_kw)?;
-        self.check(&format!("{gp}.feed_in_price_per_mwh"), g.feed_in_price_per_mwh, true, "a finite number")?;
-        self.nonneg(&format!("{gp}.green_certificates_kwh"), g.green_certificates_kwh)?;
+        self.check(
+            &format!("{gp}.feed_in_price_per_mwh"),
+            g.feed_in_price_per_mwh,
+            true,
+            "a finite number",
+        )?;
+        self.nonneg(
+            &format!("{gp}.green_certificates_kwh"),
+            g.green_certificates_kwh,
+        )?;
         if let Some(r) = g.residual_mix_g_co2_per_kwh {
             self.nonneg(&format!("{gp}.residual_mix_g_co2_per_kwh"), r)?;
         }
@@ -1127,7 +1250,10 @@ impl Resolver {
                     &format!("{q}.soc_initial"),
                     b.soc_initial,
                     b.soc_initial >= b.soc_min && b.soc_initial <= b.soc_max,
-                    &format!("a fraction between soc_min ({}) and soc_max ({})", b.soc_min, b.soc_max),
+                    &format!(
+                        "a fraction between soc_min ({}) and soc_max ({})",
+                        b.soc_min, b.soc_max
+                    ),
                 )?;
                 Some(Battery {
                     capacity_kwh: b.capacity_kwh,
@@ -1177,7 +1303,12 @@ impl Resolver {
         })
     }
 
-    fn resolve_work(&mut self, w: &WorkDef, sites: &[Site], names: &[String]) -> Result<Vec<Job>, InputError> {
+    fn resolve_work(
+        &mut self,
+        w: &WorkDef,
+        sites: &[Site],
+        names: &[String],
+    ) -> Result<Vec<Job>, InputError> {
         if let Some(d) = w.default_max_delay_h {
             self.nonneg("work.default_max_delay_h", d)?;
         }
@@ -1187,7 +1318,13 @@ impl Resolver {
         let mut jobs: Vec<Job> = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
         // Where each id came from, for duplicate messages.
-        let biggest = |allowed: &[usize]| allowed.iter().map(|s| sites[*s].accelerators.count).max().unwrap_or(0);
+        let biggest = |allowed: &[usize]| {
+            allowed
+                .iter()
+                .map(|s| sites[*s].accelerators.count)
+                .max()
+                .unwrap_or(0)
+        };
 
         for (k, j) in w.jobs.iter().enumerate() {
             let p = format!("work.jobs[{k}]");
@@ -1198,13 +1335,25 @@ impl Resolver {
                 (Some(a), None) => (self.time(&format!("{p}.arrival"), a)? - start) as f64 / 3600.0,
                 (None, Some(h)) => h,
                 (Some(_), Some(_)) => {
-                    return Err(self.err(&format!("{p}.arrival_h"), "both arrival and arrival_h", "one of them"))
+                    return Err(self.err(
+                        &format!("{p}.arrival_h"),
+                        "both arrival and arrival_h",
+                        "one of them",
+                    ))
                 }
                 (None, None) => {
-                    return Err(self.err(&p, "neither arrival nor arrival_h", "arrival = <time> or arrival_h = <hours>"))
+                    return Err(self.err(
+                        &p,
+                        "neither arrival nor arrival_h",
+                        "arrival = <time> or arrival_h = <hours>",
+                    ))
                 }
             };
-            let ap = if j.arrival.is_some() { "arrival" } else { "arrival_h" };
+            let ap = if j.arrival.is_some() {
+                "arrival"
+            } else {
+                "arrival_h"
+            };
             self.check(
                 &format!("{p}.{ap}"),
                 arrival_h,
@@ -1212,14 +1361,27 @@ impl Resolver {
                 &format!("an arrival within the horizon, 0 <= arrival_h < {horizon_h} h"),
             )?;
             if !(1..=i64::from(u32::MAX)).contains(&j.accelerators) {
-                return Err(self.err(&format!("{p}.accelerators"), j.accelerators, "a whole number >= 1"));
+                return Err(self.err(
+                    &format!("{p}.accelerators"),
+                    j.accelerators,
+                    "a whole number >= 1",
+                ));
             }
-            self.check(&format!("{p}.runtime_h"), j.runtime_h, j.runtime_h > 0.0, "a run time > 0 hours")?;
+            self.check(
+                &format!("{p}.runtime_h"),
+                j.runtime_h,
+                j.runtime_h > 0.0,
+                "a run time > 0 hours",
+            )?;
             let allowed = match &j.allowed_sites {
                 None => all.clone(),
                 Some(list) => {
                     if list.is_empty() {
-                        return Err(self.err(&format!("{p}.allowed_sites"), "an empty list", "at least one site"));
+                        return Err(self.err(
+                            &format!("{p}.allowed_sites"),
+                            "an empty list",
+                            "at least one site",
+                        ));
                     }
                     let mut v = Vec::new();
                     for (i, n) in list.iter().enumerate() {
@@ -1271,12 +1433,22 @@ impl Resolver {
                     earliest_end + m
                 }
                 (Some(_), Some(_)) => {
-                    return Err(self.err(&format!("{p}.max_delay_h"), "both deadline and max_delay_h", "one of them"))
+                    return Err(self.err(
+                        &format!("{p}.max_delay_h"),
+                        "both deadline and max_delay_h",
+                        "one of them",
+                    ))
                 }
-                (None, None) => w.default_max_delay_h.map_or(f64::INFINITY, |m| earliest_end + m),
+                (None, None) => w
+                    .default_max_delay_h
+                    .map_or(f64::INFINITY, |m| earliest_end + m),
             };
             if let Some(prev) = ids.insert(j.id.clone(), p.clone()) {
-                return Err(self.err(&format!("{p}.id"), format!("{:?}, already used by {prev}", j.id), "a unique job id"));
+                return Err(self.err(
+                    &format!("{p}.id"),
+                    format!("{:?}, already used by {prev}", j.id),
+                    "a unique job id",
+                ));
             }
             jobs.push(Job {
                 id: j.id.clone(),
@@ -1317,7 +1489,12 @@ impl Resolver {
                     ))
                 }
             };
-            self.check(&format!("{p}.offset_h"), t.offset_h, true, "a finite number of hours")?;
+            self.check(
+                &format!("{p}.offset_h"),
+                t.offset_h,
+                true,
+                "a finite number of hours",
+            )?;
             if t.format != TraceFormat::Gaia && t.accelerators_per_cpu != 1.0 {
                 return Err(self.err(
                     &format!("{p}.accelerators_per_cpu"),
@@ -1338,7 +1515,11 @@ impl Resolver {
                 None => all.clone(),
                 Some(list) => {
                     if list.is_empty() {
-                        return Err(self.err(&format!("{p}.allowed_sites"), "an empty list", "at least one site"));
+                        return Err(self.err(
+                            &format!("{p}.allowed_sites"),
+                            "an empty list",
+                            "at least one site",
+                        ));
                     }
                     let mut v = Vec::new();
                     for (i, n) in list.iter().enumerate() {
@@ -1414,7 +1595,11 @@ impl Resolver {
                             }
                         }
                         if v.is_empty() {
-                            return Err(at("allowed_sites", "no sites".into(), "at least one site".into()));
+                            return Err(at(
+                                "allowed_sites",
+                                "no sites".into(),
+                                "at least one site".into(),
+                            ));
                         }
                         v
                     }
@@ -1429,7 +1614,11 @@ impl Resolver {
                             )
                         })?;
                         if !allowed.contains(&s) {
-                            return Err(at("home_site", format!("{h:?}"), "one of the job's allowed sites".into()));
+                            return Err(at(
+                                "home_site",
+                                format!("{h:?}"),
+                                "one of the job's allowed sites".into(),
+                            ));
                         }
                         s
                     }
@@ -1514,14 +1703,22 @@ impl Resolver {
         names: &[String],
     ) -> Result<InferenceDemand, InputError> {
         if d.sites.is_empty() {
-            return Err(self.err(&format!("{p}.sites"), "an empty list", "at least one latency-eligible site"));
+            return Err(self.err(
+                &format!("{p}.sites"),
+                "an empty list",
+                "at least one latency-eligible site",
+            ));
         }
         let mut idx = Vec::with_capacity(d.sites.len());
         let mut seen = HashSet::new();
         for (i, n) in d.sites.iter().enumerate() {
             let s = self.site_index(&format!("{p}.sites[{i}]"), n, names)?;
             if !seen.insert(s) {
-                return Err(self.err(&format!("{p}.sites[{i}]"), format!("{n:?} twice"), "each site once"));
+                return Err(self.err(
+                    &format!("{p}.sites[{i}]"),
+                    format!("{n:?} twice"),
+                    "each site once",
+                ));
             }
             let a = &sites[s].accelerators;
             if a.peak_w <= a.idle_w {
@@ -1541,7 +1738,12 @@ impl Resolver {
             ));
         }
         for (i, j) in d.joules_per_token.iter().enumerate() {
-            self.check(&format!("{p}.joules_per_token[{i}]"), *j, *j > 0.0, "energy per token > 0 J")?;
+            self.check(
+                &format!("{p}.joules_per_token[{i}]"),
+                *j,
+                *j > 0.0,
+                "energy per token > 0 J",
+            )?;
         }
         let tokens_per_s = self.series(
             &format!("{p}.tokens_per_s"),
@@ -1577,7 +1779,12 @@ mod tests {
         );
         assert_eq!(
             parse_path("a.b[2][3]"),
-            vec![Seg::Key("a".into()), Seg::Key("b".into()), Seg::Index(2), Seg::Index(3)]
+            vec![
+                Seg::Key("a".into()),
+                Seg::Key("b".into()),
+                Seg::Index(2),
+                Seg::Index(3)
+            ]
         );
     }
 
@@ -1594,6 +1801,9 @@ mod tests {
         // A missing key: the deepest existing parent.
         assert_eq!(l.line("sites[1].battery.capacity_kwh"), Some(10));
         assert_eq!(l.line("sites[1].grid.carbon.values[0]"), Some(8));
-        assert_eq!(l.path_at(text.find("1.5").unwrap()).as_deref(), Some("sites[1].battery.soc_min"));
+        assert_eq!(
+            l.path_at(text.find("1.5").unwrap()).as_deref(),
+            Some("sites[1].battery.soc_min")
+        );
     }
 }

@@ -113,7 +113,9 @@ impl Bounds {
         expected: "a fraction 0..=1",
     };
     pub fn ok(&self, v: f64) -> bool {
-        v.is_finite() && self.min.map_or(true, |m| v >= m) && self.max.map_or(true, |m| v <= m + 1e-9)
+        v.is_finite()
+            && self.min.map_or(true, |m| v >= m)
+            && self.max.map_or(true, |m| v <= m + 1e-9)
     }
 }
 
@@ -167,7 +169,11 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     }
     let mut secs = days_from_civil(y, m, d) * 86_400;
     let mut rest = &b[10..];
-    if !rest.is_empty() && matches!(rest[0], b'T' | b't' | b' ') && rest.len() >= 6 && rest[3] == b':' {
+    if !rest.is_empty()
+        && matches!(rest[0], b'T' | b't' | b' ')
+        && rest.len() >= 6
+        && rest[3] == b':'
+    {
         let (hh, mm) = (digits(&rest[1..3])?, digits(&rest[4..6])?);
         if hh > 23 || mm > 59 {
             return None;
@@ -205,7 +211,11 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
                 return None;
             }
             let off = h * 3600 + m * 60;
-            Some(if *sign == b'+' { secs - off } else { secs + off })
+            Some(if *sign == b'+' {
+                secs - off
+            } else {
+                secs + off
+            })
         }
         _ => None,
     }
@@ -236,7 +246,9 @@ fn format_duration(secs: i64) -> String {
 fn csv_error(file: &str, e: csv::Error) -> InputError {
     let line = e.position().map(|p| p.line() as usize);
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => InputError::syntax(
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => InputError::syntax(
             file,
             line,
             None,
@@ -248,7 +260,10 @@ fn csv_error(file: &str, e: csv::Error) -> InputError {
 }
 
 /// Open a CSV file with a header line; returns the reader and the trimmed header names.
-pub(crate) fn open_csv(path: &Path, file: &str) -> Result<(csv::Reader<std::fs::File>, Vec<String>), InputError> {
+pub(crate) fn open_csv(
+    path: &Path,
+    file: &str,
+) -> Result<(csv::Reader<std::fs::File>, Vec<String>), InputError> {
     let f = std::fs::File::open(path).map_err(|e| InputError::io(file, e))?;
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(f);
     let headers = rdr
@@ -264,7 +279,12 @@ pub(crate) fn csv_err(file: &str, e: csv::Error) -> InputError {
     csv_error(file, e)
 }
 
-fn find_column(file: &str, headers: &[String], what: &str, pred: impl Fn(&str) -> bool) -> Result<usize, InputError> {
+fn find_column(
+    file: &str,
+    headers: &[String],
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> Result<usize, InputError> {
     headers.iter().position(|h| pred(h)).ok_or_else(|| {
         InputError::value(
             file,
@@ -307,8 +327,13 @@ fn read_csv_columns(
                 "a timestamp like 2022-01-01 00:00:00 or 2022-01-01T00:00:00Z",
             )
         })?;
-        let raw = std::str::from_utf8(rec.get(vcol).unwrap_or_default()).unwrap_or("").trim();
-        let v = if raw.is_empty() || raw.eq_ignore_ascii_case("nan") || raw.eq_ignore_ascii_case("null") {
+        let raw = std::str::from_utf8(rec.get(vcol).unwrap_or_default())
+            .unwrap_or("")
+            .trim();
+        let v = if raw.is_empty()
+            || raw.eq_ignore_ascii_case("nan")
+            || raw.eq_ignore_ascii_case("null")
+        {
             f64::NAN
         } else {
             match raw.parse::<f64>() {
@@ -333,7 +358,11 @@ fn read_csv_columns(
 
 /// Electricity Maps export. `column`: `direct` (default), `lca`, `renewable_percentage`,
 /// `low_carbon_percentage`, or an exact header name.
-pub fn read_electricitymaps(path: &Path, file: &str, column: Option<&str>) -> Result<RawSeries, InputError> {
+pub fn read_electricitymaps(
+    path: &Path,
+    file: &str,
+    column: Option<&str>,
+) -> Result<RawSeries, InputError> {
     let column = column.unwrap_or("direct").to_string();
     read_csv_columns(path, file, |h| {
         let t = find_column(file, h, "`Datetime (UTC)`", |x| x == "Datetime (UTC)")?;
@@ -373,7 +402,11 @@ pub fn read_prices(path: &Path, file: &str, column: Option<&str>) -> Result<RawS
 
 /// Generic CSV: the first column is the timestamp; the value column is `column`, else one
 /// named `value`, else the second column when there are only two.
-pub fn read_generic(path: &Path, file: &str, column: Option<&str>) -> Result<RawSeries, InputError> {
+pub fn read_generic(
+    path: &Path,
+    file: &str,
+    column: Option<&str>,
+) -> Result<RawSeries, InputError> {
     read_csv_columns(path, file, |h| {
         let v = match column {
             Some(c) => find_column(file, h, &format!("named `{c}`"), |x| x == c)?,
@@ -395,7 +428,11 @@ pub fn read_generic(path: &Path, file: &str, column: Option<&str>) -> Result<Raw
 
 /// Open-Meteo JSON: `hourly.time` in local time (`utc_offset_seconds` from UTC, one fixed
 /// offset for the whole file), values in `hourly.<column>` (default `temperature_2m`).
-pub fn read_open_meteo(path: &Path, file: &str, column: Option<&str>) -> Result<RawSeries, InputError> {
+pub fn read_open_meteo(
+    path: &Path,
+    file: &str,
+    column: Option<&str>,
+) -> Result<RawSeries, InputError> {
     #[derive(serde::Deserialize)]
     struct Doc {
         #[serde(default)]
@@ -412,7 +449,13 @@ pub fn read_open_meteo(path: &Path, file: &str, column: Option<&str>) -> Result<
         k.join(", ")
     };
     let times = doc.hourly.get("time").ok_or_else(|| {
-        InputError::value(file, None, "hourly.time", format!("keys {}", keys()), "an array of local times")
+        InputError::value(
+            file,
+            None,
+            "hourly.time",
+            format!("keys {}", keys()),
+            "an array of local times",
+        )
     })?;
     let values = doc.hourly.get(column).ok_or_else(|| {
         InputError::value(
@@ -441,7 +484,13 @@ pub fn read_open_meteo(path: &Path, file: &str, column: Option<&str>) -> Result<
     };
     for (i, (t, v)) in times.iter().zip(values).enumerate() {
         let ts = t.as_str().and_then(parse_timestamp).ok_or_else(|| {
-            InputError::value(file, None, format!("hourly.time[{i}]"), t, "a local time like 2022-01-01T00:00")
+            InputError::value(
+                file,
+                None,
+                format!("hourly.time[{i}]"),
+                t,
+                "a local time like 2022-01-01T00:00",
+            )
         })?;
         let v = match v {
             serde_json::Value::Null => f64::NAN,
@@ -463,7 +512,12 @@ pub fn read_open_meteo(path: &Path, file: &str, column: Option<&str>) -> Result<
 }
 
 /// Read a series file in `format`; `file` is how the file is named in messages.
-pub fn read_file(path: &Path, file: &str, format: SeriesFormat, column: Option<&str>) -> Result<RawSeries, InputError> {
+pub fn read_file(
+    path: &Path,
+    file: &str,
+    format: SeriesFormat,
+    column: Option<&str>,
+) -> Result<RawSeries, InputError> {
     match format {
         SeriesFormat::Electricitymaps => read_electricitymaps(path, file, column),
         SeriesFormat::Prices => read_prices(path, file, column),
@@ -525,7 +579,12 @@ fn usual_spacing(times: &[i64]) -> i64 {
 
 /// Resample `raw` onto `grid` (see the module docs). `bounds` is checked on every source
 /// value the horizon uses.
-pub fn resample(raw: &RawSeries, grid: &TimeGrid, gaps: GapRule, bounds: Bounds) -> Result<Resampled, InputError> {
+pub fn resample(
+    raw: &RawSeries,
+    grid: &TimeGrid,
+    gaps: GapRule,
+    bounds: Bounds,
+) -> Result<Resampled, InputError> {
     let file = raw.source.as_str();
     let n = raw.len();
     if n < 2 {
@@ -541,7 +600,11 @@ pub fn resample(raw: &RawSeries, grid: &TimeGrid, gaps: GapRule, bounds: Bounds)
     let t = &raw.times;
     for i in 1..n {
         if t[i] <= t[i - 1] {
-            let how = if t[i] == t[i - 1] { "repeats" } else { "is earlier than" };
+            let how = if t[i] == t[i - 1] {
+                "repeats"
+            } else {
+                "is earlier than"
+            };
             let prev = match raw.line(i - 1) {
                 Some(l) => format!("line {l}"),
                 None => format!("{}[{}]", raw.column, i - 1),
@@ -564,9 +627,17 @@ pub fn resample(raw: &RawSeries, grid: &TimeGrid, gaps: GapRule, bounds: Bounds)
     let covered_end = t[n - 1] + spacing;
     if t[0] > start || covered_end < end {
         let missing = if t[0] > start {
-            format!("{} to {}", format_timestamp(start), format_timestamp(t[0].min(end)))
+            format!(
+                "{} to {}",
+                format_timestamp(start),
+                format_timestamp(t[0].min(end))
+            )
         } else {
-            format!("{} to {}", format_timestamp(covered_end.max(start)), format_timestamp(end))
+            format!(
+                "{} to {}",
+                format_timestamp(covered_end.max(start)),
+                format_timestamp(end)
+            )
         };
         return Err(InputError::data(
             file,
@@ -614,7 +685,11 @@ pub fn resample(raw: &RawSeries, grid: &TimeGrid, gaps: GapRule, bounds: Bounds)
             return Err(InputError::value(
                 file,
                 raw.line(i),
-                if raw.line(i).is_some() { raw.column.clone() } else { raw.place(i) },
+                if raw.line(i).is_some() {
+                    raw.column.clone()
+                } else {
+                    raw.place(i)
+                },
                 v,
                 bounds.expected,
             ));
@@ -660,7 +735,11 @@ pub fn resample(raw: &RawSeries, grid: &TimeGrid, gaps: GapRule, bounds: Bounds)
     // Empty values at the edges of the horizon cannot be filled.
     let clean_end = ct.last().map_or(i64::MIN, |x| x + spacing);
     if ct.first().map_or(true, |&x| x > start) || clean_end < end {
-        let i = if ct.first().map_or(true, |&x| x > start) { i0 } else { i1 };
+        let i = if ct.first().map_or(true, |&x| x > start) {
+            i0
+        } else {
+            i1
+        };
         return Err(InputError::data(
             file,
             raw.line(i),
@@ -674,7 +753,13 @@ pub fn resample(raw: &RawSeries, grid: &TimeGrid, gaps: GapRule, bounds: Bounds)
 
     // One linear pass: slot k covers [a, a + slot).
     let m = ct.len();
-    let seg_end = |j: usize| if j + 1 < m { ct[j + 1] } else { ct[j] + spacing };
+    let seg_end = |j: usize| {
+        if j + 1 < m {
+            ct[j + 1]
+        } else {
+            ct[j] + spacing
+        }
+    };
     let mut out = Vec::with_capacity(grid.slots);
     let mut j = 0usize;
     for k in 0..grid.slots as i64 {
@@ -712,10 +797,22 @@ mod tests {
     fn timestamps() {
         assert_eq!(parse_timestamp("1970-01-01 00:00:00"), Some(0));
         assert_eq!(parse_timestamp("1970-01-02T00:00Z"), Some(86_400));
-        assert_eq!(parse_timestamp("2022-01-01 00:00:00+00:00"), Some(1_640_995_200));
-        assert_eq!(parse_timestamp("2022-01-01T01:00:00+01:00"), Some(1_640_995_200));
-        assert_eq!(parse_timestamp("2021-12-31T19:00:00-05:00"), Some(1_640_995_200));
-        assert_eq!(parse_timestamp("2022-01-01T00:00:00.250Z"), Some(1_640_995_200));
+        assert_eq!(
+            parse_timestamp("2022-01-01 00:00:00+00:00"),
+            Some(1_640_995_200)
+        );
+        assert_eq!(
+            parse_timestamp("2022-01-01T01:00:00+01:00"),
+            Some(1_640_995_200)
+        );
+        assert_eq!(
+            parse_timestamp("2021-12-31T19:00:00-05:00"),
+            Some(1_640_995_200)
+        );
+        assert_eq!(
+            parse_timestamp("2022-01-01T00:00:00.250Z"),
+            Some(1_640_995_200)
+        );
         assert_eq!(parse_timestamp("2022-01-01"), Some(1_640_995_200));
         assert_eq!(parse_timestamp("2022-02-29 00:00"), None);
         assert_eq!(parse_timestamp("2022-01-01 25:00"), None);

@@ -90,7 +90,12 @@ impl Default for TraceOptions {
 }
 
 /// Read a trace in `format`; `file` is how the file is named in messages.
-pub fn read_trace(path: &Path, file: &str, format: TraceFormat, opts: &TraceOptions) -> Result<Trace, InputError> {
+pub fn read_trace(
+    path: &Path,
+    file: &str,
+    format: TraceFormat,
+    opts: &TraceOptions,
+) -> Result<Trace, InputError> {
     match format {
         TraceFormat::Gaia => read_gaia(path, file, opts),
         TraceFormat::AlibabaGpu => read_alibaba_gpu(path, file, opts.limit),
@@ -126,14 +131,20 @@ impl Cols<'_> {
     }
 }
 
-fn field<'r>(rec: &'r csv::StringRecord, i: usize) -> &'r str {
+fn field(rec: &csv::StringRecord, i: usize) -> &str {
     rec.get(i).unwrap_or("").trim()
 }
 
 fn num(file: &str, line: usize, col: &str, s: &str, expected: &str) -> Result<f64, InputError> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(InputError::value(file, Some(line), col, format!("{s:?}"), expected)),
+        _ => Err(InputError::value(
+            file,
+            Some(line),
+            col,
+            format!("{s:?}"),
+            expected,
+        )),
     }
 }
 
@@ -170,21 +181,57 @@ pub fn read_gaia(path: &Path, file: &str, opts: &TraceOptions) -> Result<Trace, 
             break;
         }
         let line = line_of(&rec);
-        let arrival = num(file, line, "arrival_time", field(&rec, ca), &format!("a time offset in {unit}"))?;
+        let arrival = num(
+            file,
+            line,
+            "arrival_time",
+            field(&rec, ca),
+            &format!("a time offset in {unit}"),
+        )?;
         if arrival < 0.0 {
-            return Err(InputError::value(file, Some(line), "arrival_time", arrival, "an offset >= 0 from the trace start"));
+            return Err(InputError::value(
+                file,
+                Some(line),
+                "arrival_time",
+                arrival,
+                "an offset >= 0 from the trace start",
+            ));
         }
-        let length = num(file, line, "length", field(&rec, cl), &format!("a run time in {unit}"))?;
+        let length = num(
+            file,
+            line,
+            "length",
+            field(&rec, cl),
+            &format!("a run time in {unit}"),
+        )?;
         if length <= 0.0 {
-            return Err(InputError::value(file, Some(line), "length", length, "a run time > 0 (the job has no work)"));
+            return Err(InputError::value(
+                file,
+                Some(line),
+                "length",
+                length,
+                "a run time > 0 (the job has no work)",
+            ));
         }
         let cpus = num(file, line, "cpus", field(&rec, cc), "a CPU count > 0")?;
         if cpus <= 0.0 {
-            return Err(InputError::value(file, Some(line), "cpus", cpus, "a CPU count > 0"));
+            return Err(InputError::value(
+                file,
+                Some(line),
+                "cpus",
+                cpus,
+                "a CPU count > 0",
+            ));
         }
         let acc = (cpus * opts.accelerators_per_cpu).ceil().max(1.0);
         if acc > f64::from(u32::MAX) {
-            return Err(InputError::value(file, Some(line), "cpus", cpus, "a CPU count that fits the fleet"));
+            return Err(InputError::value(
+                file,
+                Some(line),
+                "cpus",
+                cpus,
+                "a CPU count that fits the fleet",
+            ));
         }
         out.jobs.push(TraceJob {
             id: format!("{prefix}-{}", out.jobs.len()),
@@ -207,7 +254,11 @@ pub fn read_gaia(path: &Path, file: &str, opts: &TraceOptions) -> Result<Trace, 
 /// `num_gpu` (a fractional GPU, `gpu_milli < 1000` with `num_gpu = 1`, counts as one).
 /// Skipped, and counted in the warnings: pods without GPUs, pods never scheduled, and pods
 /// whose deletion is not after their scheduling.
-pub fn read_alibaba_gpu(path: &Path, file: &str, limit: Option<usize>) -> Result<Trace, InputError> {
+pub fn read_alibaba_gpu(
+    path: &Path,
+    file: &str,
+    limit: Option<usize>,
+) -> Result<Trace, InputError> {
     let (mut rdr, headers) = open_csv(path, file)?;
     let c = Cols { file, headers };
     let cn = c.need("name")?;
@@ -220,7 +271,8 @@ pub fn read_alibaba_gpu(path: &Path, file: &str, limit: Option<usize>) -> Result
         file: file.into(),
         ..Default::default()
     };
-    let (mut no_gpu, mut unscheduled, mut no_run, mut fractional) = (0usize, 0usize, 0usize, 0usize);
+    let (mut no_gpu, mut unscheduled, mut no_run, mut fractional) =
+        (0usize, 0usize, 0usize, 0usize);
     let mut rec = csv::StringRecord::new();
     while limit.map_or(true, |l| out.jobs.len() < l) {
         if !rdr.read_record(&mut rec).map_err(|e| csv_err(file, e))? {
@@ -229,24 +281,54 @@ pub fn read_alibaba_gpu(path: &Path, file: &str, limit: Option<usize>) -> Result
         let line = line_of(&rec);
         let gpus = num(file, line, "num_gpu", field(&rec, cg), "a GPU count >= 0")?;
         if gpus < 0.0 || gpus.fract() != 0.0 {
-            return Err(InputError::value(file, Some(line), "num_gpu", gpus, "a whole GPU count >= 0"));
+            return Err(InputError::value(
+                file,
+                Some(line),
+                "num_gpu",
+                gpus,
+                "a whole GPU count >= 0",
+            ));
         }
         if gpus == 0.0 {
             no_gpu += 1;
             continue;
         }
         let shared = gpus == 1.0 && field(&rec, cm).parse::<f64>().is_ok_and(|m| m < 1000.0);
-        let created = num(file, line, "creation_time", field(&rec, cc), "a time in seconds")?;
+        let created = num(
+            file,
+            line,
+            "creation_time",
+            field(&rec, cc),
+            "a time in seconds",
+        )?;
         if created < 0.0 {
-            return Err(InputError::value(file, Some(line), "creation_time", created, "seconds >= 0 from the trace start"));
+            return Err(InputError::value(
+                file,
+                Some(line),
+                "creation_time",
+                created,
+                "seconds >= 0 from the trace start",
+            ));
         }
         let sched = field(&rec, cs);
         if sched.is_empty() {
             unscheduled += 1;
             continue;
         }
-        let sched = num(file, line, "scheduled_time", sched, "a time in seconds (or empty for a pod never scheduled)")?;
-        let deleted = num(file, line, "deletion_time", field(&rec, cd), "a time in seconds")?;
+        let sched = num(
+            file,
+            line,
+            "scheduled_time",
+            sched,
+            "a time in seconds (or empty for a pod never scheduled)",
+        )?;
+        let deleted = num(
+            file,
+            line,
+            "deletion_time",
+            field(&rec, cd),
+            "a time in seconds",
+        )?;
         if deleted <= sched {
             no_run += 1;
             continue;
@@ -266,7 +348,9 @@ pub fn read_alibaba_gpu(path: &Path, file: &str, limit: Option<usize>) -> Result
         });
     }
     if no_gpu > 0 {
-        out.warnings.push(format!("{file}: skipped {no_gpu} pods with num_gpu = 0 (not GPU jobs)"));
+        out.warnings.push(format!(
+            "{file}: skipped {no_gpu} pods with num_gpu = 0 (not GPU jobs)"
+        ));
     }
     if unscheduled > 0 {
         out.warnings.push(format!(
@@ -291,7 +375,13 @@ fn parse_bool(file: &str, line: usize, col: &str, s: &str) -> Result<Option<bool
         "" => Ok(None),
         "true" | "yes" | "1" => Ok(Some(true)),
         "false" | "no" | "0" => Ok(Some(false)),
-        _ => Err(InputError::value(file, Some(line), col, format!("{s:?}"), "true or false (or empty)")),
+        _ => Err(InputError::value(
+            file,
+            Some(line),
+            col,
+            format!("{s:?}"),
+            "true or false (or empty)",
+        )),
     }
 }
 
@@ -322,7 +412,13 @@ pub fn read_native(path: &Path, file: &str, limit: Option<usize>) -> Result<Trac
     let mut rec = csv::StringRecord::new();
     let time = |line: usize, col: &str, s: &str| {
         parse_timestamp(s).ok_or_else(|| {
-            InputError::value(file, Some(line), col, format!("{s:?}"), "an RFC 3339 time like 2022-06-01T08:00:00Z")
+            InputError::value(
+                file,
+                Some(line),
+                col,
+                format!("{s:?}"),
+                "an RFC 3339 time like 2022-06-01T08:00:00Z",
+            )
         })
     };
     while limit.map_or(true, |l| out.jobs.len() < l) {
@@ -332,17 +428,43 @@ pub fn read_native(path: &Path, file: &str, limit: Option<usize>) -> Result<Trac
         let line = line_of(&rec);
         let id = field(&rec, ci);
         if id.is_empty() {
-            return Err(InputError::value(file, Some(line), "id", "an empty id", "a job id"));
+            return Err(InputError::value(
+                file,
+                Some(line),
+                "id",
+                "an empty id",
+                "a job id",
+            ));
         }
         let arrival = time(line, "arrival", field(&rec, ca))?;
         let acc_s = field(&rec, cx);
         let acc = match acc_s.parse::<u32>() {
             Ok(a) if a > 0 => a,
-            _ => return Err(InputError::value(file, Some(line), "accelerators", format!("{acc_s:?}"), "a whole number >= 1")),
+            _ => {
+                return Err(InputError::value(
+                    file,
+                    Some(line),
+                    "accelerators",
+                    format!("{acc_s:?}"),
+                    "a whole number >= 1",
+                ))
+            }
         };
-        let runtime = num(file, line, "runtime_h", field(&rec, cr), "a run time in hours")?;
+        let runtime = num(
+            file,
+            line,
+            "runtime_h",
+            field(&rec, cr),
+            "a run time in hours",
+        )?;
         if runtime <= 0.0 {
-            return Err(InputError::value(file, Some(line), "runtime_h", runtime, "a run time > 0 hours"));
+            return Err(InputError::value(
+                file,
+                Some(line),
+                "runtime_h",
+                runtime,
+                "a run time > 0 hours",
+            ));
         }
         let deadline = match cd.map(|i| field(&rec, i)).filter(|s| !s.is_empty()) {
             Some(s) => {
@@ -360,12 +482,15 @@ pub fn read_native(path: &Path, file: &str, limit: Option<usize>) -> Result<Trac
             }
             None => None,
         };
-        let allowed = call.map(|i| field(&rec, i)).filter(|s| !s.is_empty()).map(|s| {
-            s.split(';')
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
-                .collect::<Vec<_>>()
-        });
+        let allowed = call
+            .map(|i| field(&rec, i))
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.split(';')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect::<Vec<_>>()
+            });
         out.jobs.push(TraceJob {
             id: id.to_string(),
             arrival: TraceTime::Utc(arrival),
@@ -381,7 +506,10 @@ pub fn read_native(path: &Path, file: &str, limit: Option<usize>) -> Result<Trac
                 None => None,
             },
             allowed_sites: allowed,
-            home_site: chome.map(|i| field(&rec, i)).filter(|s| !s.is_empty()).map(str::to_string),
+            home_site: chome
+                .map(|i| field(&rec, i))
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
             line,
         });
     }

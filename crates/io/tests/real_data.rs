@@ -47,8 +47,16 @@ fn electricitymaps_year_hourly() {
     for zone in ZONES {
         let p = d.join(format!("carbon/{zone}_2022_hourly.csv"));
         for (column, idx) in [("direct", 4), ("lca", 5), ("renewable_percentage", 7)] {
-            let raw = series::read_file(&p, &p.display().to_string(), SeriesFormat::Electricitymaps, Some(column)).unwrap();
-            let v = resample(&raw, &g, GapRule::Error, Bounds::NONNEG).unwrap().values;
+            let raw = series::read_file(
+                &p,
+                &p.display().to_string(),
+                SeriesFormat::Electricitymaps,
+                Some(column),
+            )
+            .unwrap();
+            let v = resample(&raw, &g, GapRule::Error, Bounds::NONNEG)
+                .unwrap()
+                .values;
             assert_eq!(v.len(), 8760);
             let (first, last) = first_last(&p, idx);
             assert_eq!((v[0], v[8759]), (first, last), "{zone} {column}");
@@ -63,7 +71,9 @@ fn prices_year_hourly() {
     for zone in ZONES.iter().filter(|z| **z != "GB") {
         let p = d.join(format!("prices/{zone}_2022_prices.csv"));
         let raw = series::read_file(&p, "prices.csv", SeriesFormat::Prices, None).unwrap();
-        let v = resample(&raw, &g, GapRule::Error, Bounds::ANY).unwrap().values;
+        let v = resample(&raw, &g, GapRule::Error, Bounds::ANY)
+            .unwrap()
+            .values;
         assert_eq!(v.len(), 8760);
         assert_eq!((v[0], v[8759]), first_last(&p, 2), "{zone}");
     }
@@ -74,14 +84,22 @@ fn open_meteo_year_hourly() {
     let Some(d) = shared_data() else { return };
     for zone in ZONES {
         let p = d.join(format!("weather/{zone}_2022.json"));
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         let offset = json["utc_offset_seconds"].as_i64().unwrap();
         let first_local = parse_timestamp(json["hourly"]["time"][0].as_str().unwrap()).unwrap();
         // The file's first hour, in UTC.
         let g = year_grid(first_local - offset);
-        for column in ["temperature_2m", "relative_humidity_2m", "cloudcover", "windspeed_10m"] {
+        for column in [
+            "temperature_2m",
+            "relative_humidity_2m",
+            "cloudcover",
+            "windspeed_10m",
+        ] {
             let raw = series::read_open_meteo(&p, "w.json", Some(column)).unwrap();
-            let v = resample(&raw, &g, GapRule::Error, Bounds::ANY).unwrap().values;
+            let v = resample(&raw, &g, GapRule::Error, Bounds::ANY)
+                .unwrap()
+                .values;
             let src = json["hourly"][column].as_array().unwrap();
             assert_eq!(v.len(), 8760);
             assert_eq!(v[0], src[0].as_f64().unwrap(), "{zone} {column}");
@@ -103,11 +121,14 @@ fn five_minute_marginal_and_solar_to_hourly() {
     let p = d.join("marginal/caiso-north_2023_actual.csv");
     let raw = series::read_generic(&p, "m.csv", None).unwrap();
     let g = TimeGrid {
-        start: chrono::DateTime::from_timestamp(parse_timestamp("2023-06-08 00:00").unwrap(), 0).unwrap(),
+        start: chrono::DateTime::from_timestamp(parse_timestamp("2023-06-08 00:00").unwrap(), 0)
+            .unwrap(),
         slot_minutes: 60,
         slots: 24 * 30,
     };
-    let v = resample(&raw, &g, GapRule::Error, Bounds::NONNEG).unwrap().values;
+    let v = resample(&raw, &g, GapRule::Error, Bounds::NONNEG)
+        .unwrap()
+        .values;
     let mean12: f64 = raw.values[..12].iter().sum::<f64>() / 12.0;
     assert!((v[0] - mean12).abs() < 1e-9, "{} vs {mean12}", v[0]);
     let mean12: f64 = raw.values[12..24].iter().sum::<f64>() / 12.0;
@@ -117,11 +138,14 @@ fn five_minute_marginal_and_solar_to_hourly() {
     let p = d.join("solar/solcast2022_global_actual.csv");
     let raw = series::read_generic(&p, "s.csv", Some("Berlin")).unwrap();
     let g = TimeGrid {
-        start: chrono::DateTime::from_timestamp(parse_timestamp("2022-06-08 01:00").unwrap(), 0).unwrap(),
+        start: chrono::DateTime::from_timestamp(parse_timestamp("2022-06-08 01:00").unwrap(), 0)
+            .unwrap(),
         slot_minutes: 15,
         slots: 4 * 24 * 28,
     };
-    let v = resample(&raw, &g, GapRule::Error, Bounds::FRACTION).unwrap().values;
+    let v = resample(&raw, &g, GapRule::Error, Bounds::FRACTION)
+        .unwrap()
+        .values;
     assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
     assert!(v.iter().cloned().fold(0.0, f64::max) > 0.5);
 }
@@ -166,14 +190,22 @@ fn nine_sites_for_a_year_load_fast() {
     let de = &s.scenario.sites[4].grid.carbon_g_per_kwh;
     assert_eq!((de[0], de[8759]), (first, last));
     // GB's weather is in UTC (offset 0), so it covers the UTC year.
-    assert!(matches!(s.scenario.sites[5].pue, suandian_core::Pue::Temperature { .. }));
+    assert!(matches!(
+        s.scenario.sites[5].pue,
+        suandian_core::Pue::Temperature { .. }
+    ));
     if release() {
         assert!(dt.as_secs_f64() < 1.0, "took {dt:?}");
     }
 }
 
 fn data_lines(p: &Path) -> usize {
-    std::fs::read_to_string(p).unwrap().lines().skip(1).filter(|l| !l.trim().is_empty()).count()
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count()
 }
 
 #[test]
@@ -210,7 +242,10 @@ fn gaia_100k_in_hours() {
     assert_eq!(jobs.len(), tr.jobs.len());
     assert!(jobs.windows(2).all(|w| w[0].arrival_h <= w[1].arrival_h));
     assert_eq!(jobs[0].runtime_h, 25.408055555555556);
-    assert_eq!(jobs[0].deadline_h, jobs[0].arrival_h + jobs[0].runtime_h + 24.0);
+    assert_eq!(
+        jobs[0].deadline_h,
+        jobs[0].arrival_h + jobs[0].runtime_h + 24.0
+    );
     assert_eq!(jobs.iter().map(|j| j.accelerators).max(), Some(400));
 
     // The 1k trace is in seconds; `limit` keeps the first N.
@@ -251,12 +286,24 @@ fn alibaba_gpu_pod_list() {
     let tr = traces::read_alibaba_gpu(&p, "pods.csv", None).unwrap();
     assert_eq!(tr.jobs.len(), kept);
     let w = tr.warnings.join("\n");
-    assert!(w.contains(&format!("skipped {no_gpu} pods with num_gpu = 0")), "{w}");
-    assert!(w.contains(&format!("skipped {unscheduled} GPU pods never scheduled")), "{w}");
+    assert!(
+        w.contains(&format!("skipped {no_gpu} pods with num_gpu = 0")),
+        "{w}"
+    );
+    assert!(
+        w.contains(&format!("skipped {unscheduled} GPU pods never scheduled")),
+        "{w}"
+    );
     if no_run > 0 {
-        assert!(w.contains(&format!("skipped {no_run} GPU pods whose deletion_time")), "{w}");
+        assert!(
+            w.contains(&format!("skipped {no_run} GPU pods whose deletion_time")),
+            "{w}"
+        );
     }
-    assert!(tr.jobs.iter().all(|j| j.runtime_h > 0.0 && (1..=8).contains(&j.accelerators)));
+    assert!(tr
+        .jobs
+        .iter()
+        .all(|j| j.runtime_h > 0.0 && (1..=8).contains(&j.accelerators)));
 
     // Through the scenario: 150 days hold the 33-day trace; 8-GPU sites.
     let text = format!(

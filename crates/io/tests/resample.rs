@@ -32,12 +32,29 @@ fn run(r: &RawSeries, g: &TimeGrid) -> Vec<f64> {
 
 #[test]
 fn hourly_to_quarter_hours_repeats_each_hour() {
-    let r = raw(&[("2022-06-01 00:00", 1.0), ("2022-06-01 01:00", 2.0), ("2022-06-01 02:00", 3.0)]);
+    let r = raw(&[
+        ("2022-06-01 00:00", 1.0),
+        ("2022-06-01 01:00", 2.0),
+        ("2022-06-01 02:00", 3.0),
+    ]);
     let v = run(&r, &grid("2022-06-01 00:00", 15, 12));
-    assert_eq!(v, [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0]);
+    assert_eq!(
+        v,
+        [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0]
+    );
     // The last value holds for one usual spacing, not longer.
-    let e = resample(&r, &grid("2022-06-01 00:00", 15, 13), GapRule::Error, Bounds::ANY).unwrap_err();
-    assert!(e.to_string().contains("missing 2022-06-01 03:00 UTC to 2022-06-01 03:15 UTC"), "{e}");
+    let e = resample(
+        &r,
+        &grid("2022-06-01 00:00", 15, 13),
+        GapRule::Error,
+        Bounds::ANY,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("missing 2022-06-01 03:00 UTC to 2022-06-01 03:15 UTC"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -59,24 +76,45 @@ fn five_minutes_to_hourly_is_the_mean_of_twelve() {
 #[test]
 fn series_starting_mid_hour_is_time_weighted() {
     // Values at half past each hour: each holds for an hour from its timestamp.
-    let r = raw(&[("2022-06-01 00:30", 10.0), ("2022-06-01 01:30", 20.0), ("2022-06-01 02:30", 30.0)]);
+    let r = raw(&[
+        ("2022-06-01 00:30", 10.0),
+        ("2022-06-01 01:30", 20.0),
+        ("2022-06-01 02:30", 30.0),
+    ]);
     // [01:00, 02:00) is half 10, half 20.
     assert_eq!(run(&r, &grid("2022-06-01 01:00", 60, 2)), [15.0, 25.0]);
     // 15-min slots: the step sits inside the slots' boundaries exactly.
-    assert_eq!(run(&r, &grid("2022-06-01 01:00", 15, 4)), [10.0, 10.0, 20.0, 20.0]);
+    assert_eq!(
+        run(&r, &grid("2022-06-01 01:00", 15, 4)),
+        [10.0, 10.0, 20.0, 20.0]
+    );
     // 20-min slots: [01:20, 01:40) is half 10, half 20.
-    assert_eq!(run(&r, &grid("2022-06-01 01:00", 20, 3)), [10.0, 15.0, 20.0]);
+    assert_eq!(
+        run(&r, &grid("2022-06-01 01:00", 20, 3)),
+        [10.0, 15.0, 20.0]
+    );
     // The series starts after 00:00: a grid from 00:00 is not covered.
-    let e = resample(&r, &grid("2022-06-01 00:00", 60, 2), GapRule::Error, Bounds::ANY).unwrap_err();
+    let e = resample(
+        &r,
+        &grid("2022-06-01 00:00", 60, 2),
+        GapRule::Error,
+        Bounds::ANY,
+    )
+    .unwrap_err();
     assert!(
-        e.to_string().contains("missing 2022-06-01 00:00 UTC to 2022-06-01 00:30 UTC"),
+        e.to_string()
+            .contains("missing 2022-06-01 00:00 UTC to 2022-06-01 00:30 UTC"),
         "{e}"
     );
 }
 
 #[test]
 fn grid_starting_mid_hour() {
-    let r = raw(&[("2022-06-01 00:00", 1.0), ("2022-06-01 01:00", 2.0), ("2022-06-01 02:00", 3.0)]);
+    let r = raw(&[
+        ("2022-06-01 00:00", 1.0),
+        ("2022-06-01 01:00", 2.0),
+        ("2022-06-01 02:00", 3.0),
+    ]);
     assert_eq!(run(&r, &grid("2022-06-01 00:30", 60, 2)), [1.5, 2.5]);
 }
 
@@ -89,33 +127,75 @@ fn only_values_the_horizon_uses_are_checked() {
         ("2022-06-01 02:00", 3.0),
         ("2022-06-01 03:00", -1.0),
     ]);
-    let v = resample(&r, &grid("2022-06-01 01:00", 60, 2), GapRule::Error, Bounds::NONNEG).unwrap();
+    let v = resample(
+        &r,
+        &grid("2022-06-01 01:00", 60, 2),
+        GapRule::Error,
+        Bounds::NONNEG,
+    )
+    .unwrap();
     assert_eq!(v.values, [2.0, 3.0]);
-    let e = resample(&r, &grid("2022-06-01 01:00", 60, 3), GapRule::Error, Bounds::NONNEG).unwrap_err();
+    let e = resample(
+        &r,
+        &grid("2022-06-01 01:00", 60, 3),
+        GapRule::Error,
+        Bounds::NONNEG,
+    )
+    .unwrap_err();
     assert_eq!(e.line(), Some(5));
-    assert!(e.to_string().contains("found -1, expected a number >= 0"), "{e}");
+    assert!(
+        e.to_string().contains("found -1, expected a number >= 0"),
+        "{e}"
+    );
 }
 
 #[test]
 fn gaps_hold_and_interpolate_at_quarter_hours() {
     // Hourly with 01:00 and 02:00 missing.
-    let r = raw(&[("2022-06-01 00:00", 0.0), ("2022-06-01 03:00", 30.0), ("2022-06-01 04:00", 40.0), ("2022-06-01 05:00", 50.0)]);
+    let r = raw(&[
+        ("2022-06-01 00:00", 0.0),
+        ("2022-06-01 03:00", 30.0),
+        ("2022-06-01 04:00", 40.0),
+        ("2022-06-01 05:00", 50.0),
+    ]);
     let g = grid("2022-06-01 00:00", 60, 4);
     // Usual spacing from so few points: 1 h is the most common (twice) spacing.
     let e = resample(&r, &g, GapRule::Error, Bounds::ANY).unwrap_err();
     assert_eq!(e.line(), Some(3));
     let h = resample(&r, &g, GapRule::Hold, Bounds::ANY).unwrap();
-    assert_eq!((h.values.as_slice(), h.gaps_filled), ([0.0, 0.0, 0.0, 30.0].as_slice(), 1));
+    assert_eq!(
+        (h.values.as_slice(), h.gaps_filled),
+        ([0.0, 0.0, 0.0, 30.0].as_slice(), 1)
+    );
     let i = resample(&r, &g, GapRule::Interpolate, Bounds::ANY).unwrap();
-    assert_eq!((i.values.as_slice(), i.gaps_filled), ([0.0, 10.0, 20.0, 30.0].as_slice(), 1));
-    let q = resample(&r, &grid("2022-06-01 00:30", 30, 4), GapRule::Interpolate, Bounds::ANY).unwrap();
+    assert_eq!(
+        (i.values.as_slice(), i.gaps_filled),
+        ([0.0, 10.0, 20.0, 30.0].as_slice(), 1)
+    );
+    let q = resample(
+        &r,
+        &grid("2022-06-01 00:30", 30, 4),
+        GapRule::Interpolate,
+        Bounds::ANY,
+    )
+    .unwrap();
     assert_eq!(q.values, [0.0, 10.0, 10.0, 20.0]);
 }
 
 #[test]
 fn out_of_order_is_an_error_naming_both_lines() {
-    let r = raw(&[("2022-06-01 00:00", 0.0), ("2022-06-01 02:00", 1.0), ("2022-06-01 01:00", 2.0)]);
-    let e = resample(&r, &grid("2022-06-01 00:00", 60, 1), GapRule::Error, Bounds::ANY).unwrap_err();
+    let r = raw(&[
+        ("2022-06-01 00:00", 0.0),
+        ("2022-06-01 02:00", 1.0),
+        ("2022-06-01 01:00", 2.0),
+    ]);
+    let e = resample(
+        &r,
+        &grid("2022-06-01 00:00", 60, 1),
+        GapRule::Error,
+        Bounds::ANY,
+    )
+    .unwrap_err();
     assert_eq!(
         e.to_string(),
         "test.csv: line 4: timestamp 2022-06-01 01:00 UTC is earlier than the one on line 3 (expected strictly increasing timestamps)"
