@@ -1,0 +1,92 @@
+//! The command line as a user meets it: exit codes, messages, JSON shape, determinism.
+
+use std::process::Command;
+
+fn suandian(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_suandian")).args(args).output().expect("runs")
+}
+
+fn tmp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("suandian-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn simulate_without_arguments_runs_the_demo() {
+    let out = suandian(&["simulate", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for p in ["asap", "carbon-wait", "greenest-site", "vs asap"] {
+        assert!(text.contains(p), "missing {p} in\n{text}");
+    }
+}
+
+#[test]
+fn json_has_every_policy_with_unit_suffixed_metrics() {
+    let out = suandian(&["simulate", "--json", "--quiet"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let policies = v["policies"].as_array().unwrap();
+    let names: Vec<&str> = policies.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["asap", "carbon-wait", "greenest-site"]);
+    for p in policies {
+        let m = &p["metrics"];
+        for key in ["carbon_location_kg", "carbon_market_kg", "cost", "facility_kwh", "green_share", "it_kwh", "curtailment_absorbed_kwh", "tokens", "tokens_per_kwh", "jobs_completed", "deadline_misses", "delay_mean_h", "delay_p95_h", "peak_import_kw", "inference_unserved_tokens"] {
+            assert!(m[key].is_number(), "{key} missing from {m}");
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_json() {
+    let a = suandian(&["simulate", "--json", "--quiet", "--forecast", "noisy", "--seed", "7"]);
+    let b = suandian(&["simulate", "--json", "--quiet", "--forecast", "noisy", "--seed", "7"]);
+    let c = suandian(&["simulate", "--json", "--quiet", "--forecast", "noisy", "--seed", "8"]);
+    assert_eq!(a.stdout, b.stdout);
+    assert_ne!(a.stdout, c.stdout, "the seed should matter");
+}
+
+#[test]
+fn timeline_csv_has_a_row_per_policy_slot_and_site() {
+    let dir = std::env::temp_dir().join(format!("suandian-tl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("timeline.csv");
+    let out = suandian(&["simulate", "--quiet", "-p", "carbon-wait", "--timeline", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // asap is always added; the demo has 3 sites x 48 slots.
+    assert_eq!(lines.len(), 1 + 2 * 3 * 48);
+    assert!(lines[0].starts_with("policy,slot,time_utc,site,"));
+    assert!(lines[1].starts_with("asap,0,2022-06-01T00:00:00Z,east,"));
+}
+
+#[test]
+fn bad_input_exits_2_naming_file_and_field() {
+    let missing = suandian(&["simulate", "/nonexistent/scenario.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/scenario.toml"));
+
+    let text = suandian_io::builtin::DEMO_TOML.replace("soc_min = 0.1", "soc_min = -0.1");
+    let p = tmp("bad-soc.toml", &text);
+    let out = suandian(&["simulate", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad-soc.toml") && err.contains("soc_min"), "{err}");
+
+    let unknown = suandian(&["simulate", "--policy", "fastest"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("expected one of asap"));
+}
+
+#[test]
+fn validate_summarises_a_scenario() {
+    let p = tmp("demo.toml", suandian_io::builtin::DEMO_TOML);
+    let out = suandian(&["validate", p.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("valid scenario") && text.contains("site east"), "{text}");
+}
