@@ -1,14 +1,13 @@
 //! The `suandian` command line: wires the scenario readers, the core simulator and the output
 //! writers together. No logic of its own beyond choosing what to run.
 
-mod output;
-
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use suandian_core::forecast::ForecastKind;
 use suandian_core::policy;
 use suandian_core::sim::{simulate, RunResult, SimConfig};
+use suandian_io::output;
 use suandian_io::scenario::LoadedScenario;
 
 const ABOUT: &str = "suandian (算电): make AI computing follow clean, cheap electricity.
@@ -22,6 +21,7 @@ const EXAMPLES: &str = "Examples:
   suandian simulate my.toml --json           every metric of every policy, as one JSON object
   suandian simulate my.toml -p asap -p carbon-wait --forecast noisy --forecast-error 0.2
   suandian simulate --timeline out.csv       per-slot, per-site power flows for plots
+  suandian simulate --jobs jobs.csv          when and where every job ran, its wait and delay
   suandian validate my.toml                  check a scenario file and summarise it
   suandian policies                          list the policies
 
@@ -82,6 +82,9 @@ struct SimulateArgs {
     /// Write the per-slot, per-site timeline of every policy to this CSV file.
     #[arg(long, value_name = "FILE")]
     timeline: Option<PathBuf>,
+    /// Write what happened to every job under every policy to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    jobs: Option<PathBuf>,
     /// Print no warnings or progress on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -208,16 +211,34 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
                 scope.spawn(move || simulate(sc, p.as_mut(), cfg))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a simulation thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread panicked"))
+            .collect()
     });
 
     if let Some(path) = &args.timeline {
-        output::write_timeline(path, sc, &results)
-            .map_err(|e| Failure::Other(format!("{}: cannot write the timeline: {e}", path.display())))?;
+        output::write_timeline(path, sc, &results).map_err(|e| {
+            Failure::Other(format!(
+                "{}: cannot write the timeline: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    if let Some(path) = &args.jobs {
+        output::write_jobs(path, sc, &results).map_err(|e| {
+            Failure::Other(format!(
+                "{}: cannot write the job outcomes: {e}",
+                path.display()
+            ))
+        })?;
     }
     if args.json {
         let v = output::json(&loaded, &cfg, &results);
-        println!("{}", serde_json::to_string_pretty(&v).expect("metrics serialise"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("metrics serialise")
+        );
     } else {
         print!("{}", output::table(&loaded, &cfg, &results));
         if let Some(path) = &args.timeline {

@@ -3,7 +3,10 @@
 use std::process::Command;
 
 fn suandian(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_suandian")).args(args).output().expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_suandian"))
+        .args(args)
+        .output()
+        .expect("runs")
 }
 
 fn tmp(name: &str, text: &str) -> std::path::PathBuf {
@@ -17,7 +20,11 @@ fn tmp(name: &str, text: &str) -> std::path::PathBuf {
 #[test]
 fn simulate_without_arguments_runs_the_demo() {
     let out = suandian(&["simulate", "--quiet"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     for p in ["asap", "carbon-wait", "greenest-site", "vs asap"] {
         assert!(text.contains(p), "missing {p} in\n{text}");
@@ -30,11 +37,30 @@ fn json_has_every_policy_with_unit_suffixed_metrics() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let policies = v["policies"].as_array().unwrap();
-    let names: Vec<&str> = policies.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = policies
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["asap", "carbon-wait", "greenest-site"]);
     for p in policies {
         let m = &p["metrics"];
-        for key in ["carbon_location_kg", "carbon_market_kg", "cost", "facility_kwh", "green_share", "it_kwh", "curtailment_absorbed_kwh", "tokens", "tokens_per_kwh", "jobs_completed", "deadline_misses", "delay_mean_h", "delay_p95_h", "peak_import_kw", "inference_unserved_tokens"] {
+        for key in [
+            "carbon_location_kg",
+            "carbon_market_kg",
+            "cost",
+            "facility_kwh",
+            "green_share",
+            "it_kwh",
+            "curtailment_absorbed_kwh",
+            "tokens",
+            "tokens_per_kwh",
+            "jobs_completed",
+            "deadline_misses",
+            "delay_mean_h",
+            "delay_p95_h",
+            "peak_import_kw",
+            "inference_unserved_tokens",
+        ] {
             assert!(m[key].is_number(), "{key} missing from {m}");
         }
     }
@@ -42,9 +68,33 @@ fn json_has_every_policy_with_unit_suffixed_metrics() {
 
 #[test]
 fn the_same_seed_gives_byte_identical_json() {
-    let a = suandian(&["simulate", "--json", "--quiet", "--forecast", "noisy", "--seed", "7"]);
-    let b = suandian(&["simulate", "--json", "--quiet", "--forecast", "noisy", "--seed", "7"]);
-    let c = suandian(&["simulate", "--json", "--quiet", "--forecast", "noisy", "--seed", "8"]);
+    let a = suandian(&[
+        "simulate",
+        "--json",
+        "--quiet",
+        "--forecast",
+        "noisy",
+        "--seed",
+        "7",
+    ]);
+    let b = suandian(&[
+        "simulate",
+        "--json",
+        "--quiet",
+        "--forecast",
+        "noisy",
+        "--seed",
+        "7",
+    ]);
+    let c = suandian(&[
+        "simulate",
+        "--json",
+        "--quiet",
+        "--forecast",
+        "noisy",
+        "--seed",
+        "8",
+    ]);
     assert_eq!(a.stdout, b.stdout);
     assert_ne!(a.stdout, c.stdout, "the seed should matter");
 }
@@ -54,7 +104,14 @@ fn timeline_csv_has_a_row_per_policy_slot_and_site() {
     let dir = std::env::temp_dir().join(format!("suandian-tl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("timeline.csv");
-    let out = suandian(&["simulate", "--quiet", "-p", "carbon-wait", "--timeline", path.to_str().unwrap()]);
+    let out = suandian(&[
+        "simulate",
+        "--quiet",
+        "-p",
+        "carbon-wait",
+        "--timeline",
+        path.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -75,7 +132,10 @@ fn bad_input_exits_2_naming_file_and_field() {
     let out = suandian(&["simulate", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad-soc.toml") && err.contains("soc_min"), "{err}");
+    assert!(
+        err.contains("bad-soc.toml") && err.contains("soc_min"),
+        "{err}"
+    );
 
     let unknown = suandian(&["simulate", "--policy", "fastest"]);
     assert_eq!(unknown.status.code(), Some(2));
@@ -88,5 +148,8 @@ fn validate_summarises_a_scenario() {
     let out = suandian(&["validate", p.to_str().unwrap()]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("valid scenario") && text.contains("site east"), "{text}");
+    assert!(
+        text.contains("valid scenario") && text.contains("site east"),
+        "{text}"
+    );
 }

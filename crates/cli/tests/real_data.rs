@@ -15,12 +15,17 @@ fn carbon_aware_policies_beat_asap_on_a_real_year() {
         println!("skipped: ../shared/data not found");
         return;
     }
-    let loaded = suandian_io::scenario::load(&root().join("scenarios/real-2022/us-three-zones.toml")).unwrap();
+    let loaded =
+        suandian_io::scenario::load(&root().join("scenarios/real-2022/us-three-zones.toml"))
+            .unwrap();
     let sc = &loaded.scenario;
     assert_eq!(sc.sites.len(), 3);
     assert!(sc.grid.horizon_h() >= 8750.0, "a whole year");
     assert!(sc.jobs.len() > 99_000, "the pai-100k trace");
-    let cfg = SimConfig { forecast: loaded.simulation.forecast, ..SimConfig::default() };
+    let cfg = SimConfig {
+        forecast: loaded.simulation.forecast,
+        ..SimConfig::default()
+    };
     let run = |name: &str| simulate(sc, policy::by_name(name).unwrap().as_mut(), &cfg).metrics;
     let asap = run("asap");
     let wait = run("carbon-wait");

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod sim;
+pub mod synthetic;
 pub mod validate;
 
 pub use model::*;

@@ -551,6 +551,7 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
     let mut inference_order: Vec<Vec<SiteId>> =
         sc.inference.iter().map(|d| d.sites.clone()).collect();
 
+    #[allow(clippy::needless_range_loop)] // t indexes many series, not one
     for t in 0..n {
         let now_h = sc.grid.slot_start_h(t);
         let end_h = sc.grid.slot_start_h(t + 1);

@@ -87,6 +87,26 @@ impl Scenario {
             return Err(err("sites", "no sites", "at least one site"));
         }
         let n = g.slots;
+        let mut names = std::collections::HashSet::new();
+        for (s, site) in self.sites.iter().enumerate() {
+            if !names.insert(site.name.as_str()) {
+                return Err(err(
+                    format!("sites[{s}].name"),
+                    &site.name,
+                    "a name no other site has",
+                ));
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (j, job) in self.jobs.iter().enumerate() {
+            if !ids.insert(job.id.as_str()) {
+                return Err(err(
+                    format!("jobs[{j}].id"),
+                    &job.id,
+                    "an id no other job has",
+                ));
+            }
+        }
         for (s, site) in self.sites.iter().enumerate() {
             let p = format!("sites[{s}] ({})", site.name);
             let a = &site.accelerators;

@@ -13,7 +13,7 @@ const CUT: usize = 60;
 fn scenario(future_variant: bool) -> Scenario {
     let wave = |phase: f64| -> Vec<f64> {
         (0..SLOTS)
-            .map(|t| 300.0 + 200.0 * ((t as f64 / 24.0 * 6.283) + phase).sin())
+            .map(|t| 300.0 + 200.0 * ((t as f64 / 24.0 * std::f64::consts::TAU) + phase).sin())
             .collect()
     };
     let mut a = site("A", 8, 4, 100.0, 1.2, 1000.0, wave(0.0), wave(0.0));

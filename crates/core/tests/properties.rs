@@ -153,7 +153,7 @@ fn arb_forecast() -> impl Strategy<Value = ForecastKind> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(150))]
+    #![proptest_config(ProptestConfig::with_cases(400))]
 
     #[test]
     fn invariants_hold(sc in arb_scenario(), forecast in arb_forecast()) {

@@ -4,9 +4,13 @@
 //! to ([`series`]) and job traces ([`traces`]), resamples everything onto the scenario's time
 //! grid and resolves names into indices, giving a validated [`suandian_core::Scenario`].
 //! The file format is documented in `docs/scenario.md`.
+//!
+//! The output side ([`output`]) turns simulation results into the comparison table, the JSON
+//! document, the timeline and job CSVs, and the scenario summary.
 
 pub mod builtin;
 pub mod error;
+pub mod output;
 pub mod scenario;
 pub mod series;
 pub mod traces;

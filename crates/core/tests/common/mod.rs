@@ -12,6 +12,7 @@ pub fn grid(slots: usize, slot_minutes: u32) -> TimeGrid {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn site(
     name: &str,
     count: u32,

@@ -1,13 +1,13 @@
 //! What `suandian` prints and writes: the comparison table, the JSON document, the timeline
 //! CSV and the scenario summary.
 
+use crate::scenario::LoadedScenario;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
 use suandian_core::metrics::Metrics;
 use suandian_core::sim::{RunResult, SimConfig};
 use suandian_core::Scenario;
-use suandian_io::scenario::LoadedScenario;
 
 /// Saving of `x` against the reference `base`, in % (positive = lower than the reference).
 fn saving_pct(base: f64, x: f64) -> Option<f64> {
@@ -22,7 +22,10 @@ fn pct(v: Option<f64>) -> String {
 pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> String {
     let sc = &loaded.scenario;
     let cur = &sc.economics.currency;
-    let base = results.iter().find(|r| r.policy == "asap").map(|r| &r.metrics);
+    let base = results
+        .iter()
+        .find(|r| r.policy == "asap")
+        .map(|r| &r.metrics);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -94,7 +97,11 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
         if i == 0 {
-            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            let _ = writeln!(
+                out,
+                "{}",
+                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+            );
         }
     }
     let _ = writeln!(
@@ -118,7 +125,10 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
 /// One JSON object with every metric of every policy.
 pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> Value {
     let sc = &loaded.scenario;
-    let base = results.iter().find(|r| r.policy == "asap").map(|r| r.metrics.clone());
+    let base = results
+        .iter()
+        .find(|r| r.policy == "asap")
+        .map(|r| r.metrics.clone());
     let policies: Vec<Value> = results
         .iter()
         .map(|r| {
@@ -241,7 +251,12 @@ pub fn summary(loaded: &LoadedScenario) -> String {
         );
     }
     let work_h: f64 = sc.jobs.iter().map(|j| j.work_acc_h()).sum();
-    let _ = writeln!(out, "jobs: {} ({:.0} accelerator-hours)", sc.jobs.len(), work_h);
+    let _ = writeln!(
+        out,
+        "jobs: {} ({:.0} accelerator-hours)",
+        sc.jobs.len(),
+        work_h
+    );
     for d in &sc.inference {
         let _ = writeln!(
             out,
@@ -255,4 +270,43 @@ pub fn summary(loaded: &LoadedScenario) -> String {
         let _ = writeln!(out, "warning: {w}");
     }
     out
+}
+
+/// What happened to every job under every policy, one CSV row per policy and job.
+pub fn write_jobs(path: &Path, sc: &Scenario, results: &[RunResult]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "policy,job,accelerators,arrival_h,runtime_h,deadline_h,site,started_h,completed_h,wait_h,delay_h,late,suspensions,migrations,energy_it_kwh")?;
+    let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.6}"));
+    let horizon_h = sc.grid.horizon_h();
+    for r in results {
+        for (o, j) in r.jobs.iter().zip(&sc.jobs) {
+            writeln!(
+                w,
+                "{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{:.6}",
+                r.policy,
+                o.id,
+                j.accelerators,
+                o.arrival_h,
+                o.runtime_h,
+                if o.deadline_h.is_finite() {
+                    format!("{:.6}", o.deadline_h)
+                } else {
+                    String::new()
+                },
+                sc.sites[o.site].name,
+                opt(o.started_h),
+                opt(o.completed_h),
+                opt(o.started_h.map(|s| s - o.arrival_h)),
+                opt(o
+                    .completed_h
+                    .map(|c| (c - o.arrival_h - o.runtime_h).max(0.0))),
+                o.late(horizon_h),
+                o.suspensions,
+                o.migrations,
+                o.energy_it_kwh
+            )?;
+        }
+    }
+    w.flush()
 }
