@@ -15,6 +15,7 @@ pub mod policy;
 pub mod sim;
 pub mod synthetic;
 pub mod validate;
+pub mod weather;
 
 pub use model::*;
 pub use validate::ModelError;

@@ -1,0 +1,152 @@
+//! Weather-dependent PUE: facility energy over IT energy, with cooling that works harder as the
+//! outdoor air warms.
+//!
+//! Overheads are fractions of IT power: power distribution (UPS, transformers), other
+//! (lighting, offices) and cooling. Cooling costs `free_cooling` (fans, pumps, economisers)
+//! at or below `threshold_c` and `per_degree` more for every °C above it (chillers running
+//! against a warmer sink), capped so that PUE never exceeds `max`. This is exactly the
+//! core's [`Pue::Temperature`] form, so a model becomes a scenario's PUE directly.
+//!
+//! [`PueModel::typical`] reproduces the seed article's breakdown of a typical data centre's
+//! electricity (IT 45 %, cooling 43 %, distribution 10 %, other 2 %) at 25 °C.
+
+use crate::model::Pue;
+
+/// Overheads of a data centre as fractions of IT power.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PueModel {
+    pub distribution: f64,
+    pub other: f64,
+    /// Cooling at or below the threshold.
+    pub free_cooling: f64,
+    pub threshold_c: f64,
+    /// Cooling added per °C above the threshold.
+    pub per_degree: f64,
+    /// Cap on PUE.
+    pub max: f64,
+}
+
+/// The energy breakdown at one temperature, fractions of facility energy (sum 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Breakdown {
+    pub it: f64,
+    pub cooling: f64,
+    pub distribution: f64,
+    pub other: f64,
+}
+
+impl PueModel {
+    /// The seed article's typical data centre: at 25 °C, IT 45 %, cooling 43 %,
+    /// distribution 10 %, other 2 % of facility energy (PUE 2.22). Half the cooling at 25 °C
+    /// is taken as temperature-independent (below 10 °C), the rest grows linearly above 10 °C
+    /// (an assumption: the article gives only the one breakdown).
+    pub fn typical() -> Self {
+        let cooling_25 = 43.0 / 45.0;
+        let free = cooling_25 / 2.0;
+        PueModel {
+            distribution: 10.0 / 45.0,
+            other: 2.0 / 45.0,
+            free_cooling: free,
+            threshold_c: 10.0,
+            per_degree: (cooling_25 - free) / 15.0,
+            max: 3.0,
+        }
+    }
+
+    /// A new large hub data centre in a cold, dry climate (the western hubs): efficient power
+    /// chain (distribution 5 %, other 1 %), evaporative / indirect free cooling (6 %) up to
+    /// 15 °C, +0.8 % per °C above, at most 1.35 (assumptions chosen to meet the national hub
+    /// requirement of PUE < 1.25 in cold regions on an annual basis).
+    pub fn cold_hub() -> Self {
+        PueModel {
+            distribution: 0.05,
+            other: 0.01,
+            free_cooling: 0.06,
+            threshold_c: 15.0,
+            per_degree: 0.008,
+            max: 1.35,
+        }
+    }
+
+    /// A new large hub data centre in a warm, humid climate (the eastern and southern hubs):
+    /// distribution 6 %, other 1.5 %, free cooling 9 % up to 12 °C, +1.2 % per °C above, at
+    /// most 1.45 (assumptions chosen to meet PUE < 1.3 on an annual basis).
+    pub fn warm_hub() -> Self {
+        PueModel {
+            distribution: 0.06,
+            other: 0.015,
+            free_cooling: 0.09,
+            threshold_c: 12.0,
+            per_degree: 0.012,
+            max: 1.45,
+        }
+    }
+
+    pub fn base(&self) -> f64 {
+        1.0 + self.distribution + self.other + self.free_cooling
+    }
+
+    /// PUE at outdoor temperature `t_c`.
+    pub fn at(&self, t_c: f64) -> f64 {
+        (self.base() + self.per_degree * (t_c - self.threshold_c).max(0.0)).min(self.max)
+    }
+
+    /// Where the facility's energy goes at `t_c` (the cap trims cooling).
+    pub fn breakdown(&self, t_c: f64) -> Breakdown {
+        let pue = self.at(t_c);
+        let cooling = pue - 1.0 - self.distribution - self.other;
+        Breakdown {
+            it: 1.0 / pue,
+            cooling: cooling / pue,
+            distribution: self.distribution / pue,
+            other: self.other / pue,
+        }
+    }
+
+    /// The core's PUE for a temperature series.
+    pub fn to_pue(&self, temperature_c: Vec<f64>) -> Pue {
+        Pue::Temperature {
+            base: self.base(),
+            threshold_c: self.threshold_c,
+            per_degree: self.per_degree,
+            max: self.max,
+            temperature_c,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typical_reproduces_the_seed_breakdown() {
+        let b = PueModel::typical().breakdown(25.0);
+        assert!((b.it - 0.45).abs() < 1e-9);
+        assert!((b.cooling - 0.43).abs() < 1e-9);
+        assert!((b.distribution - 0.10).abs() < 1e-9);
+        assert!((b.other - 0.02).abs() < 1e-9);
+        assert!((PueModel::typical().at(25.0) - 1.0 / 0.45).abs() < 1e-9);
+    }
+
+    #[test]
+    fn hub_models_meet_the_national_targets() {
+        let cold = PueModel::cold_hub();
+        let warm = PueModel::warm_hub();
+        // The annual mean of a cold site (about 9 °C, ±14 °C seasonally) stays below 1.25.
+        let year = |m: &PueModel, mean: f64, amp: f64| {
+            (0..365)
+                .map(|d| {
+                    m.at(mean + amp * (std::f64::consts::TAU * (d as f64 - 200.0) / 365.0).cos())
+                })
+                .sum::<f64>()
+                / 365.0
+        };
+        assert!(year(&cold, 9.0, 14.0) < 1.25);
+        assert!(year(&warm, 17.0, 12.0) < 1.3);
+        // Cooling dominates the rise: PUE never falls with temperature.
+        assert!(cold.at(30.0) >= cold.at(0.0) && warm.at(35.0) > warm.at(10.0));
+        let p = cold.to_pue(vec![0.0, 30.0]);
+        assert!((p.at(0) - cold.at(0.0)).abs() < 1e-12 && (p.at(1) - cold.at(30.0)).abs() < 1e-12);
+    }
+}
