@@ -38,6 +38,10 @@ pub struct JobOutcome {
     pub migrations: u32,
     pub suspensions: u32,
     pub energy_it_kwh: f64,
+    /// Accelerator-hours of work done after the deadline.
+    pub late_work_acc_h: f64,
+    /// Accelerator-hours of work left undone at the end of the run.
+    pub unfinished_work_acc_h: f64,
 }
 
 impl JobOutcome {
@@ -143,6 +147,10 @@ pub struct Metrics {
     pub delay_mean_h: f64,
     pub delay_p95_h: f64,
     pub wait_mean_h: f64,
+    /// Accelerator-hours done after deadlines.
+    pub late_work_acc_h: f64,
+    /// Accelerator-hours undone at the end of the run (any deadline).
+    pub unfinished_work_acc_h: f64,
     pub suspensions: u64,
     pub migrations: u64,
     pub busy_accelerator_h: f64,
@@ -332,6 +340,8 @@ impl Accumulator {
             if j.late(horizon_h) {
                 t.deadline_misses += 1;
             }
+            t.late_work_acc_h += j.late_work_acc_h;
+            t.unfinished_work_acc_h += j.unfinished_work_acc_h;
             t.suspensions += u64::from(j.suspensions);
             t.migrations += u64::from(j.migrations);
         }
@@ -361,4 +371,43 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
     let rank = (q * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Weights of the one objective every policy is judged by (and the planner minimises):
+///
+/// `objective = total_cost + late_per_acc_h x (work done late + work left undone, acc-h)
+///            + unserved_per_million_tokens x unserved tokens / 1e6
+///            + over_limit_per_kwh x import above connection limits (kWh)`
+///
+/// where `total_cost` is energy cost plus the carbon price on the chosen basis. Unfinished work
+/// is charged whatever its deadline, so that putting work off past the end of a run is never
+/// free.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ObjectiveWeights {
+    pub late_per_acc_h: f64,
+    pub unserved_per_million_tokens: f64,
+    pub over_limit_per_kwh: f64,
+}
+
+impl ObjectiveWeights {
+    /// Defaults from the scenario's economics: an unserved token loses its value (at least 1 per
+    /// million tokens); an accelerator-hour late costs 2 per accelerator-hour (about three times
+    /// the energy of an H100-class accelerator-hour at 0.1/kWh plus cooling, and a fraction of
+    /// its rental price); a kWh over the connection limit costs 1.
+    pub fn for_scenario(sc: &Scenario) -> Self {
+        Self {
+            late_per_acc_h: 2.0,
+            unserved_per_million_tokens: sc.economics.value_per_million_tokens.max(1.0),
+            over_limit_per_kwh: 1.0,
+        }
+    }
+
+    /// The objective of a run, evaluated on what really happened.
+    pub fn evaluate(&self, m: &Metrics) -> f64 {
+        let late = m.late_work_acc_h + m.unfinished_work_acc_h;
+        m.total_cost
+            + self.late_per_acc_h * late
+            + self.unserved_per_million_tokens * m.inference_unserved_tokens / 1e6
+            + self.over_limit_per_kwh * m.import_over_limit_kwh
+    }
 }

@@ -82,6 +82,8 @@ struct JobRt {
     migrations: u32,
     suspensions: u32,
     energy_kwh: f64,
+    /// Accelerator-hours of work done after the deadline.
+    late_work_acc_h: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -219,8 +221,33 @@ impl<'a> Context<'a> {
     pub fn import_limit_kw(&self, site: SiteId) -> f64 {
         self.sc.sites[site].grid.import_limit_kw
     }
+    pub fn export_limit_kw(&self, site: SiteId) -> f64 {
+        self.sc.sites[site].grid.export_limit_kw
+    }
+    pub fn feed_in_price_per_mwh(&self, site: SiteId) -> f64 {
+        self.sc.sites[site].grid.feed_in_price_per_mwh
+    }
+    pub fn thermal(&self, site: SiteId) -> Option<&Thermal> {
+        self.sc.sites[site].thermal.as_ref()
+    }
+    /// The battery's state of charge now (kWh), as metered.
+    pub fn battery_soc_kwh(&self, site: SiteId) -> f64 {
+        self.sites[site].battery.soc_kwh
+    }
+    pub fn economics(&self) -> &Economics {
+        &self.sc.economics
+    }
     pub fn inference_regions(&self) -> usize {
         self.sc.inference.len()
+    }
+    /// Latency-eligible sites of an inference region and their energy per token (J).
+    pub fn inference_sites(&self, region: usize) -> (&[SiteId], &[f64]) {
+        let d = &self.sc.inference[region];
+        (&d.sites, &d.joules_per_token)
+    }
+    /// Accelerators already reserved for inference this slot at `site`.
+    pub fn inference_accelerators(&self, site: SiteId) -> u32 {
+        self.sites[site].inference_acc
     }
 
     /// Believed carbon intensity (g/kWh) at `site` in `slot`: observed if past, forecast if not.
@@ -469,6 +496,8 @@ fn run_now(
     );
     rt.remaining_h -= run_h * spec.speed(rt.level);
     rt.energy_kwh += kwh;
+    let late_h = (from_h + run_h - j.deadline_h.max(from_h)).max(0.0);
+    rt.late_work_acc_h += late_h * spec.speed(rt.level) * f64::from(j.accelerators);
     let srt = &mut sites[rt.site];
     srt.runs.push((from_h + run_h, j.accelerators));
     if srt.record && run_h > 0.0 {
@@ -525,6 +554,7 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
             migrations: 0,
             suspensions: 0,
             energy_kwh: 0.0,
+            late_work_acc_h: 0.0,
         })
         .collect();
     let mut sites: Vec<SiteRt> = sc
@@ -780,6 +810,8 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
             migrations: rt.migrations,
             suspensions: rt.suspensions,
             energy_it_kwh: rt.energy_kwh,
+            late_work_acc_h: rt.late_work_acc_h,
+            unfinished_work_acc_h: rt.remaining_h * f64::from(j.accelerators),
         })
         .collect();
     let (metrics, per_site, timeline) = acc.finish(

@@ -143,6 +143,12 @@ fn asap_matches_hand_computation() {
     close("delay_p95_h", m.delay_p95_h, 1.75);
     close("wait_mean_h", m.wait_mean_h, 1.75 / 3.0);
     assert_eq!(m.rejected_actions, 0);
+    // J3 ran 2.0-2.5 on 3 accelerators, all after its 1.0 deadline.
+    close("late_work_acc_h", m.late_work_acc_h, 1.5);
+    close("unfinished_work_acc_h", m.unfinished_work_acc_h, 0.0);
+    // Objective: total cost + 2/acc-h late + nothing unserved or over the limit.
+    let w = suandian_core::metrics::ObjectiveWeights::for_scenario(&sc);
+    close("objective", w.evaluate(m), 0.76825 + 0.3457 + 2.0 * 1.5);
 
     // Per job.
     let j3 = r.jobs.iter().find(|j| j.id == "J3").unwrap();
@@ -179,4 +185,6 @@ fn carbon_wait_and_greenest_site_on_the_same_case() {
     assert_eq!((j1.site, j1.started_h), (0, Some(2.0)));
     // It cannot finish within the run (1.5 h from slot 2 of a 3 h run): unfinished, no miss.
     assert_eq!(j1.completed_h, None);
+    // 1.0 of its 1.5 h done (slot 2 only): 2 accelerators x 0.5 h left.
+    assert!((r.metrics.unfinished_work_acc_h - 1.0).abs() < 1e-9);
 }
