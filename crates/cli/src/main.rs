@@ -17,7 +17,12 @@ thermal backup) and their work (batch jobs, inference) through scheduling polici
 compares what each costs in energy, carbon, money and service.";
 
 const EXAMPLES: &str = "Examples:
-  suandian simulate                          run the built-in demo with every baseline policy
+  suandian simulate                          the built-in default scenario (East Data, West
+                                             Computing, 8 national hubs, one week), every policy
+  suandian simulate --days 30 --scenario-seed 7   a month of it, other weather and jobs
+  suandian simulate --builtin demo           the small three-site demo
+  suandian scenario show default             what the default scenario holds
+  suandian scenario export default > my.toml a scenario file to edit and run again
   suandian simulate my.toml --json           every metric of every policy, as one JSON object
   suandian simulate my.toml -p asap -p carbon-wait --forecast noisy --forecast-error 0.2
   suandian simulate --timeline out.csv       per-slot, per-site power flows for plots
@@ -46,6 +51,11 @@ enum Command {
     },
     /// List the scheduling policies.
     Policies,
+    /// Show or export a built-in scenario (default, demo).
+    Scenario {
+        #[command(subcommand)]
+        action: ScenarioAction,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,8 +70,18 @@ enum ForecastArg {
 
 #[derive(clap::Args)]
 struct SimulateArgs {
-    /// The scenario file (TOML, see docs/scenario.md). Without it, the built-in demo runs.
+    /// The scenario file (TOML, see docs/scenario.md). Without it, the built-in default
+    /// scenario runs (see docs/default-scenario.md).
     scenario: Option<PathBuf>,
+    /// Run a built-in scenario instead of a file: default, demo.
+    #[arg(long, value_name = "NAME", conflicts_with = "scenario")]
+    builtin: Option<String>,
+    /// Days of the built-in default scenario.
+    #[arg(long, default_value_t = suandian_core::default_scenario::DEFAULT_DAYS, value_name = "N")]
+    days: u32,
+    /// Seed of the built-in default scenario's weather and jobs.
+    #[arg(long, default_value_t = suandian_core::default_scenario::DEFAULT_SEED, value_name = "N")]
+    scenario_seed: u64,
     /// A policy to run (repeat for several). Default: the scenario's list, else all baselines.
     /// `asap` is always run as the reference for savings.
     #[arg(short, long = "policy", value_name = "NAME")]
@@ -119,6 +139,58 @@ fn load(path: Option<&PathBuf>) -> Result<LoadedScenario, Failure> {
     }
 }
 
+#[derive(Subcommand)]
+enum ScenarioAction {
+    /// Summarise a built-in scenario: sites, signals, work.
+    Show(BuiltinArgs),
+    /// Print a built-in scenario as a scenario file (TOML) to edit and load again.
+    Export(BuiltinArgs),
+}
+
+#[derive(clap::Args)]
+struct BuiltinArgs {
+    /// default or demo.
+    name: String,
+    /// Days (default scenario only).
+    #[arg(long, default_value_t = suandian_core::default_scenario::DEFAULT_DAYS, value_name = "N")]
+    days: u32,
+    /// Seed of the weather and jobs (default scenario only).
+    #[arg(long, default_value_t = suandian_core::default_scenario::DEFAULT_SEED, value_name = "N")]
+    seed: u64,
+}
+
+fn builtin(name: &str, days: u32, seed: u64) -> Result<LoadedScenario, Failure> {
+    if days == 0 {
+        return Err(Failure::BadInput(
+            "--days: found 0, expected at least 1".into(),
+        ));
+    }
+    suandian_io::builtin::by_name(name, days, seed).ok_or_else(|| {
+        let known: Vec<&str> = suandian_io::builtin::BUILTINS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        Failure::BadInput(format!(
+            "found built-in scenario `{name}`, expected one of {}",
+            known.join(", ")
+        ))
+    })
+}
+
+fn scenario_cmd(action: ScenarioAction) -> Result<(), Failure> {
+    match action {
+        ScenarioAction::Show(a) => {
+            let loaded = builtin(&a.name, a.days, a.seed)?;
+            print!("{}", output::summary(&loaded));
+        }
+        ScenarioAction::Export(a) => {
+            let loaded = builtin(&a.name, a.days, a.seed)?;
+            print!("{}", suandian_io::export::to_toml(&loaded));
+        }
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Policies => {
@@ -136,11 +208,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Simulate(args) => simulate_cmd(args),
+        Command::Scenario { action } => scenario_cmd(action),
     }
 }
 
 fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
-    let loaded = load(args.scenario.as_ref())?;
+    let loaded = match (&args.scenario, &args.builtin) {
+        (Some(_), _) => load(args.scenario.as_ref())?,
+        (None, Some(name)) => builtin(name, args.days, args.scenario_seed)?,
+        (None, None) => builtin("default", args.days, args.scenario_seed)?,
+    };
     if !args.quiet {
         for w in &loaded.warnings {
             eprintln!("warning: {w}");

@@ -18,7 +18,7 @@ fn tmp(name: &str, text: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn simulate_without_arguments_runs_the_demo() {
+fn simulate_without_arguments_runs_the_default_scenario() {
     let out = suandian(&["simulate", "--quiet"]);
     assert!(
         out.status.success(),
@@ -26,9 +26,19 @@ fn simulate_without_arguments_runs_the_demo() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    for p in ["asap", "carbon-wait", "greenest-site", "vs asap"] {
+    for p in ["asap", "carbon-wait", "greenest-site", "vs asap", "East Data, West Computing"] {
         assert!(text.contains(p), "missing {p} in\n{text}");
     }
+}
+
+#[test]
+fn the_demo_is_still_built_in() {
+    let out = suandian(&["simulate", "--quiet", "--builtin", "demo"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("demo: east, middle and west"));
+    let unknown = suandian(&["simulate", "--builtin", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("expected one of default, demo"));
 }
 
 #[test]
@@ -77,6 +87,7 @@ fn the_same_seed_gives_byte_identical_json() {
         "--seed",
         "7",
     ]);
+    assert!(a.status.success());
     let b = suandian(&[
         "simulate",
         "--json",
@@ -107,6 +118,8 @@ fn timeline_csv_has_a_row_per_policy_slot_and_site() {
     let out = suandian(&[
         "simulate",
         "--quiet",
+        "--builtin",
+        "demo",
         "-p",
         "carbon-wait",
         "--timeline",
@@ -137,7 +150,7 @@ fn bad_input_exits_2_naming_file_and_field() {
         "{err}"
     );
 
-    let unknown = suandian(&["simulate", "--policy", "fastest"]);
+    let unknown = suandian(&["simulate", "--builtin", "demo", "--policy", "fastest"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("expected one of asap"));
 }

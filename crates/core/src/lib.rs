@@ -7,6 +7,8 @@
 //! actions each slot, through a [`sim::Context`] that shows only the past and the
 //! [`forecast`]s) → per-site energy [`dispatch`] → [`metrics`] and a timeline.
 
+pub mod china;
+pub mod default_scenario;
 pub mod dispatch;
 pub mod forecast;
 pub mod metrics;

@@ -118,7 +118,7 @@ fn nsrdb() -> (f64, f64, f64, Vec<Obs>) {
 /// (half the mean daily range) of the file's air temperature.
 fn climate_of(obs: &[Obs], tz: f64) -> Climate {
     let mean = obs.iter().map(|o| o.temp).sum::<f64>() / obs.len() as f64;
-    let mut months = vec![(0.0, 0usize); 12];
+    let mut months = [(0.0, 0usize); 12];
     let mut days: std::collections::BTreeMap<u32, (f64, f64)> = Default::default();
     for o in obs {
         let m = &mut months[o.t.month0() as usize];
