@@ -51,6 +51,9 @@ enum Command {
     },
     /// List the scheduling policies.
     Policies,
+    /// Run GAIA's carbon-aware batch policies on GAIA's own input files and write GAIA's
+    /// three output files (see docs/gaia.md).
+    Gaia(GaiaArgs),
     /// Show or export a built-in scenario (default, demo).
     Scenario {
         #[command(subcommand)]
@@ -208,6 +211,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Simulate(args) => simulate_cmd(args),
+        Command::Gaia(args) => gaia_cmd(args),
         Command::Scenario { action } => scenario_cmd(action),
     }
 }
@@ -320,6 +324,141 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
         print!("{}", output::table(&loaded, &cfg, &results));
         if let Some(path) = &args.timeline {
             println!("timeline written to {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Example (GAIA: python3 src/run.py -c DE22 -t pai_1k -i 2000 \
+--scheduling-policy carbon --carbon-policy oracle -w 6x24 -r 0):
+  suandian gaia --carbon DE22.csv --trace pai_1k.csv --start-index 2000 \\
+      --policy carbon --carbon-policy oracle --wait 6x24 --out results/"
+)]
+struct GaiaArgs {
+    /// GAIA carbon file: a `carbon_intensity_avg` column (gCO2/kWh per hour); start index N
+    /// reads rows 17544+N .. 17544+N+720. The zone name in the output names is its stem.
+    #[arg(long, value_name = "FILE")]
+    carbon: PathBuf,
+    /// GAIA job trace: `arrival_time`, `length` (seconds) and `cpus` columns.
+    #[arg(long, value_name = "FILE")]
+    trace: PathBuf,
+    /// GAIA's `-i`: the hour to start at; -1 runs GAIA's sweep 0, 500, ..., 8000.
+    #[arg(
+        long,
+        default_value_t = 7000,
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
+    start_index: i64,
+    /// GAIA's `--scheduling-policy`: carbon, suspend-resume, suspend-resume-threshold.
+    #[arg(long, value_name = "NAME")]
+    policy: String,
+    /// GAIA's `--carbon-policy`: lowest, waiting, oracle, cst_oracle, cst_average.
+    #[arg(long, default_value = "oracle", value_name = "NAME")]
+    carbon_policy: String,
+    /// GAIA's `-w`: maximum wait in hours per queue (short x long), e.g. 6x24; 0x0: no wait.
+    #[arg(long, default_value = "6x24", value_name = "HOURSxHOURS")]
+    wait: String,
+    /// Directory for GAIA's three files per run (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
+    use suandian_core::gaia;
+    let known = |names: &[&str]| names.join(", ");
+    let policy = gaia::SchedulingPolicy::from_name(&args.policy).ok_or_else(|| {
+        let names: Vec<&str> = gaia::SchedulingPolicy::ALL.iter().map(|p| p.0).collect();
+        Failure::BadInput(format!(
+            "--policy: found `{}`, expected one of {}",
+            args.policy,
+            known(&names)
+        ))
+    })?;
+    let carbon_policy = gaia::CarbonPolicy::from_name(&args.carbon_policy).ok_or_else(|| {
+        let names: Vec<&str> = gaia::CarbonPolicy::ALL.iter().map(|p| p.0).collect();
+        Failure::BadInput(format!(
+            "--carbon-policy: found `{}`, expected one of {}",
+            args.carbon_policy,
+            known(&names)
+        ))
+    })?;
+    let wait_hours =
+        gaia::parse_wait(&args.wait).map_err(|m| Failure::BadInput(format!("--wait: {m}")))?;
+    let starts: Vec<usize> = match args.start_index {
+        -1 => gaia::sweep_starts().collect(),
+        n if n >= 0 => vec![n as usize],
+        n => {
+            return Err(Failure::BadInput(format!(
+                "--start-index: found {n}, expected an hour >= 0, or -1 for GAIA's sweep"
+            )))
+        }
+    };
+    let bad = |e: suandian_io::InputError| Failure::BadInput(e.to_string());
+    let carbon = suandian_io::gaia::read_carbon(&args.carbon).map_err(bad)?;
+    let jobs = suandian_io::gaia::read_trace(&args.trace).map_err(bad)?;
+    let windows = starts
+        .iter()
+        .map(|&s| carbon.window(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let cfg = gaia::Config {
+        policy,
+        carbon_policy,
+        wait_hours,
+    };
+    // Start indices are independent runs: share them out over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut results: Vec<Option<Result<gaia::Outcome, gaia::GaiaError>>> =
+        (0..starts.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for (k, chunk) in results
+            .chunks_mut(starts.len().div_ceil(threads))
+            .enumerate()
+        {
+            let (windows, jobs, cfg) = (&windows, &jobs, &cfg);
+            let first = k * starts.len().div_ceil(threads);
+            scope.spawn(move || {
+                for (i, slot) in chunk.iter_mut().enumerate() {
+                    *slot = Some(gaia::run(windows[first + i], jobs, cfg));
+                }
+            });
+        }
+    });
+    for (&start, result) in starts.iter().zip(results) {
+        let out = result.expect("every run ran").map_err(|e| {
+            Failure::BadInput(format!(
+                "{} (start index {start}): {e}",
+                args.trace.display()
+            ))
+        })?;
+        let name = suandian_io::gaia::run_name(
+            policy.name(),
+            start,
+            carbon_policy.name(),
+            &carbon.zone,
+            &args.wait,
+        );
+        suandian_io::gaia::write_outputs(&args.out, &name, &out)
+            .map_err(|e| Failure::Other(format!("{}: cannot write: {e}", args.out.display())))?;
+        if !args.quiet {
+            println!(
+                "{name}: carbon_cost {:.4}, dollar_cost {:.4}, {} rows, mean wait {:.1} min{}",
+                out.carbon_cost,
+                out.dollar_cost,
+                out.rows.len(),
+                out.mean_wait_ticks() * gaia::TIME_FACTOR / 60.0,
+                if out.dropped > 0 {
+                    format!(", {} left queued at the window's end", out.dropped)
+                } else {
+                    String::new()
+                }
+            );
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ pub mod china;
 pub mod default_scenario;
 pub mod dispatch;
 pub mod forecast;
+pub mod gaia;
 pub mod metrics;
 pub mod model;
 pub mod policy;

@@ -10,6 +10,7 @@
 
 pub mod builtin;
 pub mod error;
+pub mod gaia;
 pub mod export;
 pub mod output;
 pub mod scenario;
