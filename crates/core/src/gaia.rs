@@ -524,6 +524,15 @@ fn idle_ticks(queue: &mut Vec<QueueItem>, k: i64) {
     }
 }
 
+/// Whether `x` beats the best so far (the first best is kept on ties, as Python's `min`/`max`).
+/// (`Option::is_none_or` would do, but needs Rust 1.82; the workspace declares 1.80.)
+fn better(best: Option<(usize, f64)>, x: f64, beats: impl Fn(f64, f64) -> bool) -> bool {
+    match best {
+        None => true,
+        Some((_, b)) => beats(x, b),
+    }
+}
+
 /// numpy's `percentile(..., method="linear")` as pandas' `quantile(0.3)` calls it, on the
 /// carbon of `[a, a + n)`.
 fn quantile_30(c: &Carbon, a: usize, n: usize) -> f64 {
@@ -581,7 +590,7 @@ impl Engine<'_> {
                     continue;
                 }
                 let c = cost(i, length) * task.cpus as f64;
-                if best.is_none_or(|(_, b)| c < b) {
+                if better(best, c, |x, y| x < y) {
                     best = Some((i, c));
                 }
             }
@@ -602,7 +611,7 @@ impl Engine<'_> {
                 }
                 let ca = at_once?;
                 let key = (ca - c) / ((i as i64 + length) as f64);
-                if best.is_none_or(|(_, b)| key > b) {
+                if better(best, key, |x, y| x > y) {
                     best = Some((i, key));
                 }
             }
@@ -618,7 +627,7 @@ impl Engine<'_> {
                     let n = (wait + 1).min(sub);
                     let mut best: Option<(usize, f64)> = None;
                     for (s, _, v) in self.carbon.segments(now, n) {
-                        if best.is_none_or(|(_, b)| v < b) {
+                        if better(best, v, |x, y| x < y) {
                             best = Some((s - now, v));
                         }
                     }
