@@ -35,6 +35,17 @@ pub trait Policy {
     /// The order in which inference region `region` is served by its latency-eligible sites
     /// this slot. `order` holds last slot's order (initially the scenario's preference order);
     /// the default keeps it.
+    /// For the oracle: the optimum of its model over the whole run, a lower bound on the
+    /// objective ([`crate::metrics::ObjectiveWeights`]) of every policy on the same run.
+    fn objective_bound(&self) -> Option<f64> {
+        None
+    }
+
+    /// Notes for the report after a run (solver statistics, fallbacks, relaxed constraints).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn inference_order(&mut self, ctx: &Context<'_>, region: usize, order: &mut Vec<SiteId>) {
         let _ = (ctx, region, order);
     }

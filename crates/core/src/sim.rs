@@ -530,6 +530,10 @@ pub struct RunResult {
     pub timeline: Vec<TimelineRow>,
     #[serde(skip)]
     pub jobs: Vec<JobOutcome>,
+    /// What the policy had to say after the run.
+    pub notes: Vec<String>,
+    /// The oracle's bound on the objective, when the policy is the oracle.
+    pub objective_bound: Option<f64>,
     /// Every job run, when the timeline is recorded.
     #[serde(skip)]
     pub segments: Vec<Segment>,
@@ -829,6 +833,8 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
         per_site,
         timeline,
         jobs: outcomes,
+        notes: policy.notes(),
+        objective_bound: policy.objective_bound(),
         segments,
     }
 }

@@ -1,0 +1,298 @@
+//! From jobs and sites to the planner's input: sites over the window, and workload classes that
+//! group jobs by eligible sites and time window, so that the model's size does not grow with
+//! the number of jobs.
+
+use crate::lp::{InferenceClass, PlanBattery, PlanInput, PlanSite, WorkClass};
+use std::collections::HashMap;
+use suandian_core::metrics::ObjectiveWeights;
+use suandian_core::model::{Battery, JobId, Scenario, SiteId};
+use suandian_core::sim::{Context, JobState};
+
+/// The classes of a plan and which jobs belong to each.
+#[derive(Debug, Clone, Default)]
+pub struct ClassMap {
+    pub members: Vec<Vec<JobId>>,
+    pub of_job: HashMap<JobId, usize>,
+}
+
+fn battery(b: Option<&Battery>, soc0: f64) -> Option<PlanBattery> {
+    b.filter(|b| b.capacity_kwh > 0.0 && b.power_kw > 0.0)
+        .map(|b| PlanBattery {
+            power_kw: b.power_kw,
+            min_kwh: b.min_kwh(),
+            max_kwh: b.max_kwh(),
+            one_way_efficiency: b.one_way_efficiency(),
+            soc0_kwh: soc0.clamp(b.min_kwh(), b.max_kwh()),
+        })
+}
+
+/// Settings shared by the planners.
+#[derive(Debug, Clone, Copy)]
+pub struct Knobs {
+    pub mode: crate::lp::ObjectiveMode,
+    pub min_green_share: f64,
+    pub time_limit_s: f64,
+}
+
+/// The rolling-horizon input at the current slot: `window` slots of forecasts, the jobs that
+/// have arrived (running non-interruptible jobs are fixed load), and the forecast inference.
+pub fn from_context(
+    ctx: &Context<'_>,
+    window: usize,
+    knobs: Knobs,
+    weights: &ObjectiveWeights,
+) -> (PlanInput, ClassMap) {
+    let now = ctx.slot();
+    let h = window.min(ctx.slots() - now).max(1);
+    let dt = ctx.slot_h();
+    let n_sites = ctx.site_count();
+    let mut sites: Vec<PlanSite> = (0..n_sites)
+        .map(|s| {
+            let a = ctx.accelerators(s);
+            PlanSite {
+                accelerators: f64::from(a.count),
+                dyn_kw_per_acc: (a.peak_w - a.idle_w) / 1000.0,
+                idle_it_kw: a.idle_it_kw(),
+                import_limit_kw: ctx.import_limit_kw(s),
+                export_limit_kw: ctx.export_limit_kw(s),
+                feed_in_per_mwh: ctx.feed_in_price_per_mwh(s),
+                battery: battery(ctx.battery(s), ctx.battery_soc_kwh(s)),
+                thermal: ctx
+                    .thermal(s)
+                    .map(|t| (t.capacity_kw, t.cost_per_kwh, t.g_co2_per_kwh)),
+                pue: (0..h).map(|t| ctx.pue_forecast(s, now + t)).collect(),
+                price_per_mwh: (0..h).map(|t| ctx.price_forecast(s, now + t)).collect(),
+                carbon_g_per_kwh: (0..h).map(|t| ctx.carbon_forecast(s, now + t)).collect(),
+                green_kw: (0..h).map(|t| ctx.green_forecast_kw(s, now + t)).collect(),
+                fixed_acc: vec![0.0; h],
+            }
+        })
+        .collect();
+    let eco = ctx.economics();
+    // Expected cost of an accelerator-hour at each site over the window (for deferred work).
+    let acc_h_cost: Vec<f64> = sites
+        .iter()
+        .map(|s| {
+            let sum: f64 = (0..h)
+                .map(|t| {
+                    s.pue[t]
+                        * s.dyn_kw_per_acc
+                        * (s.price_per_mwh[t] / 1000.0
+                            + eco.carbon_price_per_t * s.carbon_g_per_kwh[t] / 1e6)
+                })
+                .sum();
+            sum / h as f64
+        })
+        .collect();
+
+    let now_h = ctx.now_h();
+    let mut key_of: HashMap<(Vec<SiteId>, usize), usize> = HashMap::new();
+    let mut classes: Vec<WorkClass> = Vec::new();
+    let mut map = ClassMap::default();
+    for &j in ctx.active_jobs() {
+        let Some(job) = ctx.job(j) else { continue };
+        let state = ctx.state(j);
+        let remaining = ctx.remaining_h(j);
+        if state == JobState::Migrating || remaining <= 0.0 {
+            continue;
+        }
+        if state == JobState::Running && !job.interruptible {
+            let s = ctx.job_site(j);
+            let slots = ((remaining / dt).ceil() as usize).min(h);
+            for t in 0..slots {
+                sites[s].fixed_acc[t] += f64::from(job.accelerators);
+            }
+            continue;
+        }
+        let eligible: Vec<SiteId> = if ctx.has_started(j) {
+            vec![ctx.job_site(j)]
+        } else {
+            job.allowed_sites.clone()
+        };
+        // Slots wholly before the deadline; beyond the window, bucketed by 4 slots.
+        let due = if job.deadline_h.is_finite() {
+            let d = ((job.deadline_h - now_h) / dt + 1e-9).floor().max(0.0) as usize;
+            if d > h {
+                h + (d - h).div_ceil(4) * 4
+            } else {
+                d
+            }
+        } else {
+            h + 24 * ctx.slots_per_day() / 24 * 2
+        };
+        let key = (eligible.clone(), due);
+        let k = *key_of.entry(key).or_insert_with(|| {
+            let cost = eligible
+                .iter()
+                .map(|s| acc_h_cost[*s])
+                .fold(f64::INFINITY, f64::min);
+            classes.push(WorkClass {
+                sites: eligible.clone(),
+                work_acc_h: 0.0,
+                start: 0,
+                start_fraction: 1.0,
+                due,
+                max_acc: 0.0,
+                defer_cost_per_acc_h: Some(cost),
+            });
+            map.members.push(Vec::new());
+            classes.len() - 1
+        });
+        classes[k].work_acc_h += remaining * f64::from(job.accelerators);
+        classes[k].max_acc += f64::from(job.accelerators);
+        map.members[k].push(j);
+        map.of_job.insert(j, k);
+    }
+
+    let inference = (0..ctx.inference_regions())
+        .map(|r| {
+            let (s, jpt) = ctx.inference_sites(r);
+            InferenceClass {
+                tokens_per_s: (0..h).map(|t| ctx.inference_forecast(r, now + t)).collect(),
+                sites: s.iter().copied().zip(jpt.iter().copied()).collect(),
+            }
+        })
+        .collect();
+    (
+        PlanInput {
+            slot_h: dt,
+            slots: h,
+            sites,
+            classes,
+            inference,
+            carbon_price_per_t: eco.carbon_price_per_t,
+            late_per_acc_h: weights.late_per_acc_h,
+            unserved_per_million_tokens: weights.unserved_per_million_tokens,
+            over_limit_per_kwh: weights.over_limit_per_kwh,
+            mode: knobs.mode,
+            keep_final_soc: true,
+            min_green_share: knobs.min_green_share,
+            time_limit_s: knobs.time_limit_s,
+        },
+        map,
+    )
+}
+
+/// The oracle's input: the whole run, the true series, every job known in advance. Jobs are
+/// grouped by arrival bucket (`bucket` slots), eligible sites and deadline; a coarser bucket
+/// only loosens the model, so its optimum stays a lower bound of what any policy can achieve.
+pub fn from_scenario(
+    sc: &Scenario,
+    bucket: usize,
+    knobs: Knobs,
+    weights: &ObjectiveWeights,
+) -> (PlanInput, ClassMap) {
+    let h = sc.grid.slots;
+    let dt = sc.grid.slot_h();
+    let sites = sc
+        .sites
+        .iter()
+        .map(|s| {
+            let a = &s.accelerators;
+            PlanSite {
+                accelerators: f64::from(a.count),
+                dyn_kw_per_acc: (a.peak_w - a.idle_w) / 1000.0,
+                idle_it_kw: a.idle_it_kw(),
+                import_limit_kw: s.grid.import_limit_kw,
+                export_limit_kw: s.grid.export_limit_kw,
+                feed_in_per_mwh: s.grid.feed_in_price_per_mwh,
+                battery: battery(
+                    s.battery.as_ref(),
+                    s.battery
+                        .as_ref()
+                        .map_or(0.0, |b| b.capacity_kwh * b.soc_initial),
+                ),
+                thermal: s
+                    .thermal
+                    .as_ref()
+                    .map(|t| (t.capacity_kw, t.cost_per_kwh, t.g_co2_per_kwh)),
+                pue: (0..h).map(|t| s.pue.at(t)).collect(),
+                price_per_mwh: s.grid.price_per_mwh.clone(),
+                carbon_g_per_kwh: s.grid.carbon_g_per_kwh.clone(),
+                green_kw: (0..h).map(|t| s.green_kw(t)).collect(),
+                fixed_acc: vec![0.0; h],
+            }
+        })
+        .collect();
+    let bucket = bucket.max(1);
+    let mut key_of: HashMap<(usize, Vec<SiteId>, usize), usize> = HashMap::new();
+    let mut classes: Vec<WorkClass> = Vec::new();
+    let mut map = ClassMap::default();
+    for (j, job) in sc.jobs.iter().enumerate() {
+        let arrival_slot = sc.grid.slot_of(job.arrival_h).min(h - 1);
+        let b = arrival_slot / bucket;
+        // Slots that start before the deadline (a job may work in the part of the slot before
+        // it): the looser choice keeps the oracle a bound.
+        let due = if job.deadline_h.is_finite() {
+            (((job.deadline_h / dt) - 1e-9).ceil().max(0.0) as usize).min(h)
+        } else {
+            h
+        };
+        let due_b = if bucket > 1 {
+            (due.div_ceil(bucket) * bucket).min(h)
+        } else {
+            due
+        };
+        let key = (b, job.allowed_sites.clone(), due_b);
+        let k = *key_of.entry(key).or_insert_with(|| {
+            classes.push(WorkClass {
+                sites: job.allowed_sites.clone(),
+                work_acc_h: 0.0,
+                start: arrival_slot,
+                start_fraction: 0.0,
+                due: due_b,
+                max_acc: 0.0,
+                defer_cost_per_acc_h: None,
+            });
+            map.members.push(Vec::new());
+            classes.len() - 1
+        });
+        let c = &mut classes[k];
+        c.work_acc_h += job.work_acc_h();
+        c.max_acc += f64::from(job.accelerators);
+        if arrival_slot < c.start {
+            c.start = arrival_slot;
+            c.start_fraction = 0.0;
+        }
+        if arrival_slot == c.start {
+            let frac = (sc.grid.slot_start_h(arrival_slot + 1) - job.arrival_h) / dt;
+            c.start_fraction = c.start_fraction.max(frac.clamp(0.0, 1.0));
+        } else if bucket > 1 {
+            // A later arrival in the bucket: allow the whole first slot (a looser model).
+            c.start_fraction = 1.0;
+        }
+        map.members[k].push(j);
+        map.of_job.insert(j, k);
+    }
+    let inference = sc
+        .inference
+        .iter()
+        .map(|d| InferenceClass {
+            tokens_per_s: d.tokens_per_s.clone(),
+            sites: d
+                .sites
+                .iter()
+                .copied()
+                .zip(d.joules_per_token.iter().copied())
+                .collect(),
+        })
+        .collect();
+    (
+        PlanInput {
+            slot_h: dt,
+            slots: h,
+            sites,
+            classes,
+            inference,
+            carbon_price_per_t: sc.economics.carbon_price_per_t,
+            late_per_acc_h: weights.late_per_acc_h,
+            unserved_per_million_tokens: weights.unserved_per_million_tokens,
+            over_limit_per_kwh: weights.over_limit_per_kwh,
+            mode: knobs.mode,
+            keep_final_soc: false,
+            min_green_share: knobs.min_green_share,
+            time_limit_s: knobs.time_limit_s,
+        },
+        map,
+    )
+}

@@ -1,0 +1,190 @@
+//! `coordinated`: model-predictive control. Every `replan_every` slots, plan the next
+//! `window_h` hours on the forecasts available now, apply the first slot, move on.
+
+use crate::classes::{from_context, ClassMap, Knobs};
+use crate::dispatch;
+use crate::lp::{solve, ObjectiveMode, Plan};
+use suandian_core::metrics::ObjectiveWeights;
+use suandian_core::model::{JobId, SiteId};
+use suandian_core::policy::Policy;
+use suandian_core::sim::{Context, JobState};
+
+#[derive(Debug, Clone, Copy)]
+pub struct CoordinatedConfig {
+    pub window_h: f64,
+    pub replan_every: usize,
+    pub mode: ObjectiveMode,
+    pub min_green_share: f64,
+    pub time_limit_s: f64,
+}
+
+impl Default for CoordinatedConfig {
+    fn default() -> Self {
+        Self {
+            window_h: 48.0,
+            replan_every: 1,
+            mode: ObjectiveMode::Balanced,
+            min_green_share: 0.0,
+            time_limit_s: 10.0,
+        }
+    }
+}
+
+pub struct Coordinated {
+    cfg: CoordinatedConfig,
+    weights: ObjectiveWeights,
+    current: Option<(usize, Plan, ClassMap, Vec<Vec<SiteId>>)>,
+    planned_at: Option<usize>,
+    solves: usize,
+    failures: usize,
+    solve_s: f64,
+    max_solve_s: f64,
+    relaxed: usize,
+    last_failure: Option<String>,
+}
+
+impl Coordinated {
+    pub fn new(cfg: CoordinatedConfig, weights: ObjectiveWeights) -> Self {
+        Self {
+            cfg,
+            weights,
+            current: None,
+            planned_at: None,
+            solves: 0,
+            failures: 0,
+            solve_s: 0.0,
+            max_solve_s: 0.0,
+            relaxed: 0,
+            last_failure: None,
+        }
+    }
+
+    fn ensure_plan(&mut self, ctx: &Context<'_>) {
+        let slot = ctx.slot();
+        if self.planned_at == Some(slot) {
+            return;
+        }
+        let due = match self.current {
+            Some((at, ..)) => slot >= at + self.cfg.replan_every.max(1),
+            None => true,
+        };
+        if !due {
+            return;
+        }
+        self.planned_at = Some(slot);
+        let window = ((self.cfg.window_h / ctx.slot_h()).round() as usize).max(1);
+        let knobs = Knobs {
+            mode: self.cfg.mode,
+            min_green_share: self.cfg.min_green_share,
+            time_limit_s: self.cfg.time_limit_s,
+        };
+        let (input, map) = from_context(ctx, window, knobs, &self.weights);
+        let sites: Vec<Vec<SiteId>> = input.classes.iter().map(|c| c.sites.clone()).collect();
+        self.solves += 1;
+        match solve(&input) {
+            Ok(plan) => {
+                self.solve_s += plan.solve_s;
+                self.max_solve_s = self.max_solve_s.max(plan.solve_s);
+                if !plan.relaxed.is_empty() {
+                    self.relaxed += 1;
+                }
+                self.current = Some((slot, plan, map, sites));
+            }
+            Err(e) => {
+                self.failures += 1;
+                self.last_failure = Some(format!("slot {slot}: {e}"));
+                self.current = None;
+            }
+        }
+    }
+}
+
+impl Policy for Coordinated {
+    fn name(&self) -> String {
+        "coordinated".into()
+    }
+
+    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+        self.ensure_plan(ctx);
+        let slot = ctx.slot();
+        match &self.current {
+            Some((at, plan, map, sites)) => {
+                let off = slot - at;
+                let dt = ctx.slot_h();
+                let targets: Vec<Vec<f64>> = plan
+                    .work
+                    .iter()
+                    .map(|per_site| {
+                        per_site
+                            .iter()
+                            .map(|w| w.get(off).copied().unwrap_or(0.0) / dt)
+                            .collect()
+                    })
+                    .collect();
+                dispatch::apply(ctx, map, sites, &targets);
+                for (s, kw) in plan.battery_kw.iter().enumerate() {
+                    if ctx.battery(s).is_some() {
+                        if let Some(kw) = kw.get(off) {
+                            ctx.set_battery_kw(s, *kw);
+                        }
+                    }
+                }
+            }
+            None => {
+                // The solver failed: asap with the caps for this slot (logged and counted).
+                let waiting: Vec<JobId> = ctx
+                    .active_jobs()
+                    .iter()
+                    .copied()
+                    .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
+                    .collect();
+                for j in waiting {
+                    let site = ctx.job_site(j);
+                    let acc = ctx.job(j).map_or(u32::MAX, |x| x.accelerators);
+                    if ctx.free_accelerators(site) >= acc {
+                        let _ = ctx.start(j, site, 1.0);
+                    }
+                }
+                dispatch::start_urgent(ctx);
+            }
+        }
+    }
+
+    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+        // Planned at the next slot boundary, unless it cannot wait that long.
+        if dispatch::slack_h(ctx, job) < ctx.slot_end_h() - ctx.now_h() + ctx.slot_h() {
+            dispatch::start_anywhere(ctx, job);
+        }
+    }
+
+    fn inference_order(&mut self, ctx: &Context<'_>, region: usize, order: &mut Vec<SiteId>) {
+        self.ensure_plan(ctx);
+        if let Some((at, plan, ..)) = &self.current {
+            let off = ctx.slot() - at;
+            let (sites, _) = ctx.inference_sites(region);
+            let share = |s: &SiteId| {
+                sites
+                    .iter()
+                    .position(|x| x == s)
+                    .and_then(|k| plan.inference_tps.get(region)?.get(k)?.get(off).copied())
+                    .unwrap_or(0.0)
+            };
+            order.sort_by(|a, b| share(b).total_cmp(&share(a)));
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut n = vec![format!(
+            "{} plans solved by HiGHS, {:.3} s mean, {:.3} s max; {} fell back to asap-with-caps; {} had relaxed constraints",
+            self.solves,
+            self.solve_s / (self.solves - self.failures).max(1) as f64,
+            self.max_solve_s,
+            self.failures,
+            self.relaxed
+        )];
+        if let Some(f) = &self.last_failure {
+            n.push(format!("last solver failure: {f}"));
+        }
+        n
+    }
+}

@@ -1,0 +1,141 @@
+//! `oracle`: the same model solved once over the whole run with the true series and every job
+//! known in advance. Its optimum is the bound: no policy can do better on the same run. The
+//! oracle policy then follows that plan as closely as the dispatcher can (jobs cannot start
+//! before they arrive; the plan is a fluid over classes).
+
+use crate::classes::{from_scenario, ClassMap, Knobs};
+use crate::dispatch;
+use crate::lp::{solve, ObjectiveMode, Plan, PlanError};
+use suandian_core::metrics::ObjectiveWeights;
+use suandian_core::model::{JobId, Scenario, SiteId};
+use suandian_core::policy::Policy;
+use suandian_core::sim::Context;
+
+pub struct Oracle {
+    plan: Plan,
+    map: ClassMap,
+    sites: Vec<Vec<SiteId>>,
+    left: Vec<Vec<f64>>,
+    bucket: usize,
+}
+
+/// Most LP columns the oracle builds before it coarsens its classes (which keeps it a bound).
+const MAX_WORK_COLUMNS: usize = 400_000;
+
+impl Oracle {
+    pub fn new(
+        sc: &Scenario,
+        weights: &ObjectiveWeights,
+        mode: ObjectiveMode,
+    ) -> Result<Self, PlanError> {
+        let knobs = Knobs {
+            mode,
+            min_green_share: 0.0,
+            time_limit_s: 300.0,
+        };
+        let mut bucket = 1;
+        let (input, map) = loop {
+            let (input, map) = from_scenario(sc, bucket, knobs, weights);
+            let cols: usize = input
+                .classes
+                .iter()
+                .map(|c| c.sites.len() * c.due.saturating_sub(c.start))
+                .sum();
+            if cols <= MAX_WORK_COLUMNS || bucket >= sc.grid.slots {
+                break (input, map);
+            }
+            bucket *= 2;
+        };
+        let sites = input.classes.iter().map(|c| c.sites.clone()).collect();
+        let plan = solve(&input)?;
+        Ok(Self {
+            plan,
+            map,
+            sites,
+            left: Vec::new(),
+            bucket,
+        })
+    }
+
+    /// The optimum of the model over the whole run: the bound on the objective.
+    pub fn bound(&self) -> f64 {
+        self.plan.objective
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+}
+
+impl Policy for Oracle {
+    fn name(&self) -> String {
+        "oracle".into()
+    }
+
+    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+        let t = ctx.slot();
+        let dt = ctx.slot_h();
+        let targets: Vec<Vec<f64>> = self
+            .plan
+            .work
+            .iter()
+            .map(|per_site| per_site.iter().map(|w| w[t] / dt).collect())
+            .collect();
+        self.left = dispatch::apply(ctx, &self.map, &self.sites, &targets);
+        for (s, kw) in self.plan.battery_kw.iter().enumerate() {
+            if ctx.battery(s).is_some() {
+                ctx.set_battery_kw(s, kw[t]);
+            }
+        }
+    }
+
+    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+        let Some(&k) = self.map.of_job.get(&job) else {
+            return;
+        };
+        let Some(acc) = ctx.job(job).map(|j| j.accelerators) else {
+            return;
+        };
+        if let Some(left) = self.left.get_mut(k) {
+            for (pos, room) in left.iter_mut().enumerate() {
+                let site = self.sites[k][pos];
+                if *room >= f64::from(acc) * 0.5
+                    && ctx.free_accelerators(site) >= acc
+                    && ctx.start(job, site, 1.0).is_ok()
+                {
+                    *room -= f64::from(acc);
+                    return;
+                }
+            }
+        }
+        if dispatch::slack_h(ctx, job) < ctx.slot_end_h() - ctx.now_h() + ctx.slot_h() {
+            dispatch::start_anywhere(ctx, job);
+        }
+    }
+
+    fn inference_order(&mut self, ctx: &Context<'_>, region: usize, order: &mut Vec<SiteId>) {
+        let t = ctx.slot();
+        let (sites, _) = ctx.inference_sites(region);
+        let plan = &self.plan;
+        let share = |s: &SiteId| {
+            sites
+                .iter()
+                .position(|x| x == s)
+                .map_or(0.0, |k| plan.inference_tps[region][k][t])
+        };
+        order.sort_by(|a, b| share(b).total_cmp(&share(a)));
+    }
+
+    fn objective_bound(&self) -> Option<f64> {
+        Some(self.plan.objective)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut n = vec![format!(
+            "bound {:.4} from one LP ({} columns, {} rows, {:.2} s, arrival buckets of {} slots)",
+            self.plan.objective, self.plan.columns, self.plan.rows, self.plan.solve_s, self.bucket
+        )];
+        n.extend(self.plan.relaxed.iter().take(5).cloned());
+        n
+    }
+}

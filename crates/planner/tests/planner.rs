@@ -1,0 +1,282 @@
+//! The planner on cases whose optimum is known by hand, and the oracle as a bound.
+
+use chrono::{TimeZone, Utc};
+use suandian_core::forecast::ForecastKind;
+use suandian_core::metrics::ObjectiveWeights;
+use suandian_core::policy;
+use suandian_core::sim::{simulate, RunResult, SimConfig};
+use suandian_core::synthetic::{fleet, FleetSpec};
+use suandian_core::*;
+use suandian_planner::lp::{solve, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass};
+use suandian_planner::{policy_by_name, Oracle};
+
+fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
+    let h = price.len();
+    PlanSite {
+        accelerators: 4.0,
+        dyn_kw_per_acc: 0.5,
+        idle_it_kw: 0.0,
+        import_limit_kw: 100.0,
+        export_limit_kw: 0.0,
+        feed_in_per_mwh: 0.0,
+        battery: None,
+        thermal: None,
+        pue: vec![1.0; h],
+        price_per_mwh: price,
+        carbon_g_per_kwh: carbon,
+        green_kw: vec![0.0; h],
+        fixed_acc: vec![0.0; h],
+    }
+}
+
+fn input(sites: Vec<PlanSite>, classes: Vec<WorkClass>) -> PlanInput {
+    PlanInput {
+        slot_h: 1.0,
+        slots: sites[0].pue.len(),
+        sites,
+        classes,
+        inference: vec![],
+        carbon_price_per_t: 0.0,
+        late_per_acc_h: 2.0,
+        unserved_per_million_tokens: 2.0,
+        over_limit_per_kwh: 1.0,
+        mode: ObjectiveMode::Balanced,
+        keep_final_soc: false,
+        min_green_share: 0.0,
+        time_limit_s: 10.0,
+    }
+}
+
+fn class(sites: Vec<usize>, work: f64, due: usize, max_acc: f64) -> WorkClass {
+    WorkClass {
+        sites,
+        work_acc_h: work,
+        start: 0,
+        start_fraction: 1.0,
+        due,
+        max_acc,
+        defer_cost_per_acc_h: None,
+    }
+}
+
+#[test]
+fn a_two_slot_price_spread_moves_work_to_the_cheap_slot() {
+    // 2 accelerator-hours (0.5 kW each: 1 kWh) at 100/MWh now or 10/MWh next slot.
+    let p = solve(&input(
+        vec![plan_site(vec![100.0, 10.0], vec![0.0; 2])],
+        vec![class(vec![0], 2.0, 2, 2.0)],
+    ))
+    .unwrap();
+    assert!(
+        (p.work[0][0][0] - 0.0).abs() < 1e-7 && (p.work[0][0][1] - 2.0).abs() < 1e-7,
+        "{:?}",
+        p.work
+    );
+    // 1 kWh x 10/MWh = 0.01.
+    assert!((p.objective - 0.01).abs() < 1e-9, "{}", p.objective);
+}
+
+#[test]
+fn a_battery_arbitrages_a_price_spread() {
+    // Load 1 kW (idle) both slots; a 2 kWh / 1 kW battery at 81 % round trip, empty at the start.
+    // Optimum: charge 1 kW at 10/MWh (stores 0.9 kWh), discharge 0.81 kW at 100/MWh:
+    // import 2 kWh at 10 + 0.19 kWh at 100 = 0.02 + 0.019 = 0.039 (against 0.11 without).
+    let mut s = plan_site(vec![10.0, 100.0], vec![0.0; 2]);
+    s.idle_it_kw = 1.0;
+    s.battery = Some(PlanBattery {
+        power_kw: 1.0,
+        min_kwh: 0.0,
+        max_kwh: 2.0,
+        one_way_efficiency: 0.9,
+        soc0_kwh: 0.0,
+    });
+    let p = solve(&input(vec![s], vec![])).unwrap();
+    assert!(
+        (p.battery_kw[0][0] - 1.0).abs() < 1e-7,
+        "{:?}",
+        p.battery_kw
+    );
+    assert!(
+        (p.battery_kw[0][1] + 0.81).abs() < 1e-7,
+        "{:?}",
+        p.battery_kw
+    );
+    assert!((p.objective - 0.039).abs() < 1e-9, "{}", p.objective);
+}
+
+#[test]
+fn a_job_moves_to_the_green_site() {
+    // Same prices, carbon 800 vs 50 g/kWh at 100/t: 0.08 vs 0.005 per kWh of carbon cost.
+    let mut inp = input(
+        vec![
+            plan_site(vec![50.0; 3], vec![800.0; 3]),
+            plan_site(vec![50.0; 3], vec![50.0; 3]),
+        ],
+        vec![class(vec![0, 1], 4.0, 3, 2.0)],
+    );
+    inp.carbon_price_per_t = 100.0;
+    let p = solve(&inp).unwrap();
+    let at_a: f64 = p.work[0][0].iter().sum();
+    let at_b: f64 = p.work[0][1].iter().sum();
+    assert!(
+        at_a < 1e-7 && (at_b - 4.0).abs() < 1e-7,
+        "A {at_a} B {at_b}"
+    );
+    // 2 kWh x (0.05 + 0.005).
+    assert!((p.objective - 0.11).abs() < 1e-9, "{}", p.objective);
+}
+
+#[test]
+fn work_that_cannot_fit_is_relaxed_and_reported() {
+    // 10 accelerator-hours due in 2 slots on 4 accelerators: 2 cannot be done.
+    let p = solve(&input(
+        vec![plan_site(vec![50.0; 2], vec![0.0; 2])],
+        vec![class(vec![0], 10.0, 2, 8.0)],
+    ))
+    .unwrap();
+    assert!((p.unmet_work_acc_h[0] - 2.0).abs() < 1e-7);
+    assert!(
+        p.relaxed
+            .iter()
+            .any(|r| r.contains("cannot meet the deadline")),
+        "{:?}",
+        p.relaxed
+    );
+}
+
+fn run_all(sc: &Scenario, forecast: ForecastKind) -> Vec<RunResult> {
+    let cfg = SimConfig {
+        forecast,
+        ..SimConfig::default()
+    };
+    [
+        "asap",
+        "carbon-wait",
+        "greenest-site",
+        "coordinated",
+        "oracle",
+    ]
+    .iter()
+    .map(|n| {
+        let mut p = policy_by_name(n, sc, ObjectiveMode::Balanced)
+            .unwrap()
+            .unwrap();
+        simulate(sc, p.as_mut(), &cfg)
+    })
+    .collect()
+}
+
+fn check_bound(sc: &Scenario, results: &[RunResult]) -> f64 {
+    let w = ObjectiveWeights::for_scenario(sc);
+    let bound = results
+        .iter()
+        .find_map(|r| r.objective_bound)
+        .expect("oracle ran");
+    for r in results {
+        let obj = w.evaluate(&r.metrics);
+        assert!(
+            bound <= obj + 1e-6 * obj.abs().max(1.0),
+            "{}: objective {obj} below the oracle bound {bound}",
+            r.policy
+        );
+    }
+    bound
+}
+
+#[test]
+fn the_oracle_bounds_every_policy_on_the_demo() {
+    let sc = suandian_io::builtin::demo().scenario;
+    for forecast in [
+        ForecastKind::Perfect,
+        ForecastKind::Noisy {
+            relative_error: 0.15,
+            seed: 42,
+        },
+    ] {
+        let results = run_all(&sc, forecast);
+        let bound = check_bound(&sc, &results);
+        let w = ObjectiveWeights::for_scenario(&sc);
+        for r in &results {
+            println!("{:<14} objective {:>10.2}  carbon {:>8.1} kg  cost {:>8.1}  late {:.1}  notes {:?}", r.policy, w.evaluate(&r.metrics), r.metrics.carbon_location_kg, r.metrics.cost, r.metrics.late_work_acc_h, r.notes);
+        }
+        println!("bound {bound:.2}");
+        for r in &results {
+            assert_eq!(r.metrics.rejected_actions, 0, "{}", r.policy);
+        }
+    }
+}
+
+#[test]
+fn the_oracle_bounds_every_policy_on_synthetic_fleets() {
+    for seed in 0..4 {
+        let sc = fleet(FleetSpec {
+            sites: 3,
+            slots: 72,
+            slot_minutes: 60,
+            jobs: 150,
+            accelerators_per_site: 32,
+            seed,
+        });
+        let results = run_all(&sc, ForecastKind::Persistence);
+        check_bound(&sc, &results);
+    }
+    // Quarter-hour slots too.
+    let sc = fleet(FleetSpec {
+        sites: 2,
+        slots: 96,
+        slot_minutes: 15,
+        jobs: 80,
+        accelerators_per_site: 16,
+        seed: 9,
+    });
+    check_bound(&sc, &run_all(&sc, ForecastKind::Perfect));
+}
+
+#[test]
+fn an_oracle_on_a_tiny_hand_case_finds_the_cheap_slot() {
+    let grid = TimeGrid {
+        start: Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap(),
+        slot_minutes: 60,
+        slots: 3,
+    };
+    let mut sc = fleet(FleetSpec {
+        sites: 1,
+        slots: 3,
+        slot_minutes: 60,
+        jobs: 0,
+        accelerators_per_site: 8,
+        seed: 0,
+    });
+    sc.grid = grid;
+    sc.sites[0].grid.price_per_mwh = vec![200.0, 20.0, 200.0];
+    sc.sites[0].grid.carbon_g_per_kwh = vec![500.0, 500.0, 500.0];
+    sc.sites[0].green.clear();
+    sc.sites[0].battery = None;
+    sc.sites[0].thermal = None;
+    sc.jobs = vec![Job {
+        id: "j".into(),
+        arrival_h: 0.0,
+        accelerators: 4,
+        runtime_h: 1.0,
+        deadline_h: 3.0,
+        interruptible: true,
+        migratable: false,
+        allowed_sites: vec![0],
+        home_site: 0,
+    }];
+    sc.validate().unwrap();
+    let mut o = Oracle::new(
+        &sc,
+        &ObjectiveWeights::for_scenario(&sc),
+        ObjectiveMode::Balanced,
+    )
+    .unwrap();
+    let r = simulate(&sc, &mut o, &SimConfig::default());
+    assert_eq!(r.jobs[0].started_h, Some(1.0));
+    let asap = simulate(
+        &sc,
+        policy::by_name("asap").unwrap().as_mut(),
+        &SimConfig::default(),
+    );
+    assert!(r.metrics.cost < asap.metrics.cost);
+}
