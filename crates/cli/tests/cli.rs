@@ -26,7 +26,13 @@ fn simulate_without_arguments_runs_the_default_scenario() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    for p in ["asap", "carbon-wait", "greenest-site", "vs asap", "East Data, West Computing"] {
+    for p in [
+        "asap",
+        "carbon-wait",
+        "greenest-site",
+        "vs asap",
+        "East Data, West Computing",
+    ] {
         assert!(text.contains(p), "missing {p} in\n{text}");
     }
 }

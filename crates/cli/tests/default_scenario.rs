@@ -73,7 +73,9 @@ fn the_same_seed_gives_byte_identical_json() {
 
 #[test]
 fn export_loads_back_with_the_same_results() {
-    let out = suandian(&["scenario", "export", "default", "--days", "3", "--seed", "9"]);
+    let out = suandian(&[
+        "scenario", "export", "default", "--days", "3", "--seed", "9",
+    ]);
     assert!(out.status.success());
     let dir = std::env::temp_dir().join(format!("suandian-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
