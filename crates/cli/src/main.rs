@@ -5,7 +5,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use suandian_core::forecast::ForecastKind;
-use suandian_core::policy;
 use suandian_core::sim::{simulate, RunResult, SimConfig};
 use suandian_io::output;
 use suandian_io::scenario::LoadedScenario;
@@ -71,6 +70,27 @@ enum ForecastArg {
     Noisy,
 }
 
+#[derive(Clone, Copy, ValueEnum, Default)]
+enum ObjectiveArg {
+    /// Energy cost + carbon price x emissions + penalties for late work and unserved inference.
+    #[default]
+    Balanced,
+    /// Emissions only.
+    Carbon,
+    /// Energy cost only.
+    Cost,
+}
+
+impl From<ObjectiveArg> for suandian_planner::ObjectiveMode {
+    fn from(a: ObjectiveArg) -> Self {
+        match a {
+            ObjectiveArg::Balanced => Self::Balanced,
+            ObjectiveArg::Carbon => Self::Carbon,
+            ObjectiveArg::Cost => Self::Cost,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct SimulateArgs {
     /// The scenario file (TOML, see docs/scenario.md). Without it, the built-in default
@@ -99,6 +119,9 @@ struct SimulateArgs {
     /// Seed of the noisy forecast: the same seed gives the same result.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// What the `coordinated` planner and the `oracle` minimise.
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::Balanced)]
+    objective: ObjectiveArg,
     /// Print every metric of every policy as one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -197,7 +220,7 @@ fn scenario_cmd(action: ScenarioAction) -> Result<(), Failure> {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Policies => {
-            for (name, what) in policy::POLICIES {
+            for (name, what) in suandian_planner::POLICIES {
                 println!("{name:<15} {what}");
             }
             Ok(())
@@ -255,10 +278,11 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
     names.dedup();
     let mut policies = Vec::new();
     for n in &names {
-        match policy::by_name(n) {
-            Some(p) => policies.push(p),
+        match suandian_planner::policy_by_name(n, &loaded.scenario, args.objective.into()) {
+            Some(Ok(p)) => policies.push(p),
+            Some(Err(e)) => return Err(Failure::Other(format!("policy {n}: {e}"))),
             None => {
-                let known: Vec<&str> = policy::POLICIES.iter().map(|(k, _)| *k).collect();
+                let known: Vec<&str> = suandian_planner::POLICIES.iter().map(|(k, _)| *k).collect();
                 return Err(Failure::BadInput(format!(
                     "--policy: found `{n}`, expected one of {}",
                     known.join(", ")

@@ -390,13 +390,29 @@ pub struct ObjectiveWeights {
 }
 
 impl ObjectiveWeights {
-    /// Defaults from the scenario's economics: an unserved token loses its value (at least 1 per
-    /// million tokens); an accelerator-hour late costs 2 per accelerator-hour (about three times
-    /// the energy of an H100-class accelerator-hour at 0.1/kWh plus cooling, and a fraction of
-    /// its rental price); a kWh over the connection limit costs 1.
+    /// Defaults from the scenario: an unserved token loses its value (at least 1 per million
+    /// tokens); an accelerator-hour of work late costs five times the dearest energy an
+    /// accelerator-hour can use anywhere in the run (its extra power x the highest PUE x the
+    /// highest price plus carbon price x intensity), so that no policy gains by being late; a kWh
+    /// over the connection limit costs 1.
     pub fn for_scenario(sc: &Scenario) -> Self {
+        let dearest = sc
+            .sites
+            .iter()
+            .map(|s| {
+                let n = sc.grid.slots;
+                let pue = (0..n).map(|t| s.pue.at(t)).fold(1.0, f64::max);
+                let per_kwh = (0..n)
+                    .map(|t| {
+                        s.grid.price_per_mwh[t] / 1000.0
+                            + sc.economics.carbon_price_per_t * s.grid.carbon_g_per_kwh[t] / 1e6
+                    })
+                    .fold(0.0, f64::max);
+                s.accelerators.busy_extra_kw(1.0) * pue * per_kwh
+            })
+            .fold(0.0, f64::max);
         Self {
-            late_per_acc_h: 2.0,
+            late_per_acc_h: (5.0 * dearest).max(0.01),
             unserved_per_million_tokens: sc.economics.value_per_million_tokens.max(1.0),
             over_limit_per_kwh: 1.0,
         }

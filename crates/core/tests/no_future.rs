@@ -73,7 +73,7 @@ fn decisions_before_the_cut_ignore_the_future() {
     x.validate().unwrap();
     y.validate().unwrap();
     for forecast in [ForecastKind::Persistence] {
-        for (name, _) in policy::POLICIES {
+        for name in policy::BASELINES {
             let cfg = SimConfig {
                 forecast,
                 record_timeline: true,

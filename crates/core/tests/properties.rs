@@ -158,7 +158,7 @@ proptest! {
     #[test]
     fn invariants_hold(sc in arb_scenario(), forecast in arb_forecast()) {
         sc.validate().unwrap();
-        for (name, _) in policy::POLICIES {
+        for name in policy::BASELINES {
             let mut p = policy::by_name(name).unwrap();
             let cfg = SimConfig { forecast, record_timeline: true, ..SimConfig::default() };
             let r = simulate(&sc, p.as_mut(), &cfg);

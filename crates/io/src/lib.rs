@@ -10,8 +10,8 @@
 
 pub mod builtin;
 pub mod error;
-pub mod gaia;
 pub mod export;
+pub mod gaia;
 pub mod output;
 pub mod scenario;
 pub mod series;

@@ -5,7 +5,7 @@ use crate::scenario::LoadedScenario;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
-use suandian_core::metrics::Metrics;
+use suandian_core::metrics::{Metrics, ObjectiveWeights};
 use suandian_core::sim::{RunResult, SimConfig};
 use suandian_core::Scenario;
 
@@ -16,6 +16,30 @@ fn saving_pct(base: f64, x: f64) -> Option<f64> {
 
 fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |p| format!("{p:+.1}%"))
+}
+
+/// The one objective of each run (the oracle's is its bound), and the share of the oracle's
+/// reduction of it against `asap` that each policy achieved (`None` without an oracle run).
+pub fn objectives(sc: &Scenario, results: &[RunResult]) -> Vec<(f64, f64, Option<f64>)> {
+    let w = ObjectiveWeights::for_scenario(sc);
+    let realized: Vec<f64> = results.iter().map(|r| w.evaluate(&r.metrics)).collect();
+    let asap = results
+        .iter()
+        .position(|r| r.policy == "asap")
+        .map(|i| realized[i]);
+    let bound = results.iter().find_map(|r| r.objective_bound);
+    results
+        .iter()
+        .zip(&realized)
+        .map(|(r, &real)| {
+            let obj = r.objective_bound.unwrap_or(real);
+            let capture = match (asap, bound) {
+                (Some(a), Some(b)) if (a - b).abs() > 1e-9 => Some((a - obj) / (a - b)),
+                _ => None,
+            };
+            (obj, real, capture)
+        })
+        .collect()
 }
 
 /// The side-by-side comparison of the policies, against `asap`.
@@ -53,9 +77,12 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         "late".into(),
         "p95 delay h".into(),
         "inference".into(),
+        "objective".into(),
+        "captures".into(),
     ];
+    let objs = objectives(sc, results);
     let mut rows = vec![header.to_vec()];
-    for r in results {
+    for (r, (obj, _, capture)) in results.iter().zip(&objs) {
         let m = &r.metrics;
         let (dc, dk) = match base {
             Some(b) if r.policy != "asap" => (
@@ -78,6 +105,12 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             m.deadline_misses.to_string(),
             format!("{:.2}", m.delay_p95_h),
             format!("{:.1}%", m.inference_served_share * 100.0),
+            if r.objective_bound.is_some() {
+                format!("{obj:.0} (bound)")
+            } else {
+                format!("{obj:.0}")
+            },
+            capture.map_or(String::new(), |c| format!("{:.0}%", c * 100.0)),
         ]);
     }
     let widths: Vec<usize> = (0..rows[0].len())
@@ -109,6 +142,18 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         "carbon: location-based (grid average) and market-based (after certificates) kept apart; \
          green: direct green share of facility energy; absorbed: curtailment avoided; `vs asap`: saving."
     );
+    if results.iter().any(|r| r.objective_bound.is_some()) {
+        let _ = writeln!(
+            out,
+            "objective: cost + carbon price x emissions + penalties for late work and unserved inference; \
+             captures: share of the oracle's reduction against asap (the oracle row shows its bound)."
+        );
+    }
+    for r in results {
+        for n in &r.notes {
+            let _ = writeln!(out, "note: {}: {n}", r.policy);
+        }
+    }
     for r in results {
         let m = &r.metrics;
         if m.rejected_actions > 0 || m.import_over_limit_kwh > 0.0 {
@@ -129,13 +174,20 @@ pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> 
         .iter()
         .find(|r| r.policy == "asap")
         .map(|r| r.metrics.clone());
+    let objs = objectives(sc, results);
     let policies: Vec<Value> = results
         .iter()
-        .map(|r| {
+        .zip(&objs)
+        .map(|(r, (obj, real, capture))| {
             let savings = base.as_ref().map(|b| savings_vs(b, &r.metrics));
+            let mut metrics = serde_json::to_value(&r.metrics).expect("metrics serialise");
+            metrics["objective"] = json!(obj);
+            metrics["objective_realized"] = json!(real);
+            metrics["oracle_capture"] = json!(capture);
             json!({
                 "name": r.policy,
-                "metrics": r.metrics,
+                "metrics": metrics,
+                "notes": r.notes,
                 "savings_vs_asap_pct": savings,
                 "sites": r.per_site,
             })
@@ -156,6 +208,8 @@ pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> 
         "currency": sc.economics.currency,
         "forecast": cfg.forecast,
         "baseline": "asap",
+        "objective_weights": ObjectiveWeights::for_scenario(sc),
+        "oracle_bound": results.iter().find_map(|r| r.objective_bound),
         "warnings": loaded.warnings,
         "policies": policies,
     })

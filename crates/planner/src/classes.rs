@@ -86,6 +86,9 @@ pub fn from_context(
         .collect();
 
     let now_h = ctx.now_h();
+    // Work left after the end of the run is charged as late (as the objective does), so
+    // deferring past the window is only priced at the expected cost while the run goes on.
+    let window_reaches_end = now + h >= ctx.slots();
     let mut key_of: HashMap<(Vec<SiteId>, usize), usize> = HashMap::new();
     let mut classes: Vec<WorkClass> = Vec::new();
     let mut map = ClassMap::default();
@@ -133,7 +136,7 @@ pub fn from_context(
                 start_fraction: 1.0,
                 due,
                 max_acc: 0.0,
-                defer_cost_per_acc_h: Some(cost),
+                defer_cost_per_acc_h: (!window_reaches_end).then_some(cost),
             });
             map.members.push(Vec::new());
             classes.len() - 1

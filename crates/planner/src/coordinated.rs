@@ -83,6 +83,13 @@ impl Coordinated {
         self.solves += 1;
         match solve(&input) {
             Ok(plan) => {
+                if std::env::var_os("SUANDIAN_DEBUG_PLAN").is_some() {
+                    let work: f64 = input.classes.iter().map(|c| c.work_acc_h).sum();
+                    let first: f64 = plan.work.iter().flatten().map(|w| w[0]).sum();
+                    let unmet: f64 = plan.unmet_work_acc_h.iter().sum();
+                    let deferred: f64 = plan.deferred_work_acc_h.iter().sum();
+                    eprintln!("slot {slot}: {} classes, work {work:.0}, first slot {first:.0}, unmet {unmet:.0}, deferred {deferred:.0}, {:?}", input.classes.len(), plan.relaxed.first());
+                }
                 self.solve_s += plan.solve_s;
                 self.max_solve_s = self.max_solve_s.max(plan.solve_s);
                 if !plan.relaxed.is_empty() {
@@ -152,7 +159,9 @@ impl Policy for Coordinated {
 
     fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
         // Planned at the next slot boundary, unless it cannot wait that long.
-        if dispatch::slack_h(ctx, job) < ctx.slot_end_h() - ctx.now_h() + ctx.slot_h() {
+        if dispatch::slack_h(ctx, job)
+            < ctx.slot_end_h() - ctx.now_h() + dispatch::URGENT_SLOTS * ctx.slot_h()
+        {
             dispatch::start_anywhere(ctx, job);
         }
     }

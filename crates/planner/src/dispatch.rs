@@ -5,12 +5,16 @@
 //! class's jobs, least slack first, keeping jobs that already run there (no needless churn),
 //! suspending interruptible jobs the plan does not want this slot, and starting waiting ones.
 //! Two rules override the plan so that no job misses a deadline that `asap` would have met:
-//! a job whose slack is less than one slot is started wherever it may run, and a running job
-//! with less than one slot of slack is never suspended.
+//! a job whose slack is less than [`URGENT_SLOTS`] slots is started first, wherever it may run,
+//! pre-empting running jobs that have slack to spare if it must; and a running job with that
+//! little slack is never suspended.
 
 use crate::classes::ClassMap;
 use suandian_core::model::{JobId, SiteId};
 use suandian_core::sim::{Context, JobState};
+
+/// A job with less slack than this many slots is urgent.
+pub const URGENT_SLOTS: f64 = 2.0;
 
 /// Slack of a job now: hours it can still wait and meet its deadline.
 pub fn slack_h(ctx: &Context<'_>, job: JobId) -> f64 {
@@ -44,7 +48,7 @@ pub fn apply(
             let Some(pos) = class_sites[k].iter().position(|s| *s == site) else {
                 continue;
             };
-            let urgent = slack_h(ctx, j) < dt;
+            let urgent = slack_h(ctx, j) < URGENT_SLOTS * dt;
             if left[k][pos] >= acc * 0.5 || urgent {
                 left[k][pos] -= acc;
             } else {
@@ -52,7 +56,9 @@ pub fn apply(
             }
         }
     }
-    // 2. Waiting jobs, least slack first, where the plan has room.
+    // 2. Urgent jobs before anything else.
+    start_urgent(ctx);
+    // 3. Waiting jobs, least slack first, where the plan has room.
     for (k, members) in map.members.iter().enumerate() {
         let mut waiting: Vec<JobId> = members
             .iter()
@@ -83,7 +89,6 @@ pub fn apply(
             }
         }
     }
-    start_urgent(ctx);
     left
 }
 

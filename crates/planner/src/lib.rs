@@ -19,14 +19,8 @@ use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::policy::{self, Policy};
 use suandian_core::Scenario;
 
-/// Every policy known by name: the core's baselines plus `coordinated` and `oracle`.
-pub const POLICIES: &[(&str, &str)] = &[
-    ("asap", "run each job on arrival at its home site (the baseline)"),
-    ("carbon-wait", "start each deferrable job in the lowest-carbon window before its deadline"),
-    ("greenest-site", "place each job at the eligible site with the lowest forecast carbon over its run"),
-    ("coordinated", "co-optimise where, when and how work runs with batteries, green supply and imports (HiGHS, rolling horizon)"),
-    ("oracle", "the same model solved once with perfect knowledge of the whole run: the bound"),
-];
+/// Every policy known by name (the core's list).
+pub use suandian_core::policy::POLICIES;
 
 /// Make a policy for `sc` from its name: `None` for an unknown name, `Some(Err)` if the oracle's
 /// model cannot be solved.

@@ -183,7 +183,11 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         unmet_cols.push(pb.add_column(late, 0.0..));
         defer_cols.push(match c.defer_cost_per_acc_h {
             Some(cost) if c.due > h => {
-                let room = c.max_acc * (c.due - h) as f64 * dt;
+                // At most what fits after the window, and never more than a pro-rata share of
+                // the time to the deadline: the window keeps pace with a uniform schedule, so
+                // re-planning cannot put work off again and again while new work arrives.
+                let room = (c.max_acc * (c.due - h) as f64 * dt)
+                    .min(c.work_acc_h * (1.0 - h as f64 / c.due as f64));
                 Some(pb.add_column(to_obj(cost), 0.0..=room))
             }
             _ => None,

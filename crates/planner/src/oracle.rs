@@ -108,7 +108,9 @@ impl Policy for Oracle {
                 }
             }
         }
-        if dispatch::slack_h(ctx, job) < ctx.slot_end_h() - ctx.now_h() + ctx.slot_h() {
+        if dispatch::slack_h(ctx, job)
+            < ctx.slot_end_h() - ctx.now_h() + dispatch::URGENT_SLOTS * ctx.slot_h()
+        {
             dispatch::start_anywhere(ctx, job);
         }
     }
