@@ -16,6 +16,8 @@ pub struct CoordinatedConfig {
     pub mode: ObjectiveMode,
     pub min_green_share: f64,
     pub time_limit_s: f64,
+    /// Share of the recent arrival rate of work kept free in later slots for work still to come.
+    pub reserve_for_arrivals: f64,
 }
 
 impl Default for CoordinatedConfig {
@@ -26,6 +28,7 @@ impl Default for CoordinatedConfig {
             mode: ObjectiveMode::Balanced,
             min_green_share: 0.0,
             time_limit_s: 10.0,
+            reserve_for_arrivals: 2.0,
         }
     }
 }
@@ -41,6 +44,9 @@ pub struct Coordinated {
     max_solve_s: f64,
     relaxed: usize,
     last_failure: Option<String>,
+    /// Jobs already seen, and the accelerator-hours that arrived in each recent slot.
+    seen: std::collections::HashSet<JobId>,
+    arrivals: std::collections::VecDeque<f64>,
 }
 
 impl Coordinated {
@@ -56,6 +62,8 @@ impl Coordinated {
             max_solve_s: 0.0,
             relaxed: 0,
             last_failure: None,
+            seen: std::collections::HashSet::new(),
+            arrivals: std::collections::VecDeque::new(),
         }
     }
 
@@ -72,13 +80,38 @@ impl Coordinated {
             return;
         }
         self.planned_at = Some(slot);
+        // Work that arrived since the last plan: the recent rate of new work.
+        let mut new_work = 0.0;
+        for &j in ctx.active_jobs() {
+            if self.seen.insert(j) {
+                new_work += ctx.job(j).map_or(0.0, |x| x.work_acc_h());
+            }
+        }
+        self.arrivals.push_back(new_work);
+        if self.arrivals.len() > ctx.slots_per_day() {
+            self.arrivals.pop_front();
+        }
         let window = ((self.cfg.window_h / ctx.slot_h()).round() as usize).max(1);
         let knobs = Knobs {
             mode: self.cfg.mode,
             min_green_share: self.cfg.min_green_share,
             time_limit_s: self.cfg.time_limit_s,
         };
-        let (input, map) = from_context(ctx, window, knobs, &self.weights);
+        let (mut input, map) = from_context(ctx, window, knobs, &self.weights);
+        // Work will keep arriving and compete for the same capacity: keep room for it in the
+        // later slots of the window, in proportion to each site's size.
+        let rate_acc =
+            self.arrivals.iter().sum::<f64>() / self.arrivals.len() as f64 / ctx.slot_h();
+        let total: f64 = input.sites.iter().map(|s| s.accelerators).sum();
+        if total > 0.0 {
+            for s in &mut input.sites {
+                let share = rate_acc * s.accelerators / total;
+                for t in 1..s.fixed_acc.len() {
+                    s.fixed_acc[t] = (s.fixed_acc[t] + share * self.cfg.reserve_for_arrivals)
+                        .min(s.accelerators);
+                }
+            }
+        }
         let sites: Vec<Vec<SiteId>> = input.classes.iter().map(|c| c.sites.clone()).collect();
         self.solves += 1;
         match solve(&input) {

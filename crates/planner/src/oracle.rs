@@ -20,7 +20,7 @@ pub struct Oracle {
 }
 
 /// Most LP columns the oracle builds before it coarsens its classes (which keeps it a bound).
-const MAX_WORK_COLUMNS: usize = 400_000;
+const MAX_WORK_COLUMNS: usize = 150_000;
 
 impl Oracle {
     pub fn new(
