@@ -151,6 +151,8 @@ pub struct Metrics {
     pub late_work_acc_h: f64,
     /// Accelerator-hours undone at the end of the run (any deadline).
     pub unfinished_work_acc_h: f64,
+    /// The part of `unfinished_work_acc_h` whose deadline fell inside the run.
+    pub unfinished_late_acc_h: f64,
     pub suspensions: u64,
     pub migrations: u64,
     pub busy_accelerator_h: f64,
@@ -342,6 +344,9 @@ impl Accumulator {
             }
             t.late_work_acc_h += j.late_work_acc_h;
             t.unfinished_work_acc_h += j.unfinished_work_acc_h;
+            if j.deadline_h <= horizon_h {
+                t.unfinished_late_acc_h += j.unfinished_work_acc_h;
+            }
             t.suspensions += u64::from(j.suspensions);
             t.migrations += u64::from(j.migrations);
         }
@@ -375,16 +380,19 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// Weights of the one objective every policy is judged by (and the planner minimises):
 ///
-/// `objective = total_cost + late_per_acc_h x (work done late + work left undone, acc-h)
+/// `objective = total_cost + late_per_acc_h x (work done late + work left undone past its deadline)
+///            + deferred_per_acc_h x (work left undone at the end, due after the end)
 ///            + unserved_per_million_tokens x unserved tokens / 1e6
 ///            + over_limit_per_kwh x import above connection limits (kWh)`
 ///
-/// where `total_cost` is energy cost plus the carbon price on the chosen basis. Unfinished work
-/// is charged whatever its deadline, so that putting work off past the end of a run is never
-/// free.
+/// where `total_cost` is energy cost plus the carbon price on the chosen basis (all in acc-h =
+/// accelerator-hours at full speed). Work still undone at the end of a run but due later is
+/// charged what it would cost on average to do, so that putting work off past the end of a run
+/// is neither free nor punished.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ObjectiveWeights {
     pub late_per_acc_h: f64,
+    pub deferred_per_acc_h: f64,
     pub unserved_per_million_tokens: f64,
     pub over_limit_per_kwh: f64,
 }
@@ -411,8 +419,29 @@ impl ObjectiveWeights {
                 s.accelerators.busy_extra_kw(1.0) * pue * per_kwh
             })
             .fold(0.0, f64::max);
+        // The mean cost of an accelerator-hour over the fleet and the run, by accelerator count.
+        let (mut sum, mut weight) = (0.0, 0.0);
+        for s in &sc.sites {
+            let n = sc.grid.slots;
+            let per_acc: f64 = (0..n)
+                .map(|t| {
+                    s.pue.at(t)
+                        * s.accelerators.busy_extra_kw(1.0)
+                        * (s.grid.price_per_mwh[t] / 1000.0
+                            + sc.economics.carbon_price_per_t * s.grid.carbon_g_per_kwh[t] / 1e6)
+                })
+                .sum::<f64>()
+                / n as f64;
+            sum += per_acc * f64::from(s.accelerators.count);
+            weight += f64::from(s.accelerators.count);
+        }
         Self {
             late_per_acc_h: (5.0 * dearest).max(0.01),
+            deferred_per_acc_h: if weight > 0.0 {
+                (sum / weight).max(0.0)
+            } else {
+                0.0
+            },
             unserved_per_million_tokens: sc.economics.value_per_million_tokens.max(1.0),
             over_limit_per_kwh: 1.0,
         }
@@ -420,9 +449,11 @@ impl ObjectiveWeights {
 
     /// The objective of a run, evaluated on what really happened.
     pub fn evaluate(&self, m: &Metrics) -> f64 {
-        let late = m.late_work_acc_h + m.unfinished_work_acc_h;
+        let late = m.late_work_acc_h + m.unfinished_late_acc_h;
+        let deferred = m.unfinished_work_acc_h - m.unfinished_late_acc_h;
         m.total_cost
             + self.late_per_acc_h * late
+            + self.deferred_per_acc_h * deferred
             + self.unserved_per_million_tokens * m.inference_unserved_tokens / 1e6
             + self.over_limit_per_kwh * m.import_over_limit_kwh
     }

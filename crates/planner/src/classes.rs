@@ -137,6 +137,7 @@ pub fn from_context(
                 due,
                 max_acc: 0.0,
                 defer_cost_per_acc_h: (!window_reaches_end).then_some(cost),
+                due_after_run: window_reaches_end && due > h,
             });
             map.members.push(Vec::new());
             classes.len() - 1
@@ -165,6 +166,7 @@ pub fn from_context(
             inference,
             carbon_price_per_t: eco.carbon_price_per_t,
             late_per_acc_h: weights.late_per_acc_h,
+            deferred_per_acc_h: weights.deferred_per_acc_h,
             unserved_per_million_tokens: weights.unserved_per_million_tokens,
             over_limit_per_kwh: weights.over_limit_per_kwh,
             mode: knobs.mode,
@@ -246,11 +248,14 @@ pub fn from_scenario(
                 due: due_b,
                 max_acc: 0.0,
                 defer_cost_per_acc_h: None,
+                due_after_run: false,
             });
             map.members.push(Vec::new());
             classes.len() - 1
         });
         let c = &mut classes[k];
+        // One job due after the run makes the class's undone work cheap: looser, still a bound.
+        c.due_after_run |= job.deadline_h > sc.grid.horizon_h();
         c.work_acc_h += job.work_acc_h();
         c.max_acc += f64::from(job.accelerators);
         if arrival_slot < c.start {
@@ -289,6 +294,7 @@ pub fn from_scenario(
             inference,
             carbon_price_per_t: sc.economics.carbon_price_per_t,
             late_per_acc_h: weights.late_per_acc_h,
+            deferred_per_acc_h: weights.deferred_per_acc_h,
             unserved_per_million_tokens: weights.unserved_per_million_tokens,
             over_limit_per_kwh: weights.over_limit_per_kwh,
             mode: knobs.mode,

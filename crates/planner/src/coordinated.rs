@@ -23,12 +23,12 @@ pub struct CoordinatedConfig {
 impl Default for CoordinatedConfig {
     fn default() -> Self {
         Self {
-            window_h: 48.0,
+            window_h: 24.0,
             replan_every: 1,
             mode: ObjectiveMode::Balanced,
             min_green_share: 0.0,
             time_limit_s: 10.0,
-            reserve_for_arrivals: 2.0,
+            reserve_for_arrivals: 0.5,
         }
     }
 }
@@ -116,13 +116,6 @@ impl Coordinated {
         self.solves += 1;
         match solve(&input) {
             Ok(plan) => {
-                if std::env::var_os("SUANDIAN_DEBUG_PLAN").is_some() {
-                    let work: f64 = input.classes.iter().map(|c| c.work_acc_h).sum();
-                    let first: f64 = plan.work.iter().flatten().map(|w| w[0]).sum();
-                    let unmet: f64 = plan.unmet_work_acc_h.iter().sum();
-                    let deferred: f64 = plan.deferred_work_acc_h.iter().sum();
-                    eprintln!("slot {slot}: {} classes, work {work:.0}, first slot {first:.0}, unmet {unmet:.0}, deferred {deferred:.0}, {:?}", input.classes.len(), plan.relaxed.first());
-                }
                 self.solve_s += plan.solve_s;
                 self.max_solve_s = self.max_solve_s.max(plan.solve_s);
                 if !plan.relaxed.is_empty() {

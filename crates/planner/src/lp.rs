@@ -52,6 +52,9 @@ pub struct WorkClass {
     /// Cost per accelerator-hour of work left for after the window (rolling horizon), when the
     /// deadline lies beyond the window; `None` in the oracle (nothing after the run).
     pub defer_cost_per_acc_h: Option<f64>,
+    /// Work not done is due only after the end of the run: charged `deferred_per_acc_h`
+    /// rather than the late penalty.
+    pub due_after_run: bool,
 }
 
 /// Inference demand of one region over the window.
@@ -84,6 +87,7 @@ pub struct PlanInput {
     pub inference: Vec<InferenceClass>,
     pub carbon_price_per_t: f64,
     pub late_per_acc_h: f64,
+    pub deferred_per_acc_h: f64,
     pub unserved_per_million_tokens: f64,
     pub over_limit_per_kwh: f64,
     pub mode: ObjectiveMode,
@@ -156,6 +160,7 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         _ => currency,
     };
     let late = to_obj(input.late_per_acc_h);
+    let deferred_after_run = to_obj(input.deferred_per_acc_h);
     let over = to_obj(input.over_limit_per_kwh);
     let unserved_per_token_slot = to_obj(input.unserved_per_million_tokens) / 1e6 * dt * 3600.0;
     // A tiny preference for earlier work, so that equal-cost plans start work sooner.
@@ -180,7 +185,14 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
             per_site.push(cols);
         }
         work_cols.push(per_site);
-        unmet_cols.push(pb.add_column(late, 0.0..));
+        unmet_cols.push(pb.add_column(
+            if c.due_after_run {
+                deferred_after_run
+            } else {
+                late
+            },
+            0.0..,
+        ));
         defer_cols.push(match c.defer_cost_per_acc_h {
             Some(cost) if c.due > h => {
                 // At most what fits after the window, and never more than a pro-rata share of
@@ -447,7 +459,7 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         plan.unmet_work_acc_h.push(unmet);
         plan.deferred_work_acc_h
             .push(defer_cols[k].map_or(0.0, |c| v(c)));
-        if unmet > 1e-6 {
+        if unmet > 1e-6 && !input.classes[k].due_after_run {
             plan.relaxed.push(format!(
                 "class {k}: {unmet:.2} of {:.2} accelerator-hours cannot meet the deadline (capacity or supply binds)",
                 input.classes[k].work_acc_h

@@ -133,8 +133,9 @@ impl Policy for Oracle {
     }
 
     fn notes(&self) -> Vec<String> {
+        let unmet: f64 = self.plan.unmet_work_acc_h.iter().sum();
         let mut n = vec![format!(
-            "bound {:.4} from one LP ({} columns, {} rows, {:.2} s, arrival buckets of {} slots)",
+            "{unmet:.0} accelerator-hours the model cannot fit before deadlines or the end of the run; bound {:.4} from one LP ({} columns, {} rows, {:.2} s, arrival buckets of {} slots)",
             self.plan.objective, self.plan.columns, self.plan.rows, self.plan.solve_s, self.bucket
         )];
         n.extend(self.plan.relaxed.iter().take(5).cloned());

@@ -38,6 +38,7 @@ fn input(sites: Vec<PlanSite>, classes: Vec<WorkClass>) -> PlanInput {
         inference: vec![],
         carbon_price_per_t: 0.0,
         late_per_acc_h: 2.0,
+        deferred_per_acc_h: 0.5,
         unserved_per_million_tokens: 2.0,
         over_limit_per_kwh: 1.0,
         mode: ObjectiveMode::Balanced,
