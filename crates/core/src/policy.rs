@@ -51,23 +51,20 @@ pub trait Policy {
     }
 }
 
-/// The policies this crate knows by name, with a short description for `--help`.
+/// Every policy suandian knows by name, with a short description for `--help`. The last two
+/// are built by `suandian-planner` (they need the LP solver); [`by_name`] builds the others.
 pub const POLICIES: &[(&str, &str)] = &[
-    (
-        "asap",
-        "run each job on arrival at its home site (the baseline)",
-    ),
-    (
-        "carbon-wait",
-        "start each deferrable job in the lowest-carbon window before its deadline",
-    ),
-    (
-        "greenest-site",
-        "place each job at the eligible site with the lowest forecast carbon over its run",
-    ),
+    ("asap", "run each job on arrival at its home site (the baseline)"),
+    ("carbon-wait", "start each deferrable job in the lowest-carbon window before its deadline"),
+    ("greenest-site", "place each job at the eligible site with the lowest forecast carbon over its run"),
+    ("coordinated", "co-optimise where, when and how work runs with batteries, green supply and imports (HiGHS, rolling horizon)"),
+    ("oracle", "the same model solved once with perfect knowledge of the whole run: the bound"),
 ];
 
-/// Make a policy from its name, or `None` for an unknown name.
+/// The baseline policies of this crate (no solver needed).
+pub const BASELINES: &[&str] = &["asap", "carbon-wait", "greenest-site"];
+
+/// Make a baseline policy from its name, or `None` for another name.
 pub fn by_name(name: &str) -> Option<Box<dyn Policy + Send>> {
     match name {
         "asap" => Some(Box::new(Asap)),

@@ -57,6 +57,7 @@ fn class(sites: Vec<usize>, work: f64, due: usize, max_acc: f64) -> WorkClass {
         due,
         max_acc,
         defer_cost_per_acc_h: None,
+        due_after_run: false,
     }
 }
 
