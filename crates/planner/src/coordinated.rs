@@ -143,14 +143,13 @@ impl Policy for Coordinated {
         match &self.current {
             Some((at, plan, map, sites)) => {
                 let off = slot - at;
-                let dt = ctx.slot_h();
                 let targets: Vec<Vec<f64>> = plan
                     .work
                     .iter()
                     .map(|per_site| {
                         per_site
                             .iter()
-                            .map(|w| w.get(off).copied().unwrap_or(0.0) / dt)
+                            .map(|w| w.get(off).copied().unwrap_or(0.0))
                             .collect()
                     })
                     .collect();
@@ -178,7 +177,7 @@ impl Policy for Coordinated {
                         let _ = ctx.start(j, site, 1.0);
                     }
                 }
-                dispatch::start_urgent(ctx);
+                let _ = dispatch::start_urgent(ctx);
             }
         }
     }

@@ -74,12 +74,11 @@ impl Policy for Oracle {
 
     fn on_slot(&mut self, ctx: &mut Context<'_>) {
         let t = ctx.slot();
-        let dt = ctx.slot_h();
         let targets: Vec<Vec<f64>> = self
             .plan
             .work
             .iter()
-            .map(|per_site| per_site.iter().map(|w| w[t] / dt).collect())
+            .map(|per_site| per_site.iter().map(|w| w[t]).collect())
             .collect();
         self.left = dispatch::apply(ctx, &self.map, &self.sites, &targets);
         for (s, kw) in self.plan.battery_kw.iter().enumerate() {
@@ -96,14 +95,15 @@ impl Policy for Oracle {
         let Some(acc) = ctx.job(job).map(|j| j.accelerators) else {
             return;
         };
+        let work = f64::from(acc) * ctx.remaining_h(job).min(ctx.slot_end_h() - ctx.now_h());
         if let Some(left) = self.left.get_mut(k) {
             for (pos, room) in left.iter_mut().enumerate() {
                 let site = self.sites[k][pos];
-                if *room >= f64::from(acc) * 0.5
+                if *room >= work * 0.5
                     && ctx.free_accelerators(site) >= acc
                     && ctx.start(job, site, 1.0).is_ok()
                 {
-                    *room -= f64::from(acc);
+                    *room -= work;
                     return;
                 }
             }

@@ -282,3 +282,68 @@ fn an_oracle_on_a_tiny_hand_case_finds_the_cheap_slot() {
     );
     assert!(r.metrics.cost < asap.metrics.cost);
 }
+
+/// Every job that `asap` finishes by its deadline, `coordinated` finishes by its deadline too
+/// (synthetic fleets with whole-site jobs, and the demo); the simulator never refuses its
+/// actions and the energy balance holds.
+#[test]
+fn coordinated_keeps_the_deadlines_asap_keeps() {
+    let mut cases: Vec<Scenario> = (0..4)
+        .map(|seed| {
+            fleet(FleetSpec {
+                sites: 3,
+                slots: 96,
+                slot_minutes: 60,
+                jobs: 300,
+                accelerators_per_site: 48,
+                seed: 100 + seed,
+            })
+        })
+        .collect();
+    cases.push(suandian_io::builtin::demo().scenario);
+    for sc in &cases {
+        for forecast in [
+            ForecastKind::Persistence,
+            ForecastKind::Noisy {
+                relative_error: 0.2,
+                seed: 3,
+            },
+        ] {
+            let cfg = SimConfig {
+                forecast,
+                record_timeline: true,
+                ..SimConfig::default()
+            };
+            let asap = simulate(sc, policy::by_name("asap").unwrap().as_mut(), &cfg);
+            let mut p = policy_by_name("coordinated", sc, ObjectiveMode::Balanced)
+                .unwrap()
+                .unwrap();
+            let co = simulate(sc, p.as_mut(), &cfg);
+            assert_eq!(co.metrics.rejected_actions, 0, "{}", sc.name);
+            let horizon = sc.grid.horizon_h();
+            let mut broken = 0;
+            for (a, c) in asap.jobs.iter().zip(&co.jobs) {
+                let asap_met = a.completed_h.is_some() && !a.late(horizon);
+                if asap_met && c.deadline_h <= horizon && c.late(horizon) {
+                    broken += 1;
+                }
+            }
+            println!(
+                "{}: {broken} of {} deadlines asap kept were missed",
+                sc.name,
+                sc.jobs.len()
+            );
+            assert_eq!(broken, 0, "{}", sc.name);
+            for row in &co.timeline {
+                let f = &row.flows;
+                let scale = f.facility_kw
+                    + f.green_kw
+                    + f.import_kw
+                    + f.thermal_kw
+                    + f.charge_kw
+                    + f.discharge_kw;
+                assert!(f.balance_residual_kw().abs() <= 1e-9 * scale.max(1e-9));
+            }
+        }
+    }
+}
