@@ -24,8 +24,15 @@ pub struct FleetSpec {
     pub seed: u64,
 }
 
-/// Build a valid synthetic scenario.
+/// Build a valid synthetic scenario; every job may run at every site.
 pub fn fleet(spec: FleetSpec) -> Scenario {
+    fleet_with_eligibility(spec, 0)
+}
+
+/// As [`fleet`], but each job may run only at its home site and the next `eligible - 1` sites
+/// (`0`: every site), as data residency and latency limit real jobs; it also keeps very large
+/// fleets small in memory.
+pub fn fleet_with_eligibility(spec: FleetSpec, eligible: usize) -> Scenario {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let grid = TimeGrid {
         start: Utc
@@ -136,7 +143,15 @@ pub fn fleet(spec: FleetSpec) -> Scenario {
                 deadline_h: arrival_h + runtime_h + 24.0,
                 interruptible: true,
                 migratable: i % 2 == 0,
-                allowed_sites: all.clone(),
+                allowed_sites: if eligible == 0 || eligible >= spec.sites {
+                    all.clone()
+                } else {
+                    let home = i % spec.sites;
+                    let mut v: Vec<SiteId> =
+                        (0..eligible).map(|k| (home + k) % spec.sites).collect();
+                    v.sort_unstable();
+                    v
+                },
                 home_site: i % spec.sites.max(1),
             }
         })

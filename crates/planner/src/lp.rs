@@ -415,6 +415,9 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
     model.make_quiet();
     model.set_option("time_limit", input.time_limit_s);
     model.set_option("threads", 1i32);
+    if let Ok(solver) = std::env::var("SUANDIAN_LP_SOLVER") {
+        model.set_option("solver", solver.as_str());
+    }
     let solved = model
         .try_solve()
         .map_err(|e| PlanError::Solver(format!("{e:?}")))?;

@@ -1,0 +1,190 @@
+//! Planner speed: one re-plan, a week of rolling re-plans, the national-scale plan and the
+//! dispatcher, and how the solve time grows with sites, slots and classes.
+//!
+//!     cargo bench -p suandian-planner --bench planner            # everything
+//!     cargo bench -p suandian-planner --bench planner -- quick   # skip the national scale
+//!
+//! Results: docs/benchmarks.md.
+
+use std::time::Instant;
+use suandian_core::forecast::ForecastKind;
+use suandian_core::metrics::ObjectiveWeights;
+use suandian_core::sim::{simulate, SimConfig};
+use suandian_core::synthetic::{fleet_with_eligibility, FleetSpec};
+use suandian_planner::lp::{solve, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass};
+use suandian_planner::{policy_by_name, Oracle};
+
+/// A planning problem of the given size: daily price and carbon cycles, solar and a battery at
+/// every site, `classes` workload classes each eligible at three sites with staggered deadlines.
+fn problem(sites: usize, slots: usize, slot_h: f64, classes: usize) -> PlanInput {
+    let per_day = 24.0 / slot_h;
+    let sites_v: Vec<PlanSite> = (0..sites)
+        .map(|s| {
+            let phase = s as f64 * 0.7;
+            let cyc = |t: usize| ((t as f64 / per_day) * std::f64::consts::TAU + phase).sin();
+            PlanSite {
+                accelerators: 1024.0,
+                dyn_kw_per_acc: 0.6,
+                idle_it_kw: 150.0,
+                import_limit_kw: 1200.0,
+                export_limit_kw: 200.0,
+                feed_in_per_mwh: 20.0,
+                battery: Some(PlanBattery {
+                    power_kw: 250.0,
+                    min_kwh: 100.0,
+                    max_kwh: 950.0,
+                    one_way_efficiency: 0.94,
+                    soc0_kwh: 500.0,
+                }),
+                thermal: (s % 4 == 0).then_some((300.0, 0.15, 800.0)),
+                pue: (0..slots).map(|t| 1.2 + 0.05 * cyc(t)).collect(),
+                price_per_mwh: (0..slots).map(|t| 60.0 + 40.0 * cyc(t + 3)).collect(),
+                carbon_g_per_kwh: (0..slots).map(|t| 400.0 + 200.0 * cyc(t)).collect(),
+                green_kw: (0..slots).map(|t| (400.0 * cyc(t + 6)).max(0.0)).collect(),
+                fixed_acc: vec![0.0; slots],
+            }
+        })
+        .collect();
+    let classes_v = (0..classes)
+        .map(|c| WorkClass {
+            sites: (0..3.min(sites)).map(|k| (c + k) % sites).collect(),
+            work_acc_h: 3000.0,
+            start: 0,
+            start_fraction: 1.0,
+            due: slots / 4 + (c * slots) / (classes.max(1) * 2) + slots / 4,
+            max_acc: 400.0,
+            defer_cost_per_acc_h: Some(0.08),
+            due_after_run: false,
+        })
+        .collect();
+    PlanInput {
+        slot_h,
+        slots,
+        sites: sites_v,
+        classes: classes_v,
+        inference: vec![],
+        carbon_price_per_t: 50.0,
+        late_per_acc_h: 2.0,
+        deferred_per_acc_h: 0.08,
+        unserved_per_million_tokens: 2.0,
+        over_limit_per_kwh: 1.0,
+        mode: ObjectiveMode::Balanced,
+        keep_final_soc: true,
+        min_green_share: 0.0,
+        time_limit_s: 120.0,
+    }
+}
+
+fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
+    (0..n).map(|_| f()).fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "quick");
+
+    // 1. One re-plan: 8 sites x 96 quarter-hour slots x 20 classes, batteries everywhere.
+    let p = problem(8, 96, 0.25, 20);
+    let t = best_of(5, || {
+        let t = Instant::now();
+        let plan = solve(&p).expect("solves");
+        assert!(plan.objective.is_finite());
+        t.elapsed().as_secs_f64()
+    });
+    let plan = solve(&p).unwrap();
+    println!("re-plan 8 sites x 96 slots (15 min) x 20 classes: {t:.3} s ({} columns, {} rows; target 0.5 s)", plan.columns, plan.rows);
+
+    // 2. Growth of one plan with sites, slots and classes.
+    println!("\ngrowth (one solve, best of 3):");
+    println!("| sites | slots | classes | columns | rows | solve s |");
+    println!("|---|---|---|---|---|---|");
+    for &(sites, slots, classes) in &[
+        (8, 96, 20),
+        (8, 192, 20),
+        (8, 96, 80),
+        (25, 96, 20),
+        (50, 96, 50),
+        (100, 168, 100),
+    ] {
+        if quick && sites > 25 {
+            continue;
+        }
+        let p = problem(sites, slots, if slots == 168 { 1.0 } else { 0.25 }, classes);
+        let mut shape = (0, 0);
+        let t = best_of(if sites >= 50 { 1 } else { 3 }, || {
+            let t = Instant::now();
+            let plan = solve(&p).expect("solves");
+            shape = (plan.columns, plan.rows);
+            t.elapsed().as_secs_f64()
+        });
+        println!(
+            "| {sites} | {slots} | {classes} | {} | {} | {t:.3} |",
+            shape.0, shape.1
+        );
+    }
+
+    // 3. A week of rolling re-plans: the default scenario, 168 hourly re-plans, noisy forecast.
+    let sc = suandian_io::builtin::by_name("default", 7, 2024)
+        .unwrap()
+        .scenario;
+    let cfg = SimConfig {
+        forecast: ForecastKind::Noisy {
+            relative_error: 0.15,
+            seed: 42,
+        },
+        ..SimConfig::default()
+    };
+    let t = Instant::now();
+    let r = simulate(
+        &sc,
+        policy_by_name("coordinated", &sc, ObjectiveMode::Balanced)
+            .unwrap()
+            .unwrap()
+            .as_mut(),
+        &cfg,
+    );
+    println!(
+        "\nweek of rolling re-plans (default scenario, 8 sites, {} jobs): {:.1} s; {}",
+        sc.jobs.len(),
+        t.elapsed().as_secs_f64(),
+        r.notes.join("; ")
+    );
+
+    if quick {
+        return;
+    }
+    // 4. National scale: 100 sites x 168 hourly slots, 1,000,000 jobs, one plan (the oracle's
+    //    model over the week) and the dispatcher assigning every job.
+    let t = Instant::now();
+    let spec = FleetSpec {
+        sites: 100,
+        slots: 168,
+        slot_minutes: 60,
+        jobs: 1_000_000,
+        accelerators_per_site: 4096,
+        seed: 5,
+    };
+    let sc = fleet_with_eligibility(spec, 3);
+    println!(
+        "\nnational: built {} in {:.1} s",
+        sc.name,
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let w = ObjectiveWeights::for_scenario(&sc);
+    let mut oracle = Oracle::new(&sc, &w, ObjectiveMode::Balanced).expect("national plan solves");
+    let plan_s = t.elapsed().as_secs_f64();
+    println!(
+        "national plan: {plan_s:.1} s ({})",
+        suandian_core::policy::Policy::notes(&oracle).join("; ")
+    );
+    let t = Instant::now();
+    let r = simulate(&sc, &mut oracle, &SimConfig::default());
+    let dispatch_s = t.elapsed().as_secs_f64();
+    println!(
+        "national dispatch of {} jobs over the week: {dispatch_s:.1} s ({} started, {} completed); plan + dispatch {:.1} s",
+        sc.jobs.len(),
+        r.jobs.iter().filter(|j| j.started_h.is_some()).count(),
+        r.metrics.jobs_completed,
+        plan_s + dispatch_s
+    );
+}
