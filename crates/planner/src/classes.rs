@@ -85,6 +85,22 @@ pub fn from_context(
         })
         .collect();
 
+    // The late and deferral prices as the objective defines them ([`ObjectiveWeights`]), but
+    // estimated from what the policy may know: the forecasts of the window, not the whole run.
+    let acc_h_costs: Vec<f64> = sites
+        .iter()
+        .flat_map(|s| {
+            (0..h).map(move |t| {
+                s.pue[t]
+                    * s.dyn_kw_per_acc
+                    * (s.price_per_mwh[t] / 1000.0
+                        + eco.carbon_price_per_t * s.carbon_g_per_kwh[t] / 1e6)
+            })
+        })
+        .collect();
+    let late_per_acc_h = (5.0 * acc_h_costs.iter().copied().fold(0.0, f64::max)).max(0.01);
+    let deferred_per_acc_h =
+        (acc_h_costs.iter().sum::<f64>() / acc_h_costs.len().max(1) as f64).max(0.0);
     let now_h = ctx.now_h();
     // Work left after the end of the run is charged as late (as the objective does), so
     // deferring past the window is only priced at the expected cost while the run goes on.
@@ -165,8 +181,8 @@ pub fn from_context(
             classes,
             inference,
             carbon_price_per_t: eco.carbon_price_per_t,
-            late_per_acc_h: weights.late_per_acc_h,
-            deferred_per_acc_h: weights.deferred_per_acc_h,
+            late_per_acc_h,
+            deferred_per_acc_h,
             unserved_per_million_tokens: weights.unserved_per_million_tokens,
             over_limit_per_kwh: weights.over_limit_per_kwh,
             mode: knobs.mode,

@@ -460,8 +460,7 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         );
         let unmet = v(unmet_cols[k]);
         plan.unmet_work_acc_h.push(unmet);
-        plan.deferred_work_acc_h
-            .push(defer_cols[k].map_or(0.0, &v));
+        plan.deferred_work_acc_h.push(defer_cols[k].map_or(0.0, &v));
         if unmet > 1e-6 && !input.classes[k].due_after_run {
             plan.relaxed.push(format!(
                 "class {k}: {unmet:.2} of {:.2} accelerator-hours cannot meet the deadline (capacity or supply binds)",

@@ -347,3 +347,45 @@ fn coordinated_keeps_the_deadlines_asap_keeps() {
         }
     }
 }
+
+/// The planner sees only the past and its forecasts: changing the signals and the work after
+/// slot 40 does not change any decision it made before.
+#[test]
+fn coordinated_never_acts_on_the_future() {
+    const CUT: usize = 40;
+    let base = fleet(FleetSpec {
+        sites: 3,
+        slots: 72,
+        slot_minutes: 60,
+        jobs: 200,
+        accelerators_per_site: 48,
+        seed: 11,
+    });
+    let mut changed = base.clone();
+    for s in &mut changed.sites {
+        for t in CUT..72 {
+            s.grid.carbon_g_per_kwh[t] = 900.0 - s.grid.carbon_g_per_kwh[t].min(850.0);
+            s.grid.price_per_mwh[t] *= 2.5;
+        }
+    }
+    changed.jobs.retain(|j| j.arrival_h < CUT as f64);
+    let cfg = SimConfig {
+        forecast: ForecastKind::Persistence,
+        record_timeline: true,
+        ..SimConfig::default()
+    };
+    let run = |sc: &Scenario| {
+        let mut p = policy_by_name("coordinated", sc, ObjectiveMode::Balanced)
+            .unwrap()
+            .unwrap();
+        let r = simulate(sc, p.as_mut(), &cfg);
+        r.segments
+            .iter()
+            .filter(|s| s.from_h < CUT as f64)
+            .map(|s| (sc.jobs[s.job].id.clone(), s.site, (s.from_h * 1e6) as u64))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (run(&base), run(&changed));
+    assert!(!a.is_empty());
+    assert_eq!(a, b, "coordinated acted on the future");
+}
