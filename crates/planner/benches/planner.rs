@@ -3,6 +3,7 @@
 //!
 //!     cargo bench -p suandian-planner --bench planner            # everything
 //!     cargo bench -p suandian-planner --bench planner -- quick   # skip the national scale
+//!     cargo bench -p suandian-planner --bench planner -- national  # only the national scale
 //!
 //! Results: docs/benchmarks.md.
 
@@ -81,7 +82,16 @@ fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
+    let only_national = std::env::args().any(|a| a == "national");
+    if !only_national {
+        small_and_rolling(quick);
+    }
+    if !quick {
+        national();
+    }
+}
 
+fn small_and_rolling(quick: bool) {
     // 1. One re-plan: 8 sites x 96 quarter-hour slots x 20 classes, batteries everywhere.
     let p = problem(8, 96, 0.25, 20);
     let t = best_of(5, || {
@@ -148,10 +158,9 @@ fn main() {
         t.elapsed().as_secs_f64(),
         r.notes.join("; ")
     );
+}
 
-    if quick {
-        return;
-    }
+fn national() {
     // 4. National scale: 100 sites x 168 hourly slots, 1,000,000 jobs, one plan (the oracle's
     //    model over the week) and the dispatcher assigning every job.
     let t = Instant::now();
@@ -168,6 +177,17 @@ fn main() {
         "\nnational: built {} in {:.1} s",
         sc.name,
         t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let asap = simulate(
+        &sc,
+        suandian_core::policy::by_name("asap").unwrap().as_mut(),
+        &SimConfig::default(),
+    );
+    println!(
+        "national: the simulator alone (asap) over the week: {:.1} s ({} completed)",
+        t.elapsed().as_secs_f64(),
+        asap.metrics.jobs_completed
     );
     let t = Instant::now();
     let w = ObjectiveWeights::for_scenario(&sc);

@@ -147,6 +147,9 @@ fn energy_weight(
     }
 }
 
+/// Models with more columns than this are solved with the interior point method.
+pub const IPM_ABOVE_COLUMNS: usize = 50_000;
+
 /// Build and solve the plan.
 pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
     let h = input.slots;
@@ -415,8 +418,13 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
     model.make_quiet();
     model.set_option("time_limit", input.time_limit_s);
     model.set_option("threads", 1i32);
-    if let Ok(solver) = std::env::var("SUANDIAN_LP_SOLVER") {
-        model.set_option("solver", solver.as_str());
+    // Dual simplex is fastest for the rolling re-plans (small, warm-ish, many); the interior
+    // point method is two to three times faster on the large single models (oracle, national
+    // scale). SUANDIAN_LP_SOLVER=simplex|ipm|pdlp overrides the choice.
+    match std::env::var("SUANDIAN_LP_SOLVER") {
+        Ok(solver) => model.set_option("solver", solver.as_str()),
+        Err(_) if columns > IPM_ABOVE_COLUMNS => model.set_option("solver", "ipm"),
+        Err(_) => {}
     }
     let solved = model
         .try_solve()

@@ -9,13 +9,17 @@ use crate::lp::{solve, ObjectiveMode, Plan, PlanError};
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, Scenario, SiteId};
 use suandian_core::policy::Policy;
-use suandian_core::sim::Context;
+use suandian_core::sim::{Context, JobState};
 
 pub struct Oracle {
     plan: Plan,
     map: ClassMap,
     sites: Vec<Vec<SiteId>>,
     left: Vec<Vec<f64>>,
+    /// Per class: how many members (in arrival order) have arrived, and the live ones (arrived,
+    /// not done), so that each slot touches only the jobs that matter, not the whole run's.
+    arrived: Vec<usize>,
+    live: ClassMap,
     bucket: usize,
 }
 
@@ -53,6 +57,8 @@ impl Oracle {
             map,
             sites,
             left: Vec::new(),
+            arrived: Vec::new(),
+            live: ClassMap::default(),
             bucket,
         })
     }
@@ -80,7 +86,22 @@ impl Policy for Oracle {
             .iter()
             .map(|per_site| per_site.iter().map(|w| w[t]).collect())
             .collect();
-        self.left = dispatch::apply(ctx, &self.map, &self.sites, &targets);
+        if self.arrived.is_empty() {
+            self.arrived = vec![0; self.map.members.len()];
+            self.live.members = vec![Vec::new(); self.map.members.len()];
+        }
+        for (k, members) in self.map.members.iter().enumerate() {
+            let live = &mut self.live.members[k];
+            live.retain(|&j| ctx.state(j) != JobState::Done);
+            while let Some(&j) = members.get(self.arrived[k]) {
+                if ctx.job(j).is_none() {
+                    break;
+                }
+                live.push(j);
+                self.arrived[k] += 1;
+            }
+        }
+        self.left = dispatch::apply(ctx, &self.live, &self.sites, &targets);
         for (s, kw) in self.plan.battery_kw.iter().enumerate() {
             if ctx.battery(s).is_some() {
                 ctx.set_battery_kw(s, kw[t]);
