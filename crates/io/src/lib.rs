@@ -6,13 +6,15 @@
 //! The file format is documented in `docs/scenario.md`.
 //!
 //! The output side ([`output`]) turns simulation results into the comparison table, the JSON
-//! document, the timeline and job CSVs, and the scenario summary.
+//! document, the timeline and job CSVs, and the scenario summary; [`report`] into a
+//! self-contained HTML report with charts.
 
 pub mod builtin;
 pub mod error;
 pub mod export;
 pub mod gaia;
 pub mod output;
+pub mod report;
 pub mod scenario;
 pub mod series;
 pub mod traces;
