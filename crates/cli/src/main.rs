@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use suandian_core::forecast::ForecastKind;
-use suandian_core::sim::{simulate, RunResult, SimConfig};
+use suandian_core::sim::{simulate_with_progress, RunResult, SimConfig};
 use suandian_io::output;
 use suandian_io::scenario::LoadedScenario;
 
@@ -26,6 +26,9 @@ const EXAMPLES: &str = "Examples:
   suandian simulate my.toml -p asap -p carbon-wait --forecast noisy --forecast-error 0.2
   suandian simulate --timeline out.csv       per-slot, per-site power flows for plots
   suandian simulate --jobs jobs.csv          when and where every job ran, its wait and delay
+  suandian simulate --report report.html     a self-contained HTML report with charts
+  suandian simulate --save-run run.json      save the run, then: suandian report run.json -o r.html
+  suandian simulate --format csv             one CSV row of metrics per policy (also json, table)
   suandian validate my.toml                  check a scenario file and summarise it
   suandian policies                          list the policies
 
@@ -47,6 +50,18 @@ enum Command {
     Validate {
         /// The scenario file (TOML, see docs/scenario.md).
         scenario: PathBuf,
+        /// Output format: table (text), json, or csv (one row per site).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Write the self-contained HTML report of a run saved with `simulate --save-run`
+    /// (see docs/report.md).
+    Report {
+        /// The saved run (JSON written by `suandian simulate --save-run FILE`).
+        run: PathBuf,
+        /// The HTML file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
     },
     /// List the scheduling policies.
     Policies,
@@ -68,6 +83,18 @@ enum ForecastArg {
     Persistence,
     /// The truth with a seeded error that grows with lead time up to a day.
     Noisy,
+}
+
+/// How results are printed on stdout.
+#[derive(Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+enum Format {
+    /// Aligned text for people.
+    #[default]
+    Table,
+    /// One JSON object.
+    Json,
+    /// Comma-separated values with a header row.
+    Csv,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -122,9 +149,20 @@ struct SimulateArgs {
     /// What the `coordinated` planner and the `oracle` minimise.
     #[arg(long, value_enum, default_value_t = ObjectiveArg::Balanced)]
     objective: ObjectiveArg,
-    /// Print every metric of every policy as one JSON object instead of the table.
-    #[arg(long)]
+    /// Output format: table, json (every metric of every policy, one object) or csv (one row
+    /// of metrics per policy).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Write a self-contained HTML report with charts to this file (see docs/report.md).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Save the run (the `--json` document plus the timelines the report needs) to this JSON
+    /// file, for `suandian report FILE -o report.html`.
+    #[arg(long, value_name = "FILE")]
+    save_run: Option<PathBuf>,
     /// Write the per-slot, per-site timeline of every policy to this CSV file.
     #[arg(long, value_name = "FILE")]
     timeline: Option<PathBuf>,
@@ -134,6 +172,34 @@ struct SimulateArgs {
     /// Print no warnings or progress on stderr.
     #[arg(short, long)]
     quiet: bool,
+}
+
+/// Progress bars on stderr, hidden when it is not a terminal or with `--quiet`.
+fn progress_bars(quiet: bool) -> indicatif::MultiProgress {
+    use std::io::IsTerminal;
+    let target = if quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::hidden()
+    } else {
+        indicatif::ProgressDrawTarget::stderr()
+    };
+    indicatif::MultiProgress::with_draw_target(target)
+}
+
+fn progress_bar(
+    bars: &indicatif::MultiProgress,
+    len: usize,
+    prefix: &str,
+    unit: &str,
+) -> indicatif::ProgressBar {
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{prefix:>14}} [{{bar:32}}] {{pos}}/{{len}} {unit}  {{per_sec}}  ETA {{eta}}"
+    ))
+    .expect("a valid progress template")
+    .progress_chars("=> ");
+    let bar = bars.add(indicatif::ProgressBar::new(len as u64));
+    bar.set_style(style);
+    bar.set_prefix(prefix.to_string());
+    bar
 }
 
 fn main() -> ExitCode {
@@ -183,6 +249,21 @@ struct BuiltinArgs {
     /// Seed of the weather and jobs (default scenario only).
     #[arg(long, default_value_t = suandian_core::default_scenario::DEFAULT_SEED, value_name = "N")]
     seed: u64,
+    /// Output format of `show`: table (text), json, or csv (one row per site).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+fn print_summary(loaded: &LoadedScenario, format: Format) {
+    match format {
+        Format::Table => print!("{}", output::summary(loaded)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&output::summary_json(loaded))
+                .expect("summary serialises")
+        ),
+        Format::Csv => print!("{}", output::summary_csv(loaded)),
+    }
 }
 
 fn builtin(name: &str, days: u32, seed: u64) -> Result<LoadedScenario, Failure> {
@@ -207,7 +288,7 @@ fn scenario_cmd(action: ScenarioAction) -> Result<(), Failure> {
     match action {
         ScenarioAction::Show(a) => {
             let loaded = builtin(&a.name, a.days, a.seed)?;
-            print!("{}", output::summary(&loaded));
+            print_summary(&loaded, a.format);
         }
         ScenarioAction::Export(a) => {
             let loaded = builtin(&a.name, a.days, a.seed)?;
@@ -225,14 +306,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Validate { scenario } => {
+        Command::Validate { scenario, format } => {
             let loaded = load(Some(&scenario))?;
             for w in &loaded.warnings {
                 eprintln!("warning: {w}");
             }
-            print!("{}", output::summary(&loaded));
+            print_summary(&loaded, format);
             Ok(())
         }
+        Command::Report { run, output } => report_cmd(&run, &output),
         Command::Simulate(args) => simulate_cmd(args),
         Command::Gaia(args) => gaia_cmd(args),
         Command::Scenario { action } => scenario_cmd(action),
@@ -292,7 +374,9 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
     }
     let cfg = SimConfig {
         forecast,
-        record_timeline: args.timeline.is_some(),
+        record_timeline: args.timeline.is_some()
+            || args.report.is_some()
+            || args.save_run.is_some(),
         ..SimConfig::default()
     };
     let sc = &loaded.scenario;
@@ -308,12 +392,20 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
         );
     }
     // Policies are independent: run them side by side on the available cores.
+    let bars = progress_bars(args.quiet);
     let results: Vec<RunResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = policies
             .into_iter()
             .map(|mut p| {
                 let cfg = &cfg;
-                scope.spawn(move || simulate(sc, p.as_mut(), cfg))
+                let bar = progress_bar(&bars, sc.grid.slots, &p.name(), "slots");
+                scope.spawn(move || {
+                    let r = simulate_with_progress(sc, p.as_mut(), cfg, &mut |t| {
+                        bar.set_position(t as u64 + 1)
+                    });
+                    bar.finish();
+                    r
+                })
             })
             .collect();
         handles
@@ -338,19 +430,69 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
             ))
         })?;
     }
-    if args.json {
-        let v = output::json(&loaded, &cfg, &results);
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).expect("metrics serialise")
-        );
+    if args.report.is_some() || args.save_run.is_some() {
+        let doc = suandian_io::report::data(&loaded, &cfg, &results);
+        if let Some(path) = &args.save_run {
+            let text = serde_json::to_string(&doc).expect("the run serialises");
+            std::fs::write(path, text).map_err(|e| {
+                Failure::Other(format!("{}: cannot write the run: {e}", path.display()))
+            })?;
+        }
+        if let Some(path) = &args.report {
+            write_report(&doc, path)?;
+            if !args.quiet {
+                eprintln!("report written to {}", path.display());
+            }
+        }
+    }
+    let format = if args.json {
+        Format::Json
     } else {
-        print!("{}", output::table(&loaded, &cfg, &results));
-        if let Some(path) = &args.timeline {
-            println!("timeline written to {}", path.display());
+        args.format.unwrap_or_default()
+    };
+    match format {
+        Format::Json => {
+            let v = output::json(&loaded, &cfg, &results);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).expect("metrics serialise")
+            );
+        }
+        Format::Csv => print!("{}", output::metrics_csv(&loaded, &cfg, &results)),
+        Format::Table => {
+            print!("{}", output::table(&loaded, &cfg, &results));
+            if let Some(path) = &args.timeline {
+                println!("timeline written to {}", path.display());
+            }
         }
     }
     Ok(())
+}
+
+fn write_report(doc: &serde_json::Value, path: &std::path::Path) -> Result<(), Failure> {
+    let page = suandian_io::report::html(doc).map_err(Failure::BadInput)?;
+    std::fs::write(path, page)
+        .map_err(|e| Failure::Other(format!("{}: cannot write the report: {e}", path.display())))
+}
+
+/// `suandian report run.json -o report.html`: the report of a saved run.
+fn report_cmd(run: &std::path::Path, out: &std::path::Path) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(run)
+        .map_err(|e| Failure::BadInput(format!("{}: cannot read: {e}", run.display())))?;
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Failure::BadInput(format!(
+            "{}: found invalid JSON ({e}), expected a run saved by `suandian simulate --save-run`",
+            run.display()
+        ))
+    })?;
+    if doc.get("report").is_none() {
+        return Err(Failure::BadInput(format!(
+            "{}: found no `report` object, expected a run saved by `suandian simulate --save-run` \
+             (the `--json` output lacks the timelines)",
+            run.display()
+        )));
+    }
+    write_report(&doc, out)
 }
 
 #[derive(clap::Args)]
@@ -440,20 +582,24 @@ fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut results: Vec<Option<Result<gaia::Outcome, gaia::GaiaError>>> =
         (0..starts.len()).map(|_| None).collect();
+    let bars = progress_bars(args.quiet || starts.len() < 2);
+    let bar = progress_bar(&bars, starts.len(), "gaia sweep", "runs");
     std::thread::scope(|scope| {
         for (k, chunk) in results
             .chunks_mut(starts.len().div_ceil(threads))
             .enumerate()
         {
-            let (windows, jobs, cfg) = (&windows, &jobs, &cfg);
+            let (windows, jobs, cfg, bar) = (&windows, &jobs, &cfg, &bar);
             let first = k * starts.len().div_ceil(threads);
             scope.spawn(move || {
                 for (i, slot) in chunk.iter_mut().enumerate() {
                     *slot = Some(gaia::run(windows[first + i], jobs, cfg));
+                    bar.inc(1);
                 }
             });
         }
     });
+    bar.finish_and_clear();
     for (&start, result) in starts.iter().zip(results) {
         let out = result.expect("every run ran").map_err(|e| {
             Failure::BadInput(format!(

@@ -541,6 +541,17 @@ pub struct RunResult {
 
 /// Simulate `policy` on `scenario`. The scenario must be valid ([`Scenario::validate`]).
 pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunResult {
+    simulate_with_progress(sc, policy, cfg, &mut |_| {})
+}
+
+/// [`simulate`], calling `progress(slot)` after each slot is done (for progress bars). The hook
+/// only observes: the result is the same as [`simulate`]'s.
+pub fn simulate_with_progress(
+    sc: &Scenario,
+    policy: &mut dyn Policy,
+    cfg: &SimConfig,
+    progress: &mut dyn FnMut(usize),
+) -> RunResult {
     let n = sc.grid.slots;
     let dt = sc.grid.slot_h();
     let fc = Forecasts::new(sc, cfg.forecast);
@@ -797,6 +808,7 @@ pub fn simulate(sc: &Scenario, policy: &mut dyn Policy, cfg: &SimConfig) -> RunR
 
         // Running jobs may have finished inside the slot; keep only the live ones.
         active.retain(|&j| jobs[j].state != JobState::Done);
+        progress(t);
     }
 
     let outcomes: Vec<JobOutcome> = sc

@@ -364,3 +364,94 @@ pub fn write_jobs(path: &Path, sc: &Scenario, results: &[RunResult]) -> std::io:
     }
     w.flush()
 }
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_value(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => csv_field(s),
+        other => other.to_string(),
+    }
+}
+
+/// Every metric of every policy as CSV, one row per policy (the `metrics` keys of [`json`],
+/// objective and oracle capture included).
+pub fn metrics_csv(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> String {
+    let doc = json(loaded, cfg, results);
+    let policies = doc["policies"].as_array().cloned().unwrap_or_default();
+    let keys: Vec<String> = policies
+        .first()
+        .and_then(|p| p["metrics"].as_object())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut out = format!("policy,{}\n", keys.join(","));
+    for p in &policies {
+        let row: Vec<String> = keys.iter().map(|k| csv_value(&p["metrics"][k])).collect();
+        let _ = writeln!(out, "{},{}", csv_value(&p["name"]), row.join(","));
+    }
+    out
+}
+
+/// What a scenario holds (as [`summary`]), as one JSON object.
+pub fn summary_json(loaded: &LoadedScenario) -> Value {
+    let sc = &loaded.scenario;
+    let n = sc.grid.slots as f64;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / n;
+    json!({
+        "source": loaded.source,
+        "name": sc.name,
+        "start": sc.grid.start.to_rfc3339(),
+        "slot_minutes": sc.grid.slot_minutes,
+        "slots": sc.grid.slots,
+        "days": sc.grid.horizon_h() / 24.0,
+        "sites": sc.sites.iter().map(|s| json!({
+            "name": s.name,
+            "region": s.region,
+            "latitude": s.latitude,
+            "longitude": s.longitude,
+            "accelerators": s.accelerators.count,
+            "accelerator_model": s.accelerators.model,
+            "idle_it_kw": s.accelerators.idle_it_kw(),
+            "import_limit_kw": s.grid.import_limit_kw,
+            "mean_carbon_g_per_kwh": mean(&s.grid.carbon_g_per_kwh),
+            "mean_price_per_mwh": mean(&s.grid.price_per_mwh),
+            // `+ 0.0`: an empty f64 sum is -0.0.
+            "green_kw": s.green.iter().map(|g| g.capacity_kw).sum::<f64>() + 0.0,
+            "battery_kwh": s.battery.as_ref().map(|b| b.capacity_kwh),
+            "thermal_kw": s.thermal.as_ref().map(|t| t.capacity_kw),
+        })).collect::<Vec<_>>(),
+        "jobs": sc.jobs.len(),
+        "job_accelerator_hours": sc.jobs.iter().map(|j| j.work_acc_h()).sum::<f64>(),
+        "inference": sc.inference.iter().map(|d| json!({
+            "region": d.region,
+            "mean_tokens_per_s": d.tokens_per_s.iter().sum::<f64>() / n,
+            "sites": d.sites.len(),
+        })).collect::<Vec<_>>(),
+        "currency": sc.economics.currency,
+        "warnings": loaded.warnings,
+    })
+}
+
+/// What a scenario holds as CSV, one row per site (the `sites` of [`summary_json`]).
+pub fn summary_csv(loaded: &LoadedScenario) -> String {
+    let doc = summary_json(loaded);
+    let sites = doc["sites"].as_array().cloned().unwrap_or_default();
+    let keys: Vec<String> = sites
+        .first()
+        .and_then(|s| s.as_object())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut out = format!("{}\n", keys.join(","));
+    for s in &sites {
+        let row: Vec<String> = keys.iter().map(|k| csv_value(&s[k])).collect();
+        let _ = writeln!(out, "{}", row.join(","));
+    }
+    out
+}
