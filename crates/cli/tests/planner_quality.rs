@@ -15,20 +15,35 @@ struct Outcome {
 }
 
 fn compare(sc: &Scenario, forecast: ForecastKind) -> (Vec<Outcome>, f64) {
-    let cfg = SimConfig { forecast, ..SimConfig::default() };
+    let cfg = SimConfig {
+        forecast,
+        ..SimConfig::default()
+    };
     let w = ObjectiveWeights::for_scenario(sc);
     let mut bound = f64::NAN;
-    let out = ["asap", "carbon-wait", "greenest-site", "coordinated", "oracle"]
-        .iter()
-        .map(|n| {
-            let mut p = policy_by_name(n, sc, ObjectiveMode::Balanced).unwrap().unwrap();
-            let r = simulate(sc, p.as_mut(), &cfg);
-            if let Some(b) = r.objective_bound {
-                bound = b;
-            }
-            Outcome { name: n.to_string(), objective: w.evaluate(&r.metrics), metrics: r.metrics }
-        })
-        .collect();
+    let out = [
+        "asap",
+        "carbon-wait",
+        "greenest-site",
+        "coordinated",
+        "oracle",
+    ]
+    .iter()
+    .map(|n| {
+        let mut p = policy_by_name(n, sc, ObjectiveMode::Balanced)
+            .unwrap()
+            .unwrap();
+        let r = simulate(sc, p.as_mut(), &cfg);
+        if let Some(b) = r.objective_bound {
+            bound = b;
+        }
+        Outcome {
+            name: n.to_string(),
+            objective: w.evaluate(&r.metrics),
+            metrics: r.metrics,
+        }
+    })
+    .collect();
     (out, bound)
 }
 
@@ -47,21 +62,41 @@ fn report(label: &str, o: &[Outcome], bound: f64) -> f64 {
             x.metrics.cost,
             (asap - x.objective) / (asap - bound) * 100.0
         );
-        assert!(bound <= x.objective + 1e-6 * x.objective.abs(), "{}: {} below the bound {bound}", x.name, x.objective);
+        assert!(
+            bound <= x.objective + 1e-6 * x.objective.abs(),
+            "{}: {} below the bound {bound}",
+            x.name,
+            x.objective
+        );
     }
     (asap - get(o, "coordinated").objective) / (asap - bound)
 }
 
 #[test]
 fn coordinated_captures_most_of_the_oracle_on_the_default_week() {
-    let sc = suandian_io::builtin::by_name("default", 7, 2024).unwrap().scenario;
-    let (o, bound) = compare(&sc, ForecastKind::Noisy { relative_error: 0.15, seed: 42 });
+    let sc = suandian_io::builtin::by_name("default", 7, 2024)
+        .unwrap()
+        .scenario;
+    let (o, bound) = compare(
+        &sc,
+        ForecastKind::Noisy {
+            relative_error: 0.15,
+            seed: 42,
+        },
+    );
     let capture = report("default", &o, bound);
-    assert!(capture >= 0.85, "coordinated captures {:.1} % of the oracle's reduction", capture * 100.0);
+    assert!(
+        capture >= 0.85,
+        "coordinated captures {:.1} % of the oracle's reduction",
+        capture * 100.0
+    );
     let c = &get(&o, "coordinated").metrics;
     for other in ["carbon-wait", "greenest-site"] {
         let m = &get(&o, other).metrics;
-        assert!(c.carbon_location_kg < m.carbon_location_kg, "carbon: coordinated vs {other}");
+        assert!(
+            c.carbon_location_kg < m.carbon_location_kg,
+            "carbon: coordinated vs {other}"
+        );
         assert!(c.cost < m.cost, "cost: coordinated vs {other}");
     }
     assert_eq!(c.deadline_misses, get(&o, "asap").metrics.deadline_misses);
@@ -74,15 +109,32 @@ fn coordinated_captures_most_of_the_oracle_on_two_real_weeks() {
         println!("skipped: ../shared/data not found");
         return;
     }
-    let sc = suandian_io::scenario::load(&root.join("scenarios/real-2022/us-three-zones-two-weeks.toml")).unwrap().scenario;
-    let (o, bound) = compare(&sc, ForecastKind::Noisy { relative_error: 0.15, seed: 2022 });
+    let sc = suandian_io::scenario::load(
+        &root.join("scenarios/real-2022/us-three-zones-two-weeks.toml"),
+    )
+    .unwrap()
+    .scenario;
+    let (o, bound) = compare(
+        &sc,
+        ForecastKind::Noisy {
+            relative_error: 0.15,
+            seed: 2022,
+        },
+    );
     let capture = report("real two weeks", &o, bound);
-    assert!(capture >= 0.85, "coordinated captures {:.1} % of the oracle's reduction", capture * 100.0);
+    assert!(
+        capture >= 0.85,
+        "coordinated captures {:.1} % of the oracle's reduction",
+        capture * 100.0
+    );
     let c = &get(&o, "coordinated").metrics;
     // Cheaper than both baselines, and cleaner than carbon-wait. greenest-site is cleaner
     // here: the balanced objective prices carbon at 50 USD/t, so cost leads (docs/planner.md).
     for other in ["carbon-wait", "greenest-site"] {
-        assert!(c.cost < get(&o, other).metrics.cost, "cost: coordinated vs {other}");
+        assert!(
+            c.cost < get(&o, other).metrics.cost,
+            "cost: coordinated vs {other}"
+        );
     }
     assert!(c.carbon_location_kg < get(&o, "carbon-wait").metrics.carbon_location_kg);
 }
