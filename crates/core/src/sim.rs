@@ -596,6 +596,24 @@ pub fn simulate_with_progress(
     let mut inference_order: Vec<Vec<SiteId>> =
         sc.inference.iter().map(|d| d.sites.clone()).collect();
 
+    // The policy's view of the run at an instant: one place that lends it the simulator's state.
+    macro_rules! context {
+        ($slot:expr, $now_h:expr, $phase:expr) => {
+            Context {
+                sc,
+                fc: &fc,
+                jobs: &mut jobs,
+                active: &active,
+                sites: &mut sites,
+                slot: $slot,
+                now_h: $now_h,
+                phase: $phase,
+                migration_h: cfg.migration_h,
+                rejected: &mut rejected,
+                power_deferrals: &mut power_deferrals,
+            }
+        };
+    }
     #[allow(clippy::needless_range_loop)] // t indexes many series, not one
     for t in 0..n {
         let now_h = sc.grid.slot_start_h(t);
@@ -668,19 +686,7 @@ pub fn simulate_with_progress(
 
         // 3. Inference, in the policy's site order, on what capacity and power are left.
         {
-            let ctx = Context {
-                sc,
-                fc: &fc,
-                jobs: &mut jobs,
-                active: &active,
-                sites: &mut sites,
-                slot: t,
-                now_h,
-                phase: Phase::SlotStart,
-                migration_h: cfg.migration_h,
-                rejected: &mut rejected,
-                power_deferrals: &mut power_deferrals,
-            };
+            let ctx = context!(t, now_h, Phase::SlotStart);
             for (r, order) in inference_order.iter_mut().enumerate() {
                 policy.inference_order(&ctx, r, order);
             }
@@ -727,19 +733,7 @@ pub fn simulate_with_progress(
 
         // 4. The policy acts at the slot start.
         {
-            let mut ctx = Context {
-                sc,
-                fc: &fc,
-                jobs: &mut jobs,
-                active: &active,
-                sites: &mut sites,
-                slot: t,
-                now_h,
-                phase: Phase::SlotStart,
-                migration_h: cfg.migration_h,
-                rejected: &mut rejected,
-                power_deferrals: &mut power_deferrals,
-            };
+            let mut ctx = context!(t, now_h, Phase::SlotStart);
             policy.on_slot(&mut ctx);
         }
 
@@ -756,19 +750,7 @@ pub fn simulate_with_progress(
             next_arrival += 1;
             jobs[j].state = JobState::Queued;
             active.push(j);
-            let mut ctx = Context {
-                sc,
-                fc: &fc,
-                jobs: &mut jobs,
-                active: &active,
-                sites: &mut sites,
-                slot: t,
-                now_h: sc.jobs[j].arrival_h,
-                phase: Phase::Arrival,
-                migration_h: cfg.migration_h,
-                rejected: &mut rejected,
-                power_deferrals: &mut power_deferrals,
-            };
+            let mut ctx = context!(t, sc.jobs[j].arrival_h, Phase::Arrival);
             policy.on_arrival(&mut ctx, j);
         }
 
