@@ -377,7 +377,6 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
         record_timeline: args.timeline.is_some()
             || args.report.is_some()
             || args.save_run.is_some(),
-        ..SimConfig::default()
     };
     let sc = &loaded.scenario;
     if !args.quiet {

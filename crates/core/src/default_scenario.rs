@@ -525,6 +525,7 @@ pub fn default_scenario(days: u32, seed: u64) -> Scenario {
             migratable: c.name != "eval",
             allowed_sites,
             home_site,
+            checkpoint_gb: DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR * f64::from(accelerators),
         });
     }
 
@@ -541,6 +542,7 @@ pub fn default_scenario(days: u32, seed: u64) -> Scenario {
             carbon_price_per_t: 90.0,
             carbon_price_basis: CarbonBasis::Location,
             value_per_million_tokens: 1.25,
+            transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
         },
         dispatch: DispatchRule::default(),
     }

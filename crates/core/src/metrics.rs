@@ -12,7 +12,10 @@
 //!   import in proportion (annual-style matching), never more than the import.
 //! - `cost`: import x price + thermal x its cost - export x feed-in price, in the scenario's
 //!   currency; `carbon_cost` is the carbon price x the emissions of the chosen basis;
-//!   `total_cost = cost + carbon_cost`.
+//!   `total_cost = cost + carbon_cost`. Neither includes moving data.
+//! - `migration_cost`: the data migrations moved (`migrated_gb`, each migration moves the job's
+//!   `checkpoint_gb`) x `economics.transfer_cost_per_gb`. A real cost, kept apart from the
+//!   energy `cost`; the objective ([`ObjectiveWeights`]) adds it.
 //! - `curtailment_absorbed_kwh`: green energy the site would have curtailed running no work at
 //!   all (idle load, same battery rule), minus what it curtailed in the run.
 //! - `tokens_per_kwh`: inference tokens served per kWh of facility energy of the whole fleet.
@@ -36,6 +39,10 @@ pub struct JobOutcome {
     pub started_h: Option<f64>,
     pub completed_h: Option<f64>,
     pub migrations: u32,
+    /// Data moved by its migrations, GB.
+    pub migrated_gb: f64,
+    /// `migrated_gb` x the transfer price (currency).
+    pub migration_cost: f64,
     pub suspensions: u32,
     pub energy_it_kwh: f64,
     /// Accelerator-hours of work done after the deadline.
@@ -155,6 +162,11 @@ pub struct Metrics {
     pub unfinished_late_acc_h: f64,
     pub suspensions: u64,
     pub migrations: u64,
+    /// Data moved by migrations, GB.
+    pub migrated_gb: f64,
+    /// `migrated_gb` x `economics.transfer_cost_per_gb` (currency); not part of `cost` or
+    /// `total_cost`, but of the objective.
+    pub migration_cost: f64,
     pub busy_accelerator_h: f64,
     /// Policy actions the simulator refused (capacity, power, eligibility): a policy bug signal.
     pub rejected_actions: u64,
@@ -349,6 +361,8 @@ impl Accumulator {
             }
             t.suspensions += u64::from(j.suspensions);
             t.migrations += u64::from(j.migrations);
+            t.migrated_gb += j.migrated_gb;
+            t.migration_cost += j.migration_cost;
         }
         delays.sort_by(f64::total_cmp);
         t.delay_mean_h = ratio(delays.iter().sum(), delays.len() as f64);
@@ -380,12 +394,14 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// Weights of the one objective every policy is judged by (and the planner minimises):
 ///
-/// `objective = total_cost + late_per_acc_h x (work done late + work left undone past its deadline)
+/// `objective = total_cost + migration_cost
+///            + late_per_acc_h x (work done late + work left undone past its deadline)
 ///            + deferred_per_acc_h x (work left undone at the end, due after the end)
 ///            + unserved_per_million_tokens x unserved tokens / 1e6
 ///            + over_limit_per_kwh x import above connection limits (kWh)`
 ///
-/// where `total_cost` is energy cost plus the carbon price on the chosen basis (all in acc-h =
+/// where `total_cost` is energy cost plus the carbon price on the chosen basis, and
+/// `migration_cost` what moving the migrated jobs' data cost (all work in acc-h =
 /// accelerator-hours at full speed). Work still undone at the end of a run but due later is
 /// charged what it would cost on average to do, so that putting work off past the end of a run
 /// is neither free nor punished.
@@ -452,6 +468,7 @@ impl ObjectiveWeights {
         let late = m.late_work_acc_h + m.unfinished_late_acc_h;
         let deferred = m.unfinished_work_acc_h - m.unfinished_late_acc_h;
         m.total_cost
+            + m.migration_cost
             + self.late_per_acc_h * late
             + self.deferred_per_acc_h * deferred
             + self.unserved_per_million_tokens * m.inference_unserved_tokens / 1e6

@@ -239,6 +239,8 @@ pub struct Job {
     /// Sites the job may run on (data residency). Never empty after resolution.
     pub allowed_sites: Vec<SiteId>,
     pub home_site: SiteId,
+    /// Data a migration moves (checkpoint, optimizer state, data set shards), GB.
+    pub checkpoint_gb: f64,
 }
 
 impl Job {
@@ -249,7 +251,19 @@ impl Job {
     pub fn allowed(&self, site: SiteId) -> bool {
         self.allowed_sites.contains(&site)
     }
+    /// What one migration of this job costs: its checkpoint moved at the scenario's transfer
+    /// price (currency).
+    pub fn migration_cost(&self, economics: &Economics) -> f64 {
+        self.checkpoint_gb * economics.transfer_cost_per_gb
+    }
 }
+
+/// Checkpoint size of a job that does not give one, per accelerator it uses (GB).
+pub const DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR: f64 = 20.0;
+/// Default price of moving data between sites (currency per GB).
+pub const DEFAULT_TRANSFER_COST_PER_GB: f64 = 0.02;
+/// Default time a migrating job makes no progress (hours).
+pub const DEFAULT_MIGRATION_H: f64 = 1.0;
 
 /// Inference demand from one user region.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -278,6 +292,8 @@ pub struct Economics {
     pub carbon_price_per_t: f64,
     pub carbon_price_basis: CarbonBasis,
     pub value_per_million_tokens: f64,
+    /// Price of moving data between sites, per GB (a migration moves the job's checkpoint).
+    pub transfer_cost_per_gb: f64,
 }
 
 /// Rule-based dispatch settings shared by all sites.
@@ -286,12 +302,15 @@ pub struct DispatchRule {
     /// The battery discharges into a deficit only when the price or the carbon intensity is
     /// above its trailing mean over this many hours (0: whenever there is a deficit).
     pub trailing_window_h: f64,
+    /// Hours a migrating job spends moving its data and state, making no progress.
+    pub migration_h: f64,
 }
 
 impl Default for DispatchRule {
     fn default() -> Self {
         Self {
             trailing_window_h: 24.0,
+            migration_h: DEFAULT_MIGRATION_H,
         }
     }
 }

@@ -27,8 +27,6 @@ pub struct SimConfig {
     pub forecast: ForecastKind,
     /// Keep a per-slot, per-site timeline (memory grows with slots x sites).
     pub record_timeline: bool,
-    /// Hours a migrating job spends moving its data and state, making no progress.
-    pub migration_h: f64,
 }
 
 impl Default for SimConfig {
@@ -36,7 +34,6 @@ impl Default for SimConfig {
         Self {
             forecast: ForecastKind::Perfect,
             record_timeline: false,
-            migration_h: 1.0,
         }
     }
 }
@@ -80,6 +77,8 @@ struct JobRt {
     completed_h: Option<f64>,
     migrating_until_h: f64,
     migrations: u32,
+    /// Data moved by its migrations, GB.
+    migrated_gb: f64,
     suspensions: u32,
     energy_kwh: f64,
     /// Accelerator-hours of work done after the deadline.
@@ -181,7 +180,6 @@ pub struct Context<'a> {
     slot: usize,
     now_h: f64,
     phase: Phase,
-    migration_h: f64,
     rejected: &'a mut u64,
     power_deferrals: &'a mut u64,
 }
@@ -236,6 +234,12 @@ impl<'a> Context<'a> {
     }
     pub fn economics(&self) -> &Economics {
         &self.sc.economics
+    }
+    /// Hours a migrating job makes no progress (the scenario's `dispatch.migration_hours`). A
+    /// migration also costs the job's `checkpoint_gb` x `economics().transfer_cost_per_gb`
+    /// ([`Job::migration_cost`]).
+    pub fn migration_h(&self) -> f64 {
+        self.sc.dispatch.migration_h
     }
     pub fn inference_regions(&self) -> usize {
         self.sc.inference.len()
@@ -394,7 +398,8 @@ impl<'a> Context<'a> {
     }
 
     /// Move a running or suspended migratable job to `site`: it makes no progress while its
-    /// data moves, then waits there, suspended, for the policy to resume it.
+    /// data moves (`dispatch.migration_hours`), then waits there, suspended, for the policy to
+    /// resume it. Moving its checkpoint costs [`Job::migration_cost`] (`migration_cost`).
     pub fn migrate(&mut self, job: JobId, site: SiteId) -> Result<(), Reject> {
         if self.phase != Phase::SlotStart {
             return self.reject(Reject::NotNow);
@@ -425,8 +430,9 @@ impl<'a> Context<'a> {
         let rt = &mut self.jobs[job];
         rt.state = JobState::Migrating;
         rt.site = site;
-        rt.migrating_until_h = self.now_h + self.migration_h;
+        rt.migrating_until_h = self.now_h + self.sc.dispatch.migration_h;
         rt.migrations += 1;
+        rt.migrated_gb += j.checkpoint_gb;
         Ok(())
     }
 
@@ -567,6 +573,7 @@ pub fn simulate_with_progress(
             completed_h: None,
             migrating_until_h: 0.0,
             migrations: 0,
+            migrated_gb: 0.0,
             suspensions: 0,
             energy_kwh: 0.0,
             late_work_acc_h: 0.0,
@@ -608,7 +615,6 @@ pub fn simulate_with_progress(
                 slot: $slot,
                 now_h: $now_h,
                 phase: $phase,
-                migration_h: cfg.migration_h,
                 rejected: &mut rejected,
                 power_deferrals: &mut power_deferrals,
             }
@@ -806,6 +812,8 @@ pub fn simulate_with_progress(
             started_h: rt.started_h,
             completed_h: rt.completed_h,
             migrations: rt.migrations,
+            migrated_gb: rt.migrated_gb,
+            migration_cost: rt.migrated_gb * sc.economics.transfer_cost_per_gb,
             suspensions: rt.suspensions,
             energy_it_kwh: rt.energy_kwh,
             late_work_acc_h: rt.late_work_acc_h,

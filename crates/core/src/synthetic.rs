@@ -153,6 +153,7 @@ pub fn fleet_with_eligibility(spec: FleetSpec, eligible: usize) -> Scenario {
                     v
                 },
                 home_site: i % spec.sites.max(1),
+                checkpoint_gb: DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR * f64::from(accelerators),
             }
         })
         .collect();
@@ -171,6 +172,7 @@ pub fn fleet_with_eligibility(spec: FleetSpec, eligible: usize) -> Scenario {
             carbon_price_per_t: 50.0,
             carbon_price_basis: CarbonBasis::Location,
             value_per_million_tokens: 2.0,
+            transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
         },
         dispatch: DispatchRule::default(),
     }

@@ -304,6 +304,7 @@ impl Scenario {
                     format!("at most {biggest}, the most accelerators any allowed site has (the job can never fit)"),
                 ));
             }
+            finite_nonneg(&format!("{p}.checkpoint_gb"), job.checkpoint_gb)?;
             if job.deadline_h < job.arrival_h + job.runtime_h - 1e-9 {
                 return Err(err(
                     format!("{p}.deadline"),
@@ -362,9 +363,14 @@ impl Scenario {
             self.economics.value_per_million_tokens,
         )?;
         finite_nonneg(
+            "economics.transfer_cost_per_gb",
+            self.economics.transfer_cost_per_gb,
+        )?;
+        finite_nonneg(
             "dispatch.trailing_window_h",
             self.dispatch.trailing_window_h,
         )?;
+        finite_nonneg("dispatch.migration_hours", self.dispatch.migration_h)?;
         Ok(())
     }
 }

@@ -71,6 +71,7 @@ fn scenario() -> Scenario {
         economics: economics(),
         dispatch: DispatchRule {
             trailing_window_h: 0.0,
+            ..DispatchRule::default()
         },
     }
 }

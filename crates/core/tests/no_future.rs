@@ -77,7 +77,6 @@ fn decisions_before_the_cut_ignore_the_future() {
             let cfg = SimConfig {
                 forecast,
                 record_timeline: true,
-                ..SimConfig::default()
             };
             let rx = simulate(&x, policy::by_name(name).unwrap().as_mut(), &cfg);
             let ry = simulate(&y, policy::by_name(name).unwrap().as_mut(), &cfg);

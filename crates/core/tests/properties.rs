@@ -135,6 +135,7 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                         economics: economics(),
                         dispatch: DispatchRule {
                             trailing_window_h: trailing,
+                            ..DispatchRule::default()
                         },
                     }
                 })
@@ -160,7 +161,7 @@ proptest! {
         sc.validate().unwrap();
         for name in policy::BASELINES {
             let mut p = policy::by_name(name).unwrap();
-            let cfg = SimConfig { forecast, record_timeline: true, ..SimConfig::default() };
+            let cfg = SimConfig { forecast, record_timeline: true };
             let r = simulate(&sc, p.as_mut(), &cfg);
             prop_assert_eq!(r.timeline.len(), sc.grid.slots * sc.sites.len());
             prop_assert_eq!(r.metrics.rejected_actions, 0, "{} had actions refused", name);

@@ -116,19 +116,21 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
     let e = &sc.economics;
     let _ = writeln!(
         o,
-        "[economics]\ncurrency = {}\ncarbon_price_per_t = {}\ncarbon_price_basis = \"{}\"\nvalue_per_million_tokens = {}\n",
+        "[economics]\ncurrency = {}\ncarbon_price_per_t = {}\ncarbon_price_basis = \"{}\"\nvalue_per_million_tokens = {}\ntransfer_cost_per_gb = {}\n",
         string(&e.currency),
         num(e.carbon_price_per_t),
         match e.carbon_price_basis {
             CarbonBasis::Location => "location",
             CarbonBasis::Market => "market",
         },
-        num(e.value_per_million_tokens)
+        num(e.value_per_million_tokens),
+        num(e.transfer_cost_per_gb)
     );
     let _ = writeln!(
         o,
-        "[dispatch]\ntrailing_window_h = {}\n",
-        num(sc.dispatch.trailing_window_h)
+        "[dispatch]\ntrailing_window_h = {}\nmigration_hours = {}\n",
+        num(sc.dispatch.trailing_window_h),
+        num(sc.dispatch.migration_h)
     );
     for s in &sc.sites {
         let a = &s.accelerators;
@@ -241,11 +243,12 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
         }
         let _ = writeln!(
             o,
-            "interruptible = {}\nmigratable = {}\nallowed_sites = {}\nhome_site = {}\n",
+            "interruptible = {}\nmigratable = {}\nallowed_sites = {}\nhome_site = {}\ncheckpoint_gb = {}\n",
             j.interruptible,
             j.migratable,
             names(sc, &j.allowed_sites),
-            string(&sc.sites[j.home_site].name)
+            string(&sc.sites[j.home_site].name),
+            num(j.checkpoint_gb)
         );
     }
     for d in &sc.inference {

@@ -372,7 +372,13 @@ fn params(loaded: &LoadedScenario, cfg: &SimConfig) -> Value {
             ),
         ),
         ("forecast", cfg.forecast.label()),
-        ("migration time", format!("{:.1} h", cfg.migration_h)),
+        (
+            "migration",
+            format!(
+                "{:.1} h without progress, {} {} per GB moved",
+                sc.dispatch.migration_h, sc.economics.transfer_cost_per_gb, sc.economics.currency
+            ),
+        ),
     ];
     json!({
         "general": general.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),

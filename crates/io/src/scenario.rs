@@ -14,6 +14,7 @@ use suandian_core::forecast::ForecastKind;
 use suandian_core::{
     Accelerators, Battery, CarbonBasis, DispatchRule, Economics, GreenKind, GreenPlant,
     GridConnection, InferenceDemand, Job, Pue, Scenario, Site, Thermal, TimeGrid,
+    DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR, DEFAULT_MIGRATION_H, DEFAULT_TRANSFER_COST_PER_GB,
 };
 
 /// The scenario format version this reader understands.
@@ -430,6 +431,12 @@ struct EconDef {
     carbon_price_basis: BasisDef,
     #[serde(default)]
     value_per_million_tokens: f64,
+    #[serde(default = "transfer_cost")]
+    transfer_cost_per_gb: f64,
+}
+
+fn transfer_cost() -> f64 {
+    DEFAULT_TRANSFER_COST_PER_GB
 }
 
 impl Default for EconDef {
@@ -439,6 +446,7 @@ impl Default for EconDef {
             carbon_price_per_t: 0.0,
             carbon_price_basis: BasisDef::Location,
             value_per_million_tokens: 0.0,
+            transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
         }
     }
 }
@@ -446,18 +454,30 @@ impl Default for EconDef {
 fn h24() -> f64 {
     24.0
 }
+fn migration_hours() -> f64 {
+    DEFAULT_MIGRATION_H
+}
+fn checkpoint_per_acc() -> f64 {
+    DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DispatchDef {
     #[serde(default = "h24")]
     trailing_window_h: f64,
+    #[serde(default = "migration_hours")]
+    migration_hours: f64,
+    #[serde(default = "checkpoint_per_acc")]
+    checkpoint_gb_per_accelerator: f64,
 }
 
 impl Default for DispatchDef {
     fn default() -> Self {
         Self {
             trailing_window_h: 24.0,
+            migration_hours: DEFAULT_MIGRATION_H,
+            checkpoint_gb_per_accelerator: DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR,
         }
     }
 }
@@ -627,6 +647,7 @@ struct JobDef {
     migratable: bool,
     allowed_sites: Option<Vec<String>>,
     home_site: Option<String>,
+    checkpoint_gb: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -750,8 +771,14 @@ impl Resolver {
         self.gaps = def.simulation.gaps;
         let economics = self.resolve_economics(&def.economics)?;
         self.nonneg("dispatch.trailing_window_h", def.dispatch.trailing_window_h)?;
+        self.nonneg("dispatch.migration_hours", def.dispatch.migration_hours)?;
+        self.nonneg(
+            "dispatch.checkpoint_gb_per_accelerator",
+            def.dispatch.checkpoint_gb_per_accelerator,
+        )?;
         let dispatch = DispatchRule {
             trailing_window_h: def.dispatch.trailing_window_h,
+            migration_h: def.dispatch.migration_hours,
         };
         if def.sites.is_empty() {
             return Err(self.err("sites", "no [[sites]]", "at least one site"));
@@ -773,7 +800,12 @@ impl Resolver {
             sites.push(self.resolve_site(&p, s)?);
         }
         let site_names: Vec<String> = def.sites.iter().map(|s| s.name.clone()).collect();
-        let jobs = self.resolve_work(&def.work, &sites, &site_names)?;
+        let jobs = self.resolve_work(
+            &def.work,
+            &sites,
+            &site_names,
+            def.dispatch.checkpoint_gb_per_accelerator,
+        )?;
         let mut inference = Vec::with_capacity(def.inference.len());
         for (i, d) in def.inference.iter().enumerate() {
             inference.push(self.resolve_inference(
@@ -946,6 +978,7 @@ impl Resolver {
             "economics.value_per_million_tokens",
             e.value_per_million_tokens,
         )?;
+        self.nonneg("economics.transfer_cost_per_gb", e.transfer_cost_per_gb)?;
         if e.currency.trim().is_empty() {
             return Err(self.err(
                 "economics.currency",
@@ -961,6 +994,7 @@ impl Resolver {
                 BasisDef::Market => CarbonBasis::Market,
             },
             value_per_million_tokens: e.value_per_million_tokens,
+            transfer_cost_per_gb: e.transfer_cost_per_gb,
         })
     }
 
@@ -1308,6 +1342,7 @@ impl Resolver {
         w: &WorkDef,
         sites: &[Site],
         names: &[String],
+        checkpoint_gb_per_accelerator: f64,
     ) -> Result<Vec<Job>, InputError> {
         if let Some(d) = w.default_max_delay_h {
             self.nonneg("work.default_max_delay_h", d)?;
@@ -1443,6 +1478,13 @@ impl Resolver {
                     .default_max_delay_h
                     .map_or(f64::INFINITY, |m| earliest_end + m),
             };
+            let checkpoint_gb = match j.checkpoint_gb {
+                Some(gb) => {
+                    self.nonneg(&format!("{p}.checkpoint_gb"), gb)?;
+                    gb
+                }
+                None => checkpoint_gb_per_accelerator * j.accelerators as f64,
+            };
             if let Some(prev) = ids.insert(j.id.clone(), p.clone()) {
                 return Err(self.err(
                     &format!("{p}.id"),
@@ -1460,6 +1502,7 @@ impl Resolver {
                 migratable: j.migratable,
                 allowed_sites: allowed,
                 home_site: home,
+                checkpoint_gb,
             });
         }
 
@@ -1681,6 +1724,7 @@ impl Resolver {
                     migratable: tj.migratable.unwrap_or(t.migratable),
                     allowed_sites: allowed,
                     home_site: home,
+                    checkpoint_gb: checkpoint_gb_per_accelerator * f64::from(tj.accelerators),
                 });
             }
             if dropped > 0 {

@@ -57,6 +57,10 @@ fn the_example_loads() {
     assert_eq!(j("csv-resident-1").allowed_sites, vec![0]);
     assert_eq!(j("flexible").deadline_h, 1.5 + 6.0 + 12.0);
     assert_eq!(j("pinned").deadline_h, 20.0);
+    assert_eq!(j("flexible").checkpoint_gb, 900.0);
+    assert_eq!(j("pinned").checkpoint_gb, 64.0 * 20.0);
+    assert_eq!(sc.dispatch.migration_h, 1.0);
+    assert_eq!(sc.economics.transfer_cost_per_gb, 0.02);
     assert_eq!(sc.inference[0].tokens_per_s[0], 180_000.0);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 }

@@ -265,6 +265,7 @@ fn an_oracle_on_a_tiny_hand_case_finds_the_cheap_slot() {
         migratable: false,
         allowed_sites: vec![0],
         home_site: 0,
+        checkpoint_gb: 80.0,
     }];
     sc.validate().unwrap();
     let mut o = Oracle::new(
@@ -312,7 +313,6 @@ fn coordinated_keeps_the_deadlines_asap_keeps() {
             let cfg = SimConfig {
                 forecast,
                 record_timeline: true,
-                ..SimConfig::default()
             };
             let asap = simulate(sc, policy::by_name("asap").unwrap().as_mut(), &cfg);
             let mut p = policy_by_name("coordinated", sc, ObjectiveMode::Balanced)
@@ -372,7 +372,6 @@ fn coordinated_never_acts_on_the_future() {
     let cfg = SimConfig {
         forecast: ForecastKind::Persistence,
         record_timeline: true,
-        ..SimConfig::default()
     };
     let run = |sc: &Scenario| {
         let mut p = policy_by_name("coordinated", sc, ObjectiveMode::Balanced)

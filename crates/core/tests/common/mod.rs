@@ -73,6 +73,7 @@ pub fn job(
         migratable: false,
         allowed_sites: allowed,
         home_site: home,
+        checkpoint_gb: 20.0 * f64::from(accelerators),
     }
 }
 
@@ -82,5 +83,6 @@ pub fn economics() -> Economics {
         carbon_price_per_t: 100.0,
         carbon_price_basis: CarbonBasis::Location,
         value_per_million_tokens: 2.0,
+        transfer_cost_per_gb: 0.02,
     }
 }
