@@ -163,6 +163,13 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
                 r.policy, m.rejected_actions, m.import_over_limit_kwh
             );
         }
+        if m.migrations > 0 {
+            let _ = writeln!(
+                out,
+                "note: {}: {} migrations moved {:.0} GB for {:.2} {cur} (not in cost; in the objective)",
+                r.policy, m.migrations, m.migrated_gb, m.migration_cost
+            );
+        }
     }
     out
 }
@@ -330,14 +337,14 @@ pub fn summary(loaded: &LoadedScenario) -> String {
 pub fn write_jobs(path: &Path, sc: &Scenario, results: &[RunResult]) -> std::io::Result<()> {
     use std::io::Write;
     let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(w, "policy,job,accelerators,arrival_h,runtime_h,deadline_h,site,started_h,completed_h,wait_h,delay_h,late,suspensions,migrations,energy_it_kwh")?;
+    writeln!(w, "policy,job,accelerators,arrival_h,runtime_h,deadline_h,site,started_h,completed_h,wait_h,delay_h,late,suspensions,migrations,migrated_gb,migration_cost,energy_it_kwh")?;
     let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.6}"));
     let horizon_h = sc.grid.horizon_h();
     for r in results {
         for (o, j) in r.jobs.iter().zip(&sc.jobs) {
             writeln!(
                 w,
-                "{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{:.6}",
+                "{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6}",
                 r.policy,
                 o.id,
                 j.accelerators,
@@ -358,6 +365,8 @@ pub fn write_jobs(path: &Path, sc: &Scenario, results: &[RunResult]) -> std::io:
                 o.late(horizon_h),
                 o.suspensions,
                 o.migrations,
+                o.migrated_gb,
+                o.migration_cost,
                 o.energy_it_kwh
             )?;
         }
