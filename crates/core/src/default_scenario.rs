@@ -545,6 +545,7 @@ pub fn default_scenario(days: u32, seed: u64) -> Scenario {
             transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
         },
         dispatch: DispatchRule::default(),
+        demand_response: vec![],
     }
 }
 

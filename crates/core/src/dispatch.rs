@@ -13,6 +13,9 @@
 //! its import limit, then thermal backup. Whatever is still missing is imported above the limit
 //! and reported as `import_over_limit_kw`, so that the balance always holds and a breach is
 //! visible rather than hidden.
+//!
+//! The import limit is the slot's: the connection's limit lowered by any demand-response event
+//! covering the slot ([`crate::model::Scenario::import_limit_kw`]).
 
 use crate::model::{Battery, Site};
 use serde::Serialize;
@@ -79,9 +82,11 @@ impl Flows {
     }
 }
 
-/// Dispatch one site for one slot of `slot_h` hours, updating `battery` in place.
+/// Dispatch one site for one slot of `slot_h` hours, updating `battery` in place. Grid import
+/// above `import_limit_kw` (the slot's limit) is reported as `import_over_limit_kw`.
 pub fn dispatch(
     site: &Site,
+    import_limit_kw: f64,
     facility_kw: f64,
     green_kw: f64,
     battery: &mut BatteryState,
@@ -142,7 +147,7 @@ pub fn dispatch(
     }
     f.export_kw = surplus.min(export_cap);
     f.curtail_kw = surplus - f.export_kw;
-    f.import_kw = deficit.min(site.grid.import_limit_kw);
+    f.import_kw = deficit.min(import_limit_kw);
     deficit -= f.import_kw;
     if let Some(t) = &site.thermal {
         f.thermal_kw = deficit.min(t.capacity_kw);

@@ -16,6 +16,10 @@
 //! - `migration_cost`: the data migrations moved (`migrated_gb`, each migration moves the job's
 //!   `checkpoint_gb`) x `economics.transfer_cost_per_gb`. A real cost, kept apart from the
 //!   energy `cost`; the objective ([`ObjectiveWeights`]) adds it.
+//! - `import_over_limit_kwh`: grid import above the slot's limit, the connection's limit lowered
+//!   by demand-response caps; `dr_over_cap_kwh` is the part above the caps during events, and
+//!   `dr_event_slots` counts the site-slots under an event (an event covering any part of a slot
+//!   caps the whole slot).
 //! - `curtailment_absorbed_kwh`: green energy the site would have curtailed running no work at
 //!   all (idle load, same battery rule), minus what it curtailed in the run.
 //! - `tokens_per_kwh`: inference tokens served per kWh of facility energy of the whole fleet.
@@ -94,6 +98,11 @@ pub struct SiteMetrics {
     pub exported_kwh: f64,
     pub grid_import_kwh: f64,
     pub import_over_limit_kwh: f64,
+    /// Slots under a demand-response event.
+    pub dr_event_slots: u64,
+    /// Grid import above demand-response caps during their events (part of
+    /// `import_over_limit_kwh`).
+    pub dr_over_cap_kwh: f64,
     pub thermal_kwh: f64,
     pub battery_charge_kwh: f64,
     pub battery_discharge_kwh: f64,
@@ -128,6 +137,11 @@ pub struct Metrics {
     pub exported_kwh: f64,
     pub grid_import_kwh: f64,
     pub import_over_limit_kwh: f64,
+    /// Site-slots under a demand-response event.
+    pub dr_event_slots: u64,
+    /// Grid import above demand-response caps during their events, kWh (part of
+    /// `import_over_limit_kwh`, so the objective's over-limit penalty prices it).
+    pub dr_over_cap_kwh: f64,
     pub thermal_kwh: f64,
     pub battery_charge_kwh: f64,
     pub battery_discharge_kwh: f64,
@@ -220,6 +234,7 @@ impl Accumulator {
         busy_accelerators: f64,
         tokens: f64,
         inference_accelerators: u32,
+        dr_cap_kw: Option<f64>,
     ) {
         let dt = sc.grid.slot_h();
         let s = &sc.sites[site];
@@ -238,6 +253,10 @@ impl Accumulator {
         m.battery_charge_kwh += f.charge_kw * dt;
         m.battery_discharge_kwh += f.discharge_kw * dt;
         m.peak_import_kw = m.peak_import_kw.max(f.import_kw);
+        if let Some(cap) = dr_cap_kw {
+            m.dr_event_slots += 1;
+            m.dr_over_cap_kwh += (f.import_kw - cap).max(0.0) * dt;
+        }
         m.tokens += tokens;
         m.busy_accelerator_h += busy_accelerators * dt;
         let import_cost = f.import_kw * dt * price / 1000.0;
@@ -305,6 +324,8 @@ impl Accumulator {
             t.exported_kwh += m.exported_kwh;
             t.grid_import_kwh += m.grid_import_kwh;
             t.import_over_limit_kwh += m.import_over_limit_kwh;
+            t.dr_event_slots += m.dr_event_slots;
+            t.dr_over_cap_kwh += m.dr_over_cap_kwh;
             t.thermal_kwh += m.thermal_kwh;
             t.battery_charge_kwh += m.battery_charge_kwh;
             t.battery_discharge_kwh += m.battery_discharge_kwh;

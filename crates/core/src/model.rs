@@ -277,6 +277,37 @@ pub struct InferenceDemand {
     pub joules_per_token: Vec<f64>,
 }
 
+/// A demand-response event (OpenADR 3.0 `IMPORT_CAPACITY_LIMIT`): while it lasts, grid import
+/// at each of its sites may not exceed `import_cap_kw`. Times are hours since the grid's start.
+///
+/// Slots are the unit of control, so an event caps every slot it covers any part of (a slot
+/// half inside an event is capped for the whole slot): conservative, never late.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DemandResponseEvent {
+    pub id: String,
+    /// The sites it caps (every site when the scenario file names none).
+    pub sites: Vec<SiteId>,
+    pub start_h: f64,
+    /// Exclusive.
+    pub end_h: f64,
+    /// When the grid tells us (at or before `start_h`); a policy cannot see it earlier.
+    pub announced_h: f64,
+    pub import_cap_kw: f64,
+}
+
+impl DemandResponseEvent {
+    /// Whether the event covers any part of `slot`.
+    pub fn covers_slot(&self, grid: &TimeGrid, slot: usize) -> bool {
+        const EPS: f64 = 1e-9;
+        self.start_h < grid.slot_start_h(slot + 1) - EPS
+            && self.end_h > grid.slot_start_h(slot) + EPS
+    }
+    /// Whether the event caps `site` in `slot`.
+    pub fn caps(&self, grid: &TimeGrid, site: SiteId, slot: usize) -> bool {
+        self.sites.contains(&site) && self.covers_slot(grid, slot)
+    }
+}
+
 /// Which emission figure the carbon price applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -326,4 +357,24 @@ pub struct Scenario {
     pub inference: Vec<InferenceDemand>,
     pub economics: Economics,
     pub dispatch: DispatchRule,
+    /// Demand-response events (import caps over windows).
+    pub demand_response: Vec<DemandResponseEvent>,
+}
+
+impl Scenario {
+    /// The lowest demand-response cap on `site`'s import in `slot`, kW; `None` when no event
+    /// covers it.
+    pub fn dr_cap_kw(&self, site: SiteId, slot: usize) -> Option<f64> {
+        self.demand_response
+            .iter()
+            .filter(|e| e.caps(&self.grid, site, slot))
+            .map(|e| e.import_cap_kw)
+            .reduce(f64::min)
+    }
+    /// The import limit of `site` in `slot`, kW: the connection's limit, lowered by every
+    /// demand-response event that covers any part of the slot.
+    pub fn import_limit_kw(&self, site: SiteId, slot: usize) -> f64 {
+        let base = self.sites[site].grid.import_limit_kw;
+        self.dr_cap_kw(site, slot).map_or(base, |cap| cap.min(base))
+    }
 }

@@ -3,7 +3,8 @@
 //! Each slot:
 //! 1. jobs that arrived by the slot's start are queued; finished migrations land;
 //! 2. running jobs continue (and are pre-empted, interruptible ones first, if the site's power
-//!    supply cannot carry them this slot);
+//!    supply cannot carry them this slot; the supply counts the slot's import limit, lowered by
+//!    demand-response caps);
 //! 3. inference demand is served from the remaining capacity, in the policy's site order;
 //! 4. the policy acts ([`Policy::on_slot`]);
 //! 5. running jobs progress; a job that finishes mid-slot frees its accelerators at that instant;
@@ -96,6 +97,10 @@ struct SiteRt {
     inference_it_kwh: f64,
     /// IT energy above idle that the site's supply can carry this slot, kWh.
     it_cap_kwh: f64,
+    /// This slot's import limit (demand-response caps included), kW.
+    import_limit_kw: f64,
+    /// This slot's lowest demand-response cap, if an event covers it.
+    dr_cap_kw: Option<f64>,
     /// (end instant, accelerators) of every job run in this slot, for in-slot capacity.
     runs: Vec<(f64, u32)>,
     busy_acc_h: f64,
@@ -216,8 +221,27 @@ impl<'a> Context<'a> {
     pub fn battery(&self, site: SiteId) -> Option<&Battery> {
         self.sc.sites[site].battery.as_ref()
     }
+    /// The connection's import limit, kW (without demand-response events; see
+    /// [`Context::import_limit_forecast_kw`]).
     pub fn import_limit_kw(&self, site: SiteId) -> f64 {
         self.sc.sites[site].grid.import_limit_kw
+    }
+    /// The import limit of `site` in `slot` as known now, kW: the connection's limit, lowered
+    /// by every demand-response event covering any part of `slot` that has been announced by
+    /// now (`announced_h <= now_h`). An event not yet announced is invisible.
+    pub fn import_limit_forecast_kw(&self, site: SiteId, slot: usize) -> f64 {
+        let base = self.sc.sites[site].grid.import_limit_kw;
+        self.demand_response_announced()
+            .filter(|e| e.caps(&self.sc.grid, site, slot))
+            .fold(base, |l, e| l.min(e.import_cap_kw))
+    }
+    /// The demand-response events announced by now (`announced_h <= now_h`), past ones included.
+    pub fn demand_response_announced(&self) -> impl Iterator<Item = &DemandResponseEvent> + '_ {
+        let now = self.now_h;
+        self.sc
+            .demand_response
+            .iter()
+            .filter(move |e| e.announced_h <= now + 1e-12)
     }
     pub fn export_limit_kw(&self, site: SiteId) -> f64 {
         self.sc.sites[site].grid.export_limit_kw
@@ -653,7 +677,13 @@ pub fn simulate_with_progress(
                     ((rt.battery.soc_kwh - b.min_kwh()) * b.one_way_efficiency() / dt).max(0.0),
                 )
             });
-            let supply_kw = site.grid.import_limit_kw
+            rt.dr_cap_kw = sc.dr_cap_kw(s, t);
+            rt.import_limit_kw = rt.dr_cap_kw.map_or(site.grid.import_limit_kw, |c| {
+                c.min(site.grid.import_limit_kw)
+            });
+            // The site controller admits only what this supply carries: under a demand-response
+            // cap it sheds interruptible jobs like a breaker would (below).
+            let supply_kw = rt.import_limit_kw
                 + site.green_kw(t)
                 + battery_kw
                 + site.thermal.as_ref().map_or(0.0, |th| th.capacity_kw);
@@ -774,6 +804,7 @@ pub fn simulate_with_progress(
             };
             let flows: Flows = dispatch(
                 site,
+                rt.import_limit_kw,
                 facility_kw,
                 site.green_kw(t),
                 &mut rt.battery,
@@ -790,6 +821,7 @@ pub fn simulate_with_progress(
                 rt.busy_acc_h / dt,
                 rt.tokens,
                 rt.inference_acc,
+                rt.dr_cap_kw,
             );
             segments.append(&mut rt.segments);
         }
@@ -892,7 +924,9 @@ fn idle_curtailment(sc: &Scenario, discharge_ok: &[Vec<bool>]) -> Vec<f64> {
                     let mode = BatteryMode::Rule {
                         discharge_allowed: discharge_ok[s][t],
                     };
-                    dispatch(site, facility, site.green_kw(t), &mut b, dt, mode).curtail_kw * dt
+                    let limit = sc.import_limit_kw(s, t);
+                    dispatch(site, limit, facility, site.green_kw(t), &mut b, dt, mode).curtail_kw
+                        * dt
                 })
                 .sum()
         })

@@ -175,6 +175,7 @@ pub fn fleet_with_eligibility(spec: FleetSpec, eligible: usize) -> Scenario {
             transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
         },
         dispatch: DispatchRule::default(),
+        demand_response: vec![],
     }
 }
 

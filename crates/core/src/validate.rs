@@ -354,6 +354,63 @@ impl Scenario {
                 }
             }
         }
+        let mut event_ids = std::collections::HashSet::new();
+        for (k, e) in self.demand_response.iter().enumerate() {
+            let p = format!("demand_response[{k}] ({})", e.id);
+            if e.id.trim().is_empty() {
+                return Err(err(format!("{p}.id"), "an empty id", "an event id"));
+            }
+            if !event_ids.insert(e.id.as_str()) {
+                return Err(err(
+                    format!("{p}.id"),
+                    &e.id,
+                    "an id no other demand-response event has",
+                ));
+            }
+            if e.sites.is_empty() {
+                return Err(err(format!("{p}.sites"), "none", "at least one site"));
+            }
+            for (i, s) in e.sites.iter().enumerate() {
+                if *s >= self.sites.len() {
+                    return Err(err(
+                        format!("{p}.sites[{i}]"),
+                        s,
+                        format!("a site index below {}", self.sites.len()),
+                    ));
+                }
+                if e.sites[..i].contains(s) {
+                    return Err(err(
+                        format!("{p}.sites[{i}]"),
+                        format!("{} twice", self.sites[*s].name),
+                        "each site once",
+                    ));
+                }
+            }
+            for (name, v) in [
+                ("start", e.start_h),
+                ("end", e.end_h),
+                ("announced", e.announced_h),
+            ] {
+                if !v.is_finite() {
+                    return Err(err(format!("{p}.{name}"), v, "a finite time in hours"));
+                }
+            }
+            if e.end_h <= e.start_h {
+                return Err(err(
+                    format!("{p}.end"),
+                    format!("{} h", e.end_h),
+                    format!("a time after the start ({} h)", e.start_h),
+                ));
+            }
+            if e.announced_h > e.start_h {
+                return Err(err(
+                    format!("{p}.announced"),
+                    format!("{} h", e.announced_h),
+                    format!("a time at or before the start ({} h)", e.start_h),
+                ));
+            }
+            finite_nonneg(&format!("{p}.import_cap_kw"), e.import_cap_kw)?;
+        }
         finite_nonneg(
             "economics.carbon_price_per_t",
             self.economics.carbon_price_per_t,

@@ -73,6 +73,7 @@ fn scenario() -> Scenario {
             trailing_window_h: 0.0,
             ..DispatchRule::default()
         },
+        demand_response: vec![],
     }
 }
 

@@ -29,6 +29,7 @@ fn scenario(migration_h: f64) -> Scenario {
             migration_h,
             ..DispatchRule::default()
         },
+        demand_response: vec![],
     }
 }
 

@@ -55,6 +55,25 @@ fn scenario(future_variant: bool) -> Scenario {
             capacity_factor: vec![0.0; SLOTS],
         });
     }
+    // A demand-response event announced after the cut (and one before it, in both).
+    let mut demand_response = vec![DemandResponseEvent {
+        id: "known".into(),
+        sites: vec![0, 1],
+        start_h: 40.0,
+        end_h: 44.0,
+        announced_h: 30.5,
+        import_cap_kw: 3.0,
+    }];
+    if future_variant {
+        demand_response.push(DemandResponseEvent {
+            id: "surprise".into(),
+            sites: vec![1],
+            start_h: CUT as f64 + 2.0,
+            end_h: CUT as f64 + 8.0,
+            announced_h: CUT as f64 + 0.5,
+            import_cap_kw: 0.0,
+        });
+    }
     Scenario {
         name: "no-future".into(),
         grid: grid(SLOTS, 60),
@@ -63,6 +82,7 @@ fn scenario(future_variant: bool) -> Scenario {
         inference: vec![],
         economics: economics(),
         dispatch: DispatchRule::default(),
+        demand_response,
     }
 }
 
@@ -97,6 +117,9 @@ fn decisions_before_the_cut_ignore_the_future() {
 struct Snoop {
     truth: Vec<f64>,
     arrivals: Vec<f64>,
+    /// (announced_h, start_h, end_h, cap) of the events capping site 0.
+    events: Vec<(f64, f64, f64, f64)>,
+    base_limit_kw: f64,
     checked: usize,
 }
 
@@ -118,17 +141,41 @@ impl Policy for Snoop {
             if t < now {
                 assert_eq!(ctx.carbon_forecast(0, t), self.truth[t]);
             }
+            // Only events announced by now lower the limit the policy is told about.
+            let (from, to) = (t as f64, t as f64 + 1.0);
+            let want = self
+                .events
+                .iter()
+                .filter(|(ann, s, e, _)| *ann <= ctx.now_h() && *s < to && *e > from)
+                .fold(self.base_limit_kw, |l, (.., cap)| l.min(*cap));
+            assert_eq!(
+                ctx.import_limit_forecast_kw(0, t),
+                want,
+                "slot {t} seen at {now}"
+            );
         }
+        assert!(ctx
+            .demand_response_announced()
+            .all(|e| e.announced_h <= ctx.now_h()));
         self.checked += 1;
     }
 }
 
 #[test]
 fn the_context_hides_future_jobs_and_observations() {
-    let sc = scenario(false);
+    let mut sc = scenario(true);
+    // An unannounced event on site 0 too, so that the snoop sees it appear.
+    sc.demand_response[1].sites = vec![0, 1];
+    sc.validate().unwrap();
     let mut snoop = Snoop {
         truth: sc.sites[0].grid.carbon_g_per_kwh.clone(),
         arrivals: sc.jobs.iter().map(|j| j.arrival_h).collect(),
+        events: sc
+            .demand_response
+            .iter()
+            .map(|e| (e.announced_h, e.start_h, e.end_h, e.import_cap_kw))
+            .collect(),
+        base_limit_kw: sc.sites[0].grid.import_limit_kw,
         checked: 0,
     };
     simulate(

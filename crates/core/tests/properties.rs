@@ -1,6 +1,7 @@
 //! Invariants on random scenarios, for every policy and forecast: the energy balance holds in
 //! every slot and site, batteries stay within bounds, and no job runs before its arrival, on a
-//! site it may not use, or on more accelerators than a site has.
+//! site it may not use, or on more accelerators than a site has; import stays within each slot's
+//! limit (demand-response caps included) unless reported over it.
 mod common;
 
 use common::*;
@@ -87,58 +88,87 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 ),
                 prop::collection::vec(0.0f64..3000.0, slots),
                 0.0f64..30.0,
+                prop::collection::vec(
+                    (
+                        -1.0..horizon_h,
+                        0.1f64..6.0,
+                        0.0f64..3.0,
+                        0.0f64..5.0,
+                        any::<u8>(),
+                    ),
+                    0..3,
+                ),
             )
-                .prop_map(move |(mut sites, raw_jobs, tokens, trailing)| {
-                    for (i, s) in sites.iter_mut().enumerate() {
-                        s.name = format!("site{i}");
-                    }
-                    let mut jobs: Vec<Job> = raw_jobs
-                        .into_iter()
-                        .enumerate()
-                        .filter_map(|(i, (arr, acc, rt, delay, intr, home, mask))| {
-                            let mut allowed: Vec<usize> = (0..n_sites)
-                                .filter(|s| *s == home || mask & (1 << s) != 0)
-                                .collect();
-                            allowed.sort();
-                            let biggest = allowed
-                                .iter()
-                                .map(|s| sites[*s].accelerators.count)
-                                .max()
-                                .unwrap();
-                            (acc <= biggest).then(|| {
-                                let mut j = job(
-                                    &format!("j{i}"),
-                                    arr,
-                                    acc,
-                                    rt,
-                                    delay.map_or(f64::INFINITY, |d| arr + rt + d),
-                                    home,
-                                    allowed,
-                                );
-                                j.interruptible = intr;
-                                j
+                .prop_map(
+                    move |(mut sites, raw_jobs, tokens, trailing, raw_events)| {
+                        for (i, s) in sites.iter_mut().enumerate() {
+                            s.name = format!("site{i}");
+                        }
+                        let mut jobs: Vec<Job> = raw_jobs
+                            .into_iter()
+                            .enumerate()
+                            .filter_map(|(i, (arr, acc, rt, delay, intr, home, mask))| {
+                                let mut allowed: Vec<usize> = (0..n_sites)
+                                    .filter(|s| *s == home || mask & (1 << s) != 0)
+                                    .collect();
+                                allowed.sort();
+                                let biggest = allowed
+                                    .iter()
+                                    .map(|s| sites[*s].accelerators.count)
+                                    .max()
+                                    .unwrap();
+                                (acc <= biggest).then(|| {
+                                    let mut j = job(
+                                        &format!("j{i}"),
+                                        arr,
+                                        acc,
+                                        rt,
+                                        delay.map_or(f64::INFINITY, |d| arr + rt + d),
+                                        home,
+                                        allowed,
+                                    );
+                                    j.interruptible = intr;
+                                    j
+                                })
                             })
-                        })
-                        .collect();
-                    jobs.sort_by(|a, b| a.arrival_h.total_cmp(&b.arrival_h));
-                    Scenario {
-                        name: "prop".into(),
-                        grid: grid(slots, minutes),
-                        inference: vec![InferenceDemand {
-                            region: "r".into(),
-                            tokens_per_s: tokens,
-                            sites: (0..n_sites).rev().collect(),
-                            joules_per_token: vec![0.8; n_sites],
-                        }],
-                        sites,
-                        jobs,
-                        economics: economics(),
-                        dispatch: DispatchRule {
-                            trailing_window_h: trailing,
-                            ..DispatchRule::default()
-                        },
-                    }
-                })
+                            .collect();
+                        jobs.sort_by(|a, b| a.arrival_h.total_cmp(&b.arrival_h));
+                        let demand_response = raw_events
+                            .into_iter()
+                            .enumerate()
+                            .map(
+                                |(i, (start_h, len_h, lead_h, cap, mask))| DemandResponseEvent {
+                                    id: format!("e{i}"),
+                                    sites: (0..n_sites)
+                                        .filter(|s| *s == 0 || mask & (1 << s) != 0)
+                                        .collect(),
+                                    start_h,
+                                    end_h: start_h + len_h,
+                                    announced_h: start_h - lead_h,
+                                    import_cap_kw: cap,
+                                },
+                            )
+                            .collect();
+                        Scenario {
+                            name: "prop".into(),
+                            grid: grid(slots, minutes),
+                            inference: vec![InferenceDemand {
+                                region: "r".into(),
+                                tokens_per_s: tokens,
+                                sites: (0..n_sites).rev().collect(),
+                                joules_per_token: vec![0.8; n_sites],
+                            }],
+                            sites,
+                            jobs,
+                            economics: economics(),
+                            dispatch: DispatchRule {
+                                trailing_window_h: trailing,
+                                ..DispatchRule::default()
+                            },
+                            demand_response,
+                        }
+                    },
+                )
         })
 }
 
@@ -165,6 +195,7 @@ proptest! {
             let r = simulate(&sc, p.as_mut(), &cfg);
             prop_assert_eq!(r.timeline.len(), sc.grid.slots * sc.sites.len());
             prop_assert_eq!(r.metrics.rejected_actions, 0, "{} had actions refused", name);
+            prop_assert!(r.metrics.dr_over_cap_kwh <= r.metrics.import_over_limit_kwh + 1e-9);
 
             for row in &r.timeline {
                 let f = &row.flows;
@@ -177,7 +208,8 @@ proptest! {
                 }
                 let site = &sc.sites[row.site];
                 prop_assert!(f.export_kw <= site.grid.export_limit_kw + 1e-9);
-                prop_assert!(f.import_kw - f.import_over_limit_kw <= site.grid.import_limit_kw + 1e-9);
+                // Within the slot's limit (demand-response caps included) unless reported over it.
+                prop_assert!(f.import_kw - f.import_over_limit_kw <= sc.import_limit_kw(row.site, row.slot) + 1e-9);
                 if let Some(b) = &site.battery {
                     prop_assert!(f.soc_kwh >= b.min_kwh() - 1e-9 && f.soc_kwh <= b.max_kwh() + 1e-9,
                         "{name}: soc {} outside [{}, {}]", f.soc_kwh, b.min_kwh(), b.max_kwh());

@@ -5,6 +5,7 @@
 //! Numbers are written in Rust's shortest round-trip form, so reading the file back gives
 //! the same `f64`s; a deadline is written as the `max_delay_h` that gives back exactly the same
 //! deadline under the reader's arithmetic (`arrival_h + runtime_h + max_delay_h`).
+//! Demand-response times are written to the second (as a scenario file gives them).
 
 use crate::scenario::LoadedScenario;
 use std::fmt::Write;
@@ -262,6 +263,23 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
             values(&d.tokens_per_s)
         );
     }
+    let time = |h: f64| {
+        (sc.grid.start + chrono::Duration::milliseconds((h * 3.6e6).round() as i64))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    for e in &sc.demand_response {
+        let _ = writeln!(
+            o,
+            "[[demand_response]]\nid = {}\nsites = {}\nstart = \"{}\"\nend = \"{}\"\nannounced = \"{}\"\nimport_cap_kw = {}\n",
+            string(&e.id),
+            names(sc, &e.sites),
+            time(e.start_h),
+            time(e.end_h),
+            time(e.announced_h),
+            num(e.import_cap_kw)
+        );
+    }
     o
 }
 
@@ -276,6 +294,38 @@ mod tests {
         let back = crate::scenario::from_toml_str(&text, "export", Path::new("")).unwrap();
         assert_eq!(back.scenario, demo.scenario);
         assert_eq!(back.simulation, demo.simulation);
+    }
+
+    #[test]
+    fn demand_response_and_migration_data_round_trip() {
+        let mut demo = crate::builtin::demo();
+        let sc = &mut demo.scenario;
+        sc.demand_response = vec![
+            suandian_core::DemandResponseEvent {
+                id: "evt \"1\"".into(),
+                sites: vec![2, 0],
+                start_h: 17.0,
+                end_h: 20.25,
+                announced_h: 13.0,
+                import_cap_kw: 512.5,
+            },
+            suandian_core::DemandResponseEvent {
+                id: "no-notice".into(),
+                sites: (0..sc.sites.len()).collect(),
+                start_h: -1.0,
+                end_h: 0.5,
+                announced_h: -1.0,
+                import_cap_kw: 0.0,
+            },
+        ];
+        sc.dispatch.migration_h = 0.75;
+        sc.economics.transfer_cost_per_gb = 0.035;
+        sc.jobs[0].checkpoint_gb = 123.25;
+        sc.validate().unwrap();
+        let text = super::to_toml(&demo);
+        assert!(text.contains("[[demand_response]]\nid = \"evt \\\"1\\\"\"\nsites = [\"west\", \"east\"]\nstart = \"2022-06-01T17:00:00Z\""), "{text}");
+        let back = crate::scenario::from_toml_str(&text, "export", Path::new("")).unwrap();
+        assert_eq!(back.scenario, demo.scenario);
     }
 
     #[test]

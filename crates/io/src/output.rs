@@ -163,6 +163,13 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
                 r.policy, m.rejected_actions, m.import_over_limit_kwh
             );
         }
+        if m.dr_event_slots > 0 {
+            let _ = writeln!(
+                out,
+                "note: {}: {} site-slots under demand-response events, {:.1} kWh imported above their caps",
+                r.policy, m.dr_event_slots, m.dr_over_cap_kwh
+            );
+        }
         if m.migrations > 0 {
             let _ = writeln!(
                 out,
@@ -327,6 +334,24 @@ pub fn summary(loaded: &LoadedScenario) -> String {
             d.sites.len()
         );
     }
+    for e in &sc.demand_response {
+        let names: Vec<&str> = e.sites.iter().map(|s| sc.sites[*s].name.as_str()).collect();
+        let at = |h: f64| {
+            (sc.grid.start + chrono::Duration::seconds((h * 3600.0).round() as i64))
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        };
+        let _ = writeln!(
+            out,
+            "demand response {}: import <= {:.0} kW at {} from {} to {} UTC, announced {} UTC",
+            e.id,
+            e.import_cap_kw,
+            names.join(", "),
+            at(e.start_h),
+            at(e.end_h),
+            at(e.announced_h)
+        );
+    }
     for w in &loaded.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -443,6 +468,7 @@ pub fn summary_json(loaded: &LoadedScenario) -> Value {
             "mean_tokens_per_s": d.tokens_per_s.iter().sum::<f64>() / n,
             "sites": d.sites.len(),
         })).collect::<Vec<_>>(),
+        "demand_response_events": sc.demand_response.len(),
         "currency": sc.economics.currency,
         "warnings": loaded.warnings,
     })

@@ -373,6 +373,25 @@ fn params(loaded: &LoadedScenario, cfg: &SimConfig) -> Value {
         ),
         ("forecast", cfg.forecast.label()),
         (
+            "demand response",
+            if sc.demand_response.is_empty() {
+                "no events".to_string()
+            } else {
+                let site_slots: usize = (0..sc.grid.slots)
+                    .map(|t| {
+                        (0..sc.sites.len())
+                            .filter(|&s| sc.dr_cap_kw(s, t).is_some())
+                            .count()
+                    })
+                    .sum();
+                format!(
+                    "{} events capping grid import over {} site-slots",
+                    sc.demand_response.len(),
+                    site_slots
+                )
+            },
+        ),
+        (
             "migration",
             format!(
                 "{:.1} h without progress, {} {} per GB moved",

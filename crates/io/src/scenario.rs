@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use suandian_core::forecast::ForecastKind;
 use suandian_core::{
-    Accelerators, Battery, CarbonBasis, DispatchRule, Economics, GreenKind, GreenPlant,
-    GridConnection, InferenceDemand, Job, Pue, Scenario, Site, Thermal, TimeGrid,
+    Accelerators, Battery, CarbonBasis, DemandResponseEvent, DispatchRule, Economics, GreenKind,
+    GreenPlant, GridConnection, InferenceDemand, Job, Pue, Scenario, Site, Thermal, TimeGrid,
     DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR, DEFAULT_MIGRATION_H, DEFAULT_TRANSFER_COST_PER_GB,
 };
 
@@ -376,6 +376,8 @@ struct FileDef {
     work: WorkDef,
     #[serde(default)]
     inference: Vec<InferenceDef>,
+    #[serde(default)]
+    demand_response: Vec<DemandResponseDef>,
 }
 
 #[derive(Deserialize)]
@@ -661,6 +663,17 @@ struct InferenceDef {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct DemandResponseDef {
+    id: String,
+    sites: Option<Vec<String>>,
+    start: toml::Value,
+    end: toml::Value,
+    announced: Option<toml::Value>,
+    import_cap_kw: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SeriesTableDef {
     values: Option<Vec<f64>>,
     daily: Option<Vec<f64>>,
@@ -815,6 +828,7 @@ impl Resolver {
                 &site_names,
             )?);
         }
+        let demand_response = self.resolve_demand_response(&def.demand_response, &site_names)?;
         let scenario = Scenario {
             name: def.name,
             grid: self.grid.clone(),
@@ -823,6 +837,7 @@ impl Resolver {
             inference,
             economics,
             dispatch,
+            demand_response,
         };
         scenario.validate().map_err(|source| InputError::Model {
             file: self.file.clone(),
@@ -1737,6 +1752,116 @@ impl Resolver {
         // Stable: equal arrivals keep file order.
         jobs.sort_by(|a, b| a.arrival_h.total_cmp(&b.arrival_h));
         Ok(jobs)
+    }
+
+    fn resolve_demand_response(
+        &mut self,
+        defs: &[DemandResponseDef],
+        names: &[String],
+    ) -> Result<Vec<DemandResponseEvent>, InputError> {
+        let start = self.grid.start.timestamp();
+        let horizon_h = self.grid.horizon_h();
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        let mut out = Vec::with_capacity(defs.len());
+        for (k, d) in defs.iter().enumerate() {
+            let p = format!("demand_response[{k}]");
+            if d.id.trim().is_empty() {
+                return Err(self.err(&format!("{p}.id"), "an empty id", "an event id"));
+            }
+            if let Some(prev) = ids.insert(&d.id, k) {
+                return Err(self.err(
+                    &format!("{p}.id"),
+                    format!("{:?}, already the id of demand_response[{prev}]", d.id),
+                    "a unique event id",
+                ));
+            }
+            let ev = format!("(event {:?})", d.id);
+            let sites = match &d.sites {
+                None => (0..names.len()).collect(),
+                Some(list) => {
+                    if list.is_empty() {
+                        return Err(self.err(
+                            &format!("{p}.sites"),
+                            format!("an empty list {ev}"),
+                            "at least one site, or no `sites` key for every site",
+                        ));
+                    }
+                    let mut v: Vec<usize> = Vec::with_capacity(list.len());
+                    for (i, n) in list.iter().enumerate() {
+                        let path = format!("{p}.sites[{i}]");
+                        let s = names.iter().position(|x| x == n).ok_or_else(|| {
+                            self.err(
+                                &path,
+                                format!("{n:?} {ev}, not a site of this scenario"),
+                                format!("one of the sites: {}", names.join(", ")),
+                            )
+                        })?;
+                        if v.contains(&s) {
+                            return Err(self.err(
+                                &path,
+                                format!("{n:?} twice {ev}"),
+                                "each site once",
+                            ));
+                        }
+                        v.push(s);
+                    }
+                    v
+                }
+            };
+            let t_start = self.time(&format!("{p}.start"), &d.start)?;
+            let t_end = self.time(&format!("{p}.end"), &d.end)?;
+            if t_end <= t_start {
+                return Err(self.err(
+                    &format!("{p}.end"),
+                    format!("{} {ev}", format_timestamp(t_end)),
+                    format!("a time after its start, {}", format_timestamp(t_start)),
+                ));
+            }
+            let t_announced = match &d.announced {
+                None => t_start,
+                Some(a) => {
+                    let t = self.time(&format!("{p}.announced"), a)?;
+                    if t > t_start {
+                        return Err(self.err(
+                            &format!("{p}.announced"),
+                            format!("{} {ev}", format_timestamp(t)),
+                            format!(
+                                "a time at or before its start, {} (omit it for an event without notice)",
+                                format_timestamp(t_start)
+                            ),
+                        ));
+                    }
+                    t
+                }
+            };
+            if !(d.import_cap_kw.is_finite() && d.import_cap_kw >= 0.0) {
+                return Err(self.err(
+                    &format!("{p}.import_cap_kw"),
+                    format!("{} {ev}", d.import_cap_kw),
+                    "a number >= 0",
+                ));
+            }
+            let hours = |t: i64| (t - start) as f64 / 3600.0;
+            let (start_h, end_h) = (hours(t_start), hours(t_end));
+            if end_h <= 0.0 || start_h >= horizon_h {
+                self.warnings.push(format!(
+                    "{}: demand_response[{k}] (event {:?}, {} to {}) lies outside the horizon; it has no effect",
+                    self.file,
+                    d.id,
+                    format_timestamp(t_start),
+                    format_timestamp(t_end)
+                ));
+            }
+            out.push(DemandResponseEvent {
+                id: d.id.clone(),
+                sites,
+                start_h,
+                end_h,
+                announced_h: hours(t_announced),
+                import_cap_kw: d.import_cap_kw,
+            });
+        }
+        Ok(out)
     }
 
     fn resolve_inference(

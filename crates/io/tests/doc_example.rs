@@ -61,6 +61,13 @@ fn the_example_loads() {
     assert_eq!(j("pinned").checkpoint_gb, 64.0 * 20.0);
     assert_eq!(sc.dispatch.migration_h, 1.0);
     assert_eq!(sc.economics.transfer_cost_per_gb, 0.02);
+    let e = &sc.demand_response[0];
+    assert_eq!(
+        (e.sites.clone(), e.start_h, e.end_h, e.announced_h),
+        (vec![0], 17.0, 19.5, 13.0)
+    );
+    assert_eq!(sc.import_limit_kw(0, 68), 300.0);
+    assert_eq!(sc.import_limit_kw(0, 78), 500.0);
     assert_eq!(sc.inference[0].tokens_per_s[0], 180_000.0);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 }
