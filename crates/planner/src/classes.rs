@@ -12,7 +12,9 @@ use suandian_core::sim::{Context, JobState};
 #[derive(Debug, Clone, Default)]
 pub struct ClassMap {
     pub members: Vec<Vec<JobId>>,
-    pub of_job: HashMap<JobId, usize>,
+    /// The class of each job, indexed by job id, where the map knows every job of the run
+    /// (the oracle's); empty for the rolling plan, which never asks.
+    pub of_job: Vec<Option<usize>>,
 }
 
 fn battery(b: Option<&Battery>, soc0: f64) -> Option<PlanBattery> {
@@ -161,7 +163,6 @@ pub fn from_context(
         classes[k].work_acc_h += remaining * f64::from(job.accelerators);
         classes[k].max_acc += f64::from(job.accelerators);
         map.members[k].push(j);
-        map.of_job.insert(j, k);
     }
 
     let inference = (0..ctx.inference_regions())
@@ -238,7 +239,10 @@ pub fn from_scenario(
     let bucket = bucket.max(1);
     let mut key_of: HashMap<(usize, Vec<SiteId>, usize), usize> = HashMap::new();
     let mut classes: Vec<WorkClass> = Vec::new();
-    let mut map = ClassMap::default();
+    let mut map = ClassMap {
+        members: Vec::new(),
+        of_job: vec![None; sc.jobs.len()],
+    };
     for (j, job) in sc.jobs.iter().enumerate() {
         let arrival_slot = sc.grid.slot_of(job.arrival_h).min(h - 1);
         let b = arrival_slot / bucket;
@@ -286,7 +290,7 @@ pub fn from_scenario(
             c.start_fraction = 1.0;
         }
         map.members[k].push(j);
-        map.of_job.insert(j, k);
+        map.of_job[j] = Some(k);
     }
     let inference = sc
         .inference

@@ -140,9 +140,9 @@ impl Policy for Coordinated {
     fn on_slot(&mut self, ctx: &mut Context<'_>) {
         self.ensure_plan(ctx);
         let slot = ctx.slot();
-        match &self.current {
+        match &mut self.current {
             Some((at, plan, map, sites)) => {
-                let off = slot - at;
+                let off = slot - *at;
                 let targets: Vec<Vec<f64>> = plan
                     .work
                     .iter()
@@ -154,6 +154,10 @@ impl Policy for Coordinated {
                     })
                     .collect();
                 dispatch::apply(ctx, map, sites, &targets);
+                if off > 0 {
+                    // Jobs that arrived since the plan are in no class: keep their deadlines.
+                    let _ = dispatch::start_urgent(ctx);
+                }
                 for (s, kw) in plan.battery_kw.iter().enumerate() {
                     if ctx.battery(s).is_some() {
                         if let Some(kw) = kw.get(off) {

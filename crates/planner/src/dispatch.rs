@@ -30,66 +30,122 @@ fn slot_work(ctx: &Context<'_>, j: JobId) -> f64 {
     acc * ctx.remaining_h(j).min(ctx.slot_h())
 }
 
+/// A job with its slack, ordered least slack first (for sorting and the heap of waiting jobs).
+#[derive(Clone, Copy)]
+struct BySlack(f64, JobId);
+
+impl PartialEq for BySlack {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for BySlack {}
+impl PartialOrd for BySlack {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for BySlack {
+    /// Reversed, so that `BinaryHeap` pops the least slack first; ties by job id.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
+    }
+}
+
 /// Apply the targets (accelerator-hours this slot per class and eligible site, same order as
 /// the class's sites) at the slot start. A job is run where at least half of what it would do
 /// this slot fits in what the plan has left (so a job near its end is not suspended for want
-/// of a whole slot's room).
+/// of a whole slot's room). Members that are done are dropped from `map`.
+///
+/// A slot costs one pass over the live members (state and slack read once per job), a sort
+/// only where the plan cannot keep every running job, and heap pops only for the waiting jobs
+/// of classes with room left: a slot where little changes costs little, however many wait.
 pub fn apply(
     ctx: &mut Context<'_>,
-    map: &ClassMap,
+    map: &mut ClassMap,
     class_sites: &[Vec<SiteId>],
     targets: &[Vec<f64>],
 ) -> Vec<Vec<f64>> {
     let mut left: Vec<Vec<f64>> = targets.to_vec();
-    // 1. Running jobs: keep those the plan wants (or that cannot wait), suspend the others.
-    for (k, members) in map.members.iter().enumerate() {
-        let mut running: Vec<JobId> = members
-            .iter()
-            .copied()
-            .filter(|&j| ctx.state(j) == JobState::Running)
-            .collect();
-        running.sort_by(|a, b| slack_h(ctx, *a).total_cmp(&slack_h(ctx, *b)));
-        for j in running {
+    let mut waiting_by_class: Vec<Vec<BySlack>> = Vec::with_capacity(map.members.len());
+    let mut urgent: Vec<BySlack> = Vec::new();
+    let mut running: Vec<BySlack> = Vec::new();
+    for (k, members) in map.members.iter_mut().enumerate() {
+        // 1. One pass: drop finished members, split the others by state.
+        let mut waiting = Vec::new();
+        running.clear();
+        members.retain(|&j| match ctx.state(j) {
+            JobState::Done => false,
+            JobState::Running => {
+                running.push(BySlack(slack_h(ctx, j), j));
+                true
+            }
+            JobState::Queued | JobState::Suspended => {
+                let slack = slack_h(ctx, j);
+                // The exact lead looks at the job's sites; most jobs are far above its bound.
+                if slack < max_urgent_lead_h(ctx, j) && slack < urgent_lead_h(ctx, j) {
+                    urgent.push(BySlack(slack, j));
+                } else {
+                    waiting.push(BySlack(slack, j));
+                }
+                true
+            }
+            _ => true,
+        });
+        waiting_by_class.push(waiting);
+        // 2. Running jobs: keep those the plan wants (or that cannot wait), suspend the others,
+        //    least slack kept first. Where the plan has room for all, nothing is sorted.
+        let Some(sites) = class_sites.get(k) else {
+            continue;
+        };
+        let mut demand = vec![0.0; sites.len()];
+        for &BySlack(_, j) in &running {
+            if let Some(pos) = sites.iter().position(|s| *s == ctx.job_site(j)) {
+                demand[pos] += slot_work(ctx, j);
+            }
+        }
+        if demand.iter().zip(&left[k]).any(|(d, l)| d > l) {
+            running.sort_unstable_by(|a, b| b.cmp(a));
+        }
+        for &BySlack(slack, j) in &running {
             let acc = slot_work(ctx, j);
-            let site = ctx.job_site(j);
-            let Some(pos) = class_sites[k].iter().position(|s| *s == site) else {
+            let Some(pos) = sites.iter().position(|s| *s == ctx.job_site(j)) else {
                 continue;
             };
             // Hysteresis: only a job with plenty of slack is suspended, so that it does not turn
             // urgent at a site that has filled up meanwhile.
-            let urgent = slack_h(ctx, j)
-                < urgent_lead_h(ctx, j) + 6.0 * ctx.slot_h() + 0.5 * ctx.remaining_h(j);
-            if left[k][pos] >= acc * 0.5 || urgent {
+            let hold_h = 6.0 * ctx.slot_h() + 0.5 * ctx.remaining_h(j);
+            let keep_anyway = slack < max_urgent_lead_h(ctx, j) + hold_h
+                && slack < urgent_lead_h(ctx, j) + hold_h;
+            if left[k][pos] >= acc * 0.5 || keep_anyway {
                 left[k][pos] -= acc;
             } else {
                 let _ = ctx.suspend(j);
             }
         }
     }
-    // 2. Urgent jobs before anything else; sites held for urgent jobs that could not start.
-    let held = start_urgent(ctx);
-    // 3. Waiting jobs, least slack first, where the plan has room.
-    for (k, members) in map.members.iter().enumerate() {
-        let mut waiting: Vec<JobId> = members
-            .iter()
-            .copied()
-            .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
-            .collect();
-        if waiting.is_empty() {
+    // 3. Urgent jobs before anything else; sites held for urgent jobs that could not start.
+    let held = start_urgent_jobs(ctx, urgent);
+    // 4. Waiting jobs, least slack first, while the class has room at some site.
+    for (k, waiting) in waiting_by_class.into_iter().enumerate() {
+        let Some(sites) = class_sites.get(k) else {
             continue;
-        }
-        waiting.sort_by(|a, b| slack_h(ctx, *a).total_cmp(&slack_h(ctx, *b)));
-        for j in waiting {
+        };
+        let mut heap = std::collections::BinaryHeap::from(waiting);
+        while left[k].iter().any(|l| *l > 1e-9) {
+            let Some(BySlack(_, j)) = heap.pop() else {
+                break;
+            };
             let work = slot_work(ctx, j);
             let need = ctx.job(j).map_or(u32::MAX, |x| x.accelerators);
             // Sites by most room left in the plan.
-            let mut order: Vec<usize> = (0..class_sites[k].len()).collect();
+            let mut order: Vec<usize> = (0..sites.len()).collect();
             order.sort_by(|a, b| left[k][*b].total_cmp(&left[k][*a]));
             for pos in order {
                 if left[k][pos] < work * 0.5 {
                     break;
                 }
-                let site = class_sites[k][pos];
+                let site = sites[pos];
                 if held.contains(&site) || (ctx.has_started(j) && ctx.job_site(j) != site) {
                     continue;
                 }
@@ -108,6 +164,11 @@ pub fn apply(
 /// a site to make room).
 pub fn is_urgent(ctx: &Context<'_>, j: JobId) -> bool {
     slack_h(ctx, j) < urgent_lead_h(ctx, j)
+}
+
+/// An upper bound of [`urgent_lead_h`] that needs no look at the job's sites.
+fn max_urgent_lead_h(ctx: &Context<'_>, j: JobId) -> f64 {
+    (URGENT_SLOTS + 2.0) * ctx.slot_h() + 0.1 * ctx.remaining_h(j)
 }
 
 /// How early a job turns urgent: one slot, plus a tenth of its remaining run time, plus up to
@@ -130,17 +191,26 @@ fn urgent_lead_h(ctx: &Context<'_>, j: JobId) -> f64 {
 /// jobs with more slack at the site that can free the most, and hold that site: no planned
 /// start is made there until the urgent job has started. Returns the held sites.
 pub fn start_urgent(ctx: &mut Context<'_>) -> Vec<SiteId> {
-    let mut urgent: Vec<JobId> = ctx
+    let urgent: Vec<BySlack> = ctx
         .active_jobs()
         .iter()
         .copied()
         .filter(|&j| {
             matches!(ctx.state(j), JobState::Queued | JobState::Suspended) && is_urgent(ctx, j)
         })
+        .map(|j| BySlack(slack_h(ctx, j), j))
         .collect();
-    urgent.sort_by(|a, b| slack_h(ctx, *a).total_cmp(&slack_h(ctx, *b)));
+    start_urgent_jobs(ctx, urgent)
+}
+
+/// [`start_urgent`] for the urgent jobs already found, with their slack.
+fn start_urgent_jobs(ctx: &mut Context<'_>, mut urgent: Vec<BySlack>) -> Vec<SiteId> {
+    if urgent.is_empty() {
+        return Vec::new();
+    }
+    urgent.sort_unstable_by(|a, b| b.cmp(a));
     let mut held: Vec<SiteId> = Vec::new();
-    for j in urgent {
+    for BySlack(my_slack, j) in urgent {
         let Some(job) = ctx.job(j) else { continue };
         let need = job.accelerators;
         let sites: Vec<SiteId> = if ctx.has_started(j) {
@@ -160,7 +230,6 @@ pub fn start_urgent(ctx: &mut Context<'_>) -> Vec<SiteId> {
         if open.is_empty() {
             continue;
         }
-        let my_slack = slack_h(ctx, j);
         // Candidates to pre-empt at each site: interruptible running jobs with more slack.
         let victims_at = |ctx: &Context<'_>, s: SiteId| -> Vec<(f64, JobId, u32)> {
             ctx.active_jobs()

@@ -9,7 +9,7 @@ use crate::lp::{solve, ObjectiveMode, Plan, PlanError};
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, Scenario, SiteId};
 use suandian_core::policy::Policy;
-use suandian_core::sim::{Context, JobState};
+use suandian_core::sim::Context;
 
 pub struct Oracle {
     plan: Plan,
@@ -91,8 +91,8 @@ impl Policy for Oracle {
             self.live.members = vec![Vec::new(); self.map.members.len()];
         }
         for (k, members) in self.map.members.iter().enumerate() {
+            // Finished members are dropped by the dispatcher.
             let live = &mut self.live.members[k];
-            live.retain(|&j| ctx.state(j) != JobState::Done);
             while let Some(&j) = members.get(self.arrived[k]) {
                 if ctx.job(j).is_none() {
                     break;
@@ -101,7 +101,7 @@ impl Policy for Oracle {
                 self.arrived[k] += 1;
             }
         }
-        self.left = dispatch::apply(ctx, &self.live, &self.sites, &targets);
+        self.left = dispatch::apply(ctx, &mut self.live, &self.sites, &targets);
         for (s, kw) in self.plan.battery_kw.iter().enumerate() {
             if ctx.battery(s).is_some() {
                 ctx.set_battery_kw(s, kw[t]);
@@ -110,7 +110,7 @@ impl Policy for Oracle {
     }
 
     fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
-        let Some(&k) = self.map.of_job.get(&job) else {
+        let Some(&Some(k)) = self.map.of_job.get(job) else {
             return;
         };
         let Some(acc) = ctx.job(job).map(|j| j.accelerators) else {
