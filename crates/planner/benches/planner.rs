@@ -30,7 +30,7 @@ fn problem(sites: usize, slots: usize, slot_h: f64, classes: usize) -> PlanInput
                 accelerators: 1024.0,
                 dyn_kw_per_acc: 0.6,
                 idle_it_kw: 150.0,
-                import_limit_kw: 1200.0,
+                import_limit_kw: vec![1200.0; slots],
                 export_limit_kw: 200.0,
                 feed_in_per_mwh: 20.0,
                 battery: Some(PlanBattery {

@@ -55,7 +55,9 @@ pub fn from_context(
                 accelerators: f64::from(a.count),
                 dyn_kw_per_acc: (a.peak_w - a.idle_w) / 1000.0,
                 idle_it_kw: a.idle_it_kw(),
-                import_limit_kw: ctx.import_limit_kw(s),
+                import_limit_kw: (0..h)
+                    .map(|t| ctx.import_limit_forecast_kw(s, now + t))
+                    .collect(),
                 export_limit_kw: ctx.export_limit_kw(s),
                 feed_in_per_mwh: ctx.feed_in_price_per_mwh(s),
                 battery: battery(ctx.battery(s), ctx.battery_soc_kwh(s)),
@@ -209,13 +211,14 @@ pub fn from_scenario(
     let sites = sc
         .sites
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(si, s)| {
             let a = &s.accelerators;
             PlanSite {
                 accelerators: f64::from(a.count),
                 dyn_kw_per_acc: (a.peak_w - a.idle_w) / 1000.0,
                 idle_it_kw: a.idle_it_kw(),
-                import_limit_kw: s.grid.import_limit_kw,
+                import_limit_kw: (0..h).map(|t| sc.import_limit_kw(si, t)).collect(),
                 export_limit_kw: s.grid.export_limit_kw,
                 feed_in_per_mwh: s.grid.feed_in_price_per_mwh,
                 battery: battery(

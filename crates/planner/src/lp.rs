@@ -13,7 +13,9 @@ pub struct PlanSite {
     /// Extra power of one busy accelerator at full power, kW.
     pub dyn_kw_per_acc: f64,
     pub idle_it_kw: f64,
-    pub import_limit_kw: f64,
+    /// Grid import limit per window slot, kW: the connection's, lowered by demand-response
+    /// caps (OpenADR IMPORT_CAPACITY_LIMIT events) known when the plan is made.
+    pub import_limit_kw: Vec<f64>,
     pub export_limit_kw: f64,
     pub feed_in_per_mwh: f64,
     pub battery: Option<PlanBattery>,
@@ -261,7 +263,7 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
                 input.carbon_price_per_t,
             );
             cols.imp
-                .push(pb.add_column(w * dt, 0.0..=s.import_limit_kw));
+                .push(pb.add_column(w * dt, 0.0..=s.import_limit_kw[t]));
             cols.over.push(pb.add_column((w + over) * dt, 0.0..));
             let feed_in = match input.mode {
                 ObjectiveMode::Carbon => 0.0,

@@ -16,7 +16,7 @@ fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
         accelerators: 4.0,
         dyn_kw_per_acc: 0.5,
         idle_it_kw: 0.0,
-        import_limit_kw: 100.0,
+        import_limit_kw: vec![100.0; h],
         export_limit_kw: 0.0,
         feed_in_per_mwh: 0.0,
         battery: None,
@@ -387,4 +387,39 @@ fn coordinated_never_acts_on_the_future() {
     let (a, b) = (run(&base), run(&changed));
     assert!(!a.is_empty());
     assert_eq!(a, b, "coordinated acted on the future");
+}
+
+/// A demand-response cap (OpenADR IMPORT_CAPACITY_LIMIT) on the cheap slot: the plan runs
+/// there only what the cap allows and moves the rest to the dear slot, since importing above
+/// the cap is penalised. By hand: 2 accelerator-hours at 0.5 kW each; slot 0 costs 20 USD/MWh,
+/// slot 1 200; a 0.5 kW cap in slot 0 lets 1 accelerator-hour run there (0.5 kWh, 0.01 USD),
+/// the other runs in slot 1 (0.5 kWh, 0.10 USD): 0.11, against 0.02 without the cap.
+#[test]
+fn a_demand_response_cap_moves_work_out_of_the_capped_slot() {
+    let mut site = plan_site(vec![20.0, 200.0], vec![0.0, 0.0]);
+    let free = solve(&input(
+        vec![site.clone()],
+        vec![class(vec![0], 2.0, 2, 4.0)],
+    ))
+    .unwrap();
+    assert!((free.work[0][0][0] - 2.0).abs() < 1e-6, "{:?}", free.work);
+    assert!((free.objective - 0.02).abs() < 1e-6, "{}", free.objective);
+    site.import_limit_kw = vec![0.5, 100.0];
+    let capped = solve(&input(vec![site], vec![class(vec![0], 2.0, 2, 4.0)])).unwrap();
+    assert!(
+        (capped.work[0][0][0] - 1.0).abs() < 1e-6,
+        "{:?}",
+        capped.work
+    );
+    assert!(
+        (capped.work[0][0][1] - 1.0).abs() < 1e-6,
+        "{:?}",
+        capped.work
+    );
+    assert!(
+        (capped.objective - 0.11).abs() < 1e-6,
+        "{}",
+        capped.objective
+    );
+    assert!(capped.over_limit_kwh < 1e-9);
 }
