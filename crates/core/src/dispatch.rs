@@ -10,9 +10,10 @@
 //! default rule ([`BatteryMode::Rule`]): green serves the load first; surplus charges the
 //! battery, then is exported up to the export limit, then curtailed; a deficit is met by the
 //! battery (only when the rule allows, see [`crate::model::DispatchRule`]), then the grid up to
-//! its import limit, then thermal backup. Whatever is still missing is imported above the limit
-//! and reported as `import_over_limit_kw`, so that the balance always holds and a breach is
-//! visible rather than hidden.
+//! its import limit, then thermal backup, then (the rule only) the battery even where the rule
+//! would keep its charge. Whatever is still missing is imported above the limit and reported as
+//! `import_over_limit_kw`, so that the balance always holds and a breach is visible rather than
+//! hidden.
 //!
 //! The import limit is the slot's: the connection's limit lowered by any demand-response event
 //! covering the slot ([`crate::model::Scenario::import_limit_kw`]).
@@ -152,6 +153,13 @@ pub fn dispatch(
     if let Some(t) = &site.thermal {
         f.thermal_kw = deficit.min(t.capacity_kw);
         deficit -= f.thermal_kw;
+    }
+    if deficit > 0.0 && matches!(mode, BatteryMode::Rule { .. }) {
+        // Rather than breach the limit, the rule discharges the battery even when it would
+        // have kept the charge (the site's power admission counted on it).
+        let extra = deficit.min(discharge_cap - f.discharge_kw).max(0.0);
+        f.discharge_kw += extra;
+        deficit -= extra;
     }
     if deficit > 0.0 {
         f.import_kw += deficit;

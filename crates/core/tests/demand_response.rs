@@ -212,3 +212,33 @@ fn bad_events_are_named() {
         "demand_response[1] (evt-1).id: found evt-1, expected an id no other demand-response event has"
     );
 }
+
+#[test]
+fn the_battery_discharges_rather_than_breach_the_cap() {
+    // A 2 kWh / 1 kW lossless battery, half full. Flat prices and carbon: the default rule
+    // (trailing mean) would never discharge it. J cannot be interrupted, so in slot 1 the
+    // 2.4 kW load meets a 0.3 kW cap: 0.3 imported, 1 kW from the battery, 1.1 kW over the cap.
+    let mut sc = scenario(false);
+    sc.sites[0].battery = Some(Battery {
+        capacity_kwh: 2.0,
+        power_kw: 1.0,
+        round_trip_efficiency: 1.0,
+        soc_min: 0.0,
+        soc_max: 1.0,
+        soc_initial: 0.5,
+    });
+    sc.validate().unwrap();
+    let cfg = SimConfig {
+        forecast: Default::default(),
+        record_timeline: true,
+    };
+    let r = simulate(&sc, &mut Asap, &cfg);
+    let discharge: Vec<f64> = r
+        .timeline
+        .iter()
+        .map(|row| row.flows.discharge_kw)
+        .collect();
+    assert_eq!(discharge, [0.0, 1.0, 0.0]);
+    close("dr_over_cap_kwh", r.metrics.dr_over_cap_kwh, 1.1);
+    close("soc", r.timeline[2].flows.soc_kwh, 0.0);
+}
