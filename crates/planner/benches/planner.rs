@@ -15,17 +15,27 @@ use suandian_core::policy::Policy;
 use suandian_core::sim::Context;
 use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::synthetic::{fleet_with_eligibility, FleetSpec};
-use suandian_planner::lp::{solve, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass};
-use suandian_planner::{policy_by_name, Oracle};
+use suandian_planner::lp::{
+    solve, solve_from, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
+};
+use suandian_planner::{Coordinated, CoordinatedConfig, Oracle};
 
 /// A planning problem of the given size: daily price and carbon cycles, solar and a battery at
 /// every site, `classes` workload classes each eligible at three sites with staggered deadlines.
 fn problem(sites: usize, slots: usize, slot_h: f64, classes: usize) -> PlanInput {
+    problem_at(sites, slots, slot_h, classes, 0)
+}
+
+/// [`problem`] as re-planned `at` slots later: the window moved on, the forecasts revised
+/// (prices by up to 3 %), a share of each class's work done.
+fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize) -> PlanInput {
     let per_day = 24.0 / slot_h;
     let sites_v: Vec<PlanSite> = (0..sites)
         .map(|s| {
             let phase = s as f64 * 0.7;
-            let cyc = |t: usize| ((t as f64 / per_day) * std::f64::consts::TAU + phase).sin();
+            let cyc =
+                |t: usize| (((t + at) as f64 / per_day) * std::f64::consts::TAU + phase).sin();
+            let revised = |t: usize| 1.0 + 0.03 * ((t * 7 + at * 13) % 11) as f64 / 11.0;
             PlanSite {
                 accelerators: 1024.0,
                 dyn_kw_per_acc: 0.6,
@@ -42,7 +52,9 @@ fn problem(sites: usize, slots: usize, slot_h: f64, classes: usize) -> PlanInput
                 }),
                 thermal: (s % 4 == 0).then_some((300.0, 0.15, 800.0)),
                 pue: (0..slots).map(|t| 1.2 + 0.05 * cyc(t)).collect(),
-                price_per_mwh: (0..slots).map(|t| 60.0 + 40.0 * cyc(t + 3)).collect(),
+                price_per_mwh: (0..slots)
+                    .map(|t| (60.0 + 40.0 * cyc(t + 3)) * revised(t))
+                    .collect(),
                 carbon_g_per_kwh: (0..slots).map(|t| 400.0 + 200.0 * cyc(t)).collect(),
                 green_kw: (0..slots).map(|t| (400.0 * cyc(t + 6)).max(0.0)).collect(),
                 fixed_acc: vec![0.0; slots],
@@ -51,11 +63,12 @@ fn problem(sites: usize, slots: usize, slot_h: f64, classes: usize) -> PlanInput
         .collect();
     let classes_v = (0..classes)
         .map(|c| WorkClass {
+            id: c as u64,
             sites: (0..3.min(sites)).map(|k| (c + k) % sites).collect(),
-            work_acc_h: 3000.0,
+            work_acc_h: 3000.0 - 20.0 * at as f64,
             start: 0,
             start_fraction: 1.0,
-            due: slots / 4 + (c * slots) / (classes.max(1) * 2) + slots / 4,
+            due: slots / 4 + (c * slots) / (classes.max(1) * 2) + slots / 4 - at,
             max_acc: 400.0,
             defer_cost_per_acc_h: Some(0.08),
             due_after_run: false,
@@ -63,6 +76,7 @@ fn problem(sites: usize, slots: usize, slot_h: f64, classes: usize) -> PlanInput
         .collect();
     PlanInput {
         slot_h,
+        first_slot: at,
         slots,
         sites: sites_v,
         classes: classes_v,
@@ -104,12 +118,28 @@ fn small_and_rolling(quick: bool) {
         t.elapsed().as_secs_f64()
     });
     let plan = solve(&p).unwrap();
-    println!("re-plan 8 sites x 96 slots (15 min) x 20 classes: {t:.3} s ({} columns, {} rows; target 0.5 s)", plan.columns, plan.rows);
+    println!("re-plan 8 sites x 96 slots (15 min) x 20 classes: {t:.3} s ({} columns, {} rows, {} simplex iterations; target 0.5 s)", plan.columns, plan.rows, plan.iterations);
+    // The same re-plan one slot later, started from this plan (the rolling horizon's case).
+    let (_, warm) = solve_from(&p, None).expect("solves");
+    let next = problem_at(8, 96, 0.25, 20, 1);
+    let mut iterations = 0;
+    let t = best_of(5, || {
+        let t = Instant::now();
+        let (plan, _) = solve_from(&next, Some(&warm)).expect("solves");
+        iterations = plan.iterations;
+        t.elapsed().as_secs_f64()
+    });
+    let cold = best_of(5, || {
+        let t = Instant::now();
+        solve(&next).expect("solves");
+        t.elapsed().as_secs_f64()
+    });
+    println!("the next re-plan, warm-started from this one: {t:.3} s ({iterations} simplex iterations; {cold:.3} s cold)");
 
     // 2. Growth of one plan with sites, slots and classes.
     println!("\ngrowth (one solve, best of 3):");
-    println!("| sites | slots | classes | columns | rows | solve s |");
-    println!("|---|---|---|---|---|---|");
+    println!("| sites | slots | classes | columns | rows | solve s | next re-plan, warm s |");
+    println!("|---|---|---|---|---|---|---|");
     for &(sites, slots, classes) in &[
         (8, 96, 20),
         (8, 192, 20),
@@ -121,16 +151,26 @@ fn small_and_rolling(quick: bool) {
         if quick && sites > 25 {
             continue;
         }
-        let p = problem(sites, slots, if slots == 168 { 1.0 } else { 0.25 }, classes);
+        let slot_h = if slots == 168 { 1.0 } else { 0.25 };
+        let p = problem(sites, slots, slot_h, classes);
         let mut shape = (0, 0);
-        let t = best_of(if sites >= 50 { 1 } else { 3 }, || {
+        let runs = if sites >= 50 { 1 } else { 3 };
+        let mut warm = None;
+        let t = best_of(runs, || {
             let t = Instant::now();
-            let plan = solve(&p).expect("solves");
+            let (plan, w) = solve_from(&p, None).expect("solves");
             shape = (plan.columns, plan.rows);
+            warm = Some(w);
+            t.elapsed().as_secs_f64()
+        });
+        let next = problem_at(sites, slots, slot_h, classes, 1);
+        let tw = best_of(runs, || {
+            let t = Instant::now();
+            solve_from(&next, warm.as_ref()).expect("solves");
             t.elapsed().as_secs_f64()
         });
         println!(
-            "| {sites} | {slots} | {classes} | {} | {} | {t:.3} |",
+            "| {sites} | {slots} | {classes} | {} | {} | {t:.3} | {tw:.3} |",
             shape.0, shape.1
         );
     }
@@ -146,21 +186,23 @@ fn small_and_rolling(quick: bool) {
         },
         ..SimConfig::default()
     };
-    let t = Instant::now();
-    let r = simulate(
-        &sc,
-        policy_by_name("coordinated", &sc, ObjectiveMode::Balanced)
-            .unwrap()
-            .unwrap()
-            .as_mut(),
-        &cfg,
-    );
-    println!(
-        "\nweek of rolling re-plans (default scenario, 8 sites, {} jobs): {:.1} s; {}",
-        sc.jobs.len(),
-        t.elapsed().as_secs_f64(),
-        r.notes.join("; ")
-    );
+    for warm_start in [false, true] {
+        let t = Instant::now();
+        let mut policy = Coordinated::new(
+            CoordinatedConfig {
+                warm_start,
+                ..CoordinatedConfig::default()
+            },
+            ObjectiveWeights::for_scenario(&sc),
+        );
+        let r = simulate(&sc, &mut policy, &cfg);
+        println!(
+            "\nweek of rolling re-plans (default scenario, 8 sites, {} jobs): {:.1} s; {}",
+            sc.jobs.len(),
+            t.elapsed().as_secs_f64(),
+            r.notes.join("; ")
+        );
+    }
 }
 
 fn national() {

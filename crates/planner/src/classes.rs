@@ -28,6 +28,16 @@ fn battery(b: Option<&Battery>, soc0: f64) -> Option<PlanBattery> {
         })
 }
 
+/// A rolling class's identity: its eligible sites and its deadline as a run slot, which stay
+/// the same from one re-plan to the next (the window-relative deadline does not).
+fn class_id(sites: &[SiteId], due_slot: usize) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    sites.hash(&mut h);
+    due_slot.hash(&mut h);
+    h.finish()
+}
+
 /// Settings shared by the planners.
 #[derive(Debug, Clone, Copy)]
 pub struct Knobs {
@@ -150,6 +160,7 @@ pub fn from_context(
                 .map(|s| acc_h_cost[*s])
                 .fold(f64::INFINITY, f64::min);
             classes.push(WorkClass {
+                id: class_id(&eligible, now + due),
                 sites: eligible.clone(),
                 work_acc_h: 0.0,
                 start: 0,
@@ -179,6 +190,7 @@ pub fn from_context(
     (
         PlanInput {
             slot_h: dt,
+            first_slot: now,
             slots: h,
             sites,
             classes,
@@ -264,6 +276,7 @@ pub fn from_scenario(
         let key = (b, job.allowed_sites.clone(), due_b);
         let k = *key_of.entry(key).or_insert_with(|| {
             classes.push(WorkClass {
+                id: classes.len() as u64,
                 sites: job.allowed_sites.clone(),
                 work_acc_h: 0.0,
                 start: arrival_slot,
@@ -311,6 +324,7 @@ pub fn from_scenario(
     (
         PlanInput {
             slot_h: dt,
+            first_slot: 0,
             slots: h,
             sites,
             classes,

@@ -3,7 +3,7 @@
 
 use crate::classes::{from_context, ClassMap, Knobs};
 use crate::dispatch;
-use crate::lp::{solve, ObjectiveMode, Plan};
+use crate::lp::{solve, solve_from, ObjectiveMode, Plan, WarmStart};
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, SiteId};
 use suandian_core::policy::Policy;
@@ -18,6 +18,8 @@ pub struct CoordinatedConfig {
     pub time_limit_s: f64,
     /// Share of the recent arrival rate of work kept free in later slots for work still to come.
     pub reserve_for_arrivals: f64,
+    /// Start each re-plan from the last plan's simplex basis (docs/planner.md#warm-starts).
+    pub warm_start: bool,
 }
 
 impl Default for CoordinatedConfig {
@@ -29,6 +31,7 @@ impl Default for CoordinatedConfig {
             min_green_share: 0.0,
             time_limit_s: 10.0,
             reserve_for_arrivals: 0.5,
+            warm_start: true,
         }
     }
 }
@@ -43,7 +46,11 @@ pub struct Coordinated {
     solve_s: f64,
     max_solve_s: f64,
     relaxed: usize,
+    iterations: i64,
     last_failure: Option<String>,
+    /// The last plan's values, to start the next solve from.
+    warm: Option<WarmStart>,
+    blocking: dispatch::SiteBlocking,
     /// Jobs already seen, and the accelerator-hours that arrived in each recent slot.
     seen: std::collections::HashSet<JobId>,
     arrivals: std::collections::VecDeque<f64>,
@@ -61,7 +68,10 @@ impl Coordinated {
             solve_s: 0.0,
             max_solve_s: 0.0,
             relaxed: 0,
+            iterations: 0,
             last_failure: None,
+            warm: None,
+            blocking: dispatch::SiteBlocking::default(),
             seen: std::collections::HashSet::new(),
             arrivals: std::collections::VecDeque::new(),
         }
@@ -114,8 +124,17 @@ impl Coordinated {
         }
         let sites: Vec<Vec<SiteId>> = input.classes.iter().map(|c| c.sites.clone()).collect();
         self.solves += 1;
-        match solve(&input) {
+        let solved = if self.cfg.warm_start {
+            solve_from(&input, self.warm.as_ref()).map(|(plan, warm)| {
+                self.warm = Some(warm);
+                plan
+            })
+        } else {
+            solve(&input)
+        };
+        match solved {
             Ok(plan) => {
+                self.iterations += plan.iterations;
                 self.solve_s += plan.solve_s;
                 self.max_solve_s = self.max_solve_s.max(plan.solve_s);
                 if !plan.relaxed.is_empty() {
@@ -124,6 +143,7 @@ impl Coordinated {
                 self.current = Some((slot, plan, map, sites));
             }
             Err(e) => {
+                self.warm = None;
                 self.failures += 1;
                 self.last_failure = Some(format!("slot {slot}: {e}"));
                 self.current = None;
@@ -153,10 +173,10 @@ impl Policy for Coordinated {
                             .collect()
                     })
                     .collect();
-                dispatch::apply(ctx, map, sites, &targets);
+                dispatch::apply(ctx, &self.blocking, map, sites, &targets);
                 if off > 0 {
                     // Jobs that arrived since the plan are in no class: keep their deadlines.
-                    let _ = dispatch::start_urgent(ctx);
+                    let _ = dispatch::start_urgent(ctx, &self.blocking);
                 }
                 for (s, kw) in plan.battery_kw.iter().enumerate() {
                     if ctx.battery(s).is_some() {
@@ -181,12 +201,13 @@ impl Policy for Coordinated {
                         let _ = ctx.start(j, site, 1.0);
                     }
                 }
-                let _ = dispatch::start_urgent(ctx);
+                let _ = dispatch::start_urgent(ctx, &self.blocking);
             }
         }
     }
 
     fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+        self.blocking.observe(ctx, job);
         // Planned at the next slot boundary, unless it cannot wait that long.
         if dispatch::slack_h(ctx, job)
             < ctx.slot_end_h() - ctx.now_h() + dispatch::URGENT_SLOTS * ctx.slot_h()
@@ -213,10 +234,12 @@ impl Policy for Coordinated {
 
     fn notes(&self) -> Vec<String> {
         let mut n = vec![format!(
-            "{} plans solved by HiGHS, {:.3} s mean, {:.3} s max; {} fell back to asap-with-caps; {} had relaxed constraints",
+            "{} plans solved by HiGHS ({}), {:.3} s mean, {:.3} s max, {} simplex iterations mean; {} fell back to asap-with-caps; {} had relaxed constraints",
             self.solves,
+            if self.cfg.warm_start { "each from the last" } else { "cold" },
             self.solve_s / (self.solves - self.failures).max(1) as f64,
             self.max_solve_s,
+            self.iterations / (self.solves - self.failures).max(1) as i64,
             self.failures,
             self.relaxed
         )];

@@ -24,6 +24,66 @@ pub fn slack_h(ctx: &Context<'_>, job: JobId) -> f64 {
     j.deadline_h - ctx.now_h() - ctx.remaining_h(job)
 }
 
+/// How long a site can be wholly taken by work a job cannot run beside, learned from the jobs
+/// that have arrived: per site, the longest run time seen for each job size that may run there.
+#[derive(Debug, Clone, Default)]
+pub struct SiteBlocking {
+    sizes: Vec<Vec<(u32, f64)>>,
+    /// An upper bound of [`SiteBlocking::hours`] over every site and job size.
+    bound_h: f64,
+}
+
+impl SiteBlocking {
+    /// Note a job that has arrived.
+    pub fn observe(&mut self, ctx: &Context<'_>, j: JobId) {
+        let Some(job) = ctx.job(j) else { return };
+        if self.sizes.len() < ctx.site_count() {
+            self.sizes.resize(ctx.site_count(), Vec::new());
+        }
+        let mut changed = false;
+        for &s in &job.allowed_sites {
+            let sizes = &mut self.sizes[s];
+            match sizes.iter_mut().find(|(acc, _)| *acc == job.accelerators) {
+                Some((_, h)) if *h >= job.runtime_h => {}
+                Some((_, h)) => {
+                    *h = job.runtime_h;
+                    changed = true;
+                }
+                None => {
+                    sizes.push((job.accelerators, job.runtime_h));
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            // The biggest job seen at a site bounds what any job there can be kept out by.
+            self.bound_h = (0..self.sizes.len())
+                .map(|s| {
+                    let biggest = self.sizes[s].iter().map(|x| x.0).max().unwrap_or(0);
+                    self.hours(ctx, s, biggest)
+                })
+                .fold(0.0, f64::max);
+        }
+    }
+
+    /// The longest a job of `acc` accelerators at `site` may wait for one it cannot run
+    /// beside, in hours (0 where every job seen fits beside it).
+    pub fn hours(&self, ctx: &Context<'_>, site: SiteId, acc: u32) -> f64 {
+        let cap = ctx.accelerators(site).count;
+        self.sizes.get(site).map_or(0.0, |sizes| {
+            sizes
+                .iter()
+                .filter(|(a, _)| a + acc > cap)
+                .map(|(_, h)| *h)
+                .fold(0.0, f64::max)
+        })
+    }
+}
+
+fn slot_acc(ctx: &Context<'_>, j: JobId) -> u32 {
+    ctx.job(j).map_or(0, |x| x.accelerators)
+}
+
 /// What a job would do this slot at full power, in accelerator-hours.
 fn slot_work(ctx: &Context<'_>, j: JobId) -> f64 {
     let acc = f64::from(ctx.job(j).map_or(0, |x| x.accelerators));
@@ -62,6 +122,7 @@ impl Ord for BySlack {
 /// of classes with room left: a slot where little changes costs little, however many wait.
 pub fn apply(
     ctx: &mut Context<'_>,
+    blocking: &SiteBlocking,
     map: &mut ClassMap,
     class_sites: &[Vec<SiteId>],
     targets: &[Vec<f64>],
@@ -83,7 +144,9 @@ pub fn apply(
             JobState::Queued | JobState::Suspended => {
                 let slack = slack_h(ctx, j);
                 // The exact lead looks at the job's sites; most jobs are far above its bound.
-                if slack < max_urgent_lead_h(ctx, j) && slack < urgent_lead_h(ctx, j) {
+                if slack < max_urgent_lead_h(ctx, blocking, j)
+                    && slack < urgent_lead_h(ctx, blocking, j)
+                {
                     urgent.push(BySlack(slack, j));
                 } else {
                     waiting.push(BySlack(slack, j));
@@ -113,10 +176,13 @@ pub fn apply(
                 continue;
             };
             // Hysteresis: only a job with plenty of slack is suspended, so that it does not turn
-            // urgent at a site that has filled up meanwhile.
-            let hold_h = 6.0 * ctx.slot_h() + 0.5 * ctx.remaining_h(j);
-            let keep_anyway = slack < max_urgent_lead_h(ctx, j) + hold_h
-                && slack < urgent_lead_h(ctx, j) + hold_h;
+            // urgent at a site that has filled up meanwhile, or that a job it cannot run
+            // beside holds for hours (a suspended job must resume where it is).
+            let hold_h = 6.0 * ctx.slot_h()
+                + 0.5 * ctx.remaining_h(j)
+                + blocking.hours(ctx, ctx.job_site(j), slot_acc(ctx, j));
+            let keep_anyway = slack < max_urgent_lead_h(ctx, blocking, j) + hold_h
+                && slack < urgent_lead_h(ctx, blocking, j) + hold_h;
             if left[k][pos] >= acc * 0.5 || keep_anyway {
                 left[k][pos] -= acc;
             } else {
@@ -162,18 +228,34 @@ pub fn apply(
 /// Whether a waiting job must start now (or very soon) to keep its deadline: its slack is
 /// under [`URGENT_SLOTS`] slots plus a tenth of its remaining run time (big jobs need time for
 /// a site to make room).
-pub fn is_urgent(ctx: &Context<'_>, j: JobId) -> bool {
-    slack_h(ctx, j) < urgent_lead_h(ctx, j)
+pub fn is_urgent(ctx: &Context<'_>, blocking: &SiteBlocking, j: JobId) -> bool {
+    slack_h(ctx, j) < urgent_lead_h(ctx, blocking, j)
 }
 
 /// An upper bound of [`urgent_lead_h`] that needs no look at the job's sites.
-fn max_urgent_lead_h(ctx: &Context<'_>, j: JobId) -> f64 {
-    (URGENT_SLOTS + 2.0) * ctx.slot_h() + 0.1 * ctx.remaining_h(j)
+fn max_urgent_lead_h(ctx: &Context<'_>, blocking: &SiteBlocking, j: JobId) -> f64 {
+    (URGENT_SLOTS + 2.0) * ctx.slot_h() + 0.1 * ctx.remaining_h(j) + blocking.bound_h
 }
 
-/// How early a job turns urgent: one slot, plus a tenth of its remaining run time, plus up to
-/// two slots for a job that needs a whole site (a site takes time to drain for it).
-fn urgent_lead_h(ctx: &Context<'_>, j: JobId) -> f64 {
+/// How early a job turns urgent: [`drain_lead_h`], plus, where a job it cannot run beside
+/// may take every site it could use, the longest such job's run (it must start before its
+/// slack is less than that).
+fn urgent_lead_h(ctx: &Context<'_>, blocking: &SiteBlocking, j: JobId) -> f64 {
+    let Some(job) = ctx.job(j) else { return 0.0 };
+    let blocked_h = if ctx.has_started(j) {
+        blocking.hours(ctx, ctx.job_site(j), job.accelerators)
+    } else {
+        job.allowed_sites
+            .iter()
+            .map(|&s| blocking.hours(ctx, s, job.accelerators))
+            .fold(f64::INFINITY, f64::min)
+    };
+    drain_lead_h(ctx, j) + blocked_h
+}
+
+/// One slot, plus a tenth of the job's remaining run time, plus up to two slots for a job that
+/// needs a whole site (a site takes time to drain for it).
+fn drain_lead_h(ctx: &Context<'_>, j: JobId) -> f64 {
     let Some(job) = ctx.job(j) else { return 0.0 };
     let biggest = job
         .allowed_sites
@@ -190,13 +272,14 @@ fn urgent_lead_h(ctx: &Context<'_>, j: JobId) -> f64 {
 /// that has room (where it already ran, if it has started). Where none has, pre-empt running
 /// jobs with more slack at the site that can free the most, and hold that site: no planned
 /// start is made there until the urgent job has started. Returns the held sites.
-pub fn start_urgent(ctx: &mut Context<'_>) -> Vec<SiteId> {
+pub fn start_urgent(ctx: &mut Context<'_>, blocking: &SiteBlocking) -> Vec<SiteId> {
     let urgent: Vec<BySlack> = ctx
         .active_jobs()
         .iter()
         .copied()
         .filter(|&j| {
-            matches!(ctx.state(j), JobState::Queued | JobState::Suspended) && is_urgent(ctx, j)
+            matches!(ctx.state(j), JobState::Queued | JobState::Suspended)
+                && is_urgent(ctx, blocking, j)
         })
         .map(|j| BySlack(slack_h(ctx, j), j))
         .collect();
@@ -213,6 +296,7 @@ fn start_urgent_jobs(ctx: &mut Context<'_>, mut urgent: Vec<BySlack>) -> Vec<Sit
     for BySlack(my_slack, j) in urgent {
         let Some(job) = ctx.job(j) else { continue };
         let need = job.accelerators;
+        let urgent_rem = ctx.remaining_h(j);
         let sites: Vec<SiteId> = if ctx.has_started(j) {
             vec![ctx.job_site(j)]
         } else {
@@ -239,11 +323,17 @@ fn start_urgent_jobs(ctx: &mut Context<'_>, mut urgent: Vec<BySlack>) -> Vec<Sit
                 .filter_map(|v| {
                     let vj = ctx.job(v)?;
                     let sl = slack_h(ctx, v);
-                    (vj.interruptible && sl > my_slack + 0.5 * ctx.slot_h()).then_some((
-                        sl,
-                        v,
-                        vj.accelerators,
-                    ))
+                    // A victim stays at its site: where it cannot run beside the urgent job it
+                    // waits for that job's end, and must have the slack for it (other jobs
+                    // that could keep it out obey the same rules, so they are not counted).
+                    let exclusive = vj.accelerators + need > ctx.accelerators(s).count;
+                    let room = if exclusive {
+                        urgent_rem + drain_lead_h(ctx, v)
+                    } else {
+                        0.0
+                    };
+                    (vj.interruptible && sl > my_slack + 0.5 * ctx.slot_h() && sl > room)
+                        .then_some((sl, v, vj.accelerators))
                 })
                 .collect()
         };

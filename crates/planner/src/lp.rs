@@ -4,6 +4,8 @@
 //! code serves the rolling-horizon policy, the oracle and the benchmarks.
 
 use highs::{HighsModelStatus, RowProblem, Sense};
+use std::collections::HashMap;
+use std::ops::RangeBounds;
 use std::time::Instant;
 
 /// One site over the planning window. Series are indexed by window slot.
@@ -40,6 +42,9 @@ pub struct PlanBattery {
 /// A workload class: jobs with the same eligible sites and time window, planned as one fluid.
 #[derive(Debug, Clone)]
 pub struct WorkClass {
+    /// The class's identity from one re-plan to the next (for warm starts): the same jobs'
+    /// class keeps its id while its sites and deadline stay.
+    pub id: u64,
     /// Eligible sites (indices into [`PlanInput::sites`]).
     pub sites: Vec<usize>,
     /// Accelerator-hours (at full speed) to do.
@@ -83,6 +88,8 @@ pub enum ObjectiveMode {
 #[derive(Debug, Clone)]
 pub struct PlanInput {
     pub slot_h: f64,
+    /// The run's slot at which the window starts (0 for a plan of the whole run).
+    pub first_slot: usize,
     pub slots: usize,
     pub sites: Vec<PlanSite>,
     pub classes: Vec<WorkClass>,
@@ -120,6 +127,8 @@ pub struct Plan {
     pub solve_s: f64,
     pub columns: usize,
     pub rows: usize,
+    /// Simplex iterations the solve took (0 for the interior point method without crossover).
+    pub iterations: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,12 +161,166 @@ fn energy_weight(
 /// Models with more columns than this are solved with the interior point method.
 pub const IPM_ABOVE_COLUMNS: usize = 50_000;
 
+/// What a column stands for, with its run slot: the same quantity keeps its key from one
+/// re-plan to the next, so that one plan's values can warm-start the next solve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ColKey {
+    Work {
+        class: u64,
+        site: usize,
+        slot: usize,
+    },
+    Unmet(u64),
+    Deferred(u64),
+    Inference {
+        region: usize,
+        site: usize,
+        slot: usize,
+    },
+    Unserved {
+        region: usize,
+        slot: usize,
+    },
+    Flow {
+        site: usize,
+        flow: Flow,
+        slot: usize,
+    },
+    GreenShortfall(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Flow {
+    Import,
+    OverLimit,
+    Export,
+    Green,
+    Thermal,
+    Charge,
+    Discharge,
+    Soc,
+}
+
+/// What a row stands for, with its run slot (as [`ColKey`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum RowKey {
+    Work(u64),
+    Parallelism { class: u64, slot: usize },
+    Demand { region: usize, slot: usize },
+    Capacity { site: usize, slot: usize },
+    Balance { site: usize, slot: usize },
+    Soc { site: usize, slot: usize },
+    FinalSoc(usize),
+    GreenShare(usize),
+}
+
+/// A solved plan's simplex basis by what each column and row stands for: passed to the next
+/// re-plan's [`solve_from`], it is the starting basis of the quantities both windows have
+/// (new columns start at their lower bound, new rows basic; HiGHS repairs what is singular).
+#[derive(Debug, Clone, Default)]
+pub struct WarmStart {
+    cols: HashMap<ColKey, i32>,
+    rows: HashMap<RowKey, i32>,
+}
+
+impl WarmStart {
+    /// Columns and rows it holds a status for.
+    pub fn len(&self) -> usize {
+        self.cols.len() + self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Bounds of a column or row.
+fn bounds_of<B: RangeBounds<f64>>(bounds: &B) -> (f64, f64) {
+    use std::ops::Bound::*;
+    let lower = match bounds.start_bound() {
+        Included(x) | Excluded(x) => *x,
+        Unbounded => f64::NEG_INFINITY,
+    };
+    let upper = match bounds.end_bound() {
+        Included(x) | Excluded(x) => *x,
+        Unbounded => f64::INFINITY,
+    };
+    (lower, upper)
+}
+
+/// A basis status carried over to bounds that may have changed: a nonbasic quantity sits at a
+/// bound it has.
+fn status_for(status: i32, lower: f64, upper: f64) -> i32 {
+    use highs_sys::{kHighsBasisStatusBasic as BASIC, kHighsBasisStatusLower as LOWER};
+    use highs_sys::{kHighsBasisStatusUpper as UPPER, kHighsBasisStatusZero as ZERO};
+    match status {
+        BASIC => BASIC,
+        UPPER if upper.is_finite() => UPPER,
+        _ if lower.is_finite() => LOWER,
+        _ if upper.is_finite() => UPPER,
+        _ => ZERO,
+    }
+}
+
+/// The HiGHS problem being built, with the key and bounds of every column and row where a
+/// warm start is wanted.
+struct Builder {
+    pb: RowProblem,
+    keys: Option<Keys>,
+}
+
+/// Each column's and row's key with its bounds, in the order they were added.
+#[derive(Default)]
+struct Keys {
+    cols: Vec<(ColKey, f64, f64)>,
+    rows: Vec<(RowKey, f64, f64)>,
+}
+
+impl Builder {
+    fn add_column<B: RangeBounds<f64>>(&mut self, key: ColKey, cost: f64, bounds: B) -> highs::Col {
+        if let Some(keys) = &mut self.keys {
+            let (lower, upper) = bounds_of(&bounds);
+            keys.cols.push((key, lower, upper));
+        }
+        self.pb.add_column(cost, bounds)
+    }
+
+    fn add_row<B: RangeBounds<f64>>(&mut self, key: RowKey, bounds: B, row: &[(highs::Col, f64)]) {
+        if let Some(keys) = &mut self.keys {
+            let (lower, upper) = bounds_of(&bounds);
+            keys.rows.push((key, lower, upper));
+        }
+        self.pb.add_row(bounds, row.iter().copied());
+    }
+}
+
 /// Build and solve the plan.
 pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
+    solve_inner(input, None, false).map(|(plan, _)| plan)
+}
+
+/// Build and solve the plan, starting from an earlier plan's basis where given, and return
+/// this plan's basis for the next re-plan too.
+pub fn solve_from(
+    input: &PlanInput,
+    start: Option<&WarmStart>,
+) -> Result<(Plan, WarmStart), PlanError> {
+    solve_inner(input, start, true)
+}
+
+fn solve_inner(
+    input: &PlanInput,
+    start: Option<&WarmStart>,
+    keep_basis: bool,
+) -> Result<(Plan, WarmStart), PlanError> {
     let h = input.slots;
     let dt = input.slot_h;
     let n_sites = input.sites.len();
-    let mut pb = RowProblem::default();
+    let mut pb = Builder {
+        pb: RowProblem::default(),
+        keys: (keep_basis || start.is_some()).then(Keys::default),
+    };
+    let at = |t: usize| input.first_slot + t;
     // Penalties in objective units: in Carbon mode a currency-valued penalty is converted
     // at the carbon price (or 1 kg per unit when there is none).
     let to_obj = |currency: f64| match input.mode {
@@ -177,11 +340,16 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
     let mut defer_cols = Vec::with_capacity(input.classes.len());
     for c in &input.classes {
         let mut per_site = Vec::with_capacity(c.sites.len());
-        for _ in &c.sites {
+        for &site in &c.sites {
             let cols: Vec<_> = (0..h)
                 .map(|t| {
                     if t >= c.start && t < c.due.min(h) {
-                        Some(pb.add_column(eps * t as f64, 0.0..))
+                        let key = ColKey::Work {
+                            class: c.id,
+                            site,
+                            slot: at(t),
+                        };
+                        Some(pb.add_column(key, eps * t as f64, 0.0..))
                     } else {
                         None
                     }
@@ -191,6 +359,7 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         }
         work_cols.push(per_site);
         unmet_cols.push(pb.add_column(
+            ColKey::Unmet(c.id),
             if c.due_after_run {
                 deferred_after_run
             } else {
@@ -205,7 +374,7 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
                 // re-planning cannot put work off again and again while new work arrives.
                 let room = (c.max_acc * (c.due - h) as f64 * dt)
                     .min(c.work_acc_h * (1.0 - h as f64 / c.due as f64));
-                Some(pb.add_column(to_obj(cost), 0.0..=room))
+                Some(pb.add_column(ColKey::Deferred(c.id), to_obj(cost), 0.0..=room))
             }
             _ => None,
         });
@@ -213,20 +382,33 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
     // Inference columns.
     let mut inf_cols = Vec::new();
     let mut unserved_cols = Vec::new();
-    for r in &input.inference {
+    for (region, r) in input.inference.iter().enumerate() {
         inf_cols.push(
             r.sites
                 .iter()
-                .map(|_| {
+                .map(|&(site, _)| {
                     (0..h)
-                        .map(|_| pb.add_column(0.0, 0.0..))
+                        .map(|t| {
+                            let key = ColKey::Inference {
+                                region,
+                                site,
+                                slot: at(t),
+                            };
+                            pb.add_column(key, 0.0, 0.0..)
+                        })
                         .collect::<Vec<_>>()
                 })
                 .collect::<Vec<_>>(),
         );
         unserved_cols.push(
             (0..h)
-                .map(|_| pb.add_column(unserved_per_token_slot, 0.0..))
+                .map(|t| {
+                    let key = ColKey::Unserved {
+                        region,
+                        slot: at(t),
+                    };
+                    pb.add_column(key, unserved_per_token_slot, 0.0..)
+                })
                 .collect::<Vec<_>>(),
         );
     }
@@ -243,7 +425,7 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         short: Option<highs::Col>,
     }
     let mut sc = Vec::with_capacity(n_sites);
-    for s in &input.sites {
+    for (site, s) in input.sites.iter().enumerate() {
         let mut cols = SiteCols {
             imp: vec![],
             over: vec![],
@@ -256,6 +438,11 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
             short: None,
         };
         for t in 0..h {
+            let key = |flow| ColKey::Flow {
+                site,
+                flow,
+                slot: at(t),
+            };
             let w = energy_weight(
                 input.mode,
                 s.price_per_mwh[t] / 1000.0,
@@ -263,26 +450,38 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
                 input.carbon_price_per_t,
             );
             cols.imp
-                .push(pb.add_column(w * dt, 0.0..=s.import_limit_kw[t]));
-            cols.over.push(pb.add_column((w + over) * dt, 0.0..));
+                .push(pb.add_column(key(Flow::Import), w * dt, 0.0..=s.import_limit_kw[t]));
+            cols.over
+                .push(pb.add_column(key(Flow::OverLimit), (w + over) * dt, 0.0..));
             let feed_in = match input.mode {
                 ObjectiveMode::Carbon => 0.0,
                 _ => s.feed_in_per_mwh / 1000.0,
             };
             cols.exp
-                .push(pb.add_column(-feed_in * dt, 0.0..=s.export_limit_kw));
+                .push(pb.add_column(key(Flow::Export), -feed_in * dt, 0.0..=s.export_limit_kw));
             cols.green
-                .push(pb.add_column(0.0, 0.0..=s.green_kw[t].max(0.0)));
+                .push(pb.add_column(key(Flow::Green), 0.0, 0.0..=s.green_kw[t].max(0.0)));
             cols.th.push(s.thermal.map(|(cap, cost, g)| {
                 let w = energy_weight(input.mode, cost, g, input.carbon_price_per_t);
-                pb.add_column(w * dt, 0.0..=cap)
+                pb.add_column(key(Flow::Thermal), w * dt, 0.0..=cap)
             }));
             match &s.battery {
                 Some(b) => {
-                    cols.ch.push(Some(pb.add_column(0.0, 0.0..=b.power_kw)));
-                    cols.dis.push(Some(pb.add_column(0.0, 0.0..=b.power_kw)));
-                    cols.soc
-                        .push(Some(pb.add_column(0.0, b.min_kwh..=b.max_kwh)));
+                    cols.ch.push(Some(pb.add_column(
+                        key(Flow::Charge),
+                        0.0,
+                        0.0..=b.power_kw,
+                    )));
+                    cols.dis.push(Some(pb.add_column(
+                        key(Flow::Discharge),
+                        0.0,
+                        0.0..=b.power_kw,
+                    )));
+                    cols.soc.push(Some(pb.add_column(
+                        key(Flow::Soc),
+                        0.0,
+                        b.min_kwh..=b.max_kwh,
+                    )));
                 }
                 None => {
                     cols.ch.push(None);
@@ -292,7 +491,11 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
             }
         }
         if input.min_green_share > 0.0 {
-            cols.short = Some(pb.add_column(to_obj(input.over_limit_per_kwh), 0.0..));
+            cols.short = Some(pb.add_column(
+                ColKey::GreenShortfall(site),
+                to_obj(input.over_limit_per_kwh),
+                0.0..,
+            ));
         }
         sc.push(cols);
     }
@@ -307,7 +510,7 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         if let Some(d) = defer_cols[k] {
             row.push((d, 1.0));
         }
-        pb.add_row(c.work_acc_h..=c.work_acc_h, &row);
+        pb.add_row(RowKey::Work(c.id), c.work_acc_h..=c.work_acc_h, &row);
         // Parallelism: the class cannot use more accelerators than its jobs have.
         for t in c.start..c.due.min(h) {
             let frac = if t == c.start { c.start_fraction } else { 1.0 };
@@ -316,7 +519,11 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
                 .filter_map(|cols| cols[t])
                 .map(|c| (c, 1.0))
                 .collect();
-            pb.add_row(..=c.max_acc * frac * dt, &row);
+            let key = RowKey::Parallelism {
+                class: c.id,
+                slot: at(t),
+            };
+            pb.add_row(key, ..=c.max_acc * frac * dt, &row);
         }
     }
     // Inference demand: served + unserved = demand.
@@ -324,7 +531,11 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         for t in 0..h {
             let mut row: Vec<_> = inf_cols[r].iter().map(|cols| (cols[t], 1.0)).collect();
             row.push((unserved_cols[r][t], 1.0));
-            pb.add_row(d.tokens_per_s[t]..=d.tokens_per_s[t], &row);
+            let key = RowKey::Demand {
+                region: r,
+                slot: at(t),
+            };
+            pb.add_row(key, d.tokens_per_s[t]..=d.tokens_per_s[t], &row);
         }
     }
     // Per site and slot: capacity, energy balance, battery.
@@ -357,7 +568,11 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
             }
             let free = ((s.accelerators - s.fixed_acc[t]) * dt).max(0.0);
             if !cap_row.is_empty() {
-                pb.add_row(..=free, &cap_row);
+                let key = RowKey::Capacity {
+                    site: si,
+                    slot: at(t),
+                };
+                pb.add_row(key, ..=free, &cap_row);
             }
             // facility + charge + export = green + discharge + import + over + thermal
             let fixed_kw = pue * (s.idle_it_kw + s.fixed_acc[t] * s.dyn_kw_per_acc);
@@ -373,7 +588,11 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
                 bal_row.push((ch, 1.0));
                 bal_row.push((dis, -1.0));
             }
-            pb.add_row(-fixed_kw..=-fixed_kw, &bal_row);
+            let key = RowKey::Balance {
+                site: si,
+                slot: at(t),
+            };
+            pb.add_row(key, -fixed_kw..=-fixed_kw, &bal_row);
             if let (Some(b), Some(soc), Some(ch), Some(dis)) =
                 (&s.battery, cols.soc[t], cols.ch[t], cols.dis[t])
             {
@@ -386,11 +605,16 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
                     row.push((cols.soc[t - 1].expect("battery column"), -1.0));
                     0.0
                 };
-                pb.add_row(rhs..=rhs, &row);
+                let key = RowKey::Soc {
+                    site: si,
+                    slot: at(t),
+                };
+                pb.add_row(key, rhs..=rhs, &row);
                 if t + 1 == h && input.keep_final_soc {
                     pb.add_row(
+                        RowKey::FinalSoc(si),
                         b.soc0_kwh.clamp(b.min_kwh, b.max_kwh)..=f64::INFINITY,
-                        [(soc, 1.0)],
+                        &[(soc, 1.0)],
                     );
                 }
             }
@@ -409,14 +633,15 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         }
         if let Some(short) = cols.short {
             green_share_row.push((short, 1.0));
-            pb.add_row(green_share_rhs.., &green_share_row);
+            pb.add_row(RowKey::GreenShare(si), green_share_rhs.., &green_share_row);
         }
     }
 
-    let columns = pb.num_cols();
-    let rows = pb.num_rows();
+    let columns = pb.pb.num_cols();
+    let rows = pb.pb.num_rows();
+    let keys = pb.keys.take();
     let started = Instant::now();
-    let mut model = pb.optimise(Sense::Minimise);
+    let mut model = pb.pb.optimise(Sense::Minimise);
     model.make_quiet();
     model.set_option("time_limit", input.time_limit_s);
     model.set_option("threads", 1i32);
@@ -433,6 +658,33 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         Ok(solver) => model.set_option("solver", solver),
         Err(_) if columns > IPM_ABOVE_COLUMNS => model.set_option("solver", "ipm"),
         Err(_) => {}
+    }
+    if let (Some(start), Some(keys)) = (start, &keys) {
+        let cols: Vec<i32> = keys
+            .cols
+            .iter()
+            .map(|(k, lower, upper)| {
+                let status = start.cols.get(k).copied().unwrap_or(-1);
+                status_for(status, *lower, *upper)
+            })
+            .collect();
+        let rows: Vec<i32> = keys
+            .rows
+            .iter()
+            .map(|(k, lower, upper)| {
+                let status = start
+                    .rows
+                    .get(k)
+                    .copied()
+                    .unwrap_or(highs_sys::kHighsBasisStatusBasic);
+                status_for(status, *lower, *upper)
+            })
+            .collect();
+        // SAFETY: the model is a live HiGHS instance with exactly `cols.len()` columns and
+        // `rows.len()` rows (one key was recorded per column and row added), and HiGHS copies
+        // both arrays. A basis it refuses leaves the solve cold, which is not an error.
+        let _ =
+            unsafe { highs_sys::Highs_setBasis(model.as_mut_ptr(), cols.as_ptr(), rows.as_ptr()) };
     }
     let solved = model
         .try_solve()
@@ -461,6 +713,7 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
         solve_s,
         columns,
         rows,
+        iterations: solved.simplex_iteration_count(),
         ..Plan::default()
     };
     for k in 0..input.classes.len() {
@@ -524,5 +777,19 @@ pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
             plan.green_shortfall_kwh += s;
         }
     }
-    Ok(plan)
+    let mut warm = WarmStart::default();
+    if let (true, Some(keys)) = (keep_basis, keys) {
+        let mut cols = vec![0i32; keys.cols.len()];
+        let mut rows = vec![0i32; keys.rows.len()];
+        // SAFETY: the solved model has exactly as many columns and rows as keys were recorded,
+        // and HiGHS writes one status per column and row into the arrays.
+        let status = unsafe {
+            highs_sys::Highs_getBasis(solved.as_ptr(), cols.as_mut_ptr(), rows.as_mut_ptr())
+        };
+        if status == highs_sys::STATUS_OK {
+            warm.cols = keys.cols.into_iter().map(|(k, ..)| k).zip(cols).collect();
+            warm.rows = keys.rows.into_iter().map(|(k, ..)| k).zip(rows).collect();
+        }
+    }
+    Ok((plan, warm))
 }

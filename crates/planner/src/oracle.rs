@@ -21,6 +21,7 @@ pub struct Oracle {
     arrived: Vec<usize>,
     live: ClassMap,
     bucket: usize,
+    blocking: dispatch::SiteBlocking,
 }
 
 /// Most LP columns the oracle builds before it coarsens its classes (which keeps it a bound).
@@ -60,6 +61,7 @@ impl Oracle {
             arrived: Vec::new(),
             live: ClassMap::default(),
             bucket,
+            blocking: dispatch::SiteBlocking::default(),
         })
     }
 
@@ -101,7 +103,7 @@ impl Policy for Oracle {
                 self.arrived[k] += 1;
             }
         }
-        self.left = dispatch::apply(ctx, &mut self.live, &self.sites, &targets);
+        self.left = dispatch::apply(ctx, &self.blocking, &mut self.live, &self.sites, &targets);
         for (s, kw) in self.plan.battery_kw.iter().enumerate() {
             if ctx.battery(s).is_some() {
                 ctx.set_battery_kw(s, kw[t]);
@@ -110,6 +112,7 @@ impl Policy for Oracle {
     }
 
     fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+        self.blocking.observe(ctx, job);
         let Some(&Some(k)) = self.map.of_job.get(job) else {
             return;
         };

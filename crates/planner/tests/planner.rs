@@ -7,7 +7,9 @@ use suandian_core::policy;
 use suandian_core::sim::{simulate, RunResult, SimConfig};
 use suandian_core::synthetic::{fleet, FleetSpec};
 use suandian_core::*;
-use suandian_planner::lp::{solve, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass};
+use suandian_planner::lp::{
+    solve, solve_from, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
+};
 use suandian_planner::{policy_by_name, Oracle};
 
 fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
@@ -31,6 +33,7 @@ fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
 
 fn input(sites: Vec<PlanSite>, classes: Vec<WorkClass>) -> PlanInput {
     PlanInput {
+        first_slot: 0,
         slot_h: 1.0,
         slots: sites[0].pue.len(),
         sites,
@@ -50,6 +53,7 @@ fn input(sites: Vec<PlanSite>, classes: Vec<WorkClass>) -> PlanInput {
 
 fn class(sites: Vec<usize>, work: f64, due: usize, max_acc: f64) -> WorkClass {
     WorkClass {
+        id: 0,
         sites,
         work_acc_h: work,
         start: 0,
@@ -126,6 +130,112 @@ fn a_job_moves_to_the_green_site() {
     );
     // 2 kWh x (0.05 + 0.005).
     assert!((p.objective - 0.11).abs() < 1e-9, "{}", p.objective);
+}
+
+/// A re-plan started from the last plan's values reaches the same optimum as one started
+/// cold, on a window that moved on a slot with revised prices and one class done.
+#[test]
+fn a_warm_started_re_plan_finds_the_cold_optimum() {
+    let first = input(
+        vec![
+            plan_site(
+                vec![90.0, 30.0, 60.0, 20.0],
+                vec![500.0, 300.0, 200.0, 600.0],
+            ),
+            plan_site(
+                vec![50.0, 70.0, 40.0, 80.0],
+                vec![100.0, 400.0, 300.0, 200.0],
+            ),
+        ],
+        vec![
+            class(vec![0, 1], 6.0, 4, 4.0),
+            WorkClass {
+                id: 1,
+                ..class(vec![1], 3.0, 2, 2.0)
+            },
+        ],
+    );
+    let (plan, warm) = solve_from(&first, None).unwrap();
+    assert!(!warm.is_empty());
+    // One slot later: the window starts at slot 1, prices revised, class 1 gone, new class 2.
+    let mut next = first.clone();
+    next.first_slot = 1;
+    for s in &mut next.sites {
+        for v in [&mut s.price_per_mwh, &mut s.carbon_g_per_kwh] {
+            v.remove(0);
+            v.push(55.0);
+        }
+        s.price_per_mwh[1] *= 1.2;
+        for v in [&mut s.pue, &mut s.green_kw, &mut s.fixed_acc] {
+            v.remove(0);
+            v.push(v[0]);
+        }
+        s.import_limit_kw.remove(0);
+        s.import_limit_kw.push(100.0);
+    }
+    next.classes = vec![
+        WorkClass {
+            work_acc_h: 6.0 - plan.work[0].iter().map(|w| w[0]).sum::<f64>(),
+            due: 3,
+            ..first.classes[0].clone()
+        },
+        WorkClass {
+            id: 2,
+            ..class(vec![0], 2.0, 4, 2.0)
+        },
+    ];
+    let cold = solve(&next).unwrap();
+    let (warm_plan, _) = solve_from(&next, Some(&warm)).unwrap();
+    assert!(
+        (warm_plan.objective - cold.objective).abs() <= 1e-7 * cold.objective.abs().max(1.0),
+        "warm {} vs cold {}",
+        warm_plan.objective,
+        cold.objective
+    );
+}
+
+/// Started from its own optimum, a model of some size needs far fewer simplex iterations than
+/// cold: the values reach the columns they came from.
+#[test]
+fn a_plan_started_from_its_own_optimum_needs_few_iterations() {
+    let h = 48;
+    let cyc = |t: usize, phase: f64| ((t as f64 / 24.0) * std::f64::consts::TAU + phase).sin();
+    let sites = (0..4)
+        .map(|s| {
+            let mut site = plan_site(
+                (0..h).map(|t| 60.0 + 40.0 * cyc(t, s as f64)).collect(),
+                (0..h)
+                    .map(|t| 400.0 + 200.0 * cyc(t, 1.0 + s as f64))
+                    .collect(),
+            );
+            site.accelerators = 64.0;
+            site.battery = Some(PlanBattery {
+                power_kw: 5.0,
+                min_kwh: 1.0,
+                max_kwh: 20.0,
+                one_way_efficiency: 0.95,
+                soc0_kwh: 10.0,
+            });
+            site.green_kw = (0..h).map(|t| (30.0 * cyc(t, 2.0)).max(0.0)).collect();
+            site
+        })
+        .collect();
+    let classes = (0..10)
+        .map(|c| WorkClass {
+            id: c as u64,
+            ..class(vec![c % 4, (c + 1) % 4], 300.0, 24 + 2 * c, 40.0)
+        })
+        .collect();
+    let p = input(sites, classes);
+    let (plan, warm) = solve_from(&p, None).unwrap();
+    let (again, _) = solve_from(&p, Some(&warm)).unwrap();
+    println!(
+        "iterations: cold {}, from its own optimum {}",
+        plan.iterations, again.iterations
+    );
+    assert!(plan.iterations > 50);
+    assert!(again.iterations * 4 < plan.iterations);
+    assert!((again.objective - plan.objective).abs() <= 1e-7 * plan.objective.abs());
 }
 
 #[test]
@@ -285,11 +395,13 @@ fn an_oracle_on_a_tiny_hand_case_finds_the_cheap_slot() {
 }
 
 /// Every job that `asap` finishes by its deadline, `coordinated` finishes by its deadline too
-/// (synthetic fleets with whole-site jobs, and the demo); the simulator never refuses its
-/// actions and the energy balance holds.
+/// (synthetic fleets of 48-accelerator sites with whole-site jobs: the hardest case for a
+/// dispatcher of fluid plans; and the demo); the simulator never refuses its actions and the
+/// energy balance holds. `cargo run --release -p suandian-planner --example deadline_sweep`
+/// runs more fleets.
 #[test]
 fn coordinated_keeps_the_deadlines_asap_keeps() {
-    let mut cases: Vec<Scenario> = (0..4)
+    let mut cases: Vec<Scenario> = (0..12)
         .map(|seed| {
             fleet(FleetSpec {
                 sites: 3,
@@ -326,6 +438,10 @@ fn coordinated_keeps_the_deadlines_asap_keeps() {
                 let asap_met = a.completed_h.is_some() && !a.late(horizon);
                 if asap_met && c.deadline_h <= horizon && c.late(horizon) {
                     broken += 1;
+                    println!(
+                        "  {}: asap done at {:?}, coordinated at {:?} (deadline {:.1}, {} suspensions)",
+                        c.id, a.completed_h, c.completed_h, c.deadline_h, c.suspensions
+                    );
                 }
             }
             println!(
