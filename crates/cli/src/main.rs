@@ -29,6 +29,9 @@ const EXAMPLES: &str = "Examples:
   suandian simulate --report report.html     a self-contained HTML report with charts
   suandian simulate --save-run run.json      save the run, then: suandian report run.json -o r.html
   suandian simulate --format csv             one CSV row of metrics per policy (also json, table)
+  suandian simulate -p coordinated --objective carbon --min-green-share 0.6
+                                             the planner minimising emissions, with a soft
+                                             floor on each site's green share
   suandian validate my.toml                  check a scenario file and summarise it
   suandian policies                          list the policies
 
@@ -108,6 +111,28 @@ enum ObjectiveArg {
     Cost,
 }
 
+#[derive(Clone, Copy, ValueEnum, Default)]
+enum SolverArg {
+    #[default]
+    Auto,
+    Dual,
+    Primal,
+    Ipm,
+    Pdlp,
+}
+
+impl From<SolverArg> for suandian_planner::LpSolver {
+    fn from(a: SolverArg) -> Self {
+        match a {
+            SolverArg::Auto => Self::Auto,
+            SolverArg::Dual => Self::Dual,
+            SolverArg::Primal => Self::Primal,
+            SolverArg::Ipm => Self::Ipm,
+            SolverArg::Pdlp => Self::Pdlp,
+        }
+    }
+}
+
 impl From<ObjectiveArg> for suandian_planner::ObjectiveMode {
     fn from(a: ObjectiveArg) -> Self {
         match a {
@@ -149,6 +174,19 @@ struct SimulateArgs {
     /// What the `coordinated` planner and the `oracle` minimise.
     #[arg(long, value_enum, default_value_t = ObjectiveArg::Balanced)]
     objective: ObjectiveArg,
+    /// A floor on each site's green share of its facility energy over the planning window, for
+    /// `coordinated` (0.3 = 30 %): enforced softly, each kWh short penalised like an import
+    /// over its limit. The oracle keeps none: it bounds the objective, which a floor only raises.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    min_green_share: f64,
+    /// The HiGHS algorithm for `coordinated` and `oracle`: auto (dual simplex, interior point
+    /// above 50,000 columns), dual, primal (faster, other optimal vertices), ipm, pdlp.
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    lp_solver: SolverArg,
+    /// Solve every re-plan of `coordinated` from scratch rather than from the last plan's basis
+    /// (same plans up to ties, slower; for measuring).
+    #[arg(long)]
+    no_warm_start: bool,
     /// Output format: table, json (every metric of every policy, one object) or csv (one row
     /// of metrics per policy).
     #[arg(long, value_enum)]
@@ -358,9 +396,21 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
         names.insert(0, "asap".into());
     }
     names.dedup();
+    if !(0.0..=1.0).contains(&args.min_green_share) {
+        return Err(Failure::BadInput(format!(
+            "--min-green-share: found {}, expected a fraction between 0 and 1",
+            args.min_green_share
+        )));
+    }
+    let options = suandian_planner::PlannerOptions {
+        mode: args.objective.into(),
+        min_green_share: args.min_green_share,
+        solver: args.lp_solver.into(),
+        warm_start: !args.no_warm_start,
+    };
     let mut policies = Vec::new();
     for n in &names {
-        match suandian_planner::policy_by_name(n, &loaded.scenario, args.objective.into()) {
+        match suandian_planner::policy_with_options(n, &loaded.scenario, &options) {
             Some(Ok(p)) => policies.push(p),
             Some(Err(e)) => return Err(Failure::Other(format!("policy {n}: {e}"))),
             None => {

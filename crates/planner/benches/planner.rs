@@ -16,7 +16,7 @@ use suandian_core::sim::Context;
 use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::synthetic::{fleet_with_eligibility, FleetSpec};
 use suandian_planner::lp::{
-    solve, solve_from, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
+    solve, solve_from, LpSolver, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
 };
 use suandian_planner::{Coordinated, CoordinatedConfig, Oracle};
 
@@ -89,8 +89,19 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
         mode: ObjectiveMode::Balanced,
         keep_final_soc: true,
         min_green_share: 0.0,
+        solver: solver(),
         time_limit_s: 120.0,
     }
+}
+
+/// The LP solver to measure: `SUANDIAN_LP_SOLVER=auto|dual|primal|ipm|pdlp` (default auto).
+fn solver() -> LpSolver {
+    let name = std::env::var("SUANDIAN_LP_SOLVER").unwrap_or_else(|_| "auto".into());
+    LpSolver::NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+        .unwrap_or_else(|| panic!("SUANDIAN_LP_SOLVER: unknown solver `{name}`"))
 }
 
 fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
@@ -191,6 +202,7 @@ fn small_and_rolling(quick: bool) {
         let mut policy = Coordinated::new(
             CoordinatedConfig {
                 warm_start,
+                solver: solver(),
                 ..CoordinatedConfig::default()
             },
             ObjectiveWeights::for_scenario(&sc),
@@ -236,7 +248,8 @@ fn national() {
     );
     let t = Instant::now();
     let w = ObjectiveWeights::for_scenario(&sc);
-    let mut oracle = Oracle::new(&sc, &w, ObjectiveMode::Balanced).expect("national plan solves");
+    let mut oracle = Oracle::with_solver(&sc, &w, ObjectiveMode::Balanced, solver())
+        .expect("national plan solves");
     let plan_s = t.elapsed().as_secs_f64();
     println!(
         "national plan: {plan_s:.1} s ({})",

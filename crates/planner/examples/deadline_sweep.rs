@@ -1,20 +1,28 @@
 //! Deadlines kept on many synthetic fleets: how many deadlines that `asap` keeps does
 //! `coordinated` miss, cold and warm-started, and what it saves.
 //!
-//!     cargo run --release -p suandian-planner --example deadline_sweep -- [SEEDS]
+//!     cargo run --release -p suandian-planner --example deadline_sweep -- [FLEETS [SOLVER]]
+//!
+//! FLEETS defaults to 16, SOLVER (auto, dual, primal, ipm, pdlp) to auto. `SHOW=1` prints
+//! every missed job; `SEED0=N` starts at fleet N (the fleets are seeds 100 onwards).
 
 use suandian_core::forecast::ForecastKind;
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::policy;
 use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::synthetic::{fleet, FleetSpec};
-use suandian_planner::{Coordinated, CoordinatedConfig};
+use suandian_planner::{Coordinated, CoordinatedConfig, LpSolver};
 
 fn main() {
     let seeds: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(16);
+    let solver_name = std::env::args().nth(2).unwrap_or_else(|| "auto".into());
+    let Some(&(_, solver)) = LpSolver::NAMES.iter().find(|(n, _)| *n == solver_name) else {
+        eprintln!("unknown solver `{solver_name}`: expected auto, dual, primal, ipm or pdlp");
+        std::process::exit(2);
+    };
     for warm in [false, true] {
         let (mut broken, mut saved, mut runs) = (0, 0.0, 0);
         for seed in std::env::var("SEED0")
@@ -46,6 +54,7 @@ fn main() {
                 let mut p = Coordinated::new(
                     CoordinatedConfig {
                         warm_start: warm,
+                        solver,
                         ..CoordinatedConfig::default()
                     },
                     w,

@@ -44,6 +44,7 @@ pub struct Knobs {
     pub mode: crate::lp::ObjectiveMode,
     pub min_green_share: f64,
     pub time_limit_s: f64,
+    pub solver: crate::lp::LpSolver,
 }
 
 /// The rolling-horizon input at the current slot: `window` slots of forecasts, the jobs that
@@ -204,6 +205,7 @@ pub fn from_context(
             keep_final_soc: true,
             min_green_share: knobs.min_green_share,
             time_limit_s: knobs.time_limit_s,
+            solver: knobs.solver,
         },
         map,
     )
@@ -338,6 +340,7 @@ pub fn from_scenario(
             keep_final_soc: false,
             min_green_share: knobs.min_green_share,
             time_limit_s: knobs.time_limit_s,
+            solver: knobs.solver,
         },
         map,
     )

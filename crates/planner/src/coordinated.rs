@@ -3,7 +3,7 @@
 
 use crate::classes::{from_context, ClassMap, Knobs};
 use crate::dispatch;
-use crate::lp::{solve, solve_from, ObjectiveMode, Plan, WarmStart};
+use crate::lp::{solve, solve_from, LpSolver, ObjectiveMode, Plan, WarmStart};
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, SiteId};
 use suandian_core::policy::Policy;
@@ -20,6 +20,7 @@ pub struct CoordinatedConfig {
     pub reserve_for_arrivals: f64,
     /// Start each re-plan from the last plan's simplex basis (docs/planner.md#warm-starts).
     pub warm_start: bool,
+    pub solver: LpSolver,
 }
 
 impl Default for CoordinatedConfig {
@@ -32,6 +33,7 @@ impl Default for CoordinatedConfig {
             time_limit_s: 10.0,
             reserve_for_arrivals: 0.5,
             warm_start: true,
+            solver: LpSolver::Auto,
         }
     }
 }
@@ -106,6 +108,7 @@ impl Coordinated {
             mode: self.cfg.mode,
             min_green_share: self.cfg.min_green_share,
             time_limit_s: self.cfg.time_limit_s,
+            solver: self.cfg.solver,
         };
         let (mut input, map) = from_context(ctx, window, knobs, &self.weights);
         // Work will keep arriving and compete for the same capacity: keep room for it in the

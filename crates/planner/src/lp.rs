@@ -85,6 +85,34 @@ pub enum ObjectiveMode {
     Cost,
 }
 
+/// Which HiGHS algorithm solves the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LpSolver {
+    /// The dual simplex, or the interior point method above [`IPM_ABOVE_COLUMNS`] columns.
+    #[default]
+    Auto,
+    /// HiGHS' dual simplex.
+    Dual,
+    /// HiGHS' primal simplex: faster on these models, other optimal vertices.
+    Primal,
+    /// The interior point method (with crossover).
+    Ipm,
+    /// The first-order PDLP method (approximate).
+    Pdlp,
+}
+
+impl LpSolver {
+    /// Every solver by name, for command lines and files.
+    pub const NAMES: [(&'static str, LpSolver); 5] = [
+        ("auto", LpSolver::Auto),
+        ("dual", LpSolver::Dual),
+        ("primal", LpSolver::Primal),
+        ("ipm", LpSolver::Ipm),
+        ("pdlp", LpSolver::Pdlp),
+    ];
+}
+
 #[derive(Debug, Clone)]
 pub struct PlanInput {
     pub slot_h: f64,
@@ -105,6 +133,7 @@ pub struct PlanInput {
     /// Minimum green share of facility energy per site (0 for none), enforced softly.
     pub min_green_share: f64,
     pub time_limit_s: f64,
+    pub solver: LpSolver,
 }
 
 /// The solved plan.
@@ -619,11 +648,15 @@ fn solve_inner(
                 }
             }
             if input.min_green_share > 0.0 {
-                // green used >= share x facility, summed over the window (soft).
+                // green used >= share x facility, summed over the window (soft). Green used:
+                // green not exported, with what the battery stores counted when it serves the
+                // load (as the accounting does), so storing surplus green is not penalised;
+                // this counts a battery charged from the grid as green too (an approximation).
                 green_share_row.push((cols.green[t], dt));
                 green_share_row.push((cols.exp[t], -dt));
-                if let Some(ch) = cols.ch[t] {
+                if let (Some(ch), Some(dis)) = (cols.ch[t], cols.dis[t]) {
                     green_share_row.push((ch, -dt));
+                    green_share_row.push((dis, dt));
                 }
                 for (col, coef) in &load_terms {
                     green_share_row.push((*col, -input.min_green_share * coef * dt));
@@ -646,18 +679,22 @@ fn solve_inner(
     model.set_option("time_limit", input.time_limit_s);
     model.set_option("threads", 1i32);
     // Dual simplex is the default for the rolling re-plans; the interior point method is two to
-    // three times faster on the large single models (oracle, national scale).
-    // SUANDIAN_LP_SOLVER=simplex|ipm|pdlp|primal overrides the choice ("primal": HiGHS'
-    // primal simplex, 2 to 9 times faster on these models, but its different optimal vertices
-    // still trip the dispatcher's deadline rules: docs/planner.md).
-    match std::env::var("SUANDIAN_LP_SOLVER").as_deref() {
-        Ok("primal") => {
+    // three times faster on the large single models (oracle, national scale). The primal
+    // simplex is 2 to 9 times faster on these models but finds other optimal vertices, which
+    // cost deadlines in the dispatcher (docs/planner.md#solver).
+    match input.solver {
+        LpSolver::Auto if columns > IPM_ABOVE_COLUMNS => model.set_option("solver", "ipm"),
+        LpSolver::Auto => {}
+        LpSolver::Dual => {
+            model.set_option("solver", "simplex");
+            model.set_option("simplex_strategy", 1i32);
+        }
+        LpSolver::Primal => {
             model.set_option("solver", "simplex");
             model.set_option("simplex_strategy", 4i32);
         }
-        Ok(solver) => model.set_option("solver", solver),
-        Err(_) if columns > IPM_ABOVE_COLUMNS => model.set_option("solver", "ipm"),
-        Err(_) => {}
+        LpSolver::Ipm => model.set_option("solver", "ipm"),
+        LpSolver::Pdlp => model.set_option("solver", "pdlp"),
     }
     if let (Some(start), Some(keys)) = (start, &keys) {
         let cols: Vec<i32> = keys

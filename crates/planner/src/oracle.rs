@@ -5,7 +5,7 @@
 
 use crate::classes::{from_scenario, ClassMap, Knobs};
 use crate::dispatch;
-use crate::lp::{solve, ObjectiveMode, Plan, PlanError};
+use crate::lp::{solve, LpSolver, ObjectiveMode, Plan, PlanError};
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, Scenario, SiteId};
 use suandian_core::policy::Policy;
@@ -33,10 +33,22 @@ impl Oracle {
         weights: &ObjectiveWeights,
         mode: ObjectiveMode,
     ) -> Result<Self, PlanError> {
+        Self::with_solver(sc, weights, mode, LpSolver::Auto)
+    }
+
+    /// [`Oracle::new`] with the given LP solver.
+    pub fn with_solver(
+        sc: &Scenario,
+        weights: &ObjectiveWeights,
+        mode: ObjectiveMode,
+        solver: LpSolver,
+    ) -> Result<Self, PlanError> {
+        // No green-share floor: the oracle bounds the objective, which a floor only raises.
         let knobs = Knobs {
             mode,
             min_green_share: 0.0,
             time_limit_s: 300.0,
+            solver,
         };
         let mut bucket = 1;
         let (input, map) = loop {

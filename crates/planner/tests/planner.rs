@@ -8,7 +8,7 @@ use suandian_core::sim::{simulate, RunResult, SimConfig};
 use suandian_core::synthetic::{fleet, FleetSpec};
 use suandian_core::*;
 use suandian_planner::lp::{
-    solve, solve_from, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
+    solve, solve_from, LpSolver, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
 };
 use suandian_planner::{policy_by_name, Oracle};
 
@@ -47,6 +47,7 @@ fn input(sites: Vec<PlanSite>, classes: Vec<WorkClass>) -> PlanInput {
         mode: ObjectiveMode::Balanced,
         keep_final_soc: false,
         min_green_share: 0.0,
+        solver: LpSolver::Auto,
         time_limit_s: 10.0,
     }
 }
