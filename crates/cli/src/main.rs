@@ -187,6 +187,11 @@ struct SimulateArgs {
     /// (same plans up to ties, slower; for measuring).
     #[arg(long)]
     no_warm_start: bool,
+    /// Let `coordinated` move started, migratable jobs to another site where its plan finds
+    /// that the energy saved pays for moving their data (`transfer_cost_per_gb` x
+    /// `checkpoint_gb`; docs/planner.md#migration).
+    #[arg(long)]
+    migrate: bool,
     /// Output format: table, json (every metric of every policy, one object) or csv (one row
     /// of metrics per policy).
     #[arg(long, value_enum)]
@@ -407,6 +412,7 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
         min_green_share: args.min_green_share,
         solver: args.lp_solver.into(),
         warm_start: !args.no_warm_start,
+        migrate: args.migrate,
     };
     let mut policies = Vec::new();
     for n in &names {

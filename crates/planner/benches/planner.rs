@@ -72,6 +72,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
             max_acc: 400.0,
             defer_cost_per_acc_h: Some(0.08),
             due_after_run: false,
+            home: None,
         })
         .collect();
     PlanInput {

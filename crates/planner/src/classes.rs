@@ -2,7 +2,7 @@
 //! group jobs by eligible sites and time window, so that the model's size does not grow with
 //! the number of jobs.
 
-use crate::lp::{InferenceClass, PlanBattery, PlanInput, PlanSite, WorkClass};
+use crate::lp::{Home, InferenceClass, PlanBattery, PlanInput, PlanSite, WorkClass};
 use std::collections::HashMap;
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{Battery, JobId, Scenario, SiteId};
@@ -30,11 +30,12 @@ fn battery(b: Option<&Battery>, soc0: f64) -> Option<PlanBattery> {
 
 /// A rolling class's identity: its eligible sites and its deadline as a run slot, which stay
 /// the same from one re-plan to the next (the window-relative deadline does not).
-fn class_id(sites: &[SiteId], due_slot: usize) -> u64 {
+fn class_id(sites: &[SiteId], due_slot: usize, home: Option<SiteId>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     sites.hash(&mut h);
     due_slot.hash(&mut h);
+    home.hash(&mut h);
     h.finish()
 }
 
@@ -45,6 +46,8 @@ pub struct Knobs {
     pub min_green_share: f64,
     pub time_limit_s: f64,
     pub solver: crate::lp::LpSolver,
+    /// Plan migrations of started, migratable jobs (rolling plans only).
+    pub migrate: bool,
 }
 
 /// The rolling-horizon input at the current slot: `window` slots of forecasts, the jobs that
@@ -120,9 +123,12 @@ pub fn from_context(
     // Work left after the end of the run is charged as late (as the objective does), so
     // deferring past the window is only priced at the expected cost while the run goes on.
     let window_reaches_end = now + h >= ctx.slots();
-    let mut key_of: HashMap<(Vec<SiteId>, usize), usize> = HashMap::new();
+    let mut key_of: HashMap<(Vec<SiteId>, usize, Option<SiteId>), usize> = HashMap::new();
     let mut classes: Vec<WorkClass> = Vec::new();
     let mut map = ClassMap::default();
+    // Per class: the price of moving every job, and the work they could do after moving.
+    let mut move_cost: Vec<(f64, f64)> = Vec::new();
+    let move_slots = (ctx.migration_h() / dt - 1e-9).ceil().max(0.0) as usize;
     for &j in ctx.active_jobs() {
         let Some(job) = ctx.job(j) else { continue };
         let state = ctx.state(j);
@@ -138,10 +144,13 @@ pub fn from_context(
             }
             continue;
         }
-        let eligible: Vec<SiteId> = if ctx.has_started(j) {
-            vec![ctx.job_site(j)]
-        } else {
-            job.allowed_sites.clone()
+        // A started job resumes where it is, or, if it may migrate, anywhere it may run at the
+        // price of moving its data (and not before the move is over).
+        let movable = knobs.migrate && job.migratable && job.allowed_sites.len() > 1;
+        let (eligible, home) = match (ctx.has_started(j), movable) {
+            (false, _) => (job.allowed_sites.clone(), None),
+            (true, false) => (vec![ctx.job_site(j)], None),
+            (true, true) => (job.allowed_sites.clone(), Some(ctx.job_site(j))),
         };
         // Slots wholly before the deadline; beyond the window, bucketed by 4 slots.
         let due = if job.deadline_h.is_finite() {
@@ -154,14 +163,14 @@ pub fn from_context(
         } else {
             h + 24 * ctx.slots_per_day() / 24 * 2
         };
-        let key = (eligible.clone(), due);
+        let key = (eligible.clone(), due, home);
         let k = *key_of.entry(key).or_insert_with(|| {
             let cost = eligible
                 .iter()
                 .map(|s| acc_h_cost[*s])
                 .fold(f64::INFINITY, f64::min);
             classes.push(WorkClass {
-                id: class_id(&eligible, now + due),
+                id: class_id(&eligible, now + due, home),
                 sites: eligible.clone(),
                 work_acc_h: 0.0,
                 start: 0,
@@ -170,13 +179,31 @@ pub fn from_context(
                 max_acc: 0.0,
                 defer_cost_per_acc_h: (!window_reaches_end).then_some(cost),
                 due_after_run: window_reaches_end && due > h,
+                home: home.map(|site| Home {
+                    site,
+                    move_cost_per_acc_h: 0.0,
+                    move_slots,
+                }),
             });
             map.members.push(Vec::new());
+            move_cost.push((0.0, 0.0));
             classes.len() - 1
         });
         classes[k].work_acc_h += remaining * f64::from(job.accelerators);
         classes[k].max_acc += f64::from(job.accelerators);
+        if home.is_some() {
+            // A move is paid in full however little of the job then runs there: spread its
+            // price over the most of its work the window can hold after the move.
+            let away_h = (h.saturating_sub(move_slots) as f64 * dt).min(remaining);
+            move_cost[k].0 += job.migration_cost(eco);
+            move_cost[k].1 += away_h * f64::from(job.accelerators);
+        }
         map.members[k].push(j);
+    }
+    for (c, (cost, work)) in classes.iter_mut().zip(&move_cost) {
+        if let Some(home) = &mut c.home {
+            home.move_cost_per_acc_h = cost / work.max(1e-9);
+        }
     }
 
     let inference = (0..ctx.inference_regions())
@@ -287,6 +314,7 @@ pub fn from_scenario(
                 max_acc: 0.0,
                 defer_cost_per_acc_h: None,
                 due_after_run: false,
+                home: None,
             });
             map.members.push(Vec::new());
             classes.len() - 1

@@ -3,7 +3,7 @@
 
 use crate::classes::{from_context, ClassMap, Knobs};
 use crate::dispatch;
-use crate::lp::{solve, solve_from, LpSolver, ObjectiveMode, Plan, WarmStart};
+use crate::lp::{solve, solve_from, Home, LpSolver, ObjectiveMode, Plan, WarmStart};
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, SiteId};
 use suandian_core::policy::Policy;
@@ -21,6 +21,9 @@ pub struct CoordinatedConfig {
     /// Start each re-plan from the last plan's simplex basis (docs/planner.md#warm-starts).
     pub warm_start: bool,
     pub solver: LpSolver,
+    /// Plan migrations of started, migratable jobs, weighing the price of moving their data
+    /// (docs/planner.md#migration). Off by default: on the default week they do not pay.
+    pub migrate: bool,
 }
 
 impl Default for CoordinatedConfig {
@@ -34,6 +37,7 @@ impl Default for CoordinatedConfig {
             reserve_for_arrivals: 0.5,
             warm_start: true,
             solver: LpSolver::Auto,
+            migrate: false,
         }
     }
 }
@@ -41,7 +45,7 @@ impl Default for CoordinatedConfig {
 pub struct Coordinated {
     cfg: CoordinatedConfig,
     weights: ObjectiveWeights,
-    current: Option<(usize, Plan, ClassMap, Vec<Vec<SiteId>>)>,
+    current: Option<Current>,
     planned_at: Option<usize>,
     solves: usize,
     failures: usize,
@@ -56,6 +60,15 @@ pub struct Coordinated {
     /// Jobs already seen, and the accelerator-hours that arrived in each recent slot.
     seen: std::collections::HashSet<JobId>,
     arrivals: std::collections::VecDeque<f64>,
+}
+
+/// The plan in force: made at slot `at`, with its classes' jobs, eligible sites and homes.
+struct Current {
+    at: usize,
+    plan: Plan,
+    map: ClassMap,
+    sites: Vec<Vec<SiteId>>,
+    homes: Vec<Option<Home>>,
 }
 
 impl Coordinated {
@@ -85,7 +98,7 @@ impl Coordinated {
             return;
         }
         let due = match self.current {
-            Some((at, ..)) => slot >= at + self.cfg.replan_every.max(1),
+            Some(Current { at, .. }) => slot >= at + self.cfg.replan_every.max(1),
             None => true,
         };
         if !due {
@@ -109,6 +122,7 @@ impl Coordinated {
             min_green_share: self.cfg.min_green_share,
             time_limit_s: self.cfg.time_limit_s,
             solver: self.cfg.solver,
+            migrate: self.cfg.migrate,
         };
         let (mut input, map) = from_context(ctx, window, knobs, &self.weights);
         // Work will keep arriving and compete for the same capacity: keep room for it in the
@@ -126,6 +140,7 @@ impl Coordinated {
             }
         }
         let sites: Vec<Vec<SiteId>> = input.classes.iter().map(|c| c.sites.clone()).collect();
+        let homes: Vec<Option<Home>> = input.classes.iter().map(|c| c.home).collect();
         self.solves += 1;
         let solved = if self.cfg.warm_start {
             solve_from(&input, self.warm.as_ref()).map(|(plan, warm)| {
@@ -143,13 +158,61 @@ impl Coordinated {
                 if !plan.relaxed.is_empty() {
                     self.relaxed += 1;
                 }
-                self.current = Some((slot, plan, map, sites));
+                self.current = Some(Current {
+                    at: slot,
+                    plan,
+                    map,
+                    sites,
+                    homes,
+                });
             }
             Err(e) => {
                 self.warm = None;
                 self.failures += 1;
                 self.last_failure = Some(format!("slot {slot}: {e}"));
                 self.current = None;
+            }
+        }
+    }
+}
+
+/// Where the plan runs a class of started jobs away from their site once their data could
+/// have moved, move that many of them now: the plan has weighed the move's price (its data)
+/// against the energy it saves.
+fn migrate_as_planned(
+    ctx: &mut Context<'_>,
+    blocking: &dispatch::SiteBlocking,
+    plan: &Plan,
+    map: &ClassMap,
+    sites: &[Vec<SiteId>],
+    homes: &[Option<Home>],
+) {
+    for (k, home) in homes.iter().enumerate() {
+        let Some(home) = home else { continue };
+        let Some(here) = sites[k].iter().position(|&s| s == home.site) else {
+            continue;
+        };
+        // Only jobs the plan does not run here now: a job makes no progress while it moves.
+        let here_now = plan.work[k][here].first().copied().unwrap_or(0.0) / ctx.slot_h();
+        let started_here: f64 = map.members[k]
+            .iter()
+            .filter(|&&j| {
+                matches!(ctx.state(j), JobState::Running | JobState::Suspended)
+                    && ctx.job_site(j) == home.site
+            })
+            .map(|&j| f64::from(ctx.job(j).map_or(0, |x| x.accelerators)))
+            .sum();
+        let at = home.move_slots;
+        let away = sites[k]
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| s != home.site)
+            .map(|(pos, &s)| (plan.work[k][pos].get(at).copied().unwrap_or(0.0), s))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((work, to)) = away {
+            let acc = (work / ctx.slot_h()).min(started_here - here_now);
+            if acc > 0.5 {
+                dispatch::migrate_planned(ctx, blocking, &map.members[k], home.site, to, acc);
             }
         }
     }
@@ -164,8 +227,17 @@ impl Policy for Coordinated {
         self.ensure_plan(ctx);
         let slot = ctx.slot();
         match &mut self.current {
-            Some((at, plan, map, sites)) => {
+            Some(Current {
+                at,
+                plan,
+                map,
+                sites,
+                homes,
+            }) => {
                 let off = slot - *at;
+                if off == 0 {
+                    migrate_as_planned(ctx, &self.blocking, plan, map, sites, homes);
+                }
                 let targets: Vec<Vec<f64>> = plan
                     .work
                     .iter()
@@ -221,7 +293,7 @@ impl Policy for Coordinated {
 
     fn inference_order(&mut self, ctx: &Context<'_>, region: usize, order: &mut Vec<SiteId>) {
         self.ensure_plan(ctx);
-        if let Some((at, plan, ..)) = &self.current {
+        if let Some(Current { at, plan, .. }) = &self.current {
             let off = ctx.slot() - at;
             let (sites, _) = ctx.inference_sites(region);
             let share = |s: &SiteId| {

@@ -225,6 +225,49 @@ pub fn apply(
     left
 }
 
+/// Move started jobs of a class from `from` to `to` where the plan runs that much of the class
+/// once the move is over: up to `acc` accelerators of jobs, those with the most work left
+/// first (they gain the most), and only jobs whose slack covers the move and a wait at the
+/// other end as the hysteresis asks. Returns the accelerators moved.
+pub fn migrate_planned(
+    ctx: &mut Context<'_>,
+    blocking: &SiteBlocking,
+    members: &[JobId],
+    from: SiteId,
+    to: SiteId,
+    acc: f64,
+) -> f64 {
+    let mut movable: Vec<(f64, JobId)> = members
+        .iter()
+        .copied()
+        .filter(|&j| {
+            matches!(ctx.state(j), JobState::Running | JobState::Suspended)
+                && ctx.job_site(j) == from
+                && ctx.job(j).is_some_and(|x| x.migratable && x.allowed(to))
+        })
+        .filter(|&j| {
+            let wait_h = ctx.migration_h()
+                + 6.0 * ctx.slot_h()
+                + 0.5 * ctx.remaining_h(j)
+                + blocking.hours(ctx, to, slot_acc(ctx, j));
+            slack_h(ctx, j) > wait_h + urgent_lead_h(ctx, blocking, j)
+        })
+        .map(|j| (ctx.remaining_h(j), j))
+        .collect();
+    movable.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut moved = 0.0;
+    for (_, j) in movable {
+        let need = f64::from(slot_acc(ctx, j));
+        if moved + 0.5 * need > acc {
+            continue;
+        }
+        if ctx.migrate(j, to).is_ok() {
+            moved += need;
+        }
+    }
+    moved
+}
+
 /// Whether a waiting job must start now (or very soon) to keep its deadline: its slack is
 /// under [`URGENT_SLOTS`] slots plus a tenth of its remaining run time (big jobs need time for
 /// a site to make room).

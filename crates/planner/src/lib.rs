@@ -34,6 +34,8 @@ pub struct PlannerOptions {
     pub solver: LpSolver,
     /// Start each re-plan from the last plan's basis.
     pub warm_start: bool,
+    /// Plan migrations of started jobs where moving their data pays.
+    pub migrate: bool,
 }
 
 impl Default for PlannerOptions {
@@ -44,6 +46,7 @@ impl Default for PlannerOptions {
             min_green_share: c.min_green_share,
             solver: c.solver,
             warm_start: c.warm_start,
+            migrate: c.migrate,
         }
     }
 }
@@ -76,6 +79,7 @@ pub fn policy_with_options(
                 min_green_share: options.min_green_share,
                 solver: options.solver,
                 warm_start: options.warm_start,
+                migrate: options.migrate,
                 ..CoordinatedConfig::default()
             },
             weights,

@@ -62,6 +62,20 @@ pub struct WorkClass {
     /// Work not done is due only after the end of the run: charged `deferred_per_acc_h`
     /// rather than the late penalty.
     pub due_after_run: bool,
+    /// Jobs that have run and may migrate: the site they are at, and what running elsewhere
+    /// costs. `None` for jobs that may start anywhere.
+    pub home: Option<Home>,
+}
+
+/// Where a class of started, migratable jobs is, and the price of moving it.
+#[derive(Debug, Clone, Copy)]
+pub struct Home {
+    /// The site the jobs are at (an index into [`PlanInput::sites`]).
+    pub site: usize,
+    /// Moving their data, per accelerator-hour of their remaining work (currency).
+    pub move_cost_per_acc_h: f64,
+    /// Window slots before work can start elsewhere (the move takes them).
+    pub move_slots: usize,
 }
 
 /// Inference demand of one region over the window.
@@ -370,15 +384,24 @@ fn solve_inner(
     for c in &input.classes {
         let mut per_site = Vec::with_capacity(c.sites.len());
         for &site in &c.sites {
+            // Work away from a started job's site starts once its data has moved, and pays
+            // for moving it.
+            let (first, move_cost) = match c.home {
+                Some(home) if home.site != site => (
+                    c.start.max(home.move_slots),
+                    to_obj(home.move_cost_per_acc_h),
+                ),
+                _ => (c.start, 0.0),
+            };
             let cols: Vec<_> = (0..h)
                 .map(|t| {
-                    if t >= c.start && t < c.due.min(h) {
+                    if t >= first && t < c.due.min(h) {
                         let key = ColKey::Work {
                             class: c.id,
                             site,
                             slot: at(t),
                         };
-                        Some(pb.add_column(key, eps * t as f64, 0.0..))
+                        Some(pb.add_column(key, move_cost + eps * t as f64, 0.0..))
                     } else {
                         None
                     }

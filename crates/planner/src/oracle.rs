@@ -49,6 +49,7 @@ impl Oracle {
             min_green_share: 0.0,
             time_limit_s: 300.0,
             solver,
+            migrate: false,
         };
         let mut bucket = 1;
         let (input, map) = loop {

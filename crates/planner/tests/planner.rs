@@ -10,7 +10,7 @@ use suandian_core::*;
 use suandian_planner::lp::{
     solve, solve_from, LpSolver, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
 };
-use suandian_planner::{policy_by_name, Oracle};
+use suandian_planner::{policy_by_name, Coordinated, CoordinatedConfig, Oracle};
 
 fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
     let h = price.len();
@@ -63,6 +63,7 @@ fn class(sites: Vec<usize>, work: f64, due: usize, max_acc: f64) -> WorkClass {
         max_acc,
         defer_cost_per_acc_h: None,
         due_after_run: false,
+        home: None,
     }
 }
 
@@ -539,4 +540,64 @@ fn a_demand_response_cap_moves_work_out_of_the_capped_slot() {
         capped.objective
     );
     assert!(capped.over_limit_kwh < 1e-9);
+}
+
+/// Two sites whose prices swap after two hours: a job that starts at the cheap one moves when
+/// moving its data costs less than staying (with `migrate`), and stays when moving is dear.
+#[test]
+fn a_started_job_moves_only_where_moving_pays() {
+    let run = |transfer_cost_per_gb: f64, migrate: bool| {
+        let mut sc = fleet(FleetSpec {
+            sites: 2,
+            slots: 24,
+            slot_minutes: 60,
+            jobs: 0,
+            accelerators_per_site: 8,
+            seed: 0,
+        });
+        let dear = 500.0;
+        sc.sites[0].grid.price_per_mwh = (0..24).map(|t| if t < 2 { 5.0 } else { dear }).collect();
+        sc.sites[1].grid.price_per_mwh = (0..24).map(|t| if t < 2 { dear } else { 10.0 }).collect();
+        for s in &mut sc.sites {
+            s.grid.carbon_g_per_kwh = vec![500.0; 24];
+            s.green.clear();
+            s.battery = None;
+            s.thermal = None;
+        }
+        sc.economics.transfer_cost_per_gb = transfer_cost_per_gb;
+        sc.dispatch.migration_h = 1.0;
+        sc.jobs = vec![Job {
+            id: "j".into(),
+            arrival_h: 0.0,
+            accelerators: 4,
+            runtime_h: 10.0,
+            deadline_h: 30.0,
+            interruptible: true,
+            migratable: true,
+            allowed_sites: vec![0, 1],
+            home_site: 0,
+            checkpoint_gb: 100.0,
+        }];
+        sc.validate().unwrap();
+        let w = ObjectiveWeights::for_scenario(&sc);
+        let mut p = Coordinated::new(
+            CoordinatedConfig {
+                migrate,
+                ..CoordinatedConfig::default()
+            },
+            w,
+        );
+        let r = simulate(&sc, &mut p, &SimConfig::default());
+        assert_eq!(r.metrics.deadline_misses, 0);
+        (r.metrics.migrations, w.evaluate(&r.metrics))
+    };
+    // Staying costs 8 h x 4 accelerators at 490/MWh more than moving: far more than 100 GB
+    // at 0.001 a GB, far less than at 10 a GB.
+    let (moves, cheap_move) = run(0.001, true);
+    assert_eq!(moves, 1);
+    let (moves, no_planning) = run(0.001, false);
+    assert_eq!(moves, 0);
+    assert!(cheap_move < no_planning, "{cheap_move} vs {no_planning}");
+    let (moves, _) = run(10.0, true);
+    assert_eq!(moves, 0);
 }
