@@ -7,7 +7,9 @@
 //! Two rules override the plan so that no job misses a deadline that `asap` would have met:
 //! a job whose slack is less than [`URGENT_SLOTS`] slots is started first, wherever it may run,
 //! pre-empting running jobs that have slack to spare if it must; and a running job with that
-//! little slack is never suspended.
+//! little slack is never suspended. Where a site can be wholly taken by a job another cannot
+//! run beside ([`SiteBlocking`], learned from the jobs that have arrived), both rules also
+//! count the hours it may be kept out: a suspended job must resume where it ran.
 
 use crate::classes::ClassMap;
 use suandian_core::model::{JobId, SiteId};
