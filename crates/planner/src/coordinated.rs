@@ -54,7 +54,7 @@ pub struct Coordinated {
     relaxed: usize,
     iterations: i64,
     last_failure: Option<String>,
-    /// The last plan's values, to start the next solve from.
+    /// The last plan's basis, to start the next solve from.
     warm: Option<WarmStart>,
     blocking: dispatch::SiteBlocking,
     /// Jobs already seen, and the accelerator-hours that arrived in each recent slot.

@@ -205,7 +205,7 @@ fn energy_weight(
 pub const IPM_ABOVE_COLUMNS: usize = 50_000;
 
 /// What a column stands for, with its run slot: the same quantity keeps its key from one
-/// re-plan to the next, so that one plan's values can warm-start the next solve.
+/// re-plan to the next, so that one plan's basis can warm-start the next solve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum ColKey {
     Work {
