@@ -319,6 +319,10 @@ impl<'a> Context<'a> {
     pub fn remaining_h(&self, job: JobId) -> f64 {
         self.jobs[job].remaining_h
     }
+    /// The power level a job runs at (its last one when it is not running; 1 before it starts).
+    pub fn power_level(&self, job: JobId) -> f64 {
+        self.jobs[job].level
+    }
     /// The site a job runs on, or last ran on (its home site before it first starts).
     pub fn job_site(&self, job: JobId) -> SiteId {
         self.jobs[job].site

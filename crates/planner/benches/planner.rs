@@ -58,6 +58,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
                 carbon_g_per_kwh: (0..slots).map(|t| 400.0 + 200.0 * cyc(t)).collect(),
                 green_kw: (0..slots).map(|t| (400.0 * cyc(t + 6)).max(0.0)).collect(),
                 fixed_acc: vec![0.0; slots],
+                capped: None,
             }
         })
         .collect();

@@ -2,10 +2,10 @@
 //! group jobs by eligible sites and time window, so that the model's size does not grow with
 //! the number of jobs.
 
-use crate::lp::{Home, InferenceClass, PlanBattery, PlanInput, PlanSite, WorkClass};
+use crate::lp::{CappedLevel, Home, InferenceClass, PlanBattery, PlanInput, PlanSite, WorkClass};
 use std::collections::HashMap;
 use suandian_core::metrics::ObjectiveWeights;
-use suandian_core::model::{Battery, JobId, Scenario, SiteId};
+use suandian_core::model::{Accelerators, Battery, JobId, Scenario, SiteId};
 use suandian_core::sim::{Context, JobState};
 
 /// The classes of a plan and which jobs belong to each.
@@ -37,6 +37,16 @@ fn class_id(sites: &[SiteId], due_slot: usize, home: Option<SiteId>) -> u64 {
     due_slot.hash(&mut h);
     home.hash(&mut h);
     h.finish()
+}
+
+/// The most efficient power level of an accelerator where it beats full power: with speed
+/// `p^e` at level `p`, energy per unit of work is `p^(1-e)`, least at the lowest level when
+/// `e < 1`; none when `e = 1`.
+fn capped_level(a: &Accelerators) -> Option<CappedLevel> {
+    (a.throughput_exponent < 1.0 - 1e-9 && a.min_power_level < 1.0 - 1e-9).then(|| CappedLevel {
+        level: a.min_power_level,
+        speed: a.speed(a.min_power_level),
+    })
 }
 
 /// Settings shared by the planners.
@@ -83,6 +93,7 @@ pub fn from_context(
                 carbon_g_per_kwh: (0..h).map(|t| ctx.carbon_forecast(s, now + t)).collect(),
                 green_kw: (0..h).map(|t| ctx.green_forecast_kw(s, now + t)).collect(),
                 fixed_acc: vec![0.0; h],
+                capped: capped_level(a),
             }
         })
         .collect();
@@ -277,6 +288,7 @@ pub fn from_scenario(
                 carbon_g_per_kwh: s.grid.carbon_g_per_kwh.clone(),
                 green_kw: (0..h).map(|t| s.green_kw(t)).collect(),
                 fixed_acc: vec![0.0; h],
+                capped: capped_level(a),
             }
         })
         .collect();

@@ -238,17 +238,8 @@ impl Policy for Coordinated {
                 if off == 0 {
                     migrate_as_planned(ctx, &self.blocking, plan, map, sites, homes);
                 }
-                let targets: Vec<Vec<f64>> = plan
-                    .work
-                    .iter()
-                    .map(|per_site| {
-                        per_site
-                            .iter()
-                            .map(|w| w.get(off).copied().unwrap_or(0.0))
-                            .collect()
-                    })
-                    .collect();
-                dispatch::apply(ctx, &self.blocking, map, sites, &targets);
+                let (targets, levels) = plan.slot_targets(off, sites);
+                dispatch::apply(ctx, &self.blocking, map, sites, &targets, &levels);
                 if off > 0 {
                     // Jobs that arrived since the plan are in no class: keep their deadlines.
                     let _ = dispatch::start_urgent(ctx, &self.blocking);

@@ -86,10 +86,44 @@ fn slot_acc(ctx: &Context<'_>, j: JobId) -> u32 {
     ctx.job(j).map_or(0, |x| x.accelerators)
 }
 
-/// What a job would do this slot at full power, in accelerator-hours.
+/// What a running job does this slot at its power level, in accelerator-hours of work at
+/// full speed.
 fn slot_work(ctx: &Context<'_>, j: JobId) -> f64 {
+    slot_work_at(ctx, j, ctx.job_site(j), ctx.power_level(j))
+}
+
+/// The plan's power level for a job, or full power where the job has not the slack to spare
+/// at the slower pace (the hysteresis, as for suspending it).
+fn usable_level(
+    ctx: &Context<'_>,
+    blocking: &SiteBlocking,
+    j: JobId,
+    site: SiteId,
+    planned: f64,
+) -> f64 {
+    let margin_h = urgent_lead_h(ctx, blocking, j) + 6.0 * ctx.slot_h();
+    if planned < 1.0 && slack_at_h(ctx, j, site, planned) >= margin_h {
+        planned
+    } else {
+        1.0
+    }
+}
+
+/// Slack of a job run at `level` at `site` from now on: below full power it takes longer.
+fn slack_at_h(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> f64 {
+    let Some(job) = ctx.job(j) else {
+        return f64::INFINITY;
+    };
+    let speed = ctx.accelerators(site).speed(level).max(1e-9);
+    job.deadline_h - ctx.now_h() - ctx.remaining_h(j) / speed
+}
+
+/// What a job would do this slot at `site` at power level `level`, in accelerator-hours of
+/// work at full speed.
+fn slot_work_at(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> f64 {
     let acc = f64::from(ctx.job(j).map_or(0, |x| x.accelerators));
-    acc * ctx.remaining_h(j).min(ctx.slot_h())
+    let speed = ctx.accelerators(site).speed(level);
+    acc * ctx.remaining_h(j).min(speed * ctx.slot_h())
 }
 
 /// A job with its slack, ordered least slack first (for sorting and the heap of waiting jobs).
@@ -128,6 +162,7 @@ pub fn apply(
     map: &mut ClassMap,
     class_sites: &[Vec<SiteId>],
     targets: &[Vec<f64>],
+    levels: &[Vec<f64>],
 ) -> Vec<Vec<f64>> {
     let mut left: Vec<Vec<f64>> = targets.to_vec();
     let mut waiting_by_class: Vec<Vec<BySlack>> = Vec::with_capacity(map.members.len());
@@ -186,7 +221,22 @@ pub fn apply(
             let keep_anyway = slack < max_urgent_lead_h(ctx, blocking, j) + hold_h
                 && slack < urgent_lead_h(ctx, blocking, j) + hold_h;
             if left[k][pos] >= acc * 0.5 || keep_anyway {
-                left[k][pos] -= acc;
+                let site = sites[pos];
+                let planned = levels
+                    .get(k)
+                    .and_then(|l| l.get(pos))
+                    .copied()
+                    .unwrap_or(1.0);
+                let level = usable_level(ctx, blocking, j, site, planned);
+                // A job runs at the power level the plan asks for (an interruptible one is
+                // restarted at it: the simulator sets a level at a start).
+                let relevel = (level - ctx.power_level(j)).abs() > 1e-9
+                    && ctx.job(j).is_some_and(|x| x.interruptible)
+                    && ctx.suspend(j).is_ok();
+                if relevel && ctx.start(j, site, level).is_err() {
+                    let _ = ctx.start(j, site, 1.0);
+                }
+                left[k][pos] -= slot_work(ctx, j);
             } else {
                 let _ = ctx.suspend(j);
             }
@@ -204,20 +254,26 @@ pub fn apply(
             let Some(BySlack(_, j)) = heap.pop() else {
                 break;
             };
-            let work = slot_work(ctx, j);
             let need = ctx.job(j).map_or(u32::MAX, |x| x.accelerators);
             // Sites by most room left in the plan.
             let mut order: Vec<usize> = (0..sites.len()).collect();
             order.sort_by(|a, b| left[k][*b].total_cmp(&left[k][*a]));
             for pos in order {
-                if left[k][pos] < work * 0.5 {
-                    break;
-                }
                 let site = sites[pos];
+                let planned = levels
+                    .get(k)
+                    .and_then(|l| l.get(pos))
+                    .copied()
+                    .unwrap_or(1.0);
+                let level = usable_level(ctx, blocking, j, site, planned);
+                let work = slot_work_at(ctx, j, site, level);
+                if left[k][pos] < work * 0.5 {
+                    continue;
+                }
                 if held.contains(&site) || (ctx.has_started(j) && ctx.job_site(j) != site) {
                     continue;
                 }
-                if ctx.free_accelerators(site) >= need && ctx.start(j, site, 1.0).is_ok() {
+                if ctx.free_accelerators(site) >= need && ctx.start(j, site, level).is_ok() {
                     left[k][pos] -= work;
                     break;
                 }

@@ -28,6 +28,18 @@ pub struct PlanSite {
     pub green_kw: Vec<f64>,
     /// Accelerators held by work the plan cannot move (non-interruptible jobs already running).
     pub fixed_acc: Vec<f64>,
+    /// A power level below full that does more work per kWh (a sub-linear throughput curve);
+    /// `None` where full power is as efficient (speed proportional to power).
+    pub capped: Option<CappedLevel>,
+}
+
+/// Accelerators at power level `level` (fraction of full power) work at `speed` (fraction of
+/// full speed): a unit of work takes `1 / speed` accelerator-hours and `level / speed` of the
+/// energy at full power.
+#[derive(Debug, Clone, Copy)]
+pub struct CappedLevel {
+    pub level: f64,
+    pub speed: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -156,6 +168,11 @@ pub struct Plan {
     pub objective: f64,
     /// Accelerator-hours per class, per eligible site (same order as the class's `sites`), per slot.
     pub work: Vec<Vec<Vec<f64>>>,
+    /// Of which done at the site's capped power level ([`PlanSite::capped`]), in work done (at
+    /// full speed, accelerator-hours); zero where the site has none.
+    pub work_capped: Vec<Vec<Vec<f64>>>,
+    /// Each site's capped power level, where it has one.
+    pub capped_level: Vec<Option<f64>>,
     pub unmet_work_acc_h: Vec<f64>,
     pub deferred_work_acc_h: Vec<f64>,
     /// Battery power per site and slot, kW: positive charges.
@@ -172,6 +189,48 @@ pub struct Plan {
     pub rows: usize,
     /// Simplex iterations the solve took (0 for the interior point method without crossover).
     pub iterations: i64,
+}
+
+impl Plan {
+    /// What the dispatcher needs at window slot `t`, per class and eligible site (`sites`, the
+    /// classes' eligible sites): the work to do (accelerator-hours at full speed; 0 past the
+    /// window), and the power level to start jobs at: the site's capped level where the plan
+    /// does most of that work capped, else full power.
+    pub fn slot_targets(&self, t: usize, sites: &[Vec<usize>]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let mut work = Vec::with_capacity(self.work.len());
+        let mut level = Vec::with_capacity(self.work.len());
+        for (k, per_site) in self.work.iter().enumerate() {
+            work.push(
+                per_site
+                    .iter()
+                    .map(|w| w.get(t).copied().unwrap_or(0.0))
+                    .collect(),
+            );
+            level.push(
+                per_site
+                    .iter()
+                    .enumerate()
+                    .map(|(pos, w)| {
+                        let total = w.get(t).copied().unwrap_or(0.0);
+                        let capped = self
+                            .work_capped
+                            .get(k)
+                            .and_then(|c| c.get(pos)?.get(t).copied())
+                            .unwrap_or(0.0);
+                        let site_level = sites
+                            .get(k)
+                            .and_then(|s| s.get(pos))
+                            .and_then(|&s| self.capped_level.get(s).copied().flatten());
+                        match site_level {
+                            Some(l) if capped > 0.5 * total && total > 0.0 => l,
+                            _ => 1.0,
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        (work, level)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +260,10 @@ fn energy_weight(
     }
 }
 
+/// Slots before a class's deadline in which the plan does no capped work (the dispatcher's
+/// hysteresis: six slots and the urgency lead).
+pub const CAPPED_MARGIN_SLOTS: usize = 7;
+
 /// Models with more columns than this are solved with the interior point method.
 pub const IPM_ABOVE_COLUMNS: usize = 50_000;
 
@@ -209,6 +272,11 @@ pub const IPM_ABOVE_COLUMNS: usize = 50_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum ColKey {
     Work {
+        class: u64,
+        site: usize,
+        slot: usize,
+    },
+    WorkCapped {
         class: u64,
         site: usize,
         slot: usize,
@@ -379,10 +447,12 @@ fn solve_inner(
 
     // Work columns.
     let mut work_cols = Vec::with_capacity(input.classes.len());
+    let mut capped_cols = Vec::with_capacity(input.classes.len());
     let mut unmet_cols = Vec::with_capacity(input.classes.len());
     let mut defer_cols = Vec::with_capacity(input.classes.len());
     for c in &input.classes {
         let mut per_site = Vec::with_capacity(c.sites.len());
+        let mut capped_per_site = Vec::with_capacity(c.sites.len());
         for &site in &c.sites {
             // Work away from a started job's site starts once its data has moved, and pays
             // for moving it.
@@ -408,8 +478,27 @@ fn solve_inner(
                 })
                 .collect();
             per_site.push(cols);
+            let capped: Vec<_> = (0..h)
+                .map(|t| {
+                    // The dispatcher caps a job only with slack to spare at the slower pace
+                    // (its hysteresis): no capped work in the last slots before the deadline.
+                    let capped_due = c.due.saturating_sub(CAPPED_MARGIN_SLOTS).min(h);
+                    if input.sites[site].capped.is_some() && t >= first && t < capped_due {
+                        let key = ColKey::WorkCapped {
+                            class: c.id,
+                            site,
+                            slot: at(t),
+                        };
+                        Some(pb.add_column(key, move_cost + eps * t as f64, 0.0..))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            capped_per_site.push(capped);
         }
         work_cols.push(per_site);
+        capped_cols.push(capped_per_site);
         unmet_cols.push(pb.add_column(
             ColKey::Unmet(c.id),
             if c.due_after_run {
@@ -555,7 +644,7 @@ fn solve_inner(
     // Rows. Class work: done + unmet + deferred = work.
     for (k, c) in input.classes.iter().enumerate() {
         let mut row: Vec<(highs::Col, f64)> = Vec::new();
-        for cols in &work_cols[k] {
+        for cols in work_cols[k].iter().chain(&capped_cols[k]) {
             row.extend(cols.iter().flatten().map(|c| (*c, 1.0)));
         }
         row.push((unmet_cols[k], 1.0));
@@ -566,10 +655,20 @@ fn solve_inner(
         // Parallelism: the class cannot use more accelerators than its jobs have.
         for t in c.start..c.due.min(h) {
             let frac = if t == c.start { c.start_fraction } else { 1.0 };
+            // Capped work takes 1 / speed accelerator-hours per unit.
             let row: Vec<_> = work_cols[k]
                 .iter()
                 .filter_map(|cols| cols[t])
                 .map(|c| (c, 1.0))
+                .chain(
+                    c.sites
+                        .iter()
+                        .zip(&capped_cols[k])
+                        .filter_map(|(&s, cols)| {
+                            let speed = input.sites[s].capped?.speed;
+                            cols[t].map(|c| (c, 1.0 / speed))
+                        }),
+                )
                 .collect();
             let key = RowKey::Parallelism {
                 class: c.id,
@@ -605,6 +704,10 @@ fn solve_inner(
                         if let Some(col) = work_cols[k][j][t] {
                             cap_row.push((col, 1.0));
                             bal_row.push((col, pue * s.dyn_kw_per_acc / dt));
+                        }
+                        if let (Some(col), Some(cl)) = (capped_cols[k][j][t], s.capped) {
+                            cap_row.push((col, 1.0 / cl.speed));
+                            bal_row.push((col, pue * s.dyn_kw_per_acc * cl.level / cl.speed / dt));
                         }
                     }
                 }
@@ -764,6 +867,7 @@ fn solve_inner(
     // The objective without the tie-breaking preference for early work.
     let tie_break: f64 = work_cols
         .iter()
+        .chain(&capped_cols)
         .flatten()
         .flat_map(|cols| cols.iter().enumerate())
         .filter_map(|(t, c)| c.map(|c| eps * t as f64 * sol[c]))
@@ -774,19 +878,32 @@ fn solve_inner(
         columns,
         rows,
         iterations: solved.simplex_iteration_count(),
+        capped_level: input
+            .sites
+            .iter()
+            .map(|s| s.capped.map(|c| c.level))
+            .collect(),
         ..Plan::default()
     };
     for k in 0..input.classes.len() {
-        plan.work.push(
-            work_cols[k]
-                .iter()
+        let values = |cols: &Vec<Vec<Option<highs::Col>>>| -> Vec<Vec<f64>> {
+            cols.iter()
                 .map(|cols| {
                     cols.iter()
                         .map(|c| c.map_or(0.0, |c| v(c).max(0.0)))
                         .collect()
                 })
-                .collect(),
-        );
+                .collect()
+        };
+        let capped = values(&capped_cols[k]);
+        let mut work = values(&work_cols[k]);
+        for (w, c) in work.iter_mut().zip(&capped) {
+            for (w, c) in w.iter_mut().zip(c) {
+                *w += c;
+            }
+        }
+        plan.work.push(work);
+        plan.work_capped.push(capped);
         let unmet = v(unmet_cols[k]);
         plan.unmet_work_acc_h.push(unmet);
         plan.deferred_work_acc_h.push(defer_cols[k].map_or(0.0, &v));

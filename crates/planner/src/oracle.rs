@@ -95,12 +95,7 @@ impl Policy for Oracle {
 
     fn on_slot(&mut self, ctx: &mut Context<'_>) {
         let t = ctx.slot();
-        let targets: Vec<Vec<f64>> = self
-            .plan
-            .work
-            .iter()
-            .map(|per_site| per_site.iter().map(|w| w[t]).collect())
-            .collect();
+        let (targets, levels) = self.plan.slot_targets(t, &self.sites);
         if self.arrived.is_empty() {
             self.arrived = vec![0; self.map.members.len()];
             self.live.members = vec![Vec::new(); self.map.members.len()];
@@ -116,7 +111,14 @@ impl Policy for Oracle {
                 self.arrived[k] += 1;
             }
         }
-        self.left = dispatch::apply(ctx, &self.blocking, &mut self.live, &self.sites, &targets);
+        self.left = dispatch::apply(
+            ctx,
+            &self.blocking,
+            &mut self.live,
+            &self.sites,
+            &targets,
+            &levels,
+        );
         for (s, kw) in self.plan.battery_kw.iter().enumerate() {
             if ctx.battery(s).is_some() {
                 ctx.set_battery_kw(s, kw[t]);

@@ -8,7 +8,8 @@ use suandian_core::sim::{simulate, RunResult, SimConfig};
 use suandian_core::synthetic::{fleet, FleetSpec};
 use suandian_core::*;
 use suandian_planner::lp::{
-    solve, solve_from, LpSolver, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
+    solve, solve_from, CappedLevel, LpSolver, ObjectiveMode, PlanBattery, PlanInput, PlanSite,
+    WorkClass,
 };
 use suandian_planner::{policy_by_name, Coordinated, CoordinatedConfig, Oracle};
 
@@ -28,6 +29,7 @@ fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
         carbon_g_per_kwh: carbon,
         green_kw: vec![0.0; h],
         fixed_acc: vec![0.0; h],
+        capped: None,
     }
 }
 
@@ -600,4 +602,105 @@ fn a_started_job_moves_only_where_moving_pays() {
     assert!(cheap_move < no_planning, "{cheap_move} vs {no_planning}");
     let (moves, _) = run(10.0, true);
     assert_eq!(moves, 0);
+}
+
+/// With speed `p^0.5` at power level `p`, a quarter of full power works at half speed: half the
+/// energy per unit of work. The plan does all the work capped when it has the time (objective
+/// half of full power's: 2 accelerator-hours x 0.5 kW x 100/MWh = 0.10 at full, 0.05 capped),
+/// and at full power when the deadline leaves no time for the slower pace (none is planned in
+/// the last `CAPPED_MARGIN_SLOTS` slots before a deadline).
+#[test]
+fn a_sub_linear_throughput_curve_makes_the_plan_cap_power() {
+    let site = |capped| PlanSite {
+        capped,
+        ..plan_site(vec![100.0; 12], vec![0.0; 12])
+    };
+    let quarter = Some(CappedLevel {
+        level: 0.25,
+        speed: 0.5,
+    });
+    let full = solve(&input(vec![site(None)], vec![class(vec![0], 2.0, 12, 2.0)])).unwrap();
+    assert!((full.objective - 0.10).abs() < 1e-6, "{}", full.objective);
+    let capped = solve(&input(
+        vec![site(quarter)],
+        vec![class(vec![0], 2.0, 12, 2.0)],
+    ))
+    .unwrap();
+    assert!(
+        (capped.objective - 0.05).abs() < 1e-6,
+        "{}",
+        capped.objective
+    );
+    let done_capped: f64 = capped.work_capped[0][0].iter().sum();
+    assert!((done_capped - 2.0).abs() < 1e-6, "{done_capped}");
+    // Due in one slot with two accelerators: only full power gets the work done.
+    let tight = solve(&input(
+        vec![site(quarter)],
+        vec![class(vec![0], 2.0, 1, 2.0)],
+    ))
+    .unwrap();
+    assert!(tight.work_capped[0][0].iter().sum::<f64>() < 1e-6);
+    assert!((tight.objective - 0.10).abs() < 1e-6, "{}", tight.objective);
+}
+
+/// Through the simulator: on accelerators whose speed is `p^0.5`, `coordinated` runs a job
+/// with time to spare at a lower power level and uses less energy than `asap` for the same
+/// work, keeping the deadline.
+#[test]
+fn coordinated_caps_power_where_it_saves_energy() {
+    let mut sc = fleet(FleetSpec {
+        sites: 1,
+        slots: 24,
+        slot_minutes: 60,
+        jobs: 0,
+        accelerators_per_site: 8,
+        seed: 0,
+    });
+    // Flat prices and carbon: nothing to gain from waiting, only from the pace.
+    sc.sites[0].grid.price_per_mwh = vec![80.0; 24];
+    sc.sites[0].grid.carbon_g_per_kwh = vec![500.0; 24];
+    sc.sites[0].accelerators.throughput_exponent = 0.5;
+    sc.sites[0].accelerators.min_power_level = 0.25;
+    sc.sites[0].green.clear();
+    sc.sites[0].battery = None;
+    sc.sites[0].thermal = None;
+    sc.jobs = vec![Job {
+        id: "j".into(),
+        arrival_h: 0.0,
+        accelerators: 4,
+        runtime_h: 3.0,
+        deadline_h: 23.0,
+        interruptible: true,
+        migratable: false,
+        allowed_sites: vec![0],
+        home_site: 0,
+        checkpoint_gb: 0.0,
+    }];
+    sc.validate().unwrap();
+    let cfg = SimConfig {
+        record_timeline: true,
+        ..SimConfig::default()
+    };
+    let asap = simulate(&sc, policy::by_name("asap").unwrap().as_mut(), &cfg);
+    let mut p = policy_by_name("coordinated", &sc, ObjectiveMode::Balanced)
+        .unwrap()
+        .unwrap();
+    let co = simulate(&sc, p.as_mut(), &cfg);
+    assert_eq!(co.metrics.jobs_completed, 1);
+    assert_eq!(co.metrics.deadline_misses, 0);
+    let it = |r: &RunResult| r.jobs[0].energy_it_kwh;
+    println!(
+        "IT energy of the job: asap {:.2} kWh, coordinated {:.2} kWh",
+        it(&asap),
+        it(&co)
+    );
+    for seg in &co.segments {
+        println!(
+            "  {:.1}-{:.1} h at level {}",
+            seg.from_h, seg.to_h, seg.power_level
+        );
+    }
+    assert!(co.segments.iter().all(|s| s.power_level == 0.25));
+    // At a quarter of full power the work takes twice as long and half the energy.
+    assert!(it(&co) < 0.6 * it(&asap), "{} vs {}", it(&co), it(&asap));
 }
