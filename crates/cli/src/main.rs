@@ -111,26 +111,12 @@ enum ObjectiveArg {
     Cost,
 }
 
-#[derive(Clone, Copy, ValueEnum, Default)]
-enum SolverArg {
-    #[default]
-    Auto,
-    Dual,
-    Primal,
-    Ipm,
-    Pdlp,
-}
-
-impl From<SolverArg> for suandian_planner::LpSolver {
-    fn from(a: SolverArg) -> Self {
-        match a {
-            SolverArg::Auto => Self::Auto,
-            SolverArg::Dual => Self::Dual,
-            SolverArg::Primal => Self::Primal,
-            SolverArg::Ipm => Self::Ipm,
-            SolverArg::Pdlp => Self::Pdlp,
-        }
-    }
+/// `--lp-solver`: the planner's own names (`LpSolver::NAMES`), listed in errors and help.
+fn lp_solver_parser() -> impl clap::builder::TypedValueParser<Value = suandian_planner::LpSolver> {
+    use clap::builder::TypedValueParser;
+    let names = suandian_planner::LpSolver::NAMES;
+    clap::builder::PossibleValuesParser::new(names.map(|(n, _)| n))
+        .map(|name| suandian_planner::LpSolver::by_name(&name).expect("a listed name"))
 }
 
 impl From<ObjectiveArg> for suandian_planner::ObjectiveMode {
@@ -181,8 +167,8 @@ struct SimulateArgs {
     min_green_share: f64,
     /// The HiGHS algorithm for `coordinated` and `oracle`: auto (dual simplex, interior point
     /// above 50,000 columns), dual, primal (faster, other optimal vertices), ipm, pdlp.
-    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
-    lp_solver: SolverArg,
+    #[arg(long, default_value = "auto", value_parser = lp_solver_parser())]
+    lp_solver: suandian_planner::LpSolver,
     /// Solve every re-plan of `coordinated` from scratch rather than from the last plan's basis
     /// (same plans up to ties, slower; for measuring).
     #[arg(long)]
@@ -410,7 +396,7 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
     let options = suandian_planner::PlannerOptions {
         mode: args.objective.into(),
         min_green_share: args.min_green_share,
-        solver: args.lp_solver.into(),
+        solver: args.lp_solver,
         warm_start: !args.no_warm_start,
         migrate: args.migrate,
     };

@@ -99,10 +99,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
 /// The LP solver to measure: `SUANDIAN_LP_SOLVER=auto|dual|primal|ipm|pdlp` (default auto).
 fn solver() -> LpSolver {
     let name = std::env::var("SUANDIAN_LP_SOLVER").unwrap_or_else(|_| "auto".into());
-    LpSolver::NAMES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, s)| *s)
+    LpSolver::by_name(&name)
         .unwrap_or_else(|| panic!("SUANDIAN_LP_SOLVER: unknown solver `{name}`"))
 }
 

@@ -19,7 +19,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(16);
     let solver_name = std::env::args().nth(2).unwrap_or_else(|| "auto".into());
-    let Some(&(_, solver)) = LpSolver::NAMES.iter().find(|(n, _)| *n == solver_name) else {
+    let Some(solver) = LpSolver::by_name(&solver_name) else {
         eprintln!("unknown solver `{solver_name}`: expected auto, dual, primal, ipm or pdlp");
         std::process::exit(2);
     };

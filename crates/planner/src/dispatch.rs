@@ -94,15 +94,26 @@ fn slot_work(ctx: &Context<'_>, j: JobId) -> f64 {
 
 /// The plan's power level for a job, or full power where the job has not the slack to spare
 /// at the slower pace (the hysteresis, as for suspending it).
+/// `levels` holds the plan's level per class `k` and eligible site `pos` (1 where missing).
 fn usable_level(
     ctx: &Context<'_>,
     blocking: &SiteBlocking,
     j: JobId,
     site: SiteId,
-    planned: f64,
+    levels: &[Vec<f64>],
+    (k, pos): (usize, usize),
 ) -> f64 {
+    let planned = levels
+        .get(k)
+        .and_then(|l| l.get(pos))
+        .copied()
+        .unwrap_or(1.0);
+    // Full power needs no check (the common case: no site with a capped level).
+    if planned >= 1.0 {
+        return 1.0;
+    }
     let margin_h = urgent_lead_h(ctx, blocking, j) + 6.0 * ctx.slot_h();
-    if planned < 1.0 && slack_at_h(ctx, j, site, planned) >= margin_h {
+    if slack_at_h(ctx, j, site, planned) >= margin_h {
         planned
     } else {
         1.0
@@ -122,7 +133,12 @@ fn slack_at_h(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> f64 {
 /// work at full speed.
 fn slot_work_at(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> f64 {
     let acc = f64::from(ctx.job(j).map_or(0, |x| x.accelerators));
-    let speed = ctx.accelerators(site).speed(level);
+    // Full power is full speed: no `powf` per running job on the common path.
+    let speed = if level >= 1.0 {
+        1.0
+    } else {
+        ctx.accelerators(site).speed(level)
+    };
     acc * ctx.remaining_h(j).min(speed * ctx.slot_h())
 }
 
@@ -222,12 +238,7 @@ pub fn apply(
                 && slack < urgent_lead_h(ctx, blocking, j) + hold_h;
             if left[k][pos] >= acc * 0.5 || keep_anyway {
                 let site = sites[pos];
-                let planned = levels
-                    .get(k)
-                    .and_then(|l| l.get(pos))
-                    .copied()
-                    .unwrap_or(1.0);
-                let level = usable_level(ctx, blocking, j, site, planned);
+                let level = usable_level(ctx, blocking, j, site, levels, (k, pos));
                 // A job runs at the power level the plan asks for (an interruptible one is
                 // restarted at it: the simulator sets a level at a start).
                 let relevel = (level - ctx.power_level(j)).abs() > 1e-9
@@ -260,12 +271,7 @@ pub fn apply(
             order.sort_by(|a, b| left[k][*b].total_cmp(&left[k][*a]));
             for pos in order {
                 let site = sites[pos];
-                let planned = levels
-                    .get(k)
-                    .and_then(|l| l.get(pos))
-                    .copied()
-                    .unwrap_or(1.0);
-                let level = usable_level(ctx, blocking, j, site, planned);
+                let level = usable_level(ctx, blocking, j, site, levels, (k, pos));
                 let work = slot_work_at(ctx, j, site, level);
                 if left[k][pos] < work * 0.5 {
                     continue;

@@ -137,6 +137,14 @@ impl LpSolver {
         ("ipm", LpSolver::Ipm),
         ("pdlp", LpSolver::Pdlp),
     ];
+
+    /// The solver of that name (see [`LpSolver::NAMES`]).
+    pub fn by_name(name: &str) -> Option<LpSolver> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -463,39 +471,31 @@ fn solve_inner(
                 ),
                 _ => (c.start, 0.0),
             };
-            let cols: Vec<_> = (0..h)
-                .map(|t| {
-                    if t >= first && t < c.due.min(h) {
-                        let key = ColKey::Work {
-                            class: c.id,
-                            site,
-                            slot: at(t),
-                        };
-                        Some(pb.add_column(key, move_cost + eps * t as f64, 0.0..))
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            per_site.push(cols);
-            let capped: Vec<_> = (0..h)
-                .map(|t| {
-                    // The dispatcher caps a job only with slack to spare at the slower pace
-                    // (its hysteresis): no capped work in the last slots before the deadline.
-                    let capped_due = c.due.saturating_sub(CAPPED_MARGIN_SLOTS).min(h);
-                    if input.sites[site].capped.is_some() && t >= first && t < capped_due {
-                        let key = ColKey::WorkCapped {
-                            class: c.id,
-                            site,
-                            slot: at(t),
-                        };
-                        Some(pb.add_column(key, move_cost + eps * t as f64, 0.0..))
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            capped_per_site.push(capped);
+            // One column per slot in `first..due`, keyed by `key`.
+            let mut columns = |due: usize, key: fn(u64, usize, usize) -> ColKey| -> Vec<_> {
+                (0..h)
+                    .map(|t| {
+                        (t >= first && t < due).then(|| {
+                            let key = key(c.id, site, at(t));
+                            pb.add_column(key, move_cost + eps * t as f64, 0.0..)
+                        })
+                    })
+                    .collect()
+            };
+            per_site.push(columns(c.due.min(h), |class, site, slot| ColKey::Work {
+                class,
+                site,
+                slot,
+            }));
+            // The dispatcher caps a job only with slack to spare at the slower pace (its
+            // hysteresis): no capped work in the last slots before the deadline.
+            let capped_due = match input.sites[site].capped {
+                Some(_) => c.due.saturating_sub(CAPPED_MARGIN_SLOTS).min(h),
+                None => 0,
+            };
+            capped_per_site.push(columns(capped_due, |class, site, slot| {
+                ColKey::WorkCapped { class, site, slot }
+            }));
         }
         work_cols.push(per_site);
         capped_cols.push(capped_per_site);

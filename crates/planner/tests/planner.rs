@@ -54,6 +54,41 @@ fn input(sites: Vec<PlanSite>, classes: Vec<WorkClass>) -> PlanInput {
     }
 }
 
+/// A synthetic fleet of `sites` sites of 8 accelerators over `slots` hours, with no green
+/// plants, batteries, thermal backup or jobs: only the grid.
+fn bare_fleet(sites: usize, slots: usize) -> Scenario {
+    let mut sc = fleet(FleetSpec {
+        sites,
+        slots,
+        slot_minutes: 60,
+        jobs: 0,
+        accelerators_per_site: 8,
+        seed: 0,
+    });
+    for s in &mut sc.sites {
+        s.green.clear();
+        s.battery = None;
+        s.thermal = None;
+    }
+    sc
+}
+
+/// An interruptible job "j" arriving at 0, not migratable, with no checkpoint data.
+fn one_job(accelerators: u32, runtime_h: f64, deadline_h: f64, allowed_sites: Vec<usize>) -> Job {
+    Job {
+        id: "j".into(),
+        arrival_h: 0.0,
+        accelerators,
+        runtime_h,
+        deadline_h,
+        interruptible: true,
+        migratable: false,
+        allowed_sites,
+        home_site: 0,
+        checkpoint_gb: 0.0,
+    }
+}
+
 fn class(sites: Vec<usize>, work: f64, due: usize, max_acc: f64) -> WorkClass {
     WorkClass {
         id: 0,
@@ -355,32 +390,11 @@ fn an_oracle_on_a_tiny_hand_case_finds_the_cheap_slot() {
         slot_minutes: 60,
         slots: 3,
     };
-    let mut sc = fleet(FleetSpec {
-        sites: 1,
-        slots: 3,
-        slot_minutes: 60,
-        jobs: 0,
-        accelerators_per_site: 8,
-        seed: 0,
-    });
+    let mut sc = bare_fleet(1, 3);
     sc.grid = grid;
     sc.sites[0].grid.price_per_mwh = vec![200.0, 20.0, 200.0];
     sc.sites[0].grid.carbon_g_per_kwh = vec![500.0, 500.0, 500.0];
-    sc.sites[0].green.clear();
-    sc.sites[0].battery = None;
-    sc.sites[0].thermal = None;
-    sc.jobs = vec![Job {
-        id: "j".into(),
-        arrival_h: 0.0,
-        accelerators: 4,
-        runtime_h: 1.0,
-        deadline_h: 3.0,
-        interruptible: true,
-        migratable: false,
-        allowed_sites: vec![0],
-        home_site: 0,
-        checkpoint_gb: 80.0,
-    }];
+    sc.jobs = vec![one_job(4, 1.0, 3.0, vec![0])];
     sc.validate().unwrap();
     let mut o = Oracle::new(
         &sc,
@@ -549,36 +563,19 @@ fn a_demand_response_cap_moves_work_out_of_the_capped_slot() {
 #[test]
 fn a_started_job_moves_only_where_moving_pays() {
     let run = |transfer_cost_per_gb: f64, migrate: bool| {
-        let mut sc = fleet(FleetSpec {
-            sites: 2,
-            slots: 24,
-            slot_minutes: 60,
-            jobs: 0,
-            accelerators_per_site: 8,
-            seed: 0,
-        });
+        let mut sc = bare_fleet(2, 24);
         let dear = 500.0;
         sc.sites[0].grid.price_per_mwh = (0..24).map(|t| if t < 2 { 5.0 } else { dear }).collect();
         sc.sites[1].grid.price_per_mwh = (0..24).map(|t| if t < 2 { dear } else { 10.0 }).collect();
         for s in &mut sc.sites {
             s.grid.carbon_g_per_kwh = vec![500.0; 24];
-            s.green.clear();
-            s.battery = None;
-            s.thermal = None;
         }
         sc.economics.transfer_cost_per_gb = transfer_cost_per_gb;
         sc.dispatch.migration_h = 1.0;
         sc.jobs = vec![Job {
-            id: "j".into(),
-            arrival_h: 0.0,
-            accelerators: 4,
-            runtime_h: 10.0,
-            deadline_h: 30.0,
-            interruptible: true,
             migratable: true,
-            allowed_sites: vec![0, 1],
-            home_site: 0,
             checkpoint_gb: 100.0,
+            ..one_job(4, 10.0, 30.0, vec![0, 1])
         }];
         sc.validate().unwrap();
         let w = ObjectiveWeights::for_scenario(&sc);
@@ -648,34 +645,13 @@ fn a_sub_linear_throughput_curve_makes_the_plan_cap_power() {
 /// work, keeping the deadline.
 #[test]
 fn coordinated_caps_power_where_it_saves_energy() {
-    let mut sc = fleet(FleetSpec {
-        sites: 1,
-        slots: 24,
-        slot_minutes: 60,
-        jobs: 0,
-        accelerators_per_site: 8,
-        seed: 0,
-    });
+    let mut sc = bare_fleet(1, 24);
     // Flat prices and carbon: nothing to gain from waiting, only from the pace.
     sc.sites[0].grid.price_per_mwh = vec![80.0; 24];
     sc.sites[0].grid.carbon_g_per_kwh = vec![500.0; 24];
     sc.sites[0].accelerators.throughput_exponent = 0.5;
     sc.sites[0].accelerators.min_power_level = 0.25;
-    sc.sites[0].green.clear();
-    sc.sites[0].battery = None;
-    sc.sites[0].thermal = None;
-    sc.jobs = vec![Job {
-        id: "j".into(),
-        arrival_h: 0.0,
-        accelerators: 4,
-        runtime_h: 3.0,
-        deadline_h: 23.0,
-        interruptible: true,
-        migratable: false,
-        allowed_sites: vec![0],
-        home_site: 0,
-        checkpoint_gb: 0.0,
-    }];
+    sc.jobs = vec![one_job(4, 3.0, 23.0, vec![0])];
     sc.validate().unwrap();
     let cfg = SimConfig {
         record_timeline: true,
