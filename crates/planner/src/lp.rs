@@ -3,10 +3,10 @@
 //! Built from a [`PlanInput`] that holds only numbers (no jobs, no simulator types), so the same
 //! code serves the rolling-horizon policy, the oracle and the benchmarks.
 
-use highs::{HighsModelStatus, RowProblem, Sense};
 use std::collections::HashMap;
 use std::ops::RangeBounds;
 use std::time::Instant;
+use suandian_highs::{bounds_of, BasisStatus, Col, ModelStatus, Problem, Sense};
 
 /// One site over the planning window. Series are indexed by window slot.
 #[derive(Debug, Clone)]
@@ -338,8 +338,8 @@ enum RowKey {
 /// (new columns start at their lower bound, new rows basic; HiGHS repairs what is singular).
 #[derive(Debug, Clone, Default)]
 pub struct WarmStart {
-    cols: HashMap<ColKey, i32>,
-    rows: HashMap<RowKey, i32>,
+    cols: HashMap<ColKey, BasisStatus>,
+    rows: HashMap<RowKey, BasisStatus>,
 }
 
 impl WarmStart {
@@ -353,38 +353,23 @@ impl WarmStart {
     }
 }
 
-/// Bounds of a column or row.
-fn bounds_of<B: RangeBounds<f64>>(bounds: &B) -> (f64, f64) {
-    use std::ops::Bound::*;
-    let lower = match bounds.start_bound() {
-        Included(x) | Excluded(x) => *x,
-        Unbounded => f64::NEG_INFINITY,
-    };
-    let upper = match bounds.end_bound() {
-        Included(x) | Excluded(x) => *x,
-        Unbounded => f64::INFINITY,
-    };
-    (lower, upper)
-}
-
 /// A basis status carried over to bounds that may have changed: a nonbasic quantity sits at a
 /// bound it has.
-fn status_for(status: i32, lower: f64, upper: f64) -> i32 {
-    use highs_sys::{kHighsBasisStatusBasic as BASIC, kHighsBasisStatusLower as LOWER};
-    use highs_sys::{kHighsBasisStatusUpper as UPPER, kHighsBasisStatusZero as ZERO};
+fn status_for(status: Option<BasisStatus>, lower: f64, upper: f64) -> BasisStatus {
+    use BasisStatus::{Basic, Lower, Upper, Zero};
     match status {
-        BASIC => BASIC,
-        UPPER if upper.is_finite() => UPPER,
-        _ if lower.is_finite() => LOWER,
-        _ if upper.is_finite() => UPPER,
-        _ => ZERO,
+        Some(Basic) => Basic,
+        Some(Upper) if upper.is_finite() => Upper,
+        _ if lower.is_finite() => Lower,
+        _ if upper.is_finite() => Upper,
+        _ => Zero,
     }
 }
 
 /// The HiGHS problem being built, with the key and bounds of every column and row where a
 /// warm start is wanted.
 struct Builder {
-    pb: RowProblem,
+    pb: Problem,
     keys: Option<Keys>,
 }
 
@@ -396,7 +381,7 @@ struct Keys {
 }
 
 impl Builder {
-    fn add_column<B: RangeBounds<f64>>(&mut self, key: ColKey, cost: f64, bounds: B) -> highs::Col {
+    fn add_column<B: RangeBounds<f64>>(&mut self, key: ColKey, cost: f64, bounds: B) -> Col {
         if let Some(keys) = &mut self.keys {
             let (lower, upper) = bounds_of(&bounds);
             keys.cols.push((key, lower, upper));
@@ -404,12 +389,12 @@ impl Builder {
         self.pb.add_column(cost, bounds)
     }
 
-    fn add_row<B: RangeBounds<f64>>(&mut self, key: RowKey, bounds: B, row: &[(highs::Col, f64)]) {
+    fn add_row<B: RangeBounds<f64>>(&mut self, key: RowKey, bounds: B, row: &[(Col, f64)]) {
         if let Some(keys) = &mut self.keys {
             let (lower, upper) = bounds_of(&bounds);
             keys.rows.push((key, lower, upper));
         }
-        self.pb.add_row(bounds, row.iter().copied());
+        self.pb.add_row(bounds, row);
     }
 }
 
@@ -436,7 +421,7 @@ fn solve_inner(
     let dt = input.slot_h;
     let n_sites = input.sites.len();
     let mut pb = Builder {
-        pb: RowProblem::default(),
+        pb: Problem::default(),
         keys: (keep_basis || start.is_some()).then(Keys::default),
     };
     let at = |t: usize| input.first_slot + t;
@@ -555,15 +540,15 @@ fn solve_inner(
     }
     // Energy columns per site and slot.
     struct SiteCols {
-        imp: Vec<highs::Col>,
-        over: Vec<highs::Col>,
-        exp: Vec<highs::Col>,
-        green: Vec<highs::Col>,
-        th: Vec<Option<highs::Col>>,
-        ch: Vec<Option<highs::Col>>,
-        dis: Vec<Option<highs::Col>>,
-        soc: Vec<Option<highs::Col>>,
-        short: Option<highs::Col>,
+        imp: Vec<Col>,
+        over: Vec<Col>,
+        exp: Vec<Col>,
+        green: Vec<Col>,
+        th: Vec<Option<Col>>,
+        ch: Vec<Option<Col>>,
+        dis: Vec<Option<Col>>,
+        soc: Vec<Option<Col>>,
+        short: Option<Col>,
     }
     let mut sc = Vec::with_capacity(n_sites);
     for (site, s) in input.sites.iter().enumerate() {
@@ -643,7 +628,7 @@ fn solve_inner(
 
     // Rows. Class work: done + unmet + deferred = work.
     for (k, c) in input.classes.iter().enumerate() {
-        let mut row: Vec<(highs::Col, f64)> = Vec::new();
+        let mut row: Vec<(Col, f64)> = Vec::new();
         for cols in work_cols[k].iter().chain(&capped_cols[k]) {
             row.extend(cols.iter().flatten().map(|c| (*c, 1.0)));
         }
@@ -692,11 +677,11 @@ fn solve_inner(
     // Per site and slot: capacity, energy balance, battery.
     for (si, s) in input.sites.iter().enumerate() {
         let cols = &sc[si];
-        let mut green_share_row: Vec<(highs::Col, f64)> = Vec::new();
+        let mut green_share_row: Vec<(Col, f64)> = Vec::new();
         let mut green_share_rhs = 0.0;
         for t in 0..h {
-            let mut cap_row: Vec<(highs::Col, f64)> = Vec::new();
-            let mut bal_row: Vec<(highs::Col, f64)> = Vec::new();
+            let mut cap_row: Vec<(Col, f64)> = Vec::new();
+            let mut bal_row: Vec<(Col, f64)> = Vec::new();
             let pue = s.pue[t];
             for (k, c) in input.classes.iter().enumerate() {
                 for (j, &site) in c.sites.iter().enumerate() {
@@ -800,69 +785,62 @@ fn solve_inner(
     let rows = pb.pb.num_rows();
     let keys = pb.keys.take();
     let started = Instant::now();
-    let mut model = pb.pb.optimise(Sense::Minimise);
-    model.make_quiet();
-    model.set_option("time_limit", input.time_limit_s);
-    model.set_option("threads", 1i32);
+    let solver_error = |e: suandian_highs::Error| PlanError::Solver(e.to_string());
+    let mut model = pb.pb.optimise(Sense::Minimise).map_err(solver_error)?;
+    model
+        .set_option("time_limit", input.time_limit_s)
+        .map_err(solver_error)?;
+    model.set_option("threads", 1).map_err(solver_error)?;
     // Dual simplex is the default for the rolling re-plans; the interior point method is two to
     // three times faster on the large single models (oracle, national scale). The primal
     // simplex is 2 to 9 times faster on these models but finds other optimal vertices, which
     // cost deadlines in the dispatcher (docs/planner.md#solver).
-    match input.solver {
-        LpSolver::Auto if columns > IPM_ABOVE_COLUMNS => model.set_option("solver", "ipm"),
-        LpSolver::Auto => {}
-        LpSolver::Dual => {
-            model.set_option("solver", "simplex");
-            model.set_option("simplex_strategy", 1i32);
-        }
-        LpSolver::Primal => {
-            model.set_option("solver", "simplex");
-            model.set_option("simplex_strategy", 4i32);
-        }
-        LpSolver::Ipm => model.set_option("solver", "ipm"),
-        LpSolver::Pdlp => model.set_option("solver", "pdlp"),
+    let (solver, strategy) = match input.solver {
+        LpSolver::Auto if columns > IPM_ABOVE_COLUMNS => (Some("ipm"), None),
+        LpSolver::Auto => (None, None),
+        LpSolver::Dual => (Some("simplex"), Some(1)),
+        LpSolver::Primal => (Some("simplex"), Some(4)),
+        LpSolver::Ipm => (Some("ipm"), None),
+        LpSolver::Pdlp => (Some("pdlp"), None),
+    };
+    if let Some(solver) = solver {
+        model.set_option("solver", solver).map_err(solver_error)?;
+    }
+    if let Some(strategy) = strategy {
+        model
+            .set_option("simplex_strategy", strategy)
+            .map_err(solver_error)?;
     }
     if let (Some(start), Some(keys)) = (start, &keys) {
-        let cols: Vec<i32> = keys
+        let cols: Vec<BasisStatus> = keys
             .cols
             .iter()
-            .map(|(k, lower, upper)| {
-                let status = start.cols.get(k).copied().unwrap_or(-1);
-                status_for(status, *lower, *upper)
-            })
+            .map(|(k, lower, upper)| status_for(start.cols.get(k).copied(), *lower, *upper))
             .collect();
-        let rows: Vec<i32> = keys
+        let rows: Vec<BasisStatus> = keys
             .rows
             .iter()
             .map(|(k, lower, upper)| {
-                let status = start
-                    .rows
-                    .get(k)
-                    .copied()
-                    .unwrap_or(highs_sys::kHighsBasisStatusBasic);
-                status_for(status, *lower, *upper)
+                let status = start.rows.get(k).copied().unwrap_or(BasisStatus::Basic);
+                status_for(Some(status), *lower, *upper)
             })
             .collect();
-        // SAFETY: the model is a live HiGHS instance with exactly `cols.len()` columns and
-        // `rows.len()` rows (one key was recorded per column and row added), and HiGHS copies
-        // both arrays. A basis it refuses leaves the solve cold, which is not an error.
-        let _ =
-            unsafe { highs_sys::Highs_setBasis(model.as_mut_ptr(), cols.as_ptr(), rows.as_ptr()) };
+        // One key was recorded per column and row added, so the lengths match. A basis HiGHS
+        // refuses leaves the solve cold, which is not an error.
+        let _ = model.set_basis(&cols, &rows);
     }
-    let solved = model
-        .try_solve()
-        .map_err(|e| PlanError::Solver(format!("{e:?}")))?;
+    let solved = model.solve().map_err(solver_error)?;
     let solve_s = started.elapsed().as_secs_f64();
     match solved.status() {
-        HighsModelStatus::Optimal => {}
+        ModelStatus::Optimal => {}
         other => {
             return Err(PlanError::Solver(format!(
                 "status {other:?} after {solve_s:.2} s"
             )))
         }
     }
-    let sol = solved.get_solution();
-    let v = |c: highs::Col| sol[c];
+    let sol = solved.column_values();
+    let v = |c: Col| sol[c.index()];
 
     // The objective without the tie-breaking preference for early work.
     let tie_break: f64 = work_cols
@@ -870,14 +848,14 @@ fn solve_inner(
         .chain(&capped_cols)
         .flatten()
         .flat_map(|cols| cols.iter().enumerate())
-        .filter_map(|(t, c)| c.map(|c| eps * t as f64 * sol[c]))
+        .filter_map(|(t, c)| c.map(|c| eps * t as f64 * v(c)))
         .sum();
     let mut plan = Plan {
         objective: solved.objective_value() - tie_break,
         solve_s,
         columns,
         rows,
-        iterations: solved.simplex_iteration_count(),
+        iterations: solved.simplex_iterations(),
         capped_level: input
             .sites
             .iter()
@@ -886,7 +864,7 @@ fn solve_inner(
         ..Plan::default()
     };
     for k in 0..input.classes.len() {
-        let values = |cols: &Vec<Vec<Option<highs::Col>>>| -> Vec<Vec<f64>> {
+        let values = |cols: &Vec<Vec<Option<Col>>>| -> Vec<Vec<f64>> {
             cols.iter()
                 .map(|cols| {
                     cols.iter()
@@ -956,16 +934,20 @@ fn solve_inner(
     }
     let mut warm = WarmStart::default();
     if let (true, Some(keys)) = (keep_basis, keys) {
-        let mut cols = vec![0i32; keys.cols.len()];
-        let mut rows = vec![0i32; keys.rows.len()];
-        // SAFETY: the solved model has exactly as many columns and rows as keys were recorded,
-        // and HiGHS writes one status per column and row into the arrays.
-        let status = unsafe {
-            highs_sys::Highs_getBasis(solved.as_ptr(), cols.as_mut_ptr(), rows.as_mut_ptr())
-        };
-        if status == highs_sys::STATUS_OK {
-            warm.cols = keys.cols.into_iter().map(|(k, ..)| k).zip(cols).collect();
-            warm.rows = keys.rows.into_iter().map(|(k, ..)| k).zip(rows).collect();
+        // The solved model has exactly as many columns and rows as keys were recorded.
+        if let Some(basis) = solved.basis() {
+            warm.cols = keys
+                .cols
+                .into_iter()
+                .map(|(k, ..)| k)
+                .zip(basis.cols)
+                .collect();
+            warm.rows = keys
+                .rows
+                .into_iter()
+                .map(|(k, ..)| k)
+                .zip(basis.rows)
+                .collect();
         }
     }
     Ok((plan, warm))
