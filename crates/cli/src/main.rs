@@ -455,6 +455,14 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
             .collect()
     });
 
+    if !args.quiet {
+        // Wall-clock figures go to stderr only: every result written is the same, run to run.
+        for r in &results {
+            for t in &r.timings {
+                eprintln!("timing: {}: {t}", r.policy);
+            }
+        }
+    }
     if let Some(path) = &args.timeline {
         output::write_timeline(path, sc, &results).map_err(|e| {
             Failure::Other(format!(

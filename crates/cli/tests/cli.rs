@@ -232,3 +232,72 @@ fn planner_options_reach_the_planner() {
         assert!(err.contains(expected), "{flag} {value}: {err}");
     }
 }
+
+/// The planner's policies too give the same result, byte for byte, in every document a run
+/// writes (JSON, saved run, report): wall-clock solve times go to stderr only.
+#[test]
+fn planner_runs_are_byte_identical_in_every_document() {
+    let dir = std::env::temp_dir().join(format!("suandian-determinism-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |k: usize| {
+        let saved = dir.join(format!("run{k}.json"));
+        let report = dir.join(format!("report{k}.html"));
+        let out = suandian(&[
+            "simulate",
+            "--builtin",
+            "demo",
+            "-p",
+            "coordinated",
+            "-p",
+            "oracle",
+            "--json",
+            "--save-run",
+            saved.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (
+            out.stdout,
+            std::fs::read(saved).unwrap(),
+            std::fs::read(report).unwrap(),
+            stderr,
+        )
+    };
+    let (json_a, saved_a, report_a, stderr_a) = run(0);
+    // On a small scenario two runs may round their solve times alike; what must hold is that
+    // no note carries a duration at all ("0.003 s").
+    let json: serde_json::Value = serde_json::from_slice(&json_a).unwrap();
+    for p in json["policies"].as_array().unwrap() {
+        for note in p["notes"].as_array().unwrap() {
+            let note = note.as_str().unwrap();
+            let b = note.as_bytes();
+            let duration = (1..b.len().saturating_sub(1)).any(|i| {
+                b[i - 1].is_ascii_digit()
+                    && b[i] == b' '
+                    && b[i + 1] == b's'
+                    && b.get(i + 2).map_or(true, |c| !c.is_ascii_alphanumeric())
+            });
+            assert!(!duration, "a wall-clock figure in a note: {note}");
+        }
+    }
+    let (json_b, saved_b, report_b, _) = run(1);
+    assert!(json_a == json_b, "the JSON differs between two runs");
+    assert!(saved_a == saved_b, "the saved run differs between two runs");
+    assert!(report_a == report_b, "the report differs between two runs");
+    // The solve times are still shown to the person running it.
+    assert!(
+        stderr_a.contains("timing: coordinated: HiGHS took"),
+        "{stderr_a}"
+    );
+    assert!(
+        stderr_a.contains("timing: oracle: HiGHS solved"),
+        "{stderr_a}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -42,7 +42,16 @@ pub trait Policy {
     }
 
     /// Notes for the report after a run (solver statistics, fallbacks, relaxed constraints).
+    /// They are part of the result, so they hold no wall-clock figure: the same run gives the
+    /// same notes, byte for byte.
     fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Wall-clock figures (solve times) for the person watching: shown on stderr, never
+    /// written into a result (JSON, saved run, report, CSV), which must not change from one
+    /// run to the next.
+    fn timings(&self) -> Vec<String> {
         Vec::new()
     }
 

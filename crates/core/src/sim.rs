@@ -566,6 +566,9 @@ pub struct RunResult {
     pub jobs: Vec<JobOutcome>,
     /// What the policy had to say after the run.
     pub notes: Vec<String>,
+    /// Wall-clock figures ([`crate::policy::Policy::timings`]): for stderr, never serialised.
+    #[serde(skip)]
+    pub timings: Vec<String>,
     /// The oracle's bound on the objective, when the policy is the oracle.
     pub objective_bound: Option<f64>,
     /// Every job run, when the timeline is recorded.
@@ -872,6 +875,7 @@ pub fn simulate_with_progress(
         timeline,
         jobs: outcomes,
         notes: policy.notes(),
+        timings: policy.timings(),
         objective_bound: policy.objective_bound(),
         segments,
     }

@@ -211,7 +211,12 @@ fn small_and_rolling(quick: bool) {
             "\nweek of rolling re-plans (default scenario, 8 sites, {} jobs): {:.1} s; {}",
             sc.jobs.len(),
             t.elapsed().as_secs_f64(),
-            r.notes.join("; ")
+            r.timings
+                .iter()
+                .chain(&r.notes)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
         );
     }
 }
@@ -252,7 +257,11 @@ fn national() {
     let plan_s = t.elapsed().as_secs_f64();
     println!(
         "national plan: {plan_s:.1} s ({})",
-        Policy::notes(&oracle).join("; ")
+        Policy::timings(&oracle)
+            .into_iter()
+            .chain(Policy::notes(&oracle))
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     let t = Instant::now();
     let mut timed = Timed {

@@ -834,9 +834,9 @@ fn solve_inner(
     match solved.status() {
         ModelStatus::Optimal => {}
         other => {
-            return Err(PlanError::Solver(format!(
-                "status {other:?} after {solve_s:.2} s"
-            )))
+            // No wall-clock time here: the message can reach a run's notes, which must not
+            // change between runs (a time limit says so in the status).
+            return Err(PlanError::Solver(format!("status {other:?}")));
         }
     }
     let sol = solved.column_values();
