@@ -281,7 +281,7 @@ fn planner_runs_are_byte_identical_in_every_document() {
                 b[i - 1].is_ascii_digit()
                     && b[i] == b' '
                     && b[i + 1] == b's'
-                    && b.get(i + 2).map_or(true, |c| !c.is_ascii_alphanumeric())
+                    && !b.get(i + 2).is_some_and(|c| c.is_ascii_alphanumeric())
             });
             assert!(!duration, "a wall-clock figure in a note: {note}");
         }
