@@ -59,8 +59,10 @@ pub struct Flows {
     pub green_to_load_kw: f64,
     pub charge_kw: f64,
     pub discharge_kw: f64,
-    /// The green part of `discharge_kw`.
+    /// The green part of `discharge_kw` (the battery's green share of what it gives out).
     pub discharge_green_kw: f64,
+    /// The part of `discharge_kw` that served the load; the rest went to export or curtailment.
+    pub discharge_to_load_kw: f64,
     pub export_kw: f64,
     pub curtail_kw: f64,
     pub import_kw: f64,
@@ -77,9 +79,16 @@ impl Flows {
         (self.facility_kw + self.charge_kw + self.curtail_kw + self.export_kw)
             - (self.green_kw + self.discharge_kw + self.import_kw + self.thermal_kw)
     }
-    /// Green power that served the load, directly or through the battery.
+    /// Green power that served the load, directly or through the battery. Stored green energy
+    /// the battery sends to export is not used by the site: only the green share of the
+    /// discharge that reached the load counts, so this never exceeds `facility_kw`.
     pub fn green_used_kw(&self) -> f64 {
-        self.green_to_load_kw + self.discharge_green_kw
+        let share = if self.discharge_kw > 0.0 {
+            (self.discharge_green_kw / self.discharge_kw).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self.green_to_load_kw + self.discharge_to_load_kw * share
     }
 }
 
@@ -127,6 +136,7 @@ pub fn dispatch(
             if discharge_allowed {
                 f.discharge_kw = deficit.min(discharge_cap);
                 deficit -= f.discharge_kw;
+                f.discharge_to_load_kw = f.discharge_kw;
             }
         }
         BatteryMode::Setpoint { kw } if kw >= 0.0 => {
@@ -144,6 +154,7 @@ pub fn dispatch(
             let to_load = f.discharge_kw.min(deficit);
             deficit -= to_load;
             surplus += f.discharge_kw - to_load;
+            f.discharge_to_load_kw = to_load;
         }
     }
     f.export_kw = surplus.min(export_cap);
@@ -159,6 +170,7 @@ pub fn dispatch(
         // have kept the charge (the site's power admission counted on it).
         let extra = deficit.min(discharge_cap - f.discharge_kw).max(0.0);
         f.discharge_kw += extra;
+        f.discharge_to_load_kw += extra;
         deficit -= extra;
     }
     if deficit > 0.0 {

@@ -3,8 +3,10 @@
 //!
 //! Definitions (all over the whole run, fleet-wide unless per site):
 //! - `green_used_kwh`: direct green energy that served the facility load, directly or through
-//!   the battery (the battery tracks the green part of what it stores); `green_share` is that
-//!   over `facility_kwh`. Grid energy never counts as green here.
+//!   the battery (the battery tracks the green part of what it stores, and only the green share
+//!   of the discharge that reaches the load counts, not what it sends to export); so it never
+//!   exceeds `facility_kwh` in any slot, and `green_share`, that over `facility_kwh`, never
+//!   exceeds 1. Grid energy never counts as green here.
 //! - `carbon_location_kg`: grid import x the grid's average intensity of its slot, plus thermal
 //!   energy x its emission factor.
 //! - `carbon_market_kg`: grid import not covered by the site's green certificates x the residual
