@@ -7,11 +7,17 @@
 //!   of the discharge that reaches the load counts, not what it sends to export); so it never
 //!   exceeds `facility_kwh` in any slot, and `green_share`, that over `facility_kwh`, never
 //!   exceeds 1. Grid energy never counts as green here.
-//! - `carbon_location_kg`: grid import x the grid's average intensity of its slot, plus thermal
-//!   energy x its emission factor.
-//! - `carbon_market_kg`: grid import not covered by the site's green certificates x the residual
-//!   mix (or, without one, the slot's grid intensity), plus thermal. Certificates cover the run's
-//!   import in proportion (annual-style matching), never more than the import.
+//! - Scope 2 (purchased electricity), by the GHG Protocol's two methods, never mixed:
+//!   `carbon_location_kg`: grid import x the grid's average intensity of its slot;
+//!   `carbon_market_kg`: grid import not covered by the site's green certificates x the residual
+//!   mix, or, where the site holds no certificates, x the slot's grid intensity (a site with
+//!   certificates must give a residual mix: validation refuses it otherwise, as the grid average
+//!   would count the certificates' attributes twice). Certificates cover the run's import in
+//!   proportion (annual-style matching), never more than the import.
+//! - Scope 1 (the site's own combustion): `scope1_kg`: thermal backup energy x its emission
+//!   factor. Kept apart from both Scope 2 figures; the labelled totals
+//!   `carbon_total_location_kg` and `carbon_total_market_kg` are Scope 1 + Scope 2 by each
+//!   method, and the carbon price applies to Scope 1 + Scope 2 of the chosen basis.
 //! - `cost`: import x price + thermal x its cost - export x feed-in price, in the scenario's
 //!   currency; `carbon_cost` is the carbon price x the emissions of the chosen basis;
 //!   `total_cost = cost + carbon_cost`. Neither includes moving data.
@@ -83,7 +89,10 @@ pub struct TimelineRow {
     pub inference_accelerators: u32,
     pub tokens: f64,
     pub cost: f64,
+    /// Scope 2, location-based: grid import x the slot's grid intensity.
     pub carbon_location_kg: f64,
+    /// Scope 1: thermal backup x its emission factor.
+    pub scope1_kg: f64,
 }
 
 /// Energy and carbon totals of one site.
@@ -109,8 +118,16 @@ pub struct SiteMetrics {
     pub battery_charge_kwh: f64,
     pub battery_discharge_kwh: f64,
     pub peak_import_kw: f64,
+    /// Scope 2, location-based.
     pub carbon_location_kg: f64,
+    /// Scope 2, market-based.
     pub carbon_market_kg: f64,
+    /// Scope 1: thermal backup's own combustion.
+    pub scope1_kg: f64,
+    /// Scope 1 + Scope 2 location-based.
+    pub carbon_total_location_kg: f64,
+    /// Scope 1 + Scope 2 market-based.
+    pub carbon_total_market_kg: f64,
     pub cost: f64,
     pub tokens: f64,
     pub busy_accelerator_h: f64,
@@ -120,8 +137,6 @@ pub struct SiteMetrics {
     export_revenue: f64,
     #[serde(skip)]
     thermal_cost: f64,
-    #[serde(skip)]
-    thermal_kg: f64,
     #[serde(skip)]
     import_kg: f64,
 }
@@ -149,8 +164,16 @@ pub struct Metrics {
     pub battery_discharge_kwh: f64,
     /// Highest fleet-wide import in any slot.
     pub peak_import_kw: f64,
+    /// Scope 2 (grid import), location-based.
     pub carbon_location_kg: f64,
+    /// Scope 2 (grid import), market-based.
     pub carbon_market_kg: f64,
+    /// Scope 1: thermal backup's own combustion (in neither Scope 2 figure).
+    pub scope1_kg: f64,
+    /// Scope 1 + Scope 2 location-based: the total the table's carbon saving compares.
+    pub carbon_total_location_kg: f64,
+    /// Scope 1 + Scope 2 market-based.
+    pub carbon_total_market_kg: f64,
     pub import_cost: f64,
     pub thermal_cost: f64,
     pub export_revenue: f64,
@@ -273,7 +296,7 @@ impl Accumulator {
         m.import_cost += import_cost;
         m.export_revenue += export_revenue;
         m.thermal_cost += thermal_cost;
-        m.thermal_kg += thermal_kg;
+        m.scope1_kg += thermal_kg;
         m.import_kg += import_kg;
         self.fleet_import_kw[slot] += f.import_kw;
         if let Some(tl) = &mut self.timeline {
@@ -289,7 +312,8 @@ impl Accumulator {
                 inference_accelerators,
                 tokens,
                 cost: import_cost + thermal_cost - export_revenue,
-                carbon_location_kg: import_kg + thermal_kg,
+                carbon_location_kg: import_kg,
+                scope1_kg: thermal_kg,
             });
         }
     }
@@ -308,13 +332,16 @@ impl Accumulator {
             let grid = &sc.sites[s].grid;
             m.green_share = ratio(m.green_used_kwh, m.facility_kwh);
             m.curtailment_absorbed_kwh = (idle_curtailment_kwh[s] - m.curtailed_kwh).max(0.0);
-            m.carbon_location_kg = m.import_kg + m.thermal_kg;
+            m.carbon_location_kg = m.import_kg;
             let covered = grid.green_certificates_kwh.min(m.grid_import_kwh);
-            let uncovered = 1.0 - ratio(covered, m.grid_import_kwh);
             m.carbon_market_kg = match grid.residual_mix_g_co2_per_kwh {
                 Some(r) => (m.grid_import_kwh - covered) * r / 1000.0,
-                None => m.import_kg * uncovered,
-            } + m.thermal_kg;
+                // No certificates (validation requires a residual mix with them): the grid
+                // average is the market-based factor.
+                None => m.import_kg,
+            };
+            m.carbon_total_location_kg = m.carbon_location_kg + m.scope1_kg;
+            m.carbon_total_market_kg = m.carbon_market_kg + m.scope1_kg;
             m.cost = m.import_cost + m.thermal_cost - m.export_revenue;
 
             t.it_kwh += m.it_kwh;
@@ -333,6 +360,9 @@ impl Accumulator {
             t.battery_discharge_kwh += m.battery_discharge_kwh;
             t.carbon_location_kg += m.carbon_location_kg;
             t.carbon_market_kg += m.carbon_market_kg;
+            t.scope1_kg += m.scope1_kg;
+            t.carbon_total_location_kg += m.carbon_total_location_kg;
+            t.carbon_total_market_kg += m.carbon_total_market_kg;
             t.import_cost += m.import_cost;
             t.thermal_cost += m.thermal_cost;
             t.export_revenue += m.export_revenue;
@@ -344,8 +374,8 @@ impl Accumulator {
         t.green_share = ratio(t.green_used_kwh, t.facility_kwh);
         let eco = &sc.economics;
         let basis_kg = match eco.carbon_price_basis {
-            CarbonBasis::Location => t.carbon_location_kg,
-            CarbonBasis::Market => t.carbon_market_kg,
+            CarbonBasis::Location => t.carbon_total_location_kg,
+            CarbonBasis::Market => t.carbon_total_market_kg,
         };
         t.carbon_cost = basis_kg / 1000.0 * eco.carbon_price_per_t;
         t.total_cost = t.cost + t.carbon_cost;

@@ -180,8 +180,23 @@ impl Scenario {
                     "a finite number",
                 ));
             }
-            if let Some(r) = gr.residual_mix_g_co2_per_kwh {
-                finite_nonneg(&format!("{p}.grid.residual_mix_g_co2_per_kwh"), r)?;
+            match gr.residual_mix_g_co2_per_kwh {
+                Some(r) => finite_nonneg(&format!("{p}.grid.residual_mix_g_co2_per_kwh"), r)?,
+                // Market-based carbon with certificates priced at the grid average would count
+                // the certificates' green attributes twice (they are in the average already).
+                None if gr.green_certificates_kwh > 0.0 => {
+                    return Err(err(
+                        format!("{p}.grid.residual_mix_g_co2_per_kwh"),
+                        format!(
+                            "no residual mix, with {} kWh of green certificates",
+                            gr.green_certificates_kwh
+                        ),
+                        "the region's residual mix in g CO2/kWh wherever certificates are held \
+                         (for China: 585.6, the MEE/NBS 2022 national average excluding \
+                         market-traded non-fossil electricity)",
+                    ))
+                }
+                None => {}
             }
             series(&format!("{p}.grid.price"), &gr.price_per_mwh, n, false)?;
             series(&format!("{p}.grid.carbon"), &gr.carbon_g_per_kwh, n, true)?;

@@ -121,15 +121,28 @@ fn asap_matches_hand_computation() {
     close("grid_import_kwh", m.grid_import_kwh, 6.825 + 0.5);
     close("import_over_limit_kwh", m.import_over_limit_kwh, 0.0);
     close("peak_import_kw", m.peak_import_kw, 3.15 + 0.5);
-    // Location: A 3.15 x 0.5 + 1.65 x 0.6 + 2.025 x 0.4 = 3.375; B 0.5 x 0.1 + 0.04 x 0.8 = 0.082.
-    close("carbon_location_kg", m.carbon_location_kg, 3.457);
-    // Market: A as location; B (0.5 - 0.25) x 0.3 + 0.032 = 0.107.
-    close("carbon_market_kg", m.carbon_market_kg, 3.375 + 0.107);
+    // Scope 2, location: A 3.15 x 0.5 + 1.65 x 0.6 + 2.025 x 0.4 = 3.375; B 0.5 x 0.1 = 0.05.
+    close("carbon_location_kg", m.carbon_location_kg, 3.425);
+    // Scope 2, market: A as location (no certificates); B (0.5 - 0.25) x 0.3 = 0.075.
+    close("carbon_market_kg", m.carbon_market_kg, 3.375 + 0.075);
+    // Scope 1: B's thermal 0.04 x 0.8 = 0.032, in neither Scope 2 figure; the labelled totals.
+    close("scope1_kg", m.scope1_kg, 0.032);
+    close("carbon_total_location_kg", m.carbon_total_location_kg, 3.457);
+    close("carbon_total_market_kg", m.carbon_total_market_kg, 3.375 + 0.107);
+    let b = &r.per_site[1];
+    close("B scope1_kg", b.scope1_kg, 0.032);
+    close("B carbon_location_kg", b.carbon_location_kg, 0.05);
+    close("B carbon_market_kg", b.carbon_market_kg, 0.075);
+    let tl_scope1: f64 = r.timeline.iter().map(|row| row.scope1_kg).sum();
+    let tl_location: f64 = r.timeline.iter().map(|row| row.carbon_location_kg).sum();
+    close("timeline scope1_kg", tl_scope1, 0.032);
+    close("timeline carbon_location_kg", tl_location, 3.425);
     // Cost: A 0.315 + 0.33 + 0.10125; B 0.02 import + 0.012 thermal - 0.01 export.
     close("import_cost", m.import_cost, 0.74625 + 0.02);
     close("thermal_cost", m.thermal_cost, 0.012);
     close("export_revenue", m.export_revenue, 0.01);
     close("cost", m.cost, 0.76825);
+    // The carbon price applies to Scope 1 + Scope 2 of the chosen (location) basis.
     close("carbon_cost", m.carbon_cost, 3.457e-3 * 100.0);
     close("total_cost", m.total_cost, 0.76825 + 0.3457);
     close("tokens", m.tokens, 3.6e6);
@@ -192,4 +205,19 @@ fn carbon_wait_and_greenest_site_on_the_same_case() {
     assert_eq!(j1.completed_h, None);
     // 1.0 of its 1.5 h done (slot 2 only): 2 accelerators x 0.5 h left.
     assert!((r.metrics.unfinished_work_acc_h - 1.0).abs() < 1e-9);
+}
+
+/// Certificates with no residual mix would price the uncovered import at the grid average,
+/// which holds the certificates' green attributes already: refused, naming the field.
+#[test]
+fn certificates_without_a_residual_mix_are_refused() {
+    let mut sc = scenario();
+    sc.sites[1].grid.residual_mix_g_co2_per_kwh = None;
+    let e = sc.validate().unwrap_err();
+    assert_eq!(e.field, "sites[1] (B).grid.residual_mix_g_co2_per_kwh", "{e}");
+    assert!(e.found.contains("0.25 kWh of green certificates"), "{e}");
+    assert!(e.expected.contains("585.6"), "{e}");
+    // Without certificates the grid average is the market-based factor, and no mix is needed.
+    sc.sites[1].grid.green_certificates_kwh = 0.0;
+    sc.validate().unwrap();
 }

@@ -69,7 +69,7 @@
       var a = asap.metrics.curtailment_absorbed_kwh;
       return a > 0 ? (p.metrics.curtailment_absorbed_kwh - a) / a * 100 : 0;
     };
-    var cats = ['carbon (location) %', 'cost %', 'green share (points)', 'curtailment absorbed %'];
+    var cats = ['carbon S1+S2 (location) %', 'cost %', 'green share (points)', 'curtailment absorbed %'];
     draw(document.getElementById('c-savings'), {
       title: { text: 'Saving against asap (positive = better)', textStyle: { fontSize: 13 } },
       tooltip: { trigger: 'axis', valueFormatter: function (v) { return v.toFixed(1); } },
@@ -81,7 +81,7 @@
         var s = p.savings_vs_asap_pct || {};
         return { name: p.name, type: 'bar', itemStyle: { color: policyColor(p.name, i) },
           label: { show: true, position: 'top', formatter: function (d) { return d.value.toFixed(1); } },
-          data: [s.carbon_location || 0, s.cost || 0, s.green_share_points || 0, absorbedPct(p)] };
+          data: [s.carbon_total_location || 0, s.cost || 0, s.green_share_points || 0, absorbedPct(p)] };
       })
     });
   }

@@ -65,9 +65,10 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
     );
     let header = [
         "policy".to_string(),
-        "carbon loc t".into(),
+        "S1+S2 loc t".into(),
         "vs asap".into(),
-        "carbon mkt t".into(),
+        "S2 mkt t".into(),
+        "S1 t".into(),
         format!("cost {cur}"),
         "vs asap".into(),
         "green".into(),
@@ -86,16 +87,20 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         let m = &r.metrics;
         let (dc, dk) = match base {
             Some(b) if r.policy != "asap" => (
-                pct(saving_pct(b.carbon_location_kg, m.carbon_location_kg)),
+                pct(saving_pct(
+                    b.carbon_total_location_kg,
+                    m.carbon_total_location_kg,
+                )),
                 pct(saving_pct(b.cost, m.cost)),
             ),
             _ => ("".into(), "".into()),
         };
         rows.push(vec![
             r.policy.clone(),
-            format!("{:.2}", m.carbon_location_kg / 1000.0),
+            format!("{:.2}", m.carbon_total_location_kg / 1000.0),
             dc,
             format!("{:.2}", m.carbon_market_kg / 1000.0),
+            format!("{:.2}", m.scope1_kg / 1000.0),
             format!("{:.0}", m.cost),
             dk,
             format!("{:.1}%", m.green_share * 100.0),
@@ -139,7 +144,8 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
     }
     let _ = writeln!(
         out,
-        "carbon: location-based (grid average) and market-based (after certificates) kept apart; \
+        "carbon: S2 = Scope 2, grid import: location-based (grid average) or market-based (after certificates), never mixed; \
+         S1 = Scope 1, thermal backup's own combustion; S1+S2 loc: their labelled total. \
          green: direct green share of facility energy; absorbed: curtailment avoided; `vs asap`: saving."
     );
     if results.iter().any(|r| r.objective_bound.is_some()) {
@@ -233,6 +239,8 @@ fn savings_vs(b: &Metrics, m: &Metrics) -> Value {
     json!({
         "carbon_location": saving_pct(b.carbon_location_kg, m.carbon_location_kg),
         "carbon_market": saving_pct(b.carbon_market_kg, m.carbon_market_kg),
+        "carbon_total_location": saving_pct(b.carbon_total_location_kg, m.carbon_total_location_kg),
+        "carbon_total_market": saving_pct(b.carbon_total_market_kg, m.carbon_total_market_kg),
         "cost": saving_pct(b.cost, m.cost),
         "total_cost": saving_pct(b.total_cost, m.total_cost),
         "facility_energy": saving_pct(b.facility_kwh, m.facility_kwh),
@@ -248,14 +256,14 @@ pub fn write_timeline(path: &Path, sc: &Scenario, results: &[RunResult]) -> std:
         w,
         "policy,slot,time_utc,site,it_kw,pue,facility_kw,green_kw,green_to_load_kw,battery_charge_kw,\
          battery_discharge_kw,battery_soc_kwh,export_kw,curtail_kw,grid_import_kw,import_over_limit_kw,\
-         thermal_kw,price_per_mwh,carbon_g_per_kwh,busy_accelerators,inference_accelerators,tokens,cost,carbon_location_kg"
+         thermal_kw,price_per_mwh,carbon_g_per_kwh,busy_accelerators,inference_accelerators,tokens,cost,carbon_location_kg,scope1_kg"
     )?;
     for r in results {
         for row in &r.timeline {
             let f = &row.flows;
             writeln!(
                 w,
-                "{},{},{},{},{:.6},{:.4},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{:.4},{},{:.1},{:.6},{:.6}",
+                "{},{},{},{},{:.6},{:.4},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{:.4},{},{:.1},{:.6},{:.6},{:.6}",
                 r.policy,
                 row.slot,
                 sc.grid.slot_time(row.slot).format("%Y-%m-%dT%H:%M:%SZ"),
@@ -279,7 +287,8 @@ pub fn write_timeline(path: &Path, sc: &Scenario, results: &[RunResult]) -> std:
                 row.inference_accelerators,
                 row.tokens,
                 row.cost,
-                row.carbon_location_kg
+                row.carbon_location_kg,
+                row.scope1_kg
             )?;
         }
     }

@@ -459,7 +459,7 @@ fn headline(doc: &Value) -> String {
     };
     let _ = writeln!(
         out,
-        "<table class=\"headline\"><thead><tr><th>policy</th><th>carbon (location)</th><th>cost</th>\
+        "<table class=\"headline\"><thead><tr><th>policy</th><th>carbon, Scope 1 + 2 (location)</th><th>cost</th>\
          <th>green share</th><th>curtailment absorbed</th><th>objective: share of the oracle's reduction</th></tr></thead><tbody>"
     );
     for p in &policies {
@@ -468,14 +468,14 @@ fn headline(doc: &Value) -> String {
             let _ = writeln!(
                 out,
                 "<tr class=\"base\"><td>asap (reference)</td><td>{:.1} t</td><td>{:.0} {cur}</td><td>{:.1} %</td><td>{:.1} MWh</td><td></td></tr>",
-                metric(p, "carbon_location_kg").unwrap_or(0.0) / 1000.0,
+                metric(p, "carbon_total_location_kg").unwrap_or(0.0) / 1000.0,
                 metric(p, "cost").unwrap_or(0.0),
                 metric(p, "green_share").unwrap_or(0.0) * 100.0,
                 metric(p, "curtailment_absorbed_kwh").unwrap_or(0.0) / 1000.0,
             );
             continue;
         }
-        let (dc, sc_) = saving(p, "carbon_location_kg", false);
+        let (dc, sc_) = saving(p, "carbon_total_location_kg", false);
         let (dk, sk) = saving(p, "cost", false);
         let (dg, sg) = saving(p, "green_share", true);
         let (da, sa) = saving(p, "curtailment_absorbed_kwh", true);
@@ -502,7 +502,7 @@ fn headline(doc: &Value) -> String {
              <td class=\"{}\">{}{}</td><td class=\"{}\">{}{}</td><td>{}</td></tr>",
             esc(name),
             cls(dc),
-            signed(pc(dc, "carbon_location_kg"), " %", 1),
+            signed(pc(dc, "carbon_total_location_kg"), " %", 1),
             signed(dc.map(|d| d / 1000.0), "", 1),
             share_txt(sc_),
             cls(dk),
