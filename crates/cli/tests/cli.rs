@@ -67,7 +67,7 @@ fn json_has_every_policy_with_unit_suffixed_metrics() {
             "facility_kwh",
             "green_share",
             "it_kwh",
-            "curtailment_absorbed_kwh",
+            "curtailed_kwh",
             "tokens",
             "tokens_per_kwh",
             "jobs_completed",

@@ -1,5 +1,5 @@
 //! Accounting: energy, green share, carbon (location- and market-based, kept apart), cost,
-//! curtailment absorbed, tokens, and service (jobs and inference).
+//! curtailment, tokens, and service (jobs and inference).
 //!
 //! Definitions (all over the whole run, fleet-wide unless per site):
 //! - `green_used_kwh`: direct green energy that served the facility load, directly or through
@@ -28,8 +28,10 @@
 //!   by demand-response caps; `dr_over_cap_kwh` is the part above the caps during events, and
 //!   `dr_event_slots` counts the site-slots under an event (an event covering any part of a slot
 //!   caps the whole slot).
-//! - `curtailment_absorbed_kwh`: green energy the site would have curtailed running no work at
-//!   all (idle load, same battery rule), minus what it curtailed in the run.
+//! - `curtailed_kwh`: direct green energy curtailed, as it happened. What a policy absorbs is
+//!   a difference against the reference run: `asap`'s curtailment minus its own
+//!   (`curtailment_avoided_kwh` in the savings of the output), negative where a policy curtails
+//!   more. (No "absorbed" figure against an idle fleet: any load absorbs against that.)
 //! - `tokens_per_kwh`: inference tokens served per kWh of facility energy of the whole fleet.
 //! - Job `delay`: completion - (arrival + runtime), so suspension and slow power levels count;
 //!   `wait`: first start - arrival. A deadline miss is a job done after its deadline, or not
@@ -105,7 +107,6 @@ pub struct SiteMetrics {
     pub green_used_kwh: f64,
     pub green_share: f64,
     pub curtailed_kwh: f64,
-    pub curtailment_absorbed_kwh: f64,
     pub exported_kwh: f64,
     pub grid_import_kwh: f64,
     pub import_over_limit_kwh: f64,
@@ -150,7 +151,6 @@ pub struct Metrics {
     pub green_used_kwh: f64,
     pub green_share: f64,
     pub curtailed_kwh: f64,
-    pub curtailment_absorbed_kwh: f64,
     pub exported_kwh: f64,
     pub grid_import_kwh: f64,
     pub import_over_limit_kwh: f64,
@@ -322,7 +322,6 @@ impl Accumulator {
         mut self,
         sc: &Scenario,
         jobs: &[JobOutcome],
-        idle_curtailment_kwh: &[f64],
         rejected_actions: u64,
         power_preemptions: u64,
         power_deferrals: u64,
@@ -331,7 +330,6 @@ impl Accumulator {
         for (s, m) in self.sites.iter_mut().enumerate() {
             let grid = &sc.sites[s].grid;
             m.green_share = ratio(m.green_used_kwh, m.facility_kwh);
-            m.curtailment_absorbed_kwh = (idle_curtailment_kwh[s] - m.curtailed_kwh).max(0.0);
             m.carbon_location_kg = m.import_kg;
             let covered = grid.green_certificates_kwh.min(m.grid_import_kwh);
             m.carbon_market_kg = match grid.residual_mix_g_co2_per_kwh {
@@ -349,7 +347,6 @@ impl Accumulator {
             t.green_available_kwh += m.green_available_kwh;
             t.green_used_kwh += m.green_used_kwh;
             t.curtailed_kwh += m.curtailed_kwh;
-            t.curtailment_absorbed_kwh += m.curtailment_absorbed_kwh;
             t.exported_kwh += m.exported_kwh;
             t.grid_import_kwh += m.grid_import_kwh;
             t.import_over_limit_kwh += m.import_over_limit_kwh;

@@ -859,14 +859,8 @@ pub fn simulate_with_progress(
             unfinished_work_acc_h: rt.remaining_h * f64::from(j.accelerators),
         })
         .collect();
-    let (metrics, per_site, timeline) = acc.finish(
-        sc,
-        &outcomes,
-        &idle_curtailment(sc, &discharge_ok),
-        rejected,
-        power_preemptions,
-        power_deferrals,
-    );
+    let (metrics, per_site, timeline) =
+        acc.finish(sc, &outcomes, rejected, power_preemptions, power_deferrals);
     RunResult {
         policy: policy.name(),
         forecast: cfg.forecast.label(),
@@ -906,37 +900,6 @@ fn discharge_permissions(sc: &Scenario) -> Vec<Vec<bool>> {
                     p[t] > ps / k + 1e-9 || c[t] > cs / k + 1e-9
                 })
                 .collect()
-        })
-        .collect()
-}
-
-/// Curtailment each site would have had with no work at all (idle load), in kWh: the
-/// reference for "curtailment absorbed".
-fn idle_curtailment(sc: &Scenario, discharge_ok: &[Vec<bool>]) -> Vec<f64> {
-    let dt = sc.grid.slot_h();
-    sc.sites
-        .iter()
-        .enumerate()
-        .map(|(s, site)| {
-            if site.green.is_empty() {
-                return 0.0;
-            }
-            let mut b = site
-                .battery
-                .as_ref()
-                .map(BatteryState::initial)
-                .unwrap_or_default();
-            (0..sc.grid.slots)
-                .map(|t| {
-                    let facility = site.accelerators.idle_it_kw() * site.pue.at(t);
-                    let mode = BatteryMode::Rule {
-                        discharge_allowed: discharge_ok[s][t],
-                    };
-                    let limit = sc.import_limit_kw(s, t);
-                    dispatch(site, limit, facility, site.green_kw(t), &mut b, dt, mode).curtail_kw
-                        * dt
-                })
-                .sum()
         })
         .collect()
 }

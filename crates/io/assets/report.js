@@ -65,11 +65,12 @@
   function drawSavings() {
     var asap = policy('asap');
     var others = doc.policies.filter(function (p) { return p.name !== 'asap'; });
-    var absorbedPct = function (p) {
-      var a = asap.metrics.curtailment_absorbed_kwh;
-      return a > 0 ? (p.metrics.curtailment_absorbed_kwh - a) / a * 100 : 0;
+    // Curtailment avoided against asap, % of asap's curtailment (negative: curtails more).
+    var avoidedPct = function (p) {
+      var a = asap.metrics.curtailed_kwh;
+      return a > 0 ? (a - p.metrics.curtailed_kwh) / a * 100 : 0;
     };
-    var cats = ['carbon S1+S2 (location) %', 'cost %', 'green share (points)', 'curtailment absorbed %'];
+    var cats = ['carbon S1+S2 (location) %', 'cost %', 'green share (points)', 'curtailment avoided %'];
     draw(document.getElementById('c-savings'), {
       title: { text: 'Saving against asap (positive = better)', textStyle: { fontSize: 13 } },
       tooltip: { trigger: 'axis', valueFormatter: function (v) { return v.toFixed(1); } },
@@ -81,7 +82,7 @@
         var s = p.savings_vs_asap_pct || {};
         return { name: p.name, type: 'bar', itemStyle: { color: policyColor(p.name, i) },
           label: { show: true, position: 'top', formatter: function (d) { return d.value.toFixed(1); } },
-          data: [s.carbon_total_location || 0, s.cost || 0, s.green_share_points || 0, absorbedPct(p)] };
+          data: [s.carbon_total_location || 0, s.cost || 0, s.green_share_points || 0, avoidedPct(p)] };
       })
     });
   }
@@ -302,7 +303,7 @@
       return doc.policies[0].sites[i].green_available_kwh > 0;
     });
     draw(document.getElementById('c-absorbed'), {
-      title: { text: 'Curtailment absorbed per site, MWh', textStyle: { fontSize: 13 } },
+      title: { text: 'Green energy curtailed per site, MWh (lower = more absorbed)', textStyle: { fontSize: 13 } },
       tooltip: { trigger: 'axis', valueFormatter: function (v) { return (+v).toFixed(1) + ' MWh'; } },
       legend: { top: 22 },
       grid: { left: 50, right: 20, top: 60, bottom: 30 },
@@ -310,7 +311,7 @@
       yAxis: { type: 'value', name: 'MWh' },
       series: doc.policies.map(function (q, k) {
         return { name: q.name, type: 'bar', itemStyle: { color: policyColor(q.name, k) },
-          data: green.map(function (i) { return q.sites[i].curtailment_absorbed_kwh / 1000; }) };
+          data: green.map(function (i) { return q.sites[i].curtailed_kwh / 1000; }) };
       })
     });
   }

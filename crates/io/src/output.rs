@@ -72,7 +72,7 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         format!("cost {cur}"),
         "vs asap".into(),
         "green".into(),
-        "absorbed MWh".into(),
+        "curtailed MWh".into(),
         "facility MWh".into(),
         "jobs done".into(),
         "late".into(),
@@ -104,7 +104,7 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             format!("{:.0}", m.cost),
             dk,
             format!("{:.1}%", m.green_share * 100.0),
-            format!("{:.2}", m.curtailment_absorbed_kwh / 1000.0),
+            format!("{:.2}", m.curtailed_kwh / 1000.0),
             format!("{:.1}", m.facility_kwh / 1000.0),
             format!("{}/{}", m.jobs_completed, m.jobs_total),
             m.deadline_misses.to_string(),
@@ -146,7 +146,7 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         out,
         "carbon: S2 = Scope 2, grid import: location-based (grid average) or market-based (after certificates), never mixed; \
          S1 = Scope 1, thermal backup's own combustion; S1+S2 loc: their labelled total. \
-         green: direct green share of facility energy; absorbed: curtailment avoided; `vs asap`: saving."
+         green: direct green share of facility energy; curtailed: green energy curtailed, as it happened; `vs asap`: saving."
     );
     if results.iter().any(|r| r.objective_bound.is_some()) {
         let _ = writeln!(
@@ -245,6 +245,9 @@ fn savings_vs(b: &Metrics, m: &Metrics) -> Value {
         "total_cost": saving_pct(b.total_cost, m.total_cost),
         "facility_energy": saving_pct(b.facility_kwh, m.facility_kwh),
         "green_share_points": (m.green_share - b.green_share) * 100.0,
+        // Green energy asap curtailed and this policy used or stored instead; negative where it
+        // curtails more than asap.
+        "curtailment_avoided_kwh": b.curtailed_kwh - m.curtailed_kwh,
     })
 }
 
@@ -498,4 +501,30 @@ pub fn summary_csv(loaded: &LoadedScenario) -> String {
         let _ = writeln!(out, "{}", row.join(","));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Curtailment is compared with asap's as it happened: a policy that curtails more shows a
+    /// negative saving (a `.max(0)` once hid it), and asap avoids nothing against itself.
+    #[test]
+    fn curtailment_avoided_is_a_signed_difference_against_asap() {
+        let asap = Metrics {
+            curtailed_kwh: 100.0,
+            ..Metrics::default()
+        };
+        let worse = Metrics {
+            curtailed_kwh: 130.0,
+            ..Metrics::default()
+        };
+        let better = Metrics {
+            curtailed_kwh: 40.0,
+            ..Metrics::default()
+        };
+        assert_eq!(savings_vs(&asap, &asap)["curtailment_avoided_kwh"], 0.0);
+        assert_eq!(savings_vs(&asap, &worse)["curtailment_avoided_kwh"], -30.0);
+        assert_eq!(savings_vs(&asap, &better)["curtailment_avoided_kwh"], 60.0);
+    }
 }

@@ -460,7 +460,7 @@ fn headline(doc: &Value) -> String {
     let _ = writeln!(
         out,
         "<table class=\"headline\"><thead><tr><th>policy</th><th>carbon, Scope 1 + 2 (location)</th><th>cost</th>\
-         <th>green share</th><th>curtailment absorbed</th><th>objective: share of the oracle's reduction</th></tr></thead><tbody>"
+         <th>green share</th><th>curtailment avoided (asap: curtailed)</th><th>objective: share of the oracle's reduction</th></tr></thead><tbody>"
     );
     for p in &policies {
         let name = p["name"].as_str().unwrap_or("?");
@@ -471,14 +471,14 @@ fn headline(doc: &Value) -> String {
                 metric(p, "carbon_total_location_kg").unwrap_or(0.0) / 1000.0,
                 metric(p, "cost").unwrap_or(0.0),
                 metric(p, "green_share").unwrap_or(0.0) * 100.0,
-                metric(p, "curtailment_absorbed_kwh").unwrap_or(0.0) / 1000.0,
+                metric(p, "curtailed_kwh").unwrap_or(0.0) / 1000.0,
             );
             continue;
         }
         let (dc, sc_) = saving(p, "carbon_total_location_kg", false);
         let (dk, sk) = saving(p, "cost", false);
         let (dg, sg) = saving(p, "green_share", true);
-        let (da, sa) = saving(p, "curtailment_absorbed_kwh", true);
+        let (da, sa) = saving(p, "curtailed_kwh", false);
         let pc = |d: Option<f64>, k: &str| {
             d.and_then(|d| {
                 metric(asap, k)
