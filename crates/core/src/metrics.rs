@@ -32,7 +32,16 @@
 //!   a difference against the reference run: `asap`'s curtailment minus its own
 //!   (`curtailment_avoided_kwh` in the savings of the output), negative where a policy curtails
 //!   more. (No "absorbed" figure against an idle fleet: any load absorbs against that.)
-//! - `tokens_per_kwh`: inference tokens served per kWh of facility energy of the whole fleet.
+//! - Energy by use, each slot and site (their sum is `facility_kwh`), times the slot's PUE:
+//!   `inference_facility_kwh`: the IT energy above idle of the tokens served (tokens x the
+//!   region's joules per token) plus the idle share of the accelerators held for inference
+//!   (reserved for the slot: held / all x the site's idle IT power, servers' other IT
+//!   included); `batch_facility_kwh`: the jobs' IT energy above idle plus the idle share of the
+//!   accelerator-hours they ran; `idle_facility_kwh`: the idle power of accelerators neither
+//!   used. So adding batch work leaves what inference is charged unchanged.
+//! - `tokens_per_kwh`: tokens served per kWh of `inference_facility_kwh`; `token_value_per_kwh`:
+//!   their value (`value_per_million_tokens`) per kWh of it; `batch_kwh_per_acc_h`:
+//!   `batch_facility_kwh` per accelerator-hour of job runs (`batch_acc_h`).
 //! - Job `delay`: completion - (arrival + runtime), so suspension and slow power levels count;
 //!   `wait`: first start - arrival. A deadline miss is a job done after its deadline, or not
 //!   done by the end of the run when its deadline fell inside the run.
@@ -132,6 +141,11 @@ pub struct SiteMetrics {
     pub cost: f64,
     pub tokens: f64,
     pub busy_accelerator_h: f64,
+    pub inference_facility_kwh: f64,
+    pub batch_facility_kwh: f64,
+    pub idle_facility_kwh: f64,
+    /// Accelerator-hours of job runs.
+    pub batch_acc_h: f64,
     #[serde(skip)]
     import_cost: f64,
     #[serde(skip)]
@@ -181,8 +195,21 @@ pub struct Metrics {
     pub carbon_cost: f64,
     pub total_cost: f64,
     pub tokens: f64,
+    /// Facility energy attributed to inference (see the module's rule).
+    pub inference_facility_kwh: f64,
+    /// Facility energy attributed to batch jobs.
+    pub batch_facility_kwh: f64,
+    /// Facility energy of accelerators neither used (their idle power, servers included).
+    pub idle_facility_kwh: f64,
+    /// Accelerator-hours of job runs.
+    pub batch_acc_h: f64,
+    /// Tokens per kWh of `inference_facility_kwh` (0 without inference).
     pub tokens_per_kwh: f64,
     pub token_value: f64,
+    /// `token_value` per kWh of `inference_facility_kwh`.
+    pub token_value_per_kwh: f64,
+    /// `batch_facility_kwh` per accelerator-hour of job runs.
+    pub batch_kwh_per_acc_h: f64,
     pub inference_demand_tokens: f64,
     pub inference_unserved_tokens: f64,
     pub inference_served_share: f64,
@@ -213,6 +240,18 @@ pub struct Metrics {
     pub power_preemptions: u64,
     /// Starts put off because the site's supply could not carry them.
     pub power_deferrals: u64,
+}
+
+/// What one site's IT load was used for in one slot, for attributing energy to inference and
+/// batch work (the module's rule).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ItUse {
+    /// IT energy above idle of the jobs run, kWh.
+    pub jobs_it_kwh: f64,
+    /// IT energy above idle of the tokens served, kWh.
+    pub inference_it_kwh: f64,
+    /// Accelerator-hours of job runs.
+    pub job_acc_h: f64,
 }
 
 /// Collects per-slot flows during a run.
@@ -260,9 +299,22 @@ impl Accumulator {
         tokens: f64,
         inference_accelerators: u32,
         dr_cap_kw: Option<f64>,
+        used: ItUse,
     ) {
         let dt = sc.grid.slot_h();
         let s = &sc.sites[site];
+        // Energy by use (the module's rule): each use's IT energy above idle plus its share of
+        // the idle power, times the PUE; what no use holds is idle.
+        let spec = &s.accelerators;
+        let idle_per_acc_kw = if spec.count > 0 {
+            spec.idle_it_kw() / f64::from(spec.count)
+        } else {
+            0.0
+        };
+        let inference_it =
+            used.inference_it_kwh + f64::from(inference_accelerators) * idle_per_acc_kw * dt;
+        let batch_it = used.jobs_it_kwh + used.job_acc_h * idle_per_acc_kw;
+        let idle_it = (it_kw * dt - inference_it - batch_it).max(0.0);
         let price = s.grid.price_per_mwh[slot];
         let ci = s.grid.carbon_g_per_kwh[slot];
         let m = &mut self.sites[site];
@@ -284,6 +336,10 @@ impl Accumulator {
         }
         m.tokens += tokens;
         m.busy_accelerator_h += busy_accelerators * dt;
+        m.inference_facility_kwh += inference_it * pue;
+        m.batch_facility_kwh += batch_it * pue;
+        m.idle_facility_kwh += idle_it * pue;
+        m.batch_acc_h += used.job_acc_h;
         let import_cost = f.import_kw * dt * price / 1000.0;
         let export_revenue = f.export_kw * dt * s.grid.feed_in_price_per_mwh / 1000.0;
         let (thermal_cost, thermal_kg) = s.thermal.as_ref().map_or((0.0, 0.0), |th| {
@@ -366,6 +422,10 @@ impl Accumulator {
             t.cost += m.cost;
             t.tokens += m.tokens;
             t.busy_accelerator_h += m.busy_accelerator_h;
+            t.inference_facility_kwh += m.inference_facility_kwh;
+            t.batch_facility_kwh += m.batch_facility_kwh;
+            t.idle_facility_kwh += m.idle_facility_kwh;
+            t.batch_acc_h += m.batch_acc_h;
         }
         t.peak_import_kw = self.fleet_import_kw.iter().copied().fold(0.0, f64::max);
         t.green_share = ratio(t.green_used_kwh, t.facility_kwh);
@@ -376,8 +436,10 @@ impl Accumulator {
         };
         t.carbon_cost = basis_kg / 1000.0 * eco.carbon_price_per_t;
         t.total_cost = t.cost + t.carbon_cost;
-        t.tokens_per_kwh = ratio(t.tokens, t.facility_kwh);
+        t.tokens_per_kwh = ratio(t.tokens, t.inference_facility_kwh);
         t.token_value = t.tokens / 1e6 * eco.value_per_million_tokens;
+        t.token_value_per_kwh = ratio(t.token_value, t.inference_facility_kwh);
+        t.batch_kwh_per_acc_h = ratio(t.batch_facility_kwh, t.batch_acc_h);
         t.inference_demand_tokens = self.inference_demand;
         t.inference_unserved_tokens = (self.inference_demand - self.inference_served).max(0.0);
         t.inference_served_share = if self.inference_demand > 0.0 {

@@ -17,7 +17,7 @@
 
 use crate::dispatch::{dispatch, BatteryMode, BatteryState, Flows};
 use crate::forecast::{ForecastKind, Forecaster};
-use crate::metrics::{Accumulator, JobOutcome, Metrics, TimelineRow};
+use crate::metrics::{Accumulator, ItUse, JobOutcome, Metrics, TimelineRow};
 use crate::model::*;
 use crate::policy::Policy;
 use serde::Serialize;
@@ -104,6 +104,8 @@ struct SiteRt {
     /// (end instant, accelerators) of every job run in this slot, for in-slot capacity.
     runs: Vec<(f64, u32)>,
     busy_acc_h: f64,
+    /// Accelerator-hours of job runs this slot (`busy_acc_h` less inference).
+    job_acc_h: f64,
     battery_setpoint_kw: Option<f64>,
     tokens: f64,
     /// Job runs of this slot, kept only when the timeline is recorded.
@@ -545,6 +547,7 @@ fn run_now(
         });
     }
     srt.busy_acc_h += f64::from(j.accelerators) * run_h;
+    srt.job_acc_h += f64::from(j.accelerators) * run_h;
     // A job is done once less than a microsecond of work is left (rounding of run times).
     if rt.remaining_h <= 1e-6 / 3600.0 {
         rt.remaining_h = 0.0;
@@ -677,6 +680,7 @@ pub fn simulate_with_progress(
             rt.inference_it_kwh = 0.0;
             rt.runs.clear();
             rt.busy_acc_h = 0.0;
+            rt.job_acc_h = 0.0;
             rt.battery_setpoint_kw = None;
             rt.tokens = 0.0;
             let battery_kw = site.battery.as_ref().map_or(0.0, |b| {
@@ -829,6 +833,11 @@ pub fn simulate_with_progress(
                 rt.tokens,
                 rt.inference_acc,
                 rt.dr_cap_kw,
+                ItUse {
+                    jobs_it_kwh: rt.jobs_it_kwh,
+                    inference_it_kwh: rt.inference_it_kwh,
+                    job_acc_h: rt.job_acc_h,
+                },
             );
             segments.append(&mut rt.segments);
         }

@@ -151,8 +151,28 @@ fn asap_matches_hand_computation() {
     close("carbon_cost", m.carbon_cost, 3.457e-3 * 100.0);
     close("total_cost", m.total_cost, 0.76825 + 0.3457);
     close("tokens", m.tokens, 3.6e6);
-    close("tokens_per_kwh", m.tokens_per_kwh, 3.6e6 / 8.145);
+    // Energy by use. Inference at A in slot 0: 0.5 kWh above idle + its one accelerator's share
+    // of A's idle 0.6 kW (0.15 kW for the hour) = 0.65 kWh IT x PUE 1.5 = 0.975 kWh.
+    close("inference_facility_kwh", m.inference_facility_kwh, 0.975);
+    // Batch at A: J1 1.0 + 2 x 0.15, then 0.5 + 1 x 0.15; J3 0.75 + 1.5 x 0.15: 2.925 x 1.5;
+    // at B (idle 0.1 kW per accelerator): J2 0.25 + 0.05 twice: 0.6 x 1.2.
+    close(
+        "batch_facility_kwh",
+        m.batch_facility_kwh,
+        2.925 * 1.5 + 0.72,
+    );
+    close("batch_acc_h", m.batch_acc_h, 4.5 + 1.0);
+    close("batch_kwh_per_acc_h", m.batch_kwh_per_acc_h, 5.1075 / 5.5);
+    // The rest is idle: A 1.8 - 0.15 - 0.675 = 0.975 x 1.5, B 0.6 - 0.1 = 0.5 x 1.2.
+    close("idle_facility_kwh", m.idle_facility_kwh, 0.975 * 1.5 + 0.6);
+    close(
+        "energy by use adds up",
+        m.inference_facility_kwh + m.batch_facility_kwh + m.idle_facility_kwh,
+        m.facility_kwh,
+    );
+    close("tokens_per_kwh", m.tokens_per_kwh, 3.6e6 / 0.975);
     close("token_value", m.token_value, 7.2);
+    close("token_value_per_kwh", m.token_value_per_kwh, 7.2 / 0.975);
     close("inference_served_share", m.inference_served_share, 1.0);
     assert_eq!(
         (m.jobs_total, m.jobs_completed, m.jobs_unfinished),
@@ -228,4 +248,29 @@ fn certificates_without_a_residual_mix_are_refused() {
     // Without certificates the grid average is the market-based factor, and no mix is needed.
     sc.sites[1].grid.green_certificates_kwh = 0.0;
     sc.validate().unwrap();
+}
+
+/// The case: an unrelated 2 h training job at the other site leaves the tokens served
+/// and the energy charged to them as they were, so tokens per kWh does not move (it divided by
+/// all facility energy and fell by a third).
+#[test]
+fn an_unrelated_training_job_leaves_tokens_per_kwh_alone() {
+    let sc = scenario();
+    let mut more = scenario();
+    more.jobs
+        .push(job("train", 0.0, 2, 2.0, f64::INFINITY, 1, vec![1]));
+    more.jobs
+        .sort_by(|a, b| a.arrival_h.total_cmp(&b.arrival_h));
+    more.validate().unwrap();
+    let a = simulate(&sc, &mut Asap, &SimConfig::default()).metrics;
+    let b = simulate(&more, &mut Asap, &SimConfig::default()).metrics;
+    assert_eq!(a.tokens, b.tokens);
+    assert!(b.facility_kwh > a.facility_kwh + 0.5, "the job used energy");
+    assert!(b.batch_facility_kwh > a.batch_facility_kwh);
+    close(
+        "inference energy",
+        b.inference_facility_kwh,
+        a.inference_facility_kwh,
+    );
+    close("tokens_per_kwh", b.tokens_per_kwh, a.tokens_per_kwh);
 }

@@ -75,9 +75,12 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         "curtailed MWh".into(),
         "facility MWh".into(),
         "jobs done".into(),
+        "kWh/acc-h".into(),
         "late".into(),
         "p95 delay h".into(),
         "inference".into(),
+        "tok/kWh".into(),
+        format!("{cur}/kWh"),
         "objective".into(),
         "captures".into(),
     ];
@@ -107,9 +110,28 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             format!("{:.2}", m.curtailed_kwh / 1000.0),
             format!("{:.1}", m.facility_kwh / 1000.0),
             format!("{}/{}", m.jobs_completed, m.jobs_total),
+            if m.batch_acc_h > 0.0 {
+                format!("{:.3}", m.batch_kwh_per_acc_h)
+            } else {
+                "-".into()
+            },
             m.deadline_misses.to_string(),
             format!("{:.2}", m.delay_p95_h),
-            format!("{:.1}%", m.inference_served_share * 100.0),
+            if m.inference_demand_tokens > 0.0 {
+                format!("{:.1}%", m.inference_served_share * 100.0)
+            } else {
+                "none".into()
+            },
+            if m.tokens > 0.0 {
+                format!("{:.0}", m.tokens_per_kwh)
+            } else {
+                "-".into()
+            },
+            if m.tokens > 0.0 {
+                format!("{:.3}", m.token_value_per_kwh)
+            } else {
+                "-".into()
+            },
             if r.objective_bound.is_some() {
                 format!("{obj:.0} (bound)")
             } else {
@@ -147,6 +169,24 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         "carbon: S2 = Scope 2, grid import: location-based (grid average) or market-based (after certificates), never mixed; \
          S1 = Scope 1, thermal backup's own combustion; S1+S2 loc: their labelled total. \
          green: direct green share of facility energy; curtailed: green energy curtailed, as it happened; `vs asap`: saving."
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        if sc
+            .inference
+            .iter()
+            .any(|d| d.tokens_per_s.iter().any(|v| *v > 0.0))
+        {
+            format!(
+                "inference: share of demand served; tok/kWh and {cur}/kWh: tokens and their value per kWh of the facility energy \
+                 charged to inference (its accelerators' energy and idle share, x PUE); \
+                 kWh/acc-h: facility energy charged to batch jobs per accelerator-hour they ran."
+            )
+        } else {
+            "inference: none in this scenario (no tokens demanded), so no tokens per kWh."
+                .to_string()
+        }
     );
     if results.iter().any(|r| r.objective_bound.is_some()) {
         let _ = writeln!(
