@@ -57,12 +57,30 @@ fn json_has_every_policy_with_unit_suffixed_metrics() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["asap", "carbon-wait", "greenest-site"]);
+    // The first command shows the flagship and its bound beside the baselines.
+    assert_eq!(
+        names,
+        [
+            "asap",
+            "carbon-wait",
+            "greenest-site",
+            "coordinated",
+            "oracle"
+        ]
+    );
     for p in policies {
         let m = &p["metrics"];
         for key in [
             "carbon_location_kg",
             "carbon_market_kg",
+            "scope1_kg",
+            "carbon_total_location_kg",
+            "carbon_total_market_kg",
+            "inference_facility_kwh",
+            "batch_facility_kwh",
+            "idle_facility_kwh",
+            "batch_kwh_per_acc_h",
+            "token_value_per_kwh",
             "cost",
             "facility_kwh",
             "green_share",
@@ -300,4 +318,32 @@ fn planner_runs_are_byte_identical_in_every_document() {
         "{stderr_a}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A scenario with no inference says so, instead of "100.0 %" served and a tokens-per-kWh.
+#[test]
+fn a_scenario_without_inference_says_so() {
+    let text = suandian_io::builtin::DEMO_TOML;
+    let cut = text.find("[[inference]]").expect("the demo has inference");
+    let path = tmp("no-inference.toml", &text[..cut]);
+    let out = suandian(&[
+        "simulate",
+        path.to_str().unwrap(),
+        "-q",
+        "-p",
+        "carbon-wait",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(!table.contains("100.0%"), "{table}");
+    assert!(
+        table.contains("inference: none in this scenario"),
+        "{table}"
+    );
+    let asap_row = table.lines().find(|l| l.starts_with("asap")).unwrap();
+    assert!(asap_row.contains(" none "), "{asap_row}");
 }

@@ -49,7 +49,14 @@ impl Default for SimulationDefaults {
     }
 }
 
-const DEFAULT_POLICIES: [&str; 3] = ["asap", "carbon-wait", "greenest-site"];
+/// Every policy: the baselines, the planner and its bound (the flagship is what a first run shows).
+const DEFAULT_POLICIES: [&str; 5] = [
+    "asap",
+    "carbon-wait",
+    "greenest-site",
+    "coordinated",
+    "oracle",
+];
 
 /// Read a scenario file. Relative paths inside it resolve against the file's folder.
 pub fn load(path: &Path) -> Result<LoadedScenario, InputError> {
