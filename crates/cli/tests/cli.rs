@@ -339,11 +339,15 @@ fn a_scenario_without_inference_says_so() {
         String::from_utf8_lossy(&out.stderr)
     );
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(!table.contains("100.0%"), "{table}");
     assert!(
         table.contains("inference: none in this scenario"),
         "{table}"
     );
-    let asap_row = table.lines().find(|l| l.starts_with("asap")).unwrap();
+    // The measured table (the second) holds the inference column.
+    let asap_row = table
+        .lines()
+        .filter(|l| l.starts_with("asap"))
+        .last()
+        .unwrap();
     assert!(asap_row.contains(" none "), "{asap_row}");
 }

@@ -42,6 +42,15 @@
 //! - `tokens_per_kwh`: tokens served per kWh of `inference_facility_kwh`; `token_value_per_kwh`:
 //!   their value (`value_per_million_tokens`) per kWh of it; `batch_kwh_per_acc_h`:
 //!   `batch_facility_kwh` per accelerator-hour of job runs (`batch_acc_h`).
+//! - Equal work: policies that leave different amounts of work undone are not compared on
+//!   what they spent, but on what the same work costs. `work_done_acc_h` is the work done
+//!   (accelerator-hours at full speed), `work_total_acc_h` all the work that arrived. The
+//!   `equal_work_*` figures add to the measured ones what the work left undone at the end
+//!   would take at the scenario's reference rates ([`ReferenceRates`]: the fleet's mean energy,
+//!   Scope 2 carbon and cost of an accelerator-hour over the run, the same rates for every
+//!   policy): `equal_work_facility_kwh`, `equal_work_carbon_kg` (Scope 1 + Scope 2
+//!   location-based) and `equal_work_cost`. Savings are quoted on these. The intensities
+//!   `carbon_kg_per_acc_h` and `cost_per_acc_h` divide the measured totals by the work done.
 //! - Job `delay`: completion - (arrival + runtime), so suspension and slow power levels count;
 //!   `wait`: first start - arrival. A deadline miss is a job done after its deadline, or not
 //!   done by the end of the run when its deadline fell inside the run.
@@ -226,6 +235,22 @@ pub struct Metrics {
     pub unfinished_work_acc_h: f64,
     /// The part of `unfinished_work_acc_h` whose deadline fell inside the run.
     pub unfinished_late_acc_h: f64,
+    /// Work that arrived in the run, accelerator-hours at full speed.
+    pub work_total_acc_h: f64,
+    /// `work_total_acc_h` less `unfinished_work_acc_h`.
+    pub work_done_acc_h: f64,
+    /// Facility energy plus the unfinished work at the reference energy per accelerator-hour.
+    pub equal_work_facility_kwh: f64,
+    /// Scope 1 + Scope 2 location-based carbon plus the unfinished work at the reference
+    /// carbon per accelerator-hour: the carbon figure savings are quoted on.
+    pub equal_work_carbon_kg: f64,
+    /// Energy cost plus the unfinished work at the reference cost per accelerator-hour: the
+    /// cost figure savings are quoted on.
+    pub equal_work_cost: f64,
+    /// `carbon_total_location_kg` per accelerator-hour of work done.
+    pub carbon_kg_per_acc_h: f64,
+    /// `cost` per accelerator-hour of work done.
+    pub cost_per_acc_h: f64,
     pub suspensions: u64,
     pub migrations: u64,
     /// Data moved by migrations, GB.
@@ -476,6 +501,19 @@ impl Accumulator {
             t.migrated_gb += j.migrated_gb;
             t.migration_cost += j.migration_cost;
         }
+        t.work_total_acc_h = sc
+            .jobs
+            .iter()
+            .map(|j| j.runtime_h * f64::from(j.accelerators))
+            .sum();
+        t.work_done_acc_h = (t.work_total_acc_h - t.unfinished_work_acc_h).max(0.0);
+        let rates = ReferenceRates::for_scenario(sc);
+        t.equal_work_facility_kwh = t.facility_kwh + t.unfinished_work_acc_h * rates.kwh_per_acc_h;
+        t.equal_work_carbon_kg =
+            t.carbon_total_location_kg + t.unfinished_work_acc_h * rates.kg_co2_per_acc_h;
+        t.equal_work_cost = t.cost + t.unfinished_work_acc_h * rates.cost_per_acc_h;
+        t.carbon_kg_per_acc_h = ratio(t.carbon_total_location_kg, t.work_done_acc_h);
+        t.cost_per_acc_h = ratio(t.cost, t.work_done_acc_h);
         delays.sort_by(f64::total_cmp);
         t.delay_mean_h = ratio(delays.iter().sum(), delays.len() as f64);
         t.delay_p95_h = percentile(&delays, 0.95);
@@ -484,6 +522,48 @@ impl Accumulator {
         t.power_preemptions = power_preemptions;
         t.power_deferrals = power_deferrals;
         (t, self.sites, self.timeline.unwrap_or_default())
+    }
+}
+
+/// What an accelerator-hour of batch work takes on average over the fleet and the run: its
+/// power above idle at full speed x the slot's PUE, and that energy's Scope 2 location-based
+/// carbon and its price, averaged over every slot and weighted by each site's accelerators.
+/// The same for every policy (it depends on the scenario alone), so charging unfinished work at
+/// these rates puts runs that did different amounts of work on equal terms.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct ReferenceRates {
+    pub kwh_per_acc_h: f64,
+    pub kg_co2_per_acc_h: f64,
+    pub cost_per_acc_h: f64,
+}
+
+impl ReferenceRates {
+    pub fn for_scenario(sc: &Scenario) -> Self {
+        let n = sc.grid.slots;
+        let (mut kwh, mut kg, mut cost, mut weight) = (0.0, 0.0, 0.0, 0.0);
+        for s in &sc.sites {
+            let count = f64::from(s.accelerators.count);
+            if n == 0 || count == 0.0 {
+                continue;
+            }
+            let extra_kw = s.accelerators.busy_extra_kw(1.0);
+            let (mut e, mut c, mut p) = (0.0, 0.0, 0.0);
+            for t in 0..n {
+                let k = extra_kw * s.pue.at(t);
+                e += k;
+                c += k * s.grid.carbon_g_per_kwh[t] / 1000.0;
+                p += k * s.grid.price_per_mwh[t] / 1000.0;
+            }
+            kwh += e / n as f64 * count;
+            kg += c / n as f64 * count;
+            cost += p / n as f64 * count;
+            weight += count;
+        }
+        Self {
+            kwh_per_acc_h: ratio(kwh, weight),
+            kg_co2_per_acc_h: ratio(kg, weight),
+            cost_per_acc_h: ratio(cost, weight),
+        }
     }
 }
 

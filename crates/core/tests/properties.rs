@@ -196,6 +196,13 @@ proptest! {
             prop_assert_eq!(r.timeline.len(), sc.grid.slots * sc.sites.len());
             prop_assert_eq!(r.metrics.rejected_actions, 0, "{} had actions refused", name);
             prop_assert!(r.metrics.dr_over_cap_kwh <= r.metrics.import_over_limit_kwh + 1e-9);
+            // Equal work: every run accounts for all the work that arrived, and its equal-work
+            // figures charge exactly the undone part at the scenario's reference rates.
+            let m = &r.metrics;
+            let rates = suandian_core::metrics::ReferenceRates::for_scenario(&sc);
+            prop_assert!((m.work_done_acc_h + m.unfinished_work_acc_h - m.work_total_acc_h).abs() <= 1e-6 * m.work_total_acc_h.max(1.0));
+            prop_assert!((m.equal_work_carbon_kg - m.carbon_total_location_kg - m.unfinished_work_acc_h * rates.kg_co2_per_acc_h).abs() <= 1e-9 * m.equal_work_carbon_kg.max(1.0));
+            prop_assert!((m.equal_work_cost - m.cost - m.unfinished_work_acc_h * rates.cost_per_acc_h).abs() <= 1e-9 * m.equal_work_cost.abs().max(1.0));
             // Energy by use (inference, batch, idle) adds up to the facility's, at every site.
             for m in &r.per_site {
                 let sum = m.inference_facility_kwh + m.batch_facility_kwh + m.idle_facility_kwh;

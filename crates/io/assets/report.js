@@ -70,7 +70,7 @@
       var a = asap.metrics.curtailed_kwh;
       return a > 0 ? (a - p.metrics.curtailed_kwh) / a * 100 : 0;
     };
-    var cats = ['carbon S1+S2 (location) %', 'cost %', 'green share (points)', 'curtailment avoided %'];
+    var cats = ['carbon on equal work %', 'cost on equal work %', 'green share (points)', 'curtailment avoided %'];
     draw(document.getElementById('c-savings'), {
       title: { text: 'Saving against asap (positive = better)', textStyle: { fontSize: 13 } },
       tooltip: { trigger: 'axis', valueFormatter: function (v) { return v.toFixed(1); } },
@@ -82,7 +82,7 @@
         var s = p.savings_vs_asap_pct || {};
         return { name: p.name, type: 'bar', itemStyle: { color: policyColor(p.name, i) },
           label: { show: true, position: 'top', formatter: function (d) { return d.value.toFixed(1); } },
-          data: [s.carbon_total_location || 0, s.cost || 0, s.green_share_points || 0, avoidedPct(p)] };
+          data: [s.equal_work_carbon || 0, s.equal_work_cost || 0, s.green_share_points || 0, avoidedPct(p)] };
       })
     });
   }

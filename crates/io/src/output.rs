@@ -42,104 +42,8 @@ pub fn objectives(sc: &Scenario, results: &[RunResult]) -> Vec<(f64, f64, Option
         .collect()
 }
 
-/// The side-by-side comparison of the policies, against `asap`.
-pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> String {
-    let sc = &loaded.scenario;
-    let cur = &sc.economics.currency;
-    let base = results
-        .iter()
-        .find(|r| r.policy == "asap")
-        .map(|r| &r.metrics);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: {} sites, {} jobs, {} inference regions, {} x {} min from {} UTC; forecast: {}",
-        sc.name,
-        sc.sites.len(),
-        sc.jobs.len(),
-        sc.inference.len(),
-        sc.grid.slots,
-        sc.grid.slot_minutes,
-        sc.grid.start.format("%Y-%m-%d %H:%M"),
-        cfg.forecast.label()
-    );
-    let header = [
-        "policy".to_string(),
-        "S1+S2 loc t".into(),
-        "vs asap".into(),
-        "S2 mkt t".into(),
-        "S1 t".into(),
-        format!("cost {cur}"),
-        "vs asap".into(),
-        "green".into(),
-        "curtailed MWh".into(),
-        "facility MWh".into(),
-        "jobs done".into(),
-        "kWh/acc-h".into(),
-        "late".into(),
-        "p95 delay h".into(),
-        "inference".into(),
-        "tok/kWh".into(),
-        format!("{cur}/kWh"),
-        "objective".into(),
-        "captures".into(),
-    ];
-    let objs = objectives(sc, results);
-    let mut rows = vec![header.to_vec()];
-    for (r, (obj, _, capture)) in results.iter().zip(&objs) {
-        let m = &r.metrics;
-        let (dc, dk) = match base {
-            Some(b) if r.policy != "asap" => (
-                pct(saving_pct(
-                    b.carbon_total_location_kg,
-                    m.carbon_total_location_kg,
-                )),
-                pct(saving_pct(b.cost, m.cost)),
-            ),
-            _ => ("".into(), "".into()),
-        };
-        rows.push(vec![
-            r.policy.clone(),
-            format!("{:.2}", m.carbon_total_location_kg / 1000.0),
-            dc,
-            format!("{:.2}", m.carbon_market_kg / 1000.0),
-            format!("{:.2}", m.scope1_kg / 1000.0),
-            format!("{:.0}", m.cost),
-            dk,
-            format!("{:.1}%", m.green_share * 100.0),
-            format!("{:.2}", m.curtailed_kwh / 1000.0),
-            format!("{:.1}", m.facility_kwh / 1000.0),
-            format!("{}/{}", m.jobs_completed, m.jobs_total),
-            if m.batch_acc_h > 0.0 {
-                format!("{:.3}", m.batch_kwh_per_acc_h)
-            } else {
-                "-".into()
-            },
-            m.deadline_misses.to_string(),
-            format!("{:.2}", m.delay_p95_h),
-            if m.inference_demand_tokens > 0.0 {
-                format!("{:.1}%", m.inference_served_share * 100.0)
-            } else {
-                "none".into()
-            },
-            if m.tokens > 0.0 {
-                format!("{:.0}", m.tokens_per_kwh)
-            } else {
-                "-".into()
-            },
-            if m.tokens > 0.0 {
-                format!("{:.3}", m.token_value_per_kwh)
-            } else {
-                "-".into()
-            },
-            if r.objective_bound.is_some() {
-                format!("{obj:.0} (bound)")
-            } else {
-                format!("{obj:.0}")
-            },
-            capture.map_or(String::new(), |c| format!("{:.0}%", c * 100.0)),
-        ]);
-    }
+/// Rows of cells as aligned columns (the first left-aligned), with a rule under the header.
+fn write_rows(out: &mut String, rows: &[Vec<String>]) {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
@@ -164,20 +68,165 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             );
         }
     }
+}
+
+/// The side-by-side comparison of the policies, against `asap`: first on equal work, then
+/// what was measured.
+pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> String {
+    let sc = &loaded.scenario;
+    let cur = &sc.economics.currency;
+    let base = results
+        .iter()
+        .find(|r| r.policy == "asap")
+        .map(|r| &r.metrics);
+    let mut out = String::new();
     let _ = writeln!(
         out,
-        "carbon: S2 = Scope 2, grid import: location-based (grid average) or market-based (after certificates), never mixed; \
+        "{}: {} sites, {} jobs, {} inference regions, {} x {} min from {} UTC; forecast: {}",
+        sc.name,
+        sc.sites.len(),
+        sc.jobs.len(),
+        sc.inference.len(),
+        sc.grid.slots,
+        sc.grid.slot_minutes,
+        sc.grid.start.format("%Y-%m-%d %H:%M"),
+        cfg.forecast.label()
+    );
+    let objs = objectives(sc, results);
+    let has_inference = sc
+        .inference
+        .iter()
+        .any(|d| d.tokens_per_s.iter().any(|v| *v > 0.0));
+    let dash = || "-".to_string();
+
+    // 1. The comparison, on equal work.
+    let mut rows = vec![vec![
+        "policy".to_string(),
+        "carbon t".into(),
+        "vs asap".into(),
+        format!("cost {cur}"),
+        "vs asap".into(),
+        "kg/acc-h".into(),
+        format!("{cur}/acc-h"),
+        "work done".into(),
+        "jobs done".into(),
+        "late".into(),
+        "p95 delay h".into(),
+        "objective".into(),
+        "captures".into(),
+    ]];
+    for (r, (obj, _, capture)) in results.iter().zip(&objs) {
+        let m = &r.metrics;
+        let (dc, dk) = match base {
+            Some(b) if r.policy != "asap" => (
+                pct(saving_pct(b.equal_work_carbon_kg, m.equal_work_carbon_kg)),
+                pct(saving_pct(b.equal_work_cost, m.equal_work_cost)),
+            ),
+            _ => ("".into(), "".into()),
+        };
+        let done = m.work_done_acc_h > 0.0;
+        rows.push(vec![
+            r.policy.clone(),
+            format!("{:.2}", m.equal_work_carbon_kg / 1000.0),
+            dc,
+            format!("{:.0}", m.equal_work_cost),
+            dk,
+            if done {
+                format!("{:.3}", m.carbon_kg_per_acc_h)
+            } else {
+                dash()
+            },
+            if done {
+                format!("{:.3}", m.cost_per_acc_h)
+            } else {
+                dash()
+            },
+            if m.work_total_acc_h > 0.0 {
+                format!("{:.1}%", m.work_done_acc_h / m.work_total_acc_h * 100.0)
+            } else {
+                dash()
+            },
+            format!("{}/{}", m.jobs_completed, m.jobs_total),
+            m.deadline_misses.to_string(),
+            format!("{:.2}", m.delay_p95_h),
+            if r.objective_bound.is_some() {
+                format!("{obj:.0} (bound)")
+            } else {
+                format!("{obj:.0}")
+            },
+            capture.map_or(String::new(), |c| format!("{:.0}%", c * 100.0)),
+        ]);
+    }
+    write_rows(&mut out, &rows);
+    let rates = suandian_core::metrics::ReferenceRates::for_scenario(sc);
+    let _ = writeln!(
+        out,
+        "equal work: carbon (Scope 1 + Scope 2 location-based) and energy cost, with the work each policy left undone \
+         charged at this scenario's mean rates ({:.3} kg and {:.3} {cur} per accelerator-hour), so that doing less is \
+         no saving; kg/acc-h and {cur}/acc-h: measured carbon and cost per accelerator-hour of work done.",
+        rates.kg_co2_per_acc_h, rates.cost_per_acc_h
+    );
+    let _ = writeln!(out);
+
+    // 2. What was measured.
+    let mut rows = vec![vec![
+        "policy".to_string(),
+        "S1+S2 loc t".into(),
+        "S2 mkt t".into(),
+        "S1 t".into(),
+        format!("cost {cur}"),
+        "green".into(),
+        "curtailed MWh".into(),
+        "facility MWh".into(),
+        "kWh/acc-h".into(),
+        "inference".into(),
+        "tok/kWh".into(),
+        format!("{cur}/kWh"),
+    ]];
+    for r in results {
+        let m = &r.metrics;
+        rows.push(vec![
+            r.policy.clone(),
+            format!("{:.2}", m.carbon_total_location_kg / 1000.0),
+            format!("{:.2}", m.carbon_market_kg / 1000.0),
+            format!("{:.2}", m.scope1_kg / 1000.0),
+            format!("{:.0}", m.cost),
+            format!("{:.1}%", m.green_share * 100.0),
+            format!("{:.2}", m.curtailed_kwh / 1000.0),
+            format!("{:.1}", m.facility_kwh / 1000.0),
+            if m.batch_acc_h > 0.0 {
+                format!("{:.3}", m.batch_kwh_per_acc_h)
+            } else {
+                dash()
+            },
+            if m.inference_demand_tokens > 0.0 {
+                format!("{:.1}%", m.inference_served_share * 100.0)
+            } else {
+                "none".into()
+            },
+            if m.tokens > 0.0 {
+                format!("{:.0}", m.tokens_per_kwh)
+            } else {
+                dash()
+            },
+            if m.tokens > 0.0 {
+                format!("{:.3}", m.token_value_per_kwh)
+            } else {
+                dash()
+            },
+        ]);
+    }
+    write_rows(&mut out, &rows);
+    let _ = writeln!(
+        out,
+        "measured: S2 = Scope 2, grid import: location-based (grid average) or market-based (after certificates), never mixed; \
          S1 = Scope 1, thermal backup's own combustion; S1+S2 loc: their labelled total. \
          green: direct green share of facility energy; curtailed: green energy curtailed, as it happened; `vs asap`: saving."
     );
     let _ = writeln!(
         out,
         "{}",
-        if sc
-            .inference
-            .iter()
-            .any(|d| d.tokens_per_s.iter().any(|v| *v > 0.0))
-        {
+        if has_inference {
             format!(
                 "inference: share of demand served; tok/kWh and {cur}/kWh: tokens and their value per kWh of the facility energy \
                  charged to inference (its accelerators' energy and idle share, x PUE); \
@@ -280,6 +329,10 @@ fn savings_vs(b: &Metrics, m: &Metrics) -> Value {
         "carbon_location": saving_pct(b.carbon_location_kg, m.carbon_location_kg),
         "carbon_market": saving_pct(b.carbon_market_kg, m.carbon_market_kg),
         "carbon_total_location": saving_pct(b.carbon_total_location_kg, m.carbon_total_location_kg),
+        "equal_work_carbon": saving_pct(b.equal_work_carbon_kg, m.equal_work_carbon_kg),
+        "equal_work_cost": saving_pct(b.equal_work_cost, m.equal_work_cost),
+        "carbon_per_acc_h": saving_pct(b.carbon_kg_per_acc_h, m.carbon_kg_per_acc_h),
+        "cost_per_acc_h": saving_pct(b.cost_per_acc_h, m.cost_per_acc_h),
         "carbon_total_market": saving_pct(b.carbon_total_market_kg, m.carbon_total_market_kg),
         "cost": saving_pct(b.cost, m.cost),
         "total_cost": saving_pct(b.total_cost, m.total_cost),

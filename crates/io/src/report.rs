@@ -459,7 +459,7 @@ fn headline(doc: &Value) -> String {
     };
     let _ = writeln!(
         out,
-        "<table class=\"headline\"><thead><tr><th>policy</th><th>carbon, Scope 1 + 2 (location)</th><th>cost</th>\
+        "<table class=\"headline\"><thead><tr><th>policy</th><th>carbon on equal work (Scope 1 + 2, location)</th><th>cost on equal work</th>\
          <th>green share</th><th>curtailment avoided (asap: curtailed)</th><th>objective: share of the oracle's reduction</th></tr></thead><tbody>"
     );
     for p in &policies {
@@ -468,15 +468,15 @@ fn headline(doc: &Value) -> String {
             let _ = writeln!(
                 out,
                 "<tr class=\"base\"><td>asap (reference)</td><td>{:.1} t</td><td>{:.0} {cur}</td><td>{:.1} %</td><td>{:.1} MWh</td><td></td></tr>",
-                metric(p, "carbon_total_location_kg").unwrap_or(0.0) / 1000.0,
-                metric(p, "cost").unwrap_or(0.0),
+                metric(p, "equal_work_carbon_kg").unwrap_or(0.0) / 1000.0,
+                metric(p, "equal_work_cost").unwrap_or(0.0),
                 metric(p, "green_share").unwrap_or(0.0) * 100.0,
                 metric(p, "curtailed_kwh").unwrap_or(0.0) / 1000.0,
             );
             continue;
         }
-        let (dc, sc_) = saving(p, "carbon_total_location_kg", false);
-        let (dk, sk) = saving(p, "cost", false);
+        let (dc, sc_) = saving(p, "equal_work_carbon_kg", false);
+        let (dk, sk) = saving(p, "equal_work_cost", false);
         let (dg, sg) = saving(p, "green_share", true);
         let (da, sa) = saving(p, "curtailed_kwh", false);
         let pc = |d: Option<f64>, k: &str| {
@@ -502,11 +502,11 @@ fn headline(doc: &Value) -> String {
              <td class=\"{}\">{}{}</td><td class=\"{}\">{}{}</td><td>{}</td></tr>",
             esc(name),
             cls(dc),
-            signed(pc(dc, "carbon_total_location_kg"), " %", 1),
+            signed(pc(dc, "equal_work_carbon_kg"), " %", 1),
             signed(dc.map(|d| d / 1000.0), "", 1),
             share_txt(sc_),
             cls(dk),
-            signed(pc(dk, "cost"), " %", 1),
+            signed(pc(dk, "equal_work_cost"), " %", 1),
             signed(dk, "", 0),
             share_txt(sk),
             cls(dg),
@@ -524,7 +524,9 @@ fn headline(doc: &Value) -> String {
     }
     out.push_str("</tbody></table>\n");
     out.push_str(
-        "<p class=\"note\">Savings are against <code>asap</code> (positive = better). \
+        "<p class=\"note\">Savings are against <code>asap</code> (positive = better), on equal work: \
+         the work a policy left undone at the end is charged what an accelerator-hour takes on average \
+         over the fleet and the run (the same rate for every policy), so that doing less is no saving. \
          The oracle minimises one objective (cost + carbon price × emissions + penalties for late \
          work and unserved inference) with the whole future known: its objective is a bound, \
          but a single metric of another policy may beat the oracle's (a share above 100 %).</p>\n",
