@@ -16,6 +16,10 @@
 pub enum FactorBasis {
     /// The province's own factor in the MEE/NBS 2022 table.
     Provincial,
+    /// The province's factor in the MEE/NBS 2022 table as a public compilation of the whole
+    /// table gives it (the official attachment could not be read here); the compilation agrees
+    /// with every provincial and regional value a press summary of the announcement prints.
+    ProvincialCompiled,
     /// The provincial value could not be verified here: the MEE/NBS 2022 factor of the
     /// regional grid the province belongs to is used.
     Regional(&'static str),
@@ -129,8 +133,8 @@ pub const PROVINCES: &[Province] = &[
     },
     Province {
         name: "Guangdong",
-        emission_factor_g_per_kwh: 386.9,
-        factor_basis: FactorBasis::Regional("South"),
+        emission_factor_g_per_kwh: 440.3,
+        factor_basis: FactorBasis::ProvincialCompiled,
         wind_share: 0.04,
         solar_share: 0.03,
         wind_hours: 2_100.0,
@@ -171,8 +175,8 @@ pub const PROVINCES: &[Province] = &[
     },
     Province {
         name: "Guizhou",
-        emission_factor_g_per_kwh: 386.9,
-        factor_basis: FactorBasis::Regional("South"),
+        emission_factor_g_per_kwh: 498.9,
+        factor_basis: FactorBasis::ProvincialCompiled,
         wind_share: 0.04,
         solar_share: 0.05,
         wind_hours: 1_900.0,
@@ -185,8 +189,8 @@ pub const PROVINCES: &[Province] = &[
     },
     Province {
         name: "Gansu",
-        emission_factor_g_per_kwh: 585.7,
-        factor_basis: FactorBasis::Regional("Northwest"),
+        emission_factor_g_per_kwh: 477.2,
+        factor_basis: FactorBasis::ProvincialCompiled,
         wind_share: 0.18,
         solar_share: 0.09,
         wind_hours: 2_000.0,
@@ -199,8 +203,8 @@ pub const PROVINCES: &[Province] = &[
     },
     Province {
         name: "Ningxia",
-        emission_factor_g_per_kwh: 585.7,
-        factor_basis: FactorBasis::Regional("Northwest"),
+        emission_factor_g_per_kwh: 642.3,
+        factor_basis: FactorBasis::ProvincialCompiled,
         wind_share: 0.13,
         solar_share: 0.10,
         wind_hours: 1_900.0,

@@ -78,7 +78,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Policy + Send>> {
     match name {
         "asap" => Some(Box::new(Asap)),
         "carbon-wait" => Some(Box::new(CarbonWait::default())),
-        "greenest-site" => Some(Box::new(GreenestSite)),
+        "greenest-site" => Some(Box::new(GreenestSite::default())),
         _ => None,
     }
 }

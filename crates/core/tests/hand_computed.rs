@@ -218,7 +218,7 @@ fn carbon_wait_and_greenest_site_on_the_same_case() {
     use suandian_core::policy::{CarbonWait, GreenestSite};
     let sc = scenario();
     // greenest-site puts J1 at B (100 g) rather than A (500-600 g): B has 2 accelerators free.
-    let r = simulate(&sc, &mut GreenestSite, &SimConfig::default());
+    let r = simulate(&sc, &mut GreenestSite::default(), &SimConfig::default());
     let j1 = r.jobs.iter().find(|j| j.id == "J1").unwrap();
     assert_eq!(j1.site, 1);
     // carbon-wait keeps J1 at A but waits for the 400 g slot 2 (mean over 1.5 h from slot 2 is

@@ -57,6 +57,7 @@ fn provinces_table_matches_the_code() {
         assert_eq!(n(&r[1]), p.emission_factor_g_per_kwh, "{}", p.name);
         let basis = match p.factor_basis {
             FactorBasis::Provincial => "provincial".to_string(),
+            FactorBasis::ProvincialCompiled => "provincial (compilation)".to_string(),
             FactorBasis::Regional(g) => format!("regional {g}"),
         };
         assert_eq!(r[2], basis, "{}", p.name);

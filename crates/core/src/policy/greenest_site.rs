@@ -1,14 +1,35 @@
 //! `greenest-site`: place each job, on arrival, at the eligible site with the lowest forecast
 //! carbon intensity over its run, and start it at once; if that site is full, the next
 //! greenest with room. Inference is routed the same way, to the latency-eligible site with the
-//! lowest intensity in the current slot.
+//! lowest intensity in the current slot. Jobs that find every eligible site full wait and are
+//! retried each slot, the least slack first; the run's notes count them, and those that
+//! started after their latest start (moving work to the greenest sites fills them, and a job
+//! that may run only at one of them can find it full where `asap` would not have).
 
 use super::{mean_carbon, Policy};
 use crate::model::{JobId, SiteId};
 use crate::sim::{Context, JobState};
 
 #[derive(Debug, Default, Clone, Copy)]
-pub struct GreenestSite;
+pub struct GreenestSite {
+    /// Jobs that found every eligible site full on arrival and waited.
+    waited: u64,
+    /// Jobs that started after their latest start.
+    late_starts: u64,
+}
+
+impl GreenestSite {
+    fn place(&mut self, ctx: &mut Context<'_>, job: JobId) -> bool {
+        let latest = ctx
+            .job(job)
+            .map_or(f64::INFINITY, |j| j.deadline_h - ctx.remaining_h(job));
+        let started = place(ctx, job);
+        if started && ctx.now_h() > latest + 1e-9 {
+            self.late_starts += 1;
+        }
+        started
+    }
+}
 
 fn place(ctx: &mut Context<'_>, job: JobId) -> bool {
     let Some(j) = ctx.job(job) else { return false };
@@ -38,18 +59,36 @@ impl Policy for GreenestSite {
         "greenest-site".into()
     }
     fn on_slot(&mut self, ctx: &mut Context<'_>) {
-        let waiting: Vec<JobId> = ctx
+        let mut waiting: Vec<JobId> = ctx
             .active_jobs()
             .iter()
             .copied()
             .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
             .collect();
+        // The least slack first, so that capacity goes to the jobs that cannot wait.
+        let slack = |ctx: &Context<'_>, j: JobId| {
+            ctx.job(j)
+                .map_or(f64::INFINITY, |x| x.deadline_h - ctx.remaining_h(j))
+        };
+        waiting.sort_by(|&a, &b| slack(ctx, a).total_cmp(&slack(ctx, b)));
         for j in waiting {
-            place(ctx, j);
+            self.place(ctx, j);
         }
     }
     fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
-        place(ctx, job);
+        if !self.place(ctx, job) {
+            self.waited += 1;
+        }
+    }
+    fn notes(&self) -> Vec<String> {
+        if self.waited == 0 && self.late_starts == 0 {
+            return Vec::new();
+        }
+        vec![format!(
+            "{} jobs found every site they may use full on arrival and waited; {} jobs started \
+             after their latest start (work moved to the greenest sites fills them)",
+            self.waited, self.late_starts
+        )]
     }
     fn inference_order(&mut self, ctx: &Context<'_>, _region: usize, order: &mut Vec<SiteId>) {
         let slot = ctx.slot();
