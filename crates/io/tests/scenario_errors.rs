@@ -11,7 +11,13 @@ fn minimal_scenario_loads() {
     assert_eq!(s.scenario.sites[1].grid.carbon_g_per_kwh, vec![400.0; 4]);
     assert_eq!(
         s.simulation.policies,
-        vec!["asap", "carbon-wait", "greenest-site", "coordinated", "oracle"]
+        vec![
+            "asap",
+            "carbon-wait",
+            "greenest-site",
+            "coordinated",
+            "oracle"
+        ]
     );
     assert_eq!(s.source, "scenario.toml");
     assert!(s.warnings.is_empty());
