@@ -584,6 +584,17 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Which objective a bound (and the capture against it) is in: the balanced one every policy is
+/// judged by, or the planner's carbon-only or cost-only objective (`--objective`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveKind {
+    #[default]
+    Balanced,
+    Carbon,
+    Cost,
+}
+
 /// Weights of the one objective every policy is judged by (and the planner minimises):
 ///
 /// `objective = total_cost + migration_cost
@@ -652,6 +663,29 @@ impl ObjectiveWeights {
             },
             unserved_per_million_tokens: sc.economics.value_per_million_tokens.max(1.0),
             over_limit_per_kwh: 1.0,
+        }
+    }
+
+    /// The objective of a run in the units of `kind`, evaluated on what really happened: the
+    /// one an oracle solved for that kind bounds it. `Carbon` counts kg (Scope 1 + Scope 2
+    /// location-based) and converts every currency-valued term at the carbon price (at least
+    /// 1 currency unit per tonne), `Cost` drops the carbon price, `Balanced` is
+    /// [`ObjectiveWeights::evaluate`].
+    pub fn evaluate_as(&self, m: &Metrics, kind: ObjectiveKind, carbon_price_per_t: f64) -> f64 {
+        let late = m.late_work_acc_h + m.unfinished_late_acc_h;
+        let deferred = m.unfinished_work_acc_h - m.unfinished_late_acc_h;
+        let penalties = m.migration_cost
+            + self.late_per_acc_h * late
+            + self.deferred_per_acc_h * deferred
+            + self.unserved_per_million_tokens * m.inference_unserved_tokens / 1e6
+            + self.over_limit_per_kwh * m.import_over_limit_kwh;
+        match kind {
+            ObjectiveKind::Balanced => self.evaluate(m),
+            ObjectiveKind::Carbon => {
+                m.carbon_total_location_kg + penalties / (carbon_price_per_t / 1000.0).max(1e-3)
+            }
+            // Feed-in revenue counts, as in the planner's cost objective.
+            ObjectiveKind::Cost => m.cost + penalties,
         }
     }
 

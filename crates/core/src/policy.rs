@@ -41,6 +41,11 @@ pub trait Policy {
         None
     }
 
+    /// The objective [`Policy::objective_bound`] is in (and capture is computed in).
+    fn objective_kind(&self) -> crate::metrics::ObjectiveKind {
+        crate::metrics::ObjectiveKind::Balanced
+    }
+
     /// Notes for the report after a run (solver statistics, fallbacks, relaxed constraints).
     /// They are part of the result, so they hold no wall-clock figure: the same run gives the
     /// same notes, byte for byte.

@@ -574,6 +574,8 @@ pub struct RunResult {
     pub timings: Vec<String>,
     /// The oracle's bound on the objective, when the policy is the oracle.
     pub objective_bound: Option<f64>,
+    /// The objective the bound is in.
+    pub objective_kind: crate::metrics::ObjectiveKind,
     /// Every job run, when the timeline is recorded.
     #[serde(skip)]
     pub segments: Vec<Segment>,
@@ -880,6 +882,7 @@ pub fn simulate_with_progress(
         notes: policy.notes(),
         timings: policy.timings(),
         objective_bound: policy.objective_bound(),
+        objective_kind: policy.objective_kind(),
         segments,
     }
 }

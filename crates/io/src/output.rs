@@ -5,7 +5,7 @@ use crate::scenario::LoadedScenario;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
-use suandian_core::metrics::{Metrics, ObjectiveWeights};
+use suandian_core::metrics::{Metrics, ObjectiveKind, ObjectiveWeights};
 use suandian_core::sim::{RunResult, SimConfig};
 use suandian_core::Scenario;
 
@@ -18,11 +18,27 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |p| format!("{p:+.1}%"))
 }
 
+/// The objective the runs are compared in: the oracle's bound's (`--objective`), else the
+/// balanced one.
+pub fn objective_kind(results: &[RunResult]) -> ObjectiveKind {
+    results
+        .iter()
+        .find(|r| r.objective_bound.is_some())
+        .map_or(ObjectiveKind::Balanced, |r| r.objective_kind)
+}
+
 /// The one objective of each run (the oracle's is its bound), and the share of the oracle's
 /// reduction of it against `asap` that each policy achieved (`None` without an oracle run).
+/// Every run is evaluated in the objective the bound is in ([`objective_kind`]), so that the
+/// bound, the realised objectives and the capture share one unit.
 pub fn objectives(sc: &Scenario, results: &[RunResult]) -> Vec<(f64, f64, Option<f64>)> {
     let w = ObjectiveWeights::for_scenario(sc);
-    let realized: Vec<f64> = results.iter().map(|r| w.evaluate(&r.metrics)).collect();
+    let kind = objective_kind(results);
+    let price = sc.economics.carbon_price_per_t;
+    let realized: Vec<f64> = results
+        .iter()
+        .map(|r| w.evaluate_as(&r.metrics, kind, price))
+        .collect();
     let asap = results
         .iter()
         .position(|r| r.policy == "asap")
@@ -240,8 +256,12 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
     if results.iter().any(|r| r.objective_bound.is_some()) {
         let _ = writeln!(
             out,
-            "objective: cost + carbon price x emissions + penalties for late work and unserved inference; \
-             captures: share of the oracle's reduction against asap (the oracle row shows its bound)."
+            "{}; captures: share of the oracle's reduction against asap, in that objective (the oracle row shows its bound).",
+            match objective_kind(results) {
+                ObjectiveKind::Balanced => "objective: cost + carbon price x emissions + penalties for late work and unserved inference",
+                ObjectiveKind::Carbon => "objective (--objective carbon): kg CO2 (Scope 1 + 2, location) + penalties in kg at the carbon price",
+                ObjectiveKind::Cost => "objective (--objective cost): energy cost + penalties, no carbon price",
+            }
         );
     }
     for r in results {
@@ -319,6 +339,7 @@ pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> 
         "baseline": "asap",
         "objective_weights": ObjectiveWeights::for_scenario(sc),
         "oracle_bound": results.iter().find_map(|r| r.objective_bound),
+        "objective_kind": objective_kind(results),
         "warnings": loaded.warnings,
         "policies": policies,
     })

@@ -6,7 +6,7 @@
 use crate::classes::{from_scenario, ClassMap, Knobs};
 use crate::dispatch;
 use crate::lp::{solve, LpSolver, ObjectiveMode, Plan, PlanError};
-use suandian_core::metrics::ObjectiveWeights;
+use suandian_core::metrics::{ObjectiveKind, ObjectiveWeights};
 use suandian_core::model::{JobId, Scenario, SiteId};
 use suandian_core::policy::Policy;
 use suandian_core::sim::Context;
@@ -22,6 +22,8 @@ pub struct Oracle {
     live: ClassMap,
     bucket: usize,
     blocking: dispatch::SiteBlocking,
+    /// The objective the plan minimised: its bound is in these units.
+    mode: ObjectiveMode,
 }
 
 /// Most LP columns the oracle builds before it coarsens its classes (which keeps it a bound).
@@ -75,6 +77,7 @@ impl Oracle {
             live: ClassMap::default(),
             bucket,
             blocking: dispatch::SiteBlocking::default(),
+            mode,
         })
     }
 
@@ -169,6 +172,14 @@ impl Policy for Oracle {
 
     fn objective_bound(&self) -> Option<f64> {
         Some(self.plan.objective)
+    }
+
+    fn objective_kind(&self) -> ObjectiveKind {
+        match self.mode {
+            ObjectiveMode::Balanced => ObjectiveKind::Balanced,
+            ObjectiveMode::Carbon => ObjectiveKind::Carbon,
+            ObjectiveMode::Cost => ObjectiveKind::Cost,
+        }
     }
 
     fn timings(&self) -> Vec<String> {
