@@ -227,9 +227,12 @@ fn planner_options_reach_the_planner() {
     let (cold_share, notes) = coordinated_on_the_demo(&["--no-warm-start"]);
     assert!(notes.contains("(cold)"), "{notes}");
     assert!((cold_share - plain).abs() < 0.02, "{cold_share} vs {plain}");
-    // A soft floor of 50 % per site raises the green share (42.1 % to 42.4 % when written).
-    let (floored, _) = coordinated_on_the_demo(&["--min-green-share", "0.5"]);
-    assert!(floored > plain, "{floored} vs {plain}");
+    // A soft floor of 50 % per site raises the green share where the plan's forecasts hold
+    // (42.16 % to 42.28 %; under the noisy forecast it can lower it: docs/planner.md).
+    let (perfect, _) = coordinated_on_the_demo(&["--forecast", "perfect"]);
+    let (floored, _) =
+        coordinated_on_the_demo(&["--forecast", "perfect", "--min-green-share", "0.5"]);
+    assert!(floored > perfect, "{floored} vs {perfect}");
     let (primal, _) = coordinated_on_the_demo(&["--lp-solver", "primal"]);
     assert!((primal - plain).abs() < 0.05, "{primal} vs {plain}");
     for (flag, value, expected) in [

@@ -559,6 +559,7 @@ pub fn default_scenario(days: u32, seed: u64) -> Scenario {
             carbon_price_basis: CarbonBasis::Location,
             value_per_million_tokens: 1.25,
             transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
+            over_limit_per_kwh: None,
         },
         dispatch: DispatchRule::default(),
         demand_response: vec![],

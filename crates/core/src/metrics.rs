@@ -128,6 +128,8 @@ pub struct SiteMetrics {
     pub exported_kwh: f64,
     pub grid_import_kwh: f64,
     pub import_over_limit_kwh: f64,
+    /// `import_over_limit_kwh`, each kWh at its slot's penalty (currency).
+    pub over_limit_penalty: f64,
     /// Slots under a demand-response event.
     pub dr_event_slots: u64,
     /// Grid import above demand-response caps during their events (part of
@@ -177,6 +179,9 @@ pub struct Metrics {
     pub exported_kwh: f64,
     pub grid_import_kwh: f64,
     pub import_over_limit_kwh: f64,
+    /// `import_over_limit_kwh`, each kWh at its slot's penalty: the event's where it sets one,
+    /// else `economics.over_limit_per_kwh` or its default (currency; in the objective).
+    pub over_limit_penalty: f64,
     /// Site-slots under a demand-response event.
     pub dr_event_slots: u64,
     /// Grid import above demand-response caps during their events, kWh (part of
@@ -282,6 +287,8 @@ pub(crate) struct ItUse {
 /// Collects per-slot flows during a run.
 pub(crate) struct Accumulator {
     sites: Vec<SiteMetrics>,
+    /// Penalty per kWh above a limit where no event sets one.
+    over_limit_per_kwh: f64,
     fleet_import_kw: Vec<f64>,
     inference_demand: f64,
     inference_served: f64,
@@ -291,6 +298,7 @@ pub(crate) struct Accumulator {
 impl Accumulator {
     pub(crate) fn new(sc: &Scenario, record_timeline: bool) -> Self {
         Self {
+            over_limit_per_kwh: ObjectiveWeights::for_scenario(sc).over_limit_per_kwh,
             sites: sc
                 .sites
                 .iter()
@@ -351,6 +359,11 @@ impl Accumulator {
         m.exported_kwh += f.export_kw * dt;
         m.grid_import_kwh += f.import_kw * dt;
         m.import_over_limit_kwh += f.import_over_limit_kw * dt;
+        if f.import_over_limit_kw > 0.0 {
+            m.over_limit_penalty += f.import_over_limit_kw
+                * dt
+                * over_limit_penalty_per_kwh(sc, site, slot, self.over_limit_per_kwh);
+        }
         m.thermal_kwh += f.thermal_kw * dt;
         m.battery_charge_kwh += f.charge_kw * dt;
         m.battery_discharge_kwh += f.discharge_kw * dt;
@@ -431,6 +444,7 @@ impl Accumulator {
             t.exported_kwh += m.exported_kwh;
             t.grid_import_kwh += m.grid_import_kwh;
             t.import_over_limit_kwh += m.import_over_limit_kwh;
+            t.over_limit_penalty += m.over_limit_penalty;
             t.dr_event_slots += m.dr_event_slots;
             t.dr_over_cap_kwh += m.dr_over_cap_kwh;
             t.thermal_kwh += m.thermal_kwh;
@@ -601,19 +615,58 @@ pub enum ObjectiveKind {
 ///            + late_per_acc_h x (work done late + work left undone past its deadline)
 ///            + deferred_per_acc_h x (work left undone at the end, due after the end)
 ///            + unserved_per_million_tokens x unserved tokens / 1e6
-///            + over_limit_per_kwh x import above connection limits (kWh)`
+///            + over_limit_penalty (each kWh above a slot's limit at its slot's penalty)`
 ///
 /// where `total_cost` is energy cost plus the carbon price on the chosen basis, and
 /// `migration_cost` what moving the migrated jobs' data cost (all work in acc-h =
 /// accelerator-hours at full speed). Work still undone at the end of a run but due later is
 /// charged what it would cost on average to do, so that putting work off past the end of a run
-/// is neither free nor punished.
+/// is neither free nor punished. A kWh above a slot's import limit costs the penalty of the
+/// demand-response event capping the slot where it sets one, else `over_limit_per_kwh`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ObjectiveWeights {
     pub late_per_acc_h: f64,
     pub deferred_per_acc_h: f64,
     pub unserved_per_million_tokens: f64,
+    /// Per kWh above a slot's limit where no event sets its own penalty: the scenario's
+    /// `economics.over_limit_per_kwh`, or [`default_over_limit_per_kwh`].
     pub over_limit_per_kwh: f64,
+}
+
+/// The default penalty per kWh imported above a limit: twice the lateness that kWh could at
+/// most have avoided, so that no policy gains by breaching a cap to be on time. One kWh runs
+/// at most `1 / e_min` accelerator-hours of work, `e_min` the least facility energy an
+/// accelerator-hour can take anywhere in the run (power above idle at the most efficient
+/// level, x the lowest PUE), and each accelerator-hour late costs `late_per_acc_h`.
+pub fn default_over_limit_per_kwh(sc: &Scenario, late_per_acc_h: f64) -> f64 {
+    let e_min = sc
+        .sites
+        .iter()
+        .map(|s| {
+            let a = &s.accelerators;
+            let level = a.min_power_level.clamp(1e-3, 1.0);
+            let pue = (0..sc.grid.slots)
+                .map(|t| s.pue.at(t))
+                .fold(f64::INFINITY, f64::min);
+            a.busy_extra_kw(level) / a.speed(level) * pue.max(1.0)
+        })
+        .fold(f64::INFINITY, f64::min);
+    if e_min.is_finite() && e_min > 1e-9 {
+        2.0 * late_per_acc_h / e_min
+    } else {
+        2.0 * late_per_acc_h
+    }
+}
+
+/// The penalty per kWh above the limit of `site` in `slot`: an event's where one covering it
+/// sets one, else `default_per_kwh`.
+pub fn over_limit_penalty_per_kwh(
+    sc: &Scenario,
+    site: SiteId,
+    slot: usize,
+    default_per_kwh: f64,
+) -> f64 {
+    sc.dr_penalty_per_kwh(site, slot).unwrap_or(default_per_kwh)
 }
 
 impl ObjectiveWeights {
@@ -621,7 +674,8 @@ impl ObjectiveWeights {
     /// tokens); an accelerator-hour of work late costs five times the dearest energy an
     /// accelerator-hour can use anywhere in the run (its extra power x the highest PUE x the
     /// highest price plus carbon price x intensity), so that no policy gains by being late; a kWh
-    /// over the connection limit costs 1.
+    /// over a limit costs `economics.over_limit_per_kwh`, by default
+    /// [`default_over_limit_per_kwh`] (a breach ranks above lateness).
     pub fn for_scenario(sc: &Scenario) -> Self {
         let dearest = sc
             .sites
@@ -662,7 +716,10 @@ impl ObjectiveWeights {
                 0.0
             },
             unserved_per_million_tokens: sc.economics.value_per_million_tokens.max(1.0),
-            over_limit_per_kwh: 1.0,
+            over_limit_per_kwh: sc
+                .economics
+                .over_limit_per_kwh
+                .unwrap_or_else(|| default_over_limit_per_kwh(sc, (5.0 * dearest).max(0.01))),
         }
     }
 
@@ -678,7 +735,7 @@ impl ObjectiveWeights {
             + self.late_per_acc_h * late
             + self.deferred_per_acc_h * deferred
             + self.unserved_per_million_tokens * m.inference_unserved_tokens / 1e6
-            + self.over_limit_per_kwh * m.import_over_limit_kwh;
+            + m.over_limit_penalty;
         match kind {
             ObjectiveKind::Balanced => self.evaluate(m),
             ObjectiveKind::Carbon => {
@@ -698,6 +755,6 @@ impl ObjectiveWeights {
             + self.late_per_acc_h * late
             + self.deferred_per_acc_h * deferred
             + self.unserved_per_million_tokens * m.inference_unserved_tokens / 1e6
-            + self.over_limit_per_kwh * m.import_over_limit_kwh
+            + m.over_limit_penalty
     }
 }

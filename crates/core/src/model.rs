@@ -293,6 +293,10 @@ pub struct DemandResponseEvent {
     /// When the grid tells us (at or before `start_h`); a policy cannot see it earlier.
     pub announced_h: f64,
     pub import_cap_kw: f64,
+    /// Penalty per kWh imported above the limit in the slots this event caps, in the scenario's
+    /// currency (what the grid's programme charges for a breach); `None`: the scenario's
+    /// [`Economics::over_limit_per_kwh`] or its default.
+    pub penalty_per_kwh: Option<f64>,
 }
 
 impl DemandResponseEvent {
@@ -325,6 +329,11 @@ pub struct Economics {
     pub value_per_million_tokens: f64,
     /// Price of moving data between sites, per GB (a migration moves the job's checkpoint).
     pub transfer_cost_per_gb: f64,
+    /// Penalty per kWh imported above a slot's limit (the connection's, or a demand-response
+    /// cap), in the currency; `None`: the default of
+    /// [`crate::metrics::ObjectiveWeights::for_scenario`], which ranks a breach above any
+    /// lateness the energy could have avoided.
+    pub over_limit_per_kwh: Option<f64>,
 }
 
 /// Rule-based dispatch settings shared by all sites.
@@ -370,6 +379,15 @@ impl Scenario {
             .filter(|e| e.caps(&self.grid, site, slot))
             .map(|e| e.import_cap_kw)
             .reduce(f64::min)
+    }
+    /// The penalty per kWh over the limit that an event covering `site` in `slot` sets (the
+    /// highest, where several do); `None` where none sets one.
+    pub fn dr_penalty_per_kwh(&self, site: SiteId, slot: usize) -> Option<f64> {
+        self.demand_response
+            .iter()
+            .filter(|e| e.caps(&self.grid, site, slot))
+            .filter_map(|e| e.penalty_per_kwh)
+            .reduce(f64::max)
     }
     /// The import limit of `site` in `slot`, kW: the connection's limit, lowered by every
     /// demand-response event that covers any part of the slot.

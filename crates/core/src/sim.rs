@@ -237,6 +237,14 @@ impl<'a> Context<'a> {
             .filter(|e| e.caps(&self.sc.grid, site, slot))
             .fold(base, |l, e| l.min(e.import_cap_kw))
     }
+    /// The penalty per kWh over the limit that an event announced by now sets for `site` in
+    /// `slot` (the highest where several do); `None`: the scenario's default applies.
+    pub fn dr_penalty_forecast_per_kwh(&self, site: SiteId, slot: usize) -> Option<f64> {
+        self.demand_response_announced()
+            .filter(|e| e.caps(&self.sc.grid, site, slot))
+            .filter_map(|e| e.penalty_per_kwh)
+            .reduce(f64::max)
+    }
     /// The demand-response events announced by now (`announced_h <= now_h`), past ones included.
     pub fn demand_response_announced(&self) -> impl Iterator<Item = &DemandResponseEvent> + '_ {
         let now = self.now_h;

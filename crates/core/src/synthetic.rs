@@ -173,6 +173,7 @@ pub fn fleet_with_eligibility(spec: FleetSpec, eligible: usize) -> Scenario {
             carbon_price_basis: CarbonBasis::Location,
             value_per_million_tokens: 2.0,
             transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
+            over_limit_per_kwh: None,
         },
         dispatch: DispatchRule::default(),
         demand_response: vec![],

@@ -31,6 +31,7 @@ fn scenario(interruptible: bool) -> Scenario {
             end_h: 1.5,
             announced_h: 0.5,
             import_cap_kw: 0.3,
+            penalty_per_kwh: None,
         }],
     }
 }
@@ -70,6 +71,7 @@ fn the_slot_rule_and_the_effective_limit() {
         end_h: 3.0,
         announced_h: 0.0,
         import_cap_kw: 50.0,
+        penalty_per_kwh: None,
     });
     sc.validate().unwrap();
     assert_eq!(
@@ -113,10 +115,57 @@ fn the_site_sheds_an_interruptible_job_under_the_cap() {
     assert_eq!(r.per_site[0].dr_event_slots, 1);
     close("site dr_over_cap_kwh", r.per_site[0].dr_over_cap_kwh, 0.1);
     // Cost 5.2 kWh x 0.1 = 0.52; carbon 5.2 x 0.5 = 2.6 kg x 100/t = 0.26; the over-limit
-    // penalty (1 per kWh) prices the breach.
+    // penalty prices the breach. Its default ranks a breach above lateness: an accelerator-hour
+    // late costs 5 x the dearest accelerator-hour, 5 x 0.5 kW x (0.1 + 100/t x 0.5 kg) = 0.375;
+    // a kWh runs at most 1 / 0.5 accelerator-hours (0.5 kW at any level, speed proportional to
+    // power, PUE 1); so 2 x 0.375 / 0.5 = 1.5 per kWh.
     close("cost", m.cost, 0.52);
     let w = ObjectiveWeights::for_scenario(&sc);
-    close("objective", w.evaluate(m), 0.52 + 0.26 + 0.1);
+    close("late_per_acc_h", w.late_per_acc_h, 0.375);
+    close("over_limit_per_kwh", w.over_limit_per_kwh, 1.5);
+    close("over_limit_penalty", m.over_limit_penalty, 0.15);
+    close("objective", w.evaluate(m), 0.52 + 0.26 + 0.15);
+}
+
+/// The breach penalty is scenario data: `economics.over_limit_per_kwh` replaces the default,
+/// and an event's `penalty_per_kwh` prices the kWh above its own cap.
+#[test]
+fn the_breach_penalty_is_the_scenario_s_or_the_event_s() {
+    let mut sc = scenario(true);
+    sc.economics.over_limit_per_kwh = Some(3.0);
+    let r = simulate(&sc, &mut Asap, &SimConfig::default());
+    close("economics penalty", r.metrics.over_limit_penalty, 0.1 * 3.0);
+    sc.demand_response[0].penalty_per_kwh = Some(7.0);
+    assert_eq!(sc.dr_penalty_per_kwh(0, 1), Some(7.0));
+    assert_eq!(sc.dr_penalty_per_kwh(0, 0), None);
+    let r = simulate(&sc, &mut Asap, &SimConfig::default());
+    close("event penalty", r.metrics.over_limit_penalty, 0.1 * 7.0);
+    let w = ObjectiveWeights::for_scenario(&sc);
+    close("objective", w.evaluate(&r.metrics), 0.52 + 0.26 + 0.7);
+}
+
+/// On the default week (in CNY, where 1 per kWh was about the peak price, so the planner
+/// preferred a breach to lateness), the default penalty is above the lateness any kWh could
+/// avoid.
+#[test]
+fn the_default_penalty_ranks_a_breach_above_lateness() {
+    let sc = suandian_core::default_scenario::default_scenario(7, 2024);
+    let w = ObjectiveWeights::for_scenario(&sc);
+    let e_min = sc
+        .sites
+        .iter()
+        .map(|s| {
+            let a = &s.accelerators;
+            let l = a.min_power_level;
+            let pue = (0..sc.grid.slots)
+                .map(|t| s.pue.at(t))
+                .fold(f64::INFINITY, f64::min);
+            a.busy_extra_kw(l) / a.speed(l) * pue
+        })
+        .fold(f64::INFINITY, f64::min);
+    // A kWh over the limit costs more than the late accelerator-hours it could have run.
+    assert!(w.over_limit_per_kwh * e_min > w.late_per_acc_h, "{w:?}");
+    assert!(w.over_limit_per_kwh > 10.0, "{w:?}");
 }
 
 #[test]

@@ -63,6 +63,7 @@ fn scenario(future_variant: bool) -> Scenario {
         end_h: 44.0,
         announced_h: 30.5,
         import_cap_kw: 3.0,
+        penalty_per_kwh: None,
     }];
     if future_variant {
         demand_response.push(DemandResponseEvent {
@@ -72,6 +73,7 @@ fn scenario(future_variant: bool) -> Scenario {
             end_h: CUT as f64 + 8.0,
             announced_h: CUT as f64 + 0.5,
             import_cap_kw: 0.0,
+            penalty_per_kwh: None,
         });
     }
     Scenario {

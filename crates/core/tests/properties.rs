@@ -146,6 +146,7 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                                     end_h: start_h + len_h,
                                     announced_h: start_h - lead_h,
                                     import_cap_kw: cap,
+                                    penalty_per_kwh: None,
                                 },
                             )
                             .collect();

@@ -117,7 +117,7 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
     let e = &sc.economics;
     let _ = writeln!(
         o,
-        "[economics]\ncurrency = {}\ncarbon_price_per_t = {}\ncarbon_price_basis = \"{}\"\nvalue_per_million_tokens = {}\ntransfer_cost_per_gb = {}\n",
+        "[economics]\ncurrency = {}\ncarbon_price_per_t = {}\ncarbon_price_basis = \"{}\"\nvalue_per_million_tokens = {}\ntransfer_cost_per_gb = {}{}\n",
         string(&e.currency),
         num(e.carbon_price_per_t),
         match e.carbon_price_basis {
@@ -125,7 +125,9 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
             CarbonBasis::Market => "market",
         },
         num(e.value_per_million_tokens),
-        num(e.transfer_cost_per_gb)
+        num(e.transfer_cost_per_gb),
+        e.over_limit_per_kwh
+            .map_or(String::new(), |p| format!("\nover_limit_per_kwh = {}", num(p)))
     );
     let _ = writeln!(
         o,
@@ -271,13 +273,15 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
     for e in &sc.demand_response {
         let _ = writeln!(
             o,
-            "[[demand_response]]\nid = {}\nsites = {}\nstart = \"{}\"\nend = \"{}\"\nannounced = \"{}\"\nimport_cap_kw = {}\n",
+            "[[demand_response]]\nid = {}\nsites = {}\nstart = \"{}\"\nend = \"{}\"\nannounced = \"{}\"\nimport_cap_kw = {}{}\n",
             string(&e.id),
             names(sc, &e.sites),
             time(e.start_h),
             time(e.end_h),
             time(e.announced_h),
-            num(e.import_cap_kw)
+            num(e.import_cap_kw),
+            e.penalty_per_kwh
+                .map_or(String::new(), |p| format!("\npenalty_per_kwh = {}", num(p)))
         );
     }
     o
@@ -308,6 +312,7 @@ mod tests {
                 end_h: 20.25,
                 announced_h: 13.0,
                 import_cap_kw: 512.5,
+                penalty_per_kwh: None,
             },
             suandian_core::DemandResponseEvent {
                 id: "no-notice".into(),
@@ -316,6 +321,7 @@ mod tests {
                 end_h: 0.5,
                 announced_h: -1.0,
                 import_cap_kw: 0.0,
+                penalty_per_kwh: None,
             },
         ];
         sc.dispatch.migration_h = 0.75;

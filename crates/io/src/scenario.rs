@@ -442,6 +442,8 @@ struct EconDef {
     value_per_million_tokens: f64,
     #[serde(default = "transfer_cost")]
     transfer_cost_per_gb: f64,
+    #[serde(default)]
+    over_limit_per_kwh: Option<f64>,
 }
 
 fn transfer_cost() -> f64 {
@@ -456,6 +458,7 @@ impl Default for EconDef {
             carbon_price_basis: BasisDef::Location,
             value_per_million_tokens: 0.0,
             transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
+            over_limit_per_kwh: None,
         }
     }
 }
@@ -677,6 +680,7 @@ struct DemandResponseDef {
     end: toml::Value,
     announced: Option<toml::Value>,
     import_cap_kw: f64,
+    penalty_per_kwh: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -1001,6 +1005,9 @@ impl Resolver {
             e.value_per_million_tokens,
         )?;
         self.nonneg("economics.transfer_cost_per_gb", e.transfer_cost_per_gb)?;
+        if let Some(p) = e.over_limit_per_kwh {
+            self.nonneg("economics.over_limit_per_kwh", p)?;
+        }
         if e.currency.trim().is_empty() {
             return Err(self.err(
                 "economics.currency",
@@ -1017,6 +1024,7 @@ impl Resolver {
             },
             value_per_million_tokens: e.value_per_million_tokens,
             transfer_cost_per_gb: e.transfer_cost_per_gb,
+            over_limit_per_kwh: e.over_limit_per_kwh,
         })
     }
 
@@ -1848,6 +1856,15 @@ impl Resolver {
                     "a number >= 0",
                 ));
             }
+            if let Some(pen) = d.penalty_per_kwh {
+                if !(pen.is_finite() && pen >= 0.0) {
+                    return Err(self.err(
+                        &format!("{p}.penalty_per_kwh"),
+                        format!("{pen} {ev}"),
+                        "a number >= 0 (currency per kWh above the cap)",
+                    ));
+                }
+            }
             let hours = |t: i64| (t - start) as f64 / 3600.0;
             let (start_h, end_h) = (hours(t_start), hours(t_end));
             if end_h <= 0.0 || start_h >= horizon_h {
@@ -1866,6 +1883,7 @@ impl Resolver {
                 end_h,
                 announced_h: hours(t_announced),
                 import_cap_kw: d.import_cap_kw,
+                penalty_per_kwh: d.penalty_per_kwh,
             });
         }
         Ok(out)

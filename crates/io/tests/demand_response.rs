@@ -137,3 +137,21 @@ fn event_ids_are_unique() {
         "{m}"
     );
 }
+
+/// The breach penalty: `economics.over_limit_per_kwh` and an event's `penalty_per_kwh` are read,
+/// checked, and written back by the export.
+#[test]
+fn breach_penalties_are_read_checked_and_exported() {
+    let text = format!("{MIN}{EVENT}penalty_per_kwh = 12.5\n");
+    let s = parse(&text).unwrap();
+    assert_eq!(s.scenario.demand_response[0].penalty_per_kwh, Some(12.5));
+    assert_eq!(s.scenario.economics.over_limit_per_kwh, None);
+    assert_eq!(s.scenario.dr_penalty_per_kwh(1, 1), Some(12.5));
+    let exported = suandian_io::export::to_toml(&s);
+    assert!(exported.contains("penalty_per_kwh = 12.5"), "{exported}");
+
+    let bad = format!("{MIN}{EVENT}penalty_per_kwh = -1\n");
+    let (_, m) = err(parse(&bad));
+    assert!(m.contains("demand_response[0].penalty_per_kwh"), "{m}");
+    assert!(m.contains("found -1"), "{m}");
+}

@@ -4,7 +4,7 @@
 
 use crate::lp::{CappedLevel, Home, InferenceClass, PlanBattery, PlanInput, PlanSite, WorkClass};
 use std::collections::HashMap;
-use suandian_core::metrics::ObjectiveWeights;
+use suandian_core::metrics::{over_limit_penalty_per_kwh, ObjectiveWeights};
 use suandian_core::model::{Accelerators, Battery, JobId, Scenario, SiteId};
 use suandian_core::sim::{Context, JobState};
 
@@ -82,6 +82,8 @@ pub fn from_context(
                 import_limit_kw: (0..h)
                     .map(|t| ctx.import_limit_forecast_kw(s, now + t))
                     .collect(),
+                // Filled below, once the window's late penalty is known.
+                over_limit_per_kwh: vec![],
                 export_limit_kw: ctx.export_limit_kw(s),
                 feed_in_per_mwh: ctx.feed_in_price_per_mwh(s),
                 battery: battery(ctx.battery(s), ctx.battery_soc_kwh(s)),
@@ -130,6 +132,34 @@ pub fn from_context(
     let late_per_acc_h = (5.0 * acc_h_costs.iter().copied().fold(0.0, f64::max)).max(0.01);
     let deferred_per_acc_h =
         (acc_h_costs.iter().sum::<f64>() / acc_h_costs.len().max(1) as f64).max(0.0);
+    // The breach penalty: the scenario's, else its default ([`default_over_limit_per_kwh`])
+    // from the window's late penalty and PUE forecasts, not the whole run's; an announced
+    // event's own penalty in the slots it caps.
+    let over_limit_per_kwh = eco.over_limit_per_kwh.unwrap_or_else(|| {
+        let e_min = sites
+            .iter()
+            .enumerate()
+            .map(|(s, site)| {
+                let a = ctx.accelerators(s);
+                let level = a.min_power_level.clamp(1e-3, 1.0);
+                let pue = site.pue.iter().copied().fold(f64::INFINITY, f64::min);
+                a.busy_extra_kw(level) / a.speed(level) * pue.max(1.0)
+            })
+            .fold(f64::INFINITY, f64::min);
+        if e_min.is_finite() && e_min > 1e-9 {
+            2.0 * late_per_acc_h / e_min
+        } else {
+            2.0 * late_per_acc_h
+        }
+    });
+    for (s, site) in sites.iter_mut().enumerate() {
+        site.over_limit_per_kwh = (0..h)
+            .map(|t| {
+                ctx.dr_penalty_forecast_per_kwh(s, now + t)
+                    .unwrap_or(over_limit_per_kwh)
+            })
+            .collect();
+    }
     let now_h = ctx.now_h();
     // Work left after the end of the run is charged as late (as the objective does), so
     // deferring past the window is only priced at the expected cost while the run goes on.
@@ -238,7 +268,7 @@ pub fn from_context(
             late_per_acc_h,
             deferred_per_acc_h,
             unserved_per_million_tokens: weights.unserved_per_million_tokens,
-            over_limit_per_kwh: weights.over_limit_per_kwh,
+            over_limit_per_kwh,
             mode: knobs.mode,
             keep_final_soc: true,
             min_green_share: knobs.min_green_share,
@@ -271,6 +301,9 @@ pub fn from_scenario(
                 dyn_kw_per_acc: (a.peak_w - a.idle_w) / 1000.0,
                 idle_it_kw: a.idle_it_kw(),
                 import_limit_kw: (0..h).map(|t| sc.import_limit_kw(si, t)).collect(),
+                over_limit_per_kwh: (0..h)
+                    .map(|t| over_limit_penalty_per_kwh(sc, si, t, weights.over_limit_per_kwh))
+                    .collect(),
                 export_limit_kw: s.grid.export_limit_kw,
                 feed_in_per_mwh: s.grid.feed_in_price_per_mwh,
                 battery: battery(

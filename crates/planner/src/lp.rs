@@ -18,6 +18,9 @@ pub struct PlanSite {
     /// Grid import limit per window slot, kW: the connection's, lowered by demand-response
     /// caps (OpenADR IMPORT_CAPACITY_LIMIT events) known when the plan is made.
     pub import_limit_kw: Vec<f64>,
+    /// Penalty per kWh above the import limit per window slot (a demand-response event's where
+    /// it sets one); empty: [`PlanInput::over_limit_per_kwh`] in every slot.
+    pub over_limit_per_kwh: Vec<f64>,
     pub export_limit_kw: f64,
     pub feed_in_per_mwh: f64,
     pub battery: Option<PlanBattery>,
@@ -267,6 +270,11 @@ fn energy_weight(
         ObjectiveMode::Cost => price_per_kwh,
     }
 }
+
+/// Penalty per kWh by which a site misses the soft green-share floor (`--min-green-share`), in
+/// the scenario's currency: a preference, not a limit (it was the over-limit penalty, 1, before
+/// that became a scenario value that ranks a breach above lateness).
+pub const GREEN_SHORTFALL_PER_KWH: f64 = 1.0;
 
 /// Slots before a class's deadline in which the plan does no capped work (the dispatcher's
 /// hysteresis: six slots and the urgency lead).
@@ -577,6 +585,7 @@ fn solve_inner(
             );
             cols.imp
                 .push(pb.add_column(key(Flow::Import), w * dt, 0.0..=s.import_limit_kw[t]));
+            let over = s.over_limit_per_kwh.get(t).map_or(over, |p| to_obj(*p));
             cols.over
                 .push(pb.add_column(key(Flow::OverLimit), (w + over) * dt, 0.0..));
             let feed_in = match input.mode {
@@ -619,7 +628,7 @@ fn solve_inner(
         if input.min_green_share > 0.0 {
             cols.short = Some(pb.add_column(
                 ColKey::GreenShortfall(site),
-                to_obj(input.over_limit_per_kwh),
+                to_obj(GREEN_SHORTFALL_PER_KWH),
                 0.0..,
             ));
         }

@@ -20,6 +20,7 @@ fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
         dyn_kw_per_acc: 0.5,
         idle_it_kw: 0.0,
         import_limit_kw: vec![100.0; h],
+        over_limit_per_kwh: vec![],
         export_limit_kw: 0.0,
         feed_in_per_mwh: 0.0,
         battery: None,
@@ -556,6 +557,35 @@ fn a_demand_response_cap_moves_work_out_of_the_capped_slot() {
         capped.objective
     );
     assert!(capped.over_limit_kwh < 1e-9);
+}
+
+/// The breach penalty is per slot: work due at the end of a capped slot either breaches the
+/// cap or is late. One slot, 4 accelerators of 0.5 kW, a 0.5 kW cap, 4 accelerator-hours due at
+/// its end: on time means 2 kWh, 1.5 over the cap; late costs 2 per accelerator-hour (3 of the 4
+/// cannot fit). At 1 per kWh over (the old fixed penalty) breaching is cheaper (1.5 against 6);
+/// at the event's 100 per kWh lateness is (150 against 6).
+#[test]
+fn a_breach_penalty_per_slot_decides_between_breach_and_lateness() {
+    let mut site = plan_site(vec![20.0], vec![0.0]);
+    site.import_limit_kw = vec![0.5];
+    let one =
+        |site: PlanSite| solve(&input(vec![site], vec![class(vec![0], 4.0, 1, 4.0)])).unwrap();
+    site.over_limit_per_kwh = vec![1.0];
+    let cheap = one(site.clone());
+    assert!(
+        (cheap.over_limit_kwh - 1.5).abs() < 1e-6,
+        "{}",
+        cheap.over_limit_kwh
+    );
+    assert!(cheap.unmet_work_acc_h[0] < 1e-6);
+    site.over_limit_per_kwh = vec![100.0];
+    let dear = one(site);
+    assert!(dear.over_limit_kwh < 1e-6, "{}", dear.over_limit_kwh);
+    assert!(
+        (dear.unmet_work_acc_h[0] - 3.0).abs() < 1e-6,
+        "{:?}",
+        dear.unmet_work_acc_h
+    );
 }
 
 /// Two sites whose prices swap after two hours: a job that starts at the cheap one moves when

@@ -84,5 +84,6 @@ pub fn economics() -> Economics {
         carbon_price_basis: CarbonBasis::Location,
         value_per_million_tokens: 2.0,
         transfer_cost_per_gb: 0.02,
+        over_limit_per_kwh: None,
     }
 }
