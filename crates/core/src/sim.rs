@@ -253,6 +253,12 @@ impl<'a> Context<'a> {
             .iter()
             .filter(move |e| e.announced_h <= now + 1e-12)
     }
+    /// The site's green certificates for the run (kWh) and its residual mix (g/kWh), for
+    /// market-based carbon.
+    pub fn certificates(&self, site: SiteId) -> (f64, Option<f64>) {
+        let g = &self.sc.sites[site].grid;
+        (g.green_certificates_kwh, g.residual_mix_g_co2_per_kwh)
+    }
     pub fn export_limit_kw(&self, site: SiteId) -> f64 {
         self.sc.sites[site].grid.export_limit_kw
     }

@@ -42,6 +42,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
                 idle_it_kw: 150.0,
                 import_limit_kw: vec![1200.0; slots],
                 over_limit_per_kwh: vec![],
+                market_carbon: None,
                 export_limit_kw: 200.0,
                 feed_in_per_mwh: 20.0,
                 battery: Some(PlanBattery {

@@ -2,10 +2,14 @@
 //! group jobs by eligible sites and time window, so that the model's size does not grow with
 //! the number of jobs.
 
-use crate::lp::{CappedLevel, Home, InferenceClass, PlanBattery, PlanInput, PlanSite, WorkClass};
+use crate::lp::{
+    CappedLevel, Home, InferenceClass, MarketCarbon, PlanBattery, PlanInput, PlanSite, WorkClass,
+};
 use std::collections::HashMap;
 use suandian_core::metrics::{over_limit_penalty_per_kwh, ObjectiveWeights};
-use suandian_core::model::{Accelerators, Battery, JobId, Scenario, SiteId};
+use suandian_core::model::{
+    Accelerators, Battery, CarbonBasis, Economics, JobId, Scenario, SiteId,
+};
 use suandian_core::sim::{Context, JobState};
 
 /// The classes of a plan and which jobs belong to each.
@@ -30,6 +34,22 @@ fn battery(b: Option<&Battery>, soc0: f64) -> Option<PlanBattery> {
 
 /// A rolling class's identity: its eligible sites and its deadline as a run slot, which stay
 /// the same from one re-plan to the next (the window-relative deadline does not).
+/// Market-based carbon for the LP where the carbon price applies to it and the site holds
+/// certificates (validation requires a residual mix with them), `share` of them for this plan.
+fn market_carbon(
+    eco: &Economics,
+    (certificates_kwh, residual): (f64, Option<f64>),
+    share: f64,
+) -> Option<MarketCarbon> {
+    match (eco.carbon_price_basis, residual) {
+        (CarbonBasis::Market, Some(r)) if certificates_kwh > 0.0 => Some(MarketCarbon {
+            certificates_kwh: certificates_kwh * share,
+            residual_g_per_kwh: r,
+        }),
+        _ => None,
+    }
+}
+
 fn class_id(sites: &[SiteId], due_slot: usize, home: Option<SiteId>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -84,6 +104,12 @@ pub fn from_context(
                     .collect(),
                 // Filled below, once the window's late penalty is known.
                 over_limit_per_kwh: vec![],
+                // The run's certificates, in proportion to the window's share of the run.
+                market_carbon: market_carbon(
+                    ctx.economics(),
+                    ctx.certificates(s),
+                    h as f64 / ctx.slots() as f64,
+                ),
                 export_limit_kw: ctx.export_limit_kw(s),
                 feed_in_per_mwh: ctx.feed_in_price_per_mwh(s),
                 battery: battery(ctx.battery(s), ctx.battery_soc_kwh(s)),
@@ -304,6 +330,14 @@ pub fn from_scenario(
                 over_limit_per_kwh: (0..h)
                     .map(|t| over_limit_penalty_per_kwh(sc, si, t, weights.over_limit_per_kwh))
                     .collect(),
+                market_carbon: market_carbon(
+                    &sc.economics,
+                    (
+                        s.grid.green_certificates_kwh,
+                        s.grid.residual_mix_g_co2_per_kwh,
+                    ),
+                    1.0,
+                ),
                 export_limit_kw: s.grid.export_limit_kw,
                 feed_in_per_mwh: s.grid.feed_in_price_per_mwh,
                 battery: battery(

@@ -21,6 +21,11 @@ pub struct PlanSite {
     /// Penalty per kWh above the import limit per window slot (a demand-response event's where
     /// it sets one); empty: [`PlanInput::over_limit_per_kwh`] in every slot.
     pub over_limit_per_kwh: Vec<f64>,
+    /// Where the carbon price applies to market-based emissions and the site holds
+    /// certificates: import carries no carbon up to the certificates, the rest the residual
+    /// mix. `None`: each slot's grid intensity (location-based, or market-based without
+    /// certificates, which is the same).
+    pub market_carbon: Option<MarketCarbon>,
     pub export_limit_kw: f64,
     pub feed_in_per_mwh: f64,
     pub battery: Option<PlanBattery>,
@@ -99,6 +104,16 @@ pub struct InferenceClass {
     pub tokens_per_s: Vec<f64>,
     /// (site, joules per token).
     pub sites: Vec<(usize, f64)>,
+}
+
+/// Market-based Scope 2 carbon of one site over the window: `residual x max(0, import -
+/// certificates)`, convex and piecewise linear, so the LP prices it exactly with one column
+/// (`u >= import - certificates`, `u >= 0`, at the residual mix).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarketCarbon {
+    /// Certificates available to the window, kWh.
+    pub certificates_kwh: f64,
+    pub residual_g_per_kwh: f64,
 }
 
 /// What the objective weighs.
@@ -314,6 +329,8 @@ enum ColKey {
         slot: usize,
     },
     GreenShortfall(usize),
+    /// Import above the certificates (market-based carbon).
+    UncoveredImport(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -339,6 +356,7 @@ enum RowKey {
     Soc { site: usize, slot: usize },
     FinalSoc(usize),
     GreenShare(usize),
+    Certificates(usize),
 }
 
 /// A solved plan's simplex basis by what each column and row stands for: passed to the next
@@ -557,6 +575,7 @@ fn solve_inner(
         dis: Vec<Option<Col>>,
         soc: Vec<Option<Col>>,
         short: Option<Col>,
+        uncovered: Option<Col>,
     }
     let mut sc = Vec::with_capacity(n_sites);
     for (site, s) in input.sites.iter().enumerate() {
@@ -570,6 +589,12 @@ fn solve_inner(
             dis: vec![],
             soc: vec![],
             short: None,
+            uncovered: None,
+        };
+        // Market-based carbon is priced by the uncovered-import column, not per slot.
+        let market = match input.mode {
+            ObjectiveMode::Balanced => s.market_carbon,
+            _ => None,
         };
         for t in 0..h {
             let key = |flow| ColKey::Flow {
@@ -580,7 +605,11 @@ fn solve_inner(
             let w = energy_weight(
                 input.mode,
                 s.price_per_mwh[t] / 1000.0,
-                s.carbon_g_per_kwh[t],
+                if market.is_some() {
+                    0.0
+                } else {
+                    s.carbon_g_per_kwh[t]
+                },
                 input.carbon_price_per_t,
             );
             cols.imp
@@ -624,6 +653,13 @@ fn solve_inner(
                     cols.soc.push(None);
                 }
             }
+        }
+        if let Some(m) = market {
+            cols.uncovered = Some(pb.add_column(
+                ColKey::UncoveredImport(site),
+                input.carbon_price_per_t * m.residual_g_per_kwh / 1e6,
+                0.0..,
+            ));
         }
         if input.min_green_share > 0.0 {
             cols.short = Some(pb.add_column(
@@ -783,6 +819,16 @@ fn solve_inner(
                 }
                 green_share_rhs += input.min_green_share * fixed_kw * dt;
             }
+        }
+        if let (Some(u), Some(m)) = (cols.uncovered, s.market_carbon) {
+            // import - uncovered <= certificates, over the window
+            let mut row: Vec<(Col, f64)> = Vec::with_capacity(2 * h + 1);
+            for t in 0..h {
+                row.push((cols.imp[t], dt));
+                row.push((cols.over[t], dt));
+            }
+            row.push((u, -1.0));
+            pb.add_row(RowKey::Certificates(si), ..=m.certificates_kwh, &row);
         }
         if let Some(short) = cols.short {
             green_share_row.push((short, 1.0));
