@@ -190,7 +190,8 @@ impl Policy for Oracle {
     }
 
     fn notes(&self) -> Vec<String> {
-        let unmet: f64 = self.plan.unmet_work_acc_h.iter().sum();
+        // Rounding can leave a tiny negative sum: shown as 0, not "-0".
+        let unmet: f64 = self.plan.unmet_work_acc_h.iter().sum::<f64>().max(0.0);
         let mut n = vec![format!(
             "{unmet:.0} accelerator-hours the model cannot fit before deadlines or the end of the run; bound {:.4} from one LP ({} columns, {} rows, arrival buckets of {} slots)",
             self.plan.objective, self.plan.columns, self.plan.rows, self.bucket
