@@ -32,8 +32,6 @@ fn battery(b: Option<&Battery>, soc0: f64) -> Option<PlanBattery> {
         })
 }
 
-/// A rolling class's identity: its eligible sites and its deadline as a run slot, which stay
-/// the same from one re-plan to the next (the window-relative deadline does not).
 /// Market-based carbon for the LP where the carbon price applies to it and the site holds
 /// certificates (validation requires a residual mix with them), `share` of them for this plan.
 fn market_carbon(
@@ -50,6 +48,8 @@ fn market_carbon(
     }
 }
 
+/// A rolling class's identity: its eligible sites and its deadline as a run slot, which stay
+/// the same from one re-plan to the next (the window-relative deadline does not).
 fn class_id(sites: &[SiteId], due_slot: usize, home: Option<SiteId>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
