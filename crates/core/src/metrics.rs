@@ -56,7 +56,7 @@
 //!   done by the end of the run when its deadline fell inside the run.
 
 use crate::dispatch::Flows;
-use crate::model::{CarbonBasis, Scenario, SiteId};
+use crate::model::{Accelerators, CarbonBasis, Scenario, SiteId};
 use serde::Serialize;
 
 /// What happened to one job.
@@ -639,16 +639,27 @@ pub struct ObjectiveWeights {
 /// accelerator-hour can take anywhere in the run (power above idle at the most efficient
 /// level, x the lowest PUE), and each accelerator-hour late costs `late_per_acc_h`.
 pub fn default_over_limit_per_kwh(sc: &Scenario, late_per_acc_h: f64) -> f64 {
-    let e_min = sc
-        .sites
-        .iter()
-        .map(|s| {
-            let a = &s.accelerators;
-            let level = a.min_power_level.clamp(1e-3, 1.0);
+    breach_penalty_per_kwh(
+        late_per_acc_h,
+        sc.sites.iter().map(|s| {
             let pue = (0..sc.grid.slots)
                 .map(|t| s.pue.at(t))
                 .fold(f64::INFINITY, f64::min);
-            a.busy_extra_kw(level) / a.speed(level) * pue.max(1.0)
+            (&s.accelerators, pue)
+        }),
+    )
+}
+
+/// [`default_over_limit_per_kwh`]'s rule over given sites: each site's accelerators and the
+/// lowest PUE it may have (over the run, or over a planning window's forecasts).
+pub fn breach_penalty_per_kwh<'a>(
+    late_per_acc_h: f64,
+    sites: impl Iterator<Item = (&'a Accelerators, f64)>,
+) -> f64 {
+    let e_min = sites
+        .map(|(a, min_pue)| {
+            let level = a.min_power_level.clamp(1e-3, 1.0);
+            a.busy_extra_kw(level) / a.speed(level) * min_pue.max(1.0)
         })
         .fold(f64::INFINITY, f64::min);
     if e_min.is_finite() && e_min > 1e-9 {
@@ -729,29 +740,27 @@ impl ObjectiveWeights {
     /// 1 currency unit per tonne), `Cost` drops the carbon price, `Balanced` is
     /// [`ObjectiveWeights::evaluate`].
     pub fn evaluate_as(&self, m: &Metrics, kind: ObjectiveKind, carbon_price_per_t: f64) -> f64 {
-        let late = m.late_work_acc_h + m.unfinished_late_acc_h;
-        let deferred = m.unfinished_work_acc_h - m.unfinished_late_acc_h;
-        let penalties = m.migration_cost
-            + self.late_per_acc_h * late
-            + self.deferred_per_acc_h * deferred
-            + self.unserved_per_million_tokens * m.inference_unserved_tokens / 1e6
-            + m.over_limit_penalty;
         match kind {
             ObjectiveKind::Balanced => self.evaluate(m),
             ObjectiveKind::Carbon => {
-                m.carbon_total_location_kg + penalties / (carbon_price_per_t / 1000.0).max(1e-3)
+                m.carbon_total_location_kg
+                    + self.plus_penalties(m, 0.0) / (carbon_price_per_t / 1000.0).max(1e-3)
             }
             // Feed-in revenue counts, as in the planner's cost objective.
-            ObjectiveKind::Cost => m.cost + penalties,
+            ObjectiveKind::Cost => self.plus_penalties(m, m.cost),
         }
     }
 
     /// The objective of a run, evaluated on what really happened.
     pub fn evaluate(&self, m: &Metrics) -> f64 {
+        self.plus_penalties(m, m.total_cost)
+    }
+
+    /// `base` plus the moving costs and the penalties of the run, in currency.
+    fn plus_penalties(&self, m: &Metrics, base: f64) -> f64 {
         let late = m.late_work_acc_h + m.unfinished_late_acc_h;
         let deferred = m.unfinished_work_acc_h - m.unfinished_late_acc_h;
-        m.total_cost
-            + m.migration_cost
+        base + m.migration_cost
             + self.late_per_acc_h * late
             + self.deferred_per_acc_h * deferred
             + self.unserved_per_million_tokens * m.inference_unserved_tokens / 1e6

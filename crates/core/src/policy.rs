@@ -12,7 +12,7 @@ pub use carbon_wait::CarbonWait;
 pub use greenest_site::GreenestSite;
 
 use crate::model::{JobId, SiteId};
-use crate::sim::Context;
+use crate::sim::{Context, JobState};
 
 /// A scheduling policy, driven by the simulator slot by slot.
 ///
@@ -90,6 +90,23 @@ pub fn by_name(name: &str) -> Option<Box<dyn Policy + Send>> {
 
 /// Forecast mean carbon intensity (g/kWh) at `site` over `duration_h` hours starting at slot
 /// `start`, weighting a partial last slot by its share. Slots beyond the horizon repeat the last.
+/// The queued and suspended jobs, the least slack first (latest start `deadline - remaining`
+/// earliest), so that capacity goes to the jobs that cannot wait.
+pub(crate) fn waiting_least_slack_first(ctx: &Context<'_>) -> Vec<JobId> {
+    let mut waiting: Vec<JobId> = ctx
+        .active_jobs()
+        .iter()
+        .copied()
+        .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
+        .collect();
+    let slack = |j: JobId| {
+        ctx.job(j)
+            .map_or(f64::INFINITY, |x| x.deadline_h - ctx.remaining_h(j))
+    };
+    waiting.sort_by(|&a, &b| slack(a).total_cmp(&slack(b)));
+    waiting
+}
+
 pub(crate) fn mean_carbon(ctx: &Context<'_>, site: usize, start: usize, duration_h: f64) -> f64 {
     let dt = ctx.slot_h();
     let last = ctx.slots() - 1;

@@ -6,7 +6,9 @@ use crate::lp::{
     CappedLevel, Home, InferenceClass, MarketCarbon, PlanBattery, PlanInput, PlanSite, WorkClass,
 };
 use std::collections::HashMap;
-use suandian_core::metrics::{over_limit_penalty_per_kwh, ObjectiveWeights};
+use suandian_core::metrics::{
+    breach_penalty_per_kwh, over_limit_penalty_per_kwh, ObjectiveWeights,
+};
 use suandian_core::model::{
     Accelerators, Battery, CarbonBasis, Economics, JobId, Scenario, SiteId,
 };
@@ -162,21 +164,13 @@ pub fn from_context(
     // from the window's late penalty and PUE forecasts, not the whole run's; an announced
     // event's own penalty in the slots it caps.
     let over_limit_per_kwh = eco.over_limit_per_kwh.unwrap_or_else(|| {
-        let e_min = sites
-            .iter()
-            .enumerate()
-            .map(|(s, site)| {
-                let a = ctx.accelerators(s);
-                let level = a.min_power_level.clamp(1e-3, 1.0);
-                let pue = site.pue.iter().copied().fold(f64::INFINITY, f64::min);
-                a.busy_extra_kw(level) / a.speed(level) * pue.max(1.0)
-            })
-            .fold(f64::INFINITY, f64::min);
-        if e_min.is_finite() && e_min > 1e-9 {
-            2.0 * late_per_acc_h / e_min
-        } else {
-            2.0 * late_per_acc_h
-        }
+        breach_penalty_per_kwh(
+            late_per_acc_h,
+            sites.iter().enumerate().map(|(s, site)| {
+                let min_pue = site.pue.iter().copied().fold(f64::INFINITY, f64::min);
+                (ctx.accelerators(s), min_pue)
+            }),
+        )
     });
     for (s, site) in sites.iter_mut().enumerate() {
         site.over_limit_per_kwh = (0..h)

@@ -15,9 +15,9 @@
 //! counted in the run's notes.
 
 use super::asap::try_start;
-use super::{mean_carbon, Policy};
+use super::{mean_carbon, waiting_least_slack_first, Policy};
 use crate::model::JobId;
-use crate::sim::{Context, JobState};
+use crate::sim::Context;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -168,18 +168,7 @@ impl Policy for CarbonWait {
     fn on_slot(&mut self, ctx: &mut Context<'_>) {
         self.observe(ctx);
         let slot = ctx.slot();
-        let mut waiting: Vec<JobId> = ctx
-            .active_jobs()
-            .iter()
-            .copied()
-            .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
-            .collect();
-        // The least slack first, so that capacity goes to the jobs that cannot wait.
-        let slack = |ctx: &Context<'_>, j: JobId| {
-            ctx.job(j)
-                .map_or(f64::INFINITY, |x| x.deadline_h - ctx.remaining_h(j))
-        };
-        waiting.sort_by(|&a, &b| slack(ctx, a).total_cmp(&slack(ctx, b)));
+        let waiting = waiting_least_slack_first(ctx);
         for j in waiting {
             let planned = match self.planned.get(&j) {
                 Some(p) => *p,

@@ -6,9 +6,9 @@
 //! started after their latest start (moving work to the greenest sites fills them, and a job
 //! that may run only at one of them can find it full where `asap` would not have).
 
-use super::{mean_carbon, Policy};
+use super::{mean_carbon, waiting_least_slack_first, Policy};
 use crate::model::{JobId, SiteId};
-use crate::sim::{Context, JobState};
+use crate::sim::Context;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct GreenestSite {
@@ -59,18 +59,7 @@ impl Policy for GreenestSite {
         "greenest-site".into()
     }
     fn on_slot(&mut self, ctx: &mut Context<'_>) {
-        let mut waiting: Vec<JobId> = ctx
-            .active_jobs()
-            .iter()
-            .copied()
-            .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
-            .collect();
-        // The least slack first, so that capacity goes to the jobs that cannot wait.
-        let slack = |ctx: &Context<'_>, j: JobId| {
-            ctx.job(j)
-                .map_or(f64::INFINITY, |x| x.deadline_h - ctx.remaining_h(j))
-        };
-        waiting.sort_by(|&a, &b| slack(ctx, a).total_cmp(&slack(ctx, b)));
+        let waiting = waiting_least_slack_first(ctx);
         for j in waiting {
             self.place(ctx, j);
         }
