@@ -61,6 +61,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
                 green_kw: (0..slots).map(|t| (400.0 * cyc(t + 6)).max(0.0)).collect(),
                 fixed_acc: vec![0.0; slots],
                 capped: None,
+                bound_levels: vec![],
             }
         })
         .collect();
@@ -92,6 +93,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
         over_limit_per_kwh: 1.0,
         mode: ObjectiveMode::Balanced,
         keep_final_soc: true,
+        bound: false,
         min_green_share: 0.0,
         solver: solver(),
         time_limit_s: 120.0,

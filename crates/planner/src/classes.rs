@@ -71,6 +71,48 @@ fn capped_level(a: &Accelerators) -> Option<CappedLevel> {
     })
 }
 
+/// Tangents to the energy-per-work curve the bound's LP uses ([`tangent_levels`]).
+const TANGENTS: i32 = 6;
+
+/// The corners of an envelope under an accelerator's energy-per-work curve, for a bound.
+///
+/// At power level `p` a unit of work takes `r = p^-e` accelerator-hours and `g = p^(1-e)` of
+/// the energy at full power: `g(r) = r^(-(1-e)/e)` is convex, so the chord between two levels
+/// lies above it and an LP that mixes only full power and the lowest level ([`capped_level`])
+/// spends more energy on a capacity-bound slot than a job at an intermediate level does (a
+/// restriction, not a relaxation). Tangents at [`TANGENTS`] levels from full power to the
+/// lowest lie under the curve; their consecutive intersections, with full power and the lowest
+/// level, are the corners of a polygon whose lower edge is under the curve, so every admissible
+/// level is a mix of corners that uses no more capacity and no more energy. Returned as
+/// levels (`speed = 1/r`, `level = g/r`) to offer beside full power and the lowest level.
+pub fn tangent_levels(a: &Accelerators) -> Vec<CappedLevel> {
+    let Some(lowest) = capped_level(a) else {
+        return vec![];
+    };
+    let e = a.throughput_exponent;
+    // (r, g, slope dg/dr) at level p.
+    let point = |p: f64| (p.powf(-e), p.powf(1.0 - e), -(1.0 - e) / e * p);
+    let levels: Vec<f64> = (0..TANGENTS)
+        .map(|i| lowest.level.powf(f64::from(i) / f64::from(TANGENTS - 1)))
+        .collect();
+    levels
+        .windows(2)
+        .filter_map(|w| {
+            let (r1, g1, m1) = point(w[0]);
+            let (r2, g2, m2) = point(w[1]);
+            if (m1 - m2).abs() < 1e-12 {
+                return None;
+            }
+            let r = (g2 - g1 + m1 * r1 - m2 * r2) / (m1 - m2);
+            let g = g1 + m1 * (r - r1);
+            (r > 0.0 && g > 0.0).then(|| CappedLevel {
+                level: g / r,
+                speed: 1.0 / r,
+            })
+        })
+        .collect()
+}
+
 /// Settings shared by the planners.
 #[derive(Debug, Clone, Copy)]
 pub struct Knobs {
@@ -124,6 +166,7 @@ pub fn from_context(
                 green_kw: (0..h).map(|t| ctx.green_forecast_kw(s, now + t)).collect(),
                 fixed_acc: vec![0.0; h],
                 capped: capped_level(a),
+                bound_levels: vec![],
             }
         })
         .collect();
@@ -291,6 +334,7 @@ pub fn from_context(
             over_limit_per_kwh,
             mode: knobs.mode,
             keep_final_soc: true,
+            bound: false,
             min_green_share: knobs.min_green_share,
             time_limit_s: knobs.time_limit_s,
             solver: knobs.solver,
@@ -350,6 +394,7 @@ pub fn from_scenario(
                 green_kw: (0..h).map(|t| s.green_kw(t)).collect(),
                 fixed_acc: vec![0.0; h],
                 capped: capped_level(a),
+                bound_levels: tangent_levels(a),
             }
         })
         .collect();
@@ -439,6 +484,7 @@ pub fn from_scenario(
             over_limit_per_kwh: weights.over_limit_per_kwh,
             mode: knobs.mode,
             keep_final_soc: false,
+            bound: true,
             min_green_share: knobs.min_green_share,
             time_limit_s: knobs.time_limit_s,
             solver: knobs.solver,

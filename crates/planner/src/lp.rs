@@ -39,6 +39,11 @@ pub struct PlanSite {
     /// A power level below full that does more work per kWh (a sub-linear throughput curve);
     /// `None` where full power is as efficient (speed proportional to power).
     pub capped: Option<CappedLevel>,
+    /// More points of the energy-per-work curve for a bound ([`PlanInput::bound`]): the corners
+    /// of the tangent envelope under the curve (see `classes::tangent_levels`), which are not
+    /// power levels a job can run at but make every admissible level a mix of columns that
+    /// uses no more energy than the level itself. Empty for plans that are dispatched.
+    pub bound_levels: Vec<CappedLevel>,
 }
 
 /// Accelerators at power level `level` (fraction of full power) work at `speed` (fraction of
@@ -182,6 +187,9 @@ pub struct PlanInput {
     pub mode: ObjectiveMode,
     /// Keep each battery's final state of charge at least its initial one (rolling horizon).
     pub keep_final_soc: bool,
+    /// The plan is a bound (the oracle): the model relaxes what the simulator can do rather
+    /// than restrict it (capped work up to the deadline, [`PlanSite::bound_levels`]).
+    pub bound: bool,
     /// Minimum green share of facility energy per site (0 for none), enforced softly.
     pub min_green_share: f64,
     pub time_limit_s: f64,
@@ -286,10 +294,45 @@ fn energy_weight(
     }
 }
 
+/// The grid's cost in a slot where a kWh exported earns more than a kWh imported costs
+/// (`feed_in > import`, both per kWh in objective units): `(slope, constant)` of a line to price
+/// import and export with, or `None` where the two prices are convex and exact as they are.
+///
+/// The simulator never imports and exports in the same slot: its grid cost is
+/// `phi(n) = import x n` for a net import `n >= 0` and `feed_in x n` for `n < 0`, which is
+/// concave when `feed_in > import` and has no exact LP form (an LP with both columns would buy
+/// power to re-export it, a bound with no meaning). Its best convex under-estimator over the
+/// net imports the site can have in the slot, `[n_lo, n_hi]`, is the chord between the two
+/// ends: the most it can export (`n_lo`, surplus green and battery power over the least load,
+/// within the export limit) and the most it can import (`n_hi`, the whole fleet busy at full
+/// power while the battery charges). Priced by the chord, import and export cancel, so
+/// re-exporting earns nothing, and the plan's optimum is still never above what the
+/// simulator can achieve (the chord is never above `phi` in that range).
+fn grid_chord(s: &PlanSite, t: usize, import: f64, feed_in: f64) -> Option<(f64, f64)> {
+    if feed_in <= import || s.export_limit_kw <= 0.0 {
+        return None;
+    }
+    let battery_kw = s.battery.map_or(0.0, |b| b.power_kw);
+    let least_load_kw = s.pue[t] * s.idle_it_kw;
+    let n_lo = -s
+        .export_limit_kw
+        .min((s.green_kw[t].max(0.0) + battery_kw - least_load_kw).max(0.0));
+    let n_hi = s.pue[t] * (s.idle_it_kw + s.accelerators * s.dyn_kw_per_acc) + battery_kw;
+    if n_hi - n_lo < 1e-9 {
+        return None;
+    }
+    let slope = (import * n_hi - feed_in * n_lo) / (n_hi - n_lo);
+    Some((slope, (feed_in - slope) * n_lo))
+}
+
 /// Penalty per kWh by which a site misses the soft green-share floor (`--min-green-share`), in
 /// the scenario's currency: a preference, not a limit (it was the over-limit penalty, 1, before
 /// that became a scenario value that ranks a breach above lateness).
 pub const GREEN_SHORTFALL_PER_KWH: f64 = 1.0;
+
+/// A class's columns at one level below full power: the position of the site in the class's
+/// sites, the level, and one column per window slot where work may run.
+type CappedCols = (usize, CappedLevel, Vec<Option<Col>>);
 
 /// Slots before a class's deadline in which the plan does no capped work (the dispatcher's
 /// hysteresis: six slots and the urgency lead).
@@ -310,6 +353,9 @@ enum ColKey {
     WorkCapped {
         class: u64,
         site: usize,
+        /// Which of the site's levels below full power ([`PlanSite::capped`], then
+        /// [`PlanSite::bound_levels`]).
+        level: usize,
         slot: usize,
     },
     Unmet(u64),
@@ -353,6 +399,7 @@ enum RowKey {
     Demand { region: usize, slot: usize },
     Capacity { site: usize, slot: usize },
     Balance { site: usize, slot: usize },
+    ExportSource { site: usize, slot: usize },
     Soc { site: usize, slot: usize },
     FinalSoc(usize),
     GreenShare(usize),
@@ -463,6 +510,8 @@ fn solve_inner(
     let unserved_per_token_slot = to_obj(input.unserved_per_million_tokens) / 1e6 * dt * 3600.0;
     // A tiny preference for earlier work, so that equal-cost plans start work sooner.
     let eps = 1e-7;
+    // The constant part of the objective (the grid chords' intercepts, see `grid_chord`).
+    let mut offset = 0.0;
 
     // Work columns.
     let mut work_cols = Vec::with_capacity(input.classes.len());
@@ -471,7 +520,8 @@ fn solve_inner(
     let mut defer_cols = Vec::with_capacity(input.classes.len());
     for c in &input.classes {
         let mut per_site = Vec::with_capacity(c.sites.len());
-        let mut capped_per_site = Vec::with_capacity(c.sites.len());
+        // (position in the class's sites, level, columns per slot)
+        let mut capped_per_class: Vec<CappedCols> = Vec::new();
         for &site in &c.sites {
             // Work away from a started job's site starts once its data has moved, and pays
             // for moving it.
@@ -499,17 +549,33 @@ fn solve_inner(
                 slot,
             }));
             // The dispatcher caps a job only with slack to spare at the slower pace (its
-            // hysteresis): no capped work in the last slots before the deadline.
-            let capped_due = match input.sites[site].capped {
-                Some(_) => c.due.saturating_sub(CAPPED_MARGIN_SLOTS).min(h),
-                None => 0,
+            // hysteresis): no capped work in the last slots before the deadline. A bound has
+            // no such margin: the simulator admits capped work up to the deadline.
+            let capped_due = if input.bound {
+                c.due.min(h)
+            } else {
+                c.due.saturating_sub(CAPPED_MARGIN_SLOTS).min(h)
             };
-            capped_per_site.push(columns(capped_due, |class, site, slot| {
-                ColKey::WorkCapped { class, site, slot }
-            }));
+            let s = &input.sites[site];
+            for (level, &cl) in s.capped.iter().chain(&s.bound_levels).enumerate() {
+                let cols = (0..h)
+                    .map(|t| {
+                        (t >= first && t < capped_due).then(|| {
+                            let key = ColKey::WorkCapped {
+                                class: c.id,
+                                site,
+                                level,
+                                slot: at(t),
+                            };
+                            pb.add_column(key, move_cost + eps * t as f64, 0.0..)
+                        })
+                    })
+                    .collect();
+                capped_per_class.push((per_site.len() - 1, cl, cols));
+            }
         }
         work_cols.push(per_site);
-        capped_cols.push(capped_per_site);
+        capped_cols.push(capped_per_class);
         unmet_cols.push(pb.add_column(
             ColKey::Unmet(c.id),
             if c.due_after_run {
@@ -612,15 +678,22 @@ fn solve_inner(
                 },
                 input.carbon_price_per_t,
             );
+            let feed_in = match input.mode {
+                ObjectiveMode::Carbon => 0.0,
+                _ => s.feed_in_per_mwh / 1000.0,
+            };
+            let (w, feed_in) = match grid_chord(s, t, w, feed_in) {
+                Some((slope, constant)) => {
+                    offset += constant * dt;
+                    (slope, slope)
+                }
+                None => (w, feed_in),
+            };
             cols.imp
                 .push(pb.add_column(key(Flow::Import), w * dt, 0.0..=s.import_limit_kw[t]));
             let over = s.over_limit_per_kwh.get(t).map_or(over, |p| to_obj(*p));
             cols.over
                 .push(pb.add_column(key(Flow::OverLimit), (w + over) * dt, 0.0..));
-            let feed_in = match input.mode {
-                ObjectiveMode::Carbon => 0.0,
-                _ => s.feed_in_per_mwh / 1000.0,
-            };
             cols.exp
                 .push(pb.add_column(key(Flow::Export), -feed_in * dt, 0.0..=s.export_limit_kw));
             cols.green
@@ -674,7 +747,8 @@ fn solve_inner(
     // Rows. Class work: done + unmet + deferred = work.
     for (k, c) in input.classes.iter().enumerate() {
         let mut row: Vec<(Col, f64)> = Vec::new();
-        for cols in work_cols[k].iter().chain(&capped_cols[k]) {
+        let capped = capped_cols[k].iter().map(|(_, _, cols)| cols);
+        for cols in work_cols[k].iter().chain(capped) {
             row.extend(cols.iter().flatten().map(|c| (*c, 1.0)));
         }
         row.push((unmet_cols[k], 1.0));
@@ -691,13 +765,9 @@ fn solve_inner(
                 .filter_map(|cols| cols[t])
                 .map(|c| (c, 1.0))
                 .chain(
-                    c.sites
+                    capped_cols[k]
                         .iter()
-                        .zip(&capped_cols[k])
-                        .filter_map(|(&s, cols)| {
-                            let speed = input.sites[s].capped?.speed;
-                            cols[t].map(|c| (c, 1.0 / speed))
-                        }),
+                        .filter_map(|(_, cl, cols)| cols[t].map(|c| (c, 1.0 / cl.speed))),
                 )
                 .collect();
             let key = RowKey::Parallelism {
@@ -735,9 +805,12 @@ fn solve_inner(
                             cap_row.push((col, 1.0));
                             bal_row.push((col, pue * s.dyn_kw_per_acc / dt));
                         }
-                        if let (Some(col), Some(cl)) = (capped_cols[k][j][t], s.capped) {
-                            cap_row.push((col, 1.0 / cl.speed));
-                            bal_row.push((col, pue * s.dyn_kw_per_acc * cl.level / cl.speed / dt));
+                        for (_, cl, cols) in capped_cols[k].iter().filter(|(p, ..)| *p == j) {
+                            if let Some(col) = cols[t] {
+                                cap_row.push((col, 1.0 / cl.speed));
+                                bal_row
+                                    .push((col, pue * s.dyn_kw_per_acc * cl.level / cl.speed / dt));
+                            }
                         }
                     }
                 }
@@ -778,6 +851,19 @@ fn solve_inner(
                 slot: at(t),
             };
             pb.add_row(key, -fixed_kw..=-fixed_kw, &bal_row);
+            if let (Some(_), true) = (cols.th[t], s.export_limit_kw > 0.0) {
+                // The simulator exports only surplus green and battery power, never thermal:
+                // export <= green + discharge.
+                let mut row = vec![(cols.exp[t], 1.0), (cols.green[t], -1.0)];
+                if let Some(dis) = cols.dis[t] {
+                    row.push((dis, -1.0));
+                }
+                let key = RowKey::ExportSource {
+                    site: si,
+                    slot: at(t),
+                };
+                pb.add_row(key, ..=0.0, &row);
+            }
             if let (Some(b), Some(soc), Some(ch), Some(dis)) =
                 (&s.battery, cols.soc[t], cols.ch[t], cols.dis[t])
             {
@@ -900,13 +986,13 @@ fn solve_inner(
     // The objective without the tie-breaking preference for early work.
     let tie_break: f64 = work_cols
         .iter()
-        .chain(&capped_cols)
         .flatten()
+        .chain(capped_cols.iter().flatten().map(|(_, _, cols)| cols))
         .flat_map(|cols| cols.iter().enumerate())
         .filter_map(|(t, c)| c.map(|c| eps * t as f64 * v(c)))
         .sum();
     let mut plan = Plan {
-        objective: solved.objective_value() - tie_break,
+        objective: solved.objective_value() - tie_break + offset,
         solve_s,
         columns,
         rows,
@@ -928,8 +1014,13 @@ fn solve_inner(
                 })
                 .collect()
         };
-        let capped = values(&capped_cols[k]);
         let mut work = values(&work_cols[k]);
+        let mut capped = vec![vec![0.0; h]; work.len()];
+        for (pos, _, cols) in &capped_cols[k] {
+            for (w, c) in capped[*pos].iter_mut().zip(cols) {
+                *w += c.map_or(0.0, |c| v(c).max(0.0));
+            }
+        }
         for (w, c) in work.iter_mut().zip(&capped) {
             for (w, c) in w.iter_mut().zip(c) {
                 *w += c;
