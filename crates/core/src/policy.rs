@@ -46,6 +46,13 @@ pub trait Policy {
         crate::metrics::ObjectiveKind::Balanced
     }
 
+    /// Slots at which the policy's plan failed (a solver failure) and it ran a fallback rule
+    /// instead: part of the result, shown as a warning, so that a run whose planner failed is
+    /// never taken for the planner's work.
+    fn plan_fallbacks(&self) -> usize {
+        0
+    }
+
     /// Notes for the report after a run (solver statistics, fallbacks, relaxed constraints).
     /// They are part of the result, so they hold no wall-clock figure: the same run gives the
     /// same notes, byte for byte.

@@ -590,6 +590,9 @@ pub struct RunResult {
     pub objective_bound: Option<f64>,
     /// The objective the bound is in.
     pub objective_kind: crate::metrics::ObjectiveKind,
+    /// Slots at which the policy's plan failed and it ran its fallback rule
+    /// ([`crate::policy::Policy::plan_fallbacks`]).
+    pub plan_fallbacks: usize,
     /// Every job run, when the timeline is recorded.
     #[serde(skip)]
     pub segments: Vec<Segment>,
@@ -897,6 +900,7 @@ pub fn simulate_with_progress(
         timings: policy.timings(),
         objective_bound: policy.objective_bound(),
         objective_kind: policy.objective_kind(),
+        plan_fallbacks: policy.plan_fallbacks(),
         segments,
     }
 }

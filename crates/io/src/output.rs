@@ -264,6 +264,13 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             }
         );
     }
+    for r in results.iter().filter(|r| r.plan_fallbacks > 0) {
+        let _ = writeln!(
+            out,
+            "warning: {}: its plan failed at {} of {} slots, which ran asap with the caps instead: its figures are partly not the planner's (see its notes)",
+            r.policy, r.plan_fallbacks, sc.grid.slots
+        );
+    }
     for r in results {
         for n in &r.notes {
             let _ = writeln!(out, "note: {}: {n}", r.policy);
@@ -317,6 +324,7 @@ pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> 
                 "name": r.policy,
                 "metrics": metrics,
                 "notes": r.notes,
+                "plan_fallbacks": r.plan_fallbacks,
                 "savings_vs_asap_pct": savings,
                 "sites": r.per_site,
             })
@@ -640,5 +648,23 @@ mod tests {
         assert_eq!(savings_vs(&asap, &asap)["curtailment_avoided_kwh"], 0.0);
         assert_eq!(savings_vs(&asap, &worse)["curtailment_avoided_kwh"], -30.0);
         assert_eq!(savings_vs(&asap, &better)["curtailment_avoided_kwh"], 60.0);
+    }
+
+    /// A run whose planner failed says so in the table and the JSON, not only in a note.
+    #[test]
+    fn plan_fallbacks_are_a_warning_and_a_field() {
+        let loaded = crate::builtin::demo();
+        let cfg = SimConfig::default();
+        let mut policy = suandian_core::policy::by_name("asap").expect("asap");
+        let mut r = suandian_core::sim::simulate(&loaded.scenario, policy.as_mut(), &cfg);
+        assert!(!table(&loaded, &cfg, std::slice::from_ref(&r)).contains("warning:"));
+        r.plan_fallbacks = 3;
+        let text = table(&loaded, &cfg, std::slice::from_ref(&r));
+        assert!(
+            text.contains("warning: asap: its plan failed at 3 of 48 slots"),
+            "{text}"
+        );
+        let j = json(&loaded, &cfg, &[r]);
+        assert_eq!(j["policies"][0]["plan_fallbacks"], 3);
     }
 }

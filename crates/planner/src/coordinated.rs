@@ -49,6 +49,8 @@ pub struct Coordinated {
     planned_at: Option<usize>,
     solves: usize,
     failures: usize,
+    /// Slots run by the fallback rule because the plan in force had failed.
+    fallback_slots: usize,
     solve_s: f64,
     max_solve_s: f64,
     relaxed: usize,
@@ -80,6 +82,7 @@ impl Coordinated {
             planned_at: None,
             solves: 0,
             failures: 0,
+            fallback_slots: 0,
             solve_s: 0.0,
             max_solve_s: 0.0,
             relaxed: 0,
@@ -253,7 +256,9 @@ impl Policy for Coordinated {
                 }
             }
             None => {
-                // The solver failed: asap with the caps for this slot (logged and counted).
+                // The solver failed: asap with the caps for this slot (counted, and shown as a
+                // warning with the result).
+                self.fallback_slots += 1;
                 let waiting: Vec<JobId> = ctx
                     .active_jobs()
                     .iter()
@@ -311,6 +316,10 @@ impl Policy for Coordinated {
             n.push(format!("last solver failure: {f}"));
         }
         n
+    }
+
+    fn plan_fallbacks(&self) -> usize {
+        self.fallback_slots
     }
 
     fn timings(&self) -> Vec<String> {

@@ -934,3 +934,26 @@ fn the_bound_holds_on_a_sub_linear_power_curve() {
     let bound = check_bound(&sc, &results);
     println!("bound {bound:.4}, level 0.5625 {fixed_obj:.4}, full power {full_obj:.4}");
 }
+
+/// Issue 12, item 7: a plan that fails is counted in the result, not only in a note. With no
+/// time to solve, every plan fails and every slot runs the fallback rule.
+#[test]
+fn a_failed_plan_is_counted_in_the_result() {
+    let sc = suandian_io::builtin::demo().scenario;
+    let cfg = SimConfig {
+        forecast: ForecastKind::Perfect,
+        ..SimConfig::default()
+    };
+    let mut failing = Coordinated::new(
+        CoordinatedConfig {
+            time_limit_s: 0.0,
+            ..CoordinatedConfig::default()
+        },
+        ObjectiveWeights::for_scenario(&sc),
+    );
+    let r = simulate(&sc, &mut failing, &cfg);
+    assert_eq!(r.plan_fallbacks, sc.grid.slots, "notes: {:?}", r.notes);
+    assert!(r.notes.iter().any(|n| n.contains("last solver failure")));
+    let mut ok = Coordinated::new(CoordinatedConfig::default(), ObjectiveWeights::for_scenario(&sc));
+    assert_eq!(simulate(&sc, &mut ok, &cfg).plan_fallbacks, 0);
+}
