@@ -279,7 +279,10 @@ pub fn apply(
                 if held.contains(&site) || (ctx.has_started(j) && ctx.job_site(j) != site) {
                     continue;
                 }
-                if ctx.free_accelerators(site) >= need && ctx.start(j, site, level).is_ok() {
+                if ctx.free_accelerators(site) >= need
+                    && fits_under_announced_caps(ctx, j, site, level)
+                    && ctx.start(j, site, level).is_ok()
+                {
                     left[k][pos] -= work;
                     break;
                 }
@@ -287,6 +290,61 @@ pub fn apply(
         }
     }
     left
+}
+
+/// Whether a job started now at `site` and `level` keeps the site's import under every
+/// demand-response cap announced so far, in each slot its run would cover. Always true for an
+/// interruptible job (it can be paused when a cap comes). A non-interruptible one cannot, so
+/// its whole run must fit: in each capped slot, the site's idle load, the other
+/// non-interruptible jobs still running there then and this job, at the forecast PUE, less the
+/// forecast green output, must stay under the cap (the battery is not counted on: it may be
+/// empty). The plan treats such jobs as divisible work; this is the dispatcher's guard.
+pub fn fits_under_announced_caps(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> bool {
+    let Some(job) = ctx.job(j) else { return true };
+    if job.interruptible {
+        return true;
+    }
+    let a = ctx.accelerators(site);
+    let dt = ctx.slot_h();
+    let end_h = ctx.now_h() + ctx.remaining_h(j) / a.speed(level).max(1e-9);
+    let last = (((end_h / dt) - 1e-9).ceil().max(0.0) as usize).min(ctx.slots());
+    let base = ctx.import_limit_kw(site);
+    let mut others: Option<Vec<(f64, f64)>> = None;
+    for t in ctx.slot()..last {
+        let limit = ctx.import_limit_forecast_kw(site, t);
+        if limit >= base {
+            continue;
+        }
+        // Non-interruptible jobs running here: when they end, and their extra power.
+        let others = others.get_or_insert_with(|| {
+            ctx.active_jobs()
+                .iter()
+                .copied()
+                .filter(|&o| o != j && ctx.state(o) == JobState::Running && ctx.job_site(o) == site)
+                .filter_map(|o| {
+                    let oj = ctx.job(o)?;
+                    let level = ctx.power_level(o);
+                    (!oj.interruptible).then(|| {
+                        let end = ctx.now_h() + ctx.remaining_h(o) / a.speed(level).max(1e-9);
+                        (end, f64::from(oj.accelerators) * a.busy_extra_kw(level))
+                    })
+                })
+                .collect()
+        });
+        let slot_start_h = t as f64 * dt;
+        let busy_kw: f64 = others
+            .iter()
+            .filter(|(end, _)| *end > slot_start_h)
+            .map(|(_, kw)| kw)
+            .sum::<f64>()
+            + f64::from(job.accelerators) * a.busy_extra_kw(level);
+        let import_kw =
+            ctx.pue_forecast(site, t) * (a.idle_it_kw() + busy_kw) - ctx.green_forecast_kw(site, t);
+        if import_kw > limit + 1e-9 {
+            return false;
+        }
+    }
+    true
 }
 
 /// Move started jobs of a class from `from` to `to` where the plan runs that much of the class

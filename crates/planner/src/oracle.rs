@@ -143,6 +143,7 @@ impl Policy for Oracle {
                 let site = self.sites[k][pos];
                 if *room >= work * 0.5
                     && ctx.free_accelerators(site) >= acc
+                    && dispatch::fits_under_announced_caps(ctx, job, site, 1.0)
                     && ctx.start(job, site, 1.0).is_ok()
                 {
                     *room -= work;

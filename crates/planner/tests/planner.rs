@@ -954,6 +954,65 @@ fn a_failed_plan_is_counted_in_the_result() {
     let r = simulate(&sc, &mut failing, &cfg);
     assert_eq!(r.plan_fallbacks, sc.grid.slots, "notes: {:?}", r.notes);
     assert!(r.notes.iter().any(|n| n.contains("last solver failure")));
-    let mut ok = Coordinated::new(CoordinatedConfig::default(), ObjectiveWeights::for_scenario(&sc));
+    let mut ok = Coordinated::new(
+        CoordinatedConfig::default(),
+        ObjectiveWeights::for_scenario(&sc),
+    );
     assert_eq!(simulate(&sc, &mut ok, &cfg).plan_fallbacks, 0);
+}
+
+/// Issue 12, item 3: non-interruptible work and an announced cap. Four jobs of 16 accelerators
+/// x 6 h that cannot be paused, due at 16:00, on a site of 64; a 30 kW import cap from 04:00 to
+/// 08:00 announced at 00:00 (the idle site draws about 21 kW). `coordinated` started all four at
+/// 00:00 and breached the cap for four hours, although starting them at 08:00 keeps every
+/// deadline with no breach: a non-interruptible job now starts only where its whole run fits
+/// under the caps announced so far.
+#[test]
+fn non_interruptible_work_does_not_walk_into_an_announced_cap() {
+    let mut sc = fleet(FleetSpec {
+        sites: 1,
+        slots: 24,
+        slot_minutes: 60,
+        jobs: 0,
+        accelerators_per_site: 64,
+        seed: 0,
+    });
+    let s = &mut sc.sites[0];
+    s.green.clear();
+    s.battery = None;
+    s.thermal = None;
+    s.grid.import_limit_kw = 200.0;
+    sc.jobs = (0..4)
+        .map(|i| Job {
+            id: format!("j{i}"),
+            interruptible: false,
+            ..one_job(16, 6.0, 16.0, vec![0])
+        })
+        .collect();
+    sc.demand_response.push(DemandResponseEvent {
+        id: "cap".into(),
+        sites: vec![0],
+        start_h: 4.0,
+        end_h: 8.0,
+        announced_h: 0.0,
+        import_cap_kw: 30.0,
+        penalty_per_kwh: None,
+    });
+    sc.validate().unwrap();
+    let results = run_all(&sc, ForecastKind::Perfect);
+    for r in &results {
+        println!(
+            "{}: {:.1} kWh over the cap, {:.1} accelerator-hours late",
+            r.policy, r.metrics.dr_over_cap_kwh, r.metrics.late_work_acc_h
+        );
+    }
+    let coordinated = results.iter().find(|r| r.policy == "coordinated").unwrap();
+    assert!(
+        coordinated.metrics.dr_over_cap_kwh < 1e-6,
+        "coordinated imported {:.1} kWh over the announced cap",
+        coordinated.metrics.dr_over_cap_kwh
+    );
+    assert_eq!(coordinated.metrics.late_work_acc_h, 0.0);
+    assert_eq!(coordinated.metrics.unfinished_work_acc_h, 0.0);
+    check_bound(&sc, &results);
 }
