@@ -415,6 +415,7 @@ pub fn default_scenario(days: u32, seed: u64) -> Scenario {
                 soc_min: 0.1,
                 soc_max: 0.95,
                 soc_initial: 0.5,
+                wear_cost_per_kwh: None,
             }
         });
         sites.push(Site {

@@ -18,8 +18,8 @@
 //!   factor. Kept apart from both Scope 2 figures; the labelled totals
 //!   `carbon_total_location_kg` and `carbon_total_market_kg` are Scope 1 + Scope 2 by each
 //!   method, and the carbon price applies to Scope 1 + Scope 2 of the chosen basis.
-//! - `cost`: import x price + thermal x its cost - export x feed-in price, in the scenario's
-//!   currency; `carbon_cost` is the carbon price x the emissions of the chosen basis;
+//! - `cost`: import x price + thermal x its cost + battery wear (kWh delivered x
+//!   `battery.wear_cost_per_kwh`) - export x feed-in price, in the scenario's currency; `carbon_cost` is the carbon price x the emissions of the chosen basis;
 //!   `total_cost = cost + carbon_cost`. Neither includes moving data.
 //! - `migration_cost`: the data migrations moved (`migrated_gb`, each migration moves the job's
 //!   `checkpoint_gb`) x `economics.transfer_cost_per_gb`. A real cost, kept apart from the
@@ -164,6 +164,8 @@ pub struct SiteMetrics {
     #[serde(skip)]
     thermal_cost: f64,
     #[serde(skip)]
+    battery_wear_cost: f64,
+    #[serde(skip)]
     import_kg: f64,
 }
 
@@ -204,6 +206,8 @@ pub struct Metrics {
     pub carbon_total_market_kg: f64,
     pub import_cost: f64,
     pub thermal_cost: f64,
+    /// The batteries' wear: kWh they delivered x their wear cost per kWh (in `cost`).
+    pub battery_wear_cost: f64,
     pub export_revenue: f64,
     pub cost: f64,
     pub carbon_cost: f64,
@@ -390,6 +394,8 @@ impl Accumulator {
         m.import_cost += import_cost;
         m.export_revenue += export_revenue;
         m.thermal_cost += thermal_cost;
+        let wear_cost = f.discharge_kw * dt * sc.battery_wear_cost_per_kwh(site);
+        m.battery_wear_cost += wear_cost;
         m.scope1_kg += thermal_kg;
         m.import_kg += import_kg;
         self.fleet_import_kw[slot] += f.import_kw;
@@ -405,7 +411,7 @@ impl Accumulator {
                 busy_accelerators,
                 inference_accelerators,
                 tokens,
-                cost: import_cost + thermal_cost - export_revenue,
+                cost: import_cost + thermal_cost + wear_cost - export_revenue,
                 carbon_location_kg: import_kg,
                 scope1_kg: thermal_kg,
             });
@@ -434,7 +440,7 @@ impl Accumulator {
             };
             m.carbon_total_location_kg = m.carbon_location_kg + m.scope1_kg;
             m.carbon_total_market_kg = m.carbon_market_kg + m.scope1_kg;
-            m.cost = m.import_cost + m.thermal_cost - m.export_revenue;
+            m.cost = m.import_cost + m.thermal_cost + m.battery_wear_cost - m.export_revenue;
 
             t.it_kwh += m.it_kwh;
             t.facility_kwh += m.facility_kwh;
@@ -457,6 +463,7 @@ impl Accumulator {
             t.carbon_total_market_kg += m.carbon_total_market_kg;
             t.import_cost += m.import_cost;
             t.thermal_cost += m.thermal_cost;
+            t.battery_wear_cost += m.battery_wear_cost;
             t.export_revenue += m.export_revenue;
             t.cost += m.cost;
             t.tokens += m.tokens;

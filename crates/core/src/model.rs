@@ -201,6 +201,38 @@ pub struct Battery {
     pub soc_min: f64,
     pub soc_max: f64,
     pub soc_initial: f64,
+    /// What cycling the battery costs (its wear), per kWh it delivers, in the scenario's
+    /// currency; `None`: [`default_battery_wear_cost_per_kwh`] for the currency.
+    pub wear_cost_per_kwh: Option<f64>,
+}
+
+/// A battery system's price per kWh of capacity, US dollars: BloombergNEF's 2024 survey of
+/// turnkey energy storage system prices (global average, US$165/kWh).
+pub const BATTERY_SYSTEM_USD_PER_KWH: f64 = 165.0;
+
+/// Full cycles a battery delivers before its end of life (80 % of its capacity): a common
+/// warranty for the lithium iron phosphate (LFP) cells of stationary storage.
+pub const BATTERY_CYCLE_LIFE: f64 = 6000.0;
+
+/// US dollars in one unit of the currencies whose default wear cost is known (approximate
+/// 2024 averages).
+const USD_PER_UNIT: [(&str, f64); 5] = [
+    ("USD", 1.0),
+    ("CNY", 1.0 / 7.2),
+    ("EUR", 1.08),
+    ("AUD", 0.66),
+    ("GBP", 1.28),
+];
+
+/// The default wear cost of a battery per kWh it delivers, in `currency`: the system's price
+/// spread over the energy it delivers in its life,
+/// [`BATTERY_SYSTEM_USD_PER_KWH`] / [`BATTERY_CYCLE_LIFE`] = US$0.0275 per kWh (CNY 0.198).
+/// `None` for a currency it does not know: the scenario must then give the value.
+pub fn default_battery_wear_cost_per_kwh(currency: &str) -> Option<f64> {
+    USD_PER_UNIT
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(currency.trim()))
+        .map(|(_, usd)| BATTERY_SYSTEM_USD_PER_KWH / BATTERY_CYCLE_LIFE / usd)
 }
 
 impl Battery {
@@ -379,6 +411,15 @@ impl Scenario {
             .filter(|e| e.caps(&self.grid, site, slot))
             .map(|e| e.import_cap_kw)
             .reduce(f64::min)
+    }
+    /// The wear cost of `site`'s battery per kWh it delivers: its own, else the currency's
+    /// default (validation requires one of the two where there is a battery); 0 without one.
+    pub fn battery_wear_cost_per_kwh(&self, site: SiteId) -> f64 {
+        self.sites[site].battery.as_ref().map_or(0.0, |b| {
+            b.wear_cost_per_kwh
+                .or_else(|| default_battery_wear_cost_per_kwh(&self.economics.currency))
+                .unwrap_or(0.0)
+        })
     }
     /// The penalty per kWh over the limit that an event covering `site` in `slot` sets (the
     /// highest, where several do); `None` where none sets one.

@@ -272,6 +272,10 @@ impl<'a> Context<'a> {
     pub fn battery_soc_kwh(&self, site: SiteId) -> f64 {
         self.sites[site].battery.soc_kwh
     }
+    /// What `site`'s battery's wear costs per kWh it delivers ([`Scenario::battery_wear_cost_per_kwh`]).
+    pub fn battery_wear_cost_per_kwh(&self, site: SiteId) -> f64 {
+        self.sc.battery_wear_cost_per_kwh(site)
+    }
     pub fn economics(&self) -> &Economics {
         &self.sc.economics
     }

@@ -108,6 +108,7 @@ pub fn fleet_with_eligibility(spec: FleetSpec, eligible: usize) -> Scenario {
                 soc_min: 0.1,
                 soc_max: 0.95,
                 soc_initial: 0.5,
+                wear_cost_per_kwh: None,
             });
         }
         if s % 4 == 0 {

@@ -240,6 +240,24 @@ impl Scenario {
                         "0 <= soc_min <= soc_max <= 1",
                     ));
                 }
+                match b.wear_cost_per_kwh {
+                    Some(w) => finite_nonneg(&format!("{q}.wear_cost_per_kwh"), w)?,
+                    None if crate::model::default_battery_wear_cost_per_kwh(
+                        &self.economics.currency,
+                    )
+                    .is_none() =>
+                    {
+                        return Err(err(
+                            format!("{q}.wear_cost_per_kwh"),
+                            "nothing",
+                            format!(
+                                "the battery's wear cost per kWh it delivers, in {} (there is a default only for USD, CNY, EUR, AUD and GBP)",
+                                self.economics.currency
+                            ),
+                        ));
+                    }
+                    None => {}
+                }
                 if !(b.soc_min <= b.soc_initial && b.soc_initial <= b.soc_max) {
                     return Err(err(
                         format!("{q}.soc_initial"),

@@ -275,6 +275,7 @@ fn the_battery_discharges_rather_than_breach_the_cap() {
         soc_min: 0.0,
         soc_max: 1.0,
         soc_initial: 0.5,
+        wear_cost_per_kwh: None,
     });
     sc.validate().unwrap();
     let cfg = SimConfig {

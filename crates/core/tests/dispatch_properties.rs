@@ -39,6 +39,7 @@ proptest! {
             soc_min: 0.1,
             soc_max: 0.9,
             soc_initial: 0.1 + 0.8 * init,
+            wear_cost_per_kwh: None,
         });
         s.thermal = thermal.map(|kw| Thermal { capacity_kw: kw, cost_per_kwh: 0.2, g_co2_per_kwh: 900.0 });
         let mut state = BatteryState::initial(s.battery.as_ref().unwrap());
@@ -73,6 +74,7 @@ fn battery_discharge_sent_to_export_is_not_green_used() {
         soc_min: 0.0,
         soc_max: 1.0,
         soc_initial: 0.0,
+        wear_cost_per_kwh: None,
     });
     // Fill it from solar with no load: all green.
     let mut state = BatteryState::initial(s.battery.as_ref().unwrap());

@@ -37,6 +37,7 @@ fn scenario() -> Scenario {
         soc_min: 0.0,
         soc_max: 1.0,
         soc_initial: 0.0,
+        wear_cost_per_kwh: None,
     });
     b.grid.export_limit_kw = 0.5;
     b.grid.feed_in_price_per_mwh = 20.0;

@@ -50,6 +50,7 @@ fn arb_site(slots: usize) -> impl Strategy<Value = Site> {
                         soc_min: lo,
                         soc_max: hi,
                         soc_initial: lo + (hi - lo) * init,
+                        wear_cost_per_kwh: None,
                     });
                 }
                 if let Some(kw) = thermal {

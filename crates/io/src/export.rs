@@ -208,7 +208,7 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
             );
         }
         if let Some(b) = &s.battery {
-            let _ = writeln!(
+            let _ = write!(
                 o,
                 "[sites.battery]\ncapacity_kwh = {}\npower_kw = {}\nround_trip_efficiency = {}\nsoc_min = {}\nsoc_max = {}\nsoc_initial = {}\n",
                 num(b.capacity_kwh),
@@ -218,6 +218,10 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
                 num(b.soc_max),
                 num(b.soc_initial)
             );
+            if let Some(w) = b.wear_cost_per_kwh {
+                let _ = writeln!(o, "wear_cost_per_kwh = {}", num(w));
+            }
+            let _ = writeln!(o);
         }
         if let Some(t) = &s.thermal {
             let _ = writeln!(

@@ -592,6 +592,7 @@ struct BatteryDef {
     soc_max: f64,
     #[serde(default = "half")]
     soc_initial: f64,
+    wear_cost_per_kwh: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -1326,6 +1327,7 @@ impl Resolver {
                     soc_min: b.soc_min,
                     soc_max: b.soc_max,
                     soc_initial: b.soc_initial,
+                    wear_cost_per_kwh: b.wear_cost_per_kwh,
                 })
             }
         };

@@ -23,9 +23,10 @@ pub struct ClassMap {
     pub of_job: Vec<Option<usize>>,
 }
 
-fn battery(b: Option<&Battery>, soc0: f64) -> Option<PlanBattery> {
+fn battery(b: Option<&Battery>, soc0: f64, wear_cost_per_kwh: f64) -> Option<PlanBattery> {
     b.filter(|b| b.capacity_kwh > 0.0 && b.power_kw > 0.0)
         .map(|b| PlanBattery {
+            wear_cost_per_kwh,
             power_kw: b.power_kw,
             min_kwh: b.min_kwh(),
             max_kwh: b.max_kwh(),
@@ -156,7 +157,11 @@ pub fn from_context(
                 ),
                 export_limit_kw: ctx.export_limit_kw(s),
                 feed_in_per_mwh: ctx.feed_in_price_per_mwh(s),
-                battery: battery(ctx.battery(s), ctx.battery_soc_kwh(s)),
+                battery: battery(
+                    ctx.battery(s),
+                    ctx.battery_soc_kwh(s),
+                    ctx.battery_wear_cost_per_kwh(s),
+                ),
                 thermal: ctx
                     .thermal(s)
                     .map(|t| (t.capacity_kw, t.cost_per_kwh, t.g_co2_per_kwh)),
@@ -383,6 +388,7 @@ pub fn from_scenario(
                     s.battery
                         .as_ref()
                         .map_or(0.0, |b| b.capacity_kwh * b.soc_initial),
+                    sc.battery_wear_cost_per_kwh(si),
                 ),
                 thermal: s
                     .thermal

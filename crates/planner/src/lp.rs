@@ -62,6 +62,8 @@ pub struct PlanBattery {
     pub max_kwh: f64,
     pub one_way_efficiency: f64,
     pub soc0_kwh: f64,
+    /// Wear per kWh delivered (currency): charged on discharge in the cost objectives.
+    pub wear_cost_per_kwh: f64,
 }
 
 /// A workload class: jobs with the same eligible sites and time window, planned as one fluid.
@@ -709,9 +711,14 @@ fn solve_inner(
                         0.0,
                         0.0..=b.power_kw,
                     )));
+                    // Wear is part of the energy cost (the carbon objective has none).
+                    let wear = match input.mode {
+                        ObjectiveMode::Carbon => 0.0,
+                        _ => b.wear_cost_per_kwh,
+                    };
                     cols.dis.push(Some(pb.add_column(
                         key(Flow::Discharge),
-                        0.0,
+                        wear * dt,
                         0.0..=b.power_kw,
                     )));
                     cols.soc.push(Some(pb.add_column(

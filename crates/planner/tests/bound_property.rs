@@ -102,6 +102,7 @@ fn scenario(seed: u64, f: Features) -> Scenario {
                 soc_min: 0.1,
                 soc_max: 0.9,
                 soc_initial: rng.range(0.1, 0.9),
+                wear_cost_per_kwh: rng.chance(0.5).then(|| rng.range(0.0, 0.1)),
             });
         }
         if rng.chance(0.3) {

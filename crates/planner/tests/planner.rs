@@ -133,6 +133,7 @@ fn a_battery_arbitrages_a_price_spread() {
     let mut s = plan_site(vec![10.0, 100.0], vec![0.0; 2]);
     s.idle_it_kw = 1.0;
     s.battery = Some(PlanBattery {
+        wear_cost_per_kwh: 0.0,
         power_kw: 1.0,
         min_kwh: 0.0,
         max_kwh: 2.0,
@@ -253,6 +254,7 @@ fn a_plan_started_from_its_own_optimum_needs_few_iterations() {
             );
             site.accelerators = 64.0;
             site.battery = Some(PlanBattery {
+                wear_cost_per_kwh: 0.0,
                 power_kw: 5.0,
                 min_kwh: 1.0,
                 max_kwh: 20.0,
@@ -752,6 +754,7 @@ fn green_share_never_exceeds_one_when_the_battery_exports() {
         soc_min: 0.1,
         soc_max: 0.9,
         soc_initial: 0.5,
+        wear_cost_per_kwh: None,
     });
     sc.jobs = vec![one_job(4, 6.0, 40.0, vec![0])];
     sc.validate().unwrap();
@@ -1015,4 +1018,73 @@ fn non_interruptible_work_does_not_walk_into_an_announced_cap() {
     assert_eq!(coordinated.metrics.late_work_acc_h, 0.0);
     assert_eq!(coordinated.metrics.unfinished_work_acc_h, 0.0);
     check_bound(&sc, &results);
+}
+
+/// Issue 12, item 6: cycling a battery wears it. The arbitrage above saves 0.1 - 0.01/0.81 =
+/// 0.0877 per kWh delivered: at a wear of 0.05 per kWh it still pays (0.039 + 0.81 x 0.05 =
+/// 0.0795), at 0.1 it does not, and the battery stays idle (0.11, the cost without it).
+#[test]
+fn battery_wear_is_weighed_against_the_spread() {
+    let plan = |wear: f64| {
+        let mut s = plan_site(vec![10.0, 100.0], vec![0.0; 2]);
+        s.idle_it_kw = 1.0;
+        s.battery = Some(PlanBattery {
+            wear_cost_per_kwh: wear,
+            power_kw: 1.0,
+            min_kwh: 0.0,
+            max_kwh: 2.0,
+            one_way_efficiency: 0.9,
+            soc0_kwh: 0.0,
+        });
+        solve(&input(vec![s], vec![])).unwrap()
+    };
+    let cheap = plan(0.05);
+    assert!(
+        (cheap.battery_kw[0][1] + 0.81).abs() < 1e-7,
+        "{:?}",
+        cheap.battery_kw
+    );
+    assert!(
+        (cheap.objective - 0.0795).abs() < 1e-9,
+        "{}",
+        cheap.objective
+    );
+    let dear = plan(0.1);
+    assert!(
+        dear.battery_kw[0].iter().all(|kw| kw.abs() < 1e-7),
+        "{:?}",
+        dear.battery_kw
+    );
+    assert!((dear.objective - 0.11).abs() < 1e-9, "{}", dear.objective);
+}
+
+/// Through the simulator: the wear is charged in the realised cost (kWh delivered x the wear
+/// cost), and with it `coordinated` cycles the battery less than with free cycling.
+#[test]
+fn coordinated_cycles_less_when_cycling_wears_the_battery() {
+    let sc = suandian_io::builtin::demo().scenario;
+    let with_wear = |w: f64| {
+        let mut sc = sc.clone();
+        for s in &mut sc.sites {
+            if let Some(b) = &mut s.battery {
+                b.wear_cost_per_kwh = Some(w);
+            }
+        }
+        let mut p = policy_by_name("coordinated", &sc, ObjectiveMode::Balanced)
+            .unwrap()
+            .unwrap();
+        let r = simulate(&sc, p.as_mut(), &SimConfig::default());
+        let m = r.metrics;
+        assert!(
+            (m.battery_wear_cost - m.battery_discharge_kwh * w).abs() < 1e-6,
+            "{} against {} kWh x {w}",
+            m.battery_wear_cost,
+            m.battery_discharge_kwh
+        );
+        m.battery_discharge_kwh
+    };
+    let free = with_wear(0.0);
+    let worn = with_wear(0.05);
+    println!("discharged {free:.0} kWh with free cycling, {worn:.0} kWh at 0.05 per kWh");
+    assert!(worn < 0.8 * free, "{worn} against {free}");
 }
