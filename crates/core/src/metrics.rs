@@ -81,6 +81,9 @@ pub struct JobOutcome {
     pub late_work_acc_h: f64,
     /// Accelerator-hours of work left undone at the end of the run.
     pub unfinished_work_acc_h: f64,
+    /// Accelerator-hours spent restarting after suspensions (`dispatch.restart_hours` per
+    /// resume, at full speed): power drawn, no progress.
+    pub restart_acc_h: f64,
 }
 
 impl JobOutcome {
@@ -261,6 +264,8 @@ pub struct Metrics {
     /// `cost` per accelerator-hour of work done.
     pub cost_per_acc_h: f64,
     pub suspensions: u64,
+    /// Accelerator-hours spent restarting suspended jobs from their checkpoints (no work done).
+    pub restart_acc_h: f64,
     pub migrations: u64,
     /// Data moved by migrations, GB.
     pub migrated_gb: f64,
@@ -518,6 +523,7 @@ impl Accumulator {
                 t.unfinished_late_acc_h += j.unfinished_work_acc_h;
             }
             t.suspensions += u64::from(j.suspensions);
+            t.restart_acc_h += j.restart_acc_h;
             t.migrations += u64::from(j.migrations);
             t.migrated_gb += j.migrated_gb;
             t.migration_cost += j.migration_cost;

@@ -374,15 +374,29 @@ pub struct DispatchRule {
     /// The battery discharges into a deficit only when the price or the carbon intensity is
     /// above its trailing mean over this many hours (0: whenever there is a deficit).
     pub trailing_window_h: f64,
-    /// Hours a migrating job spends moving its data and state, making no progress.
+    /// Hours a migrating job spends moving its data and state, making no progress (restarting
+    /// at the new site included: resumed as it lands, it pays no [`DispatchRule::restart_h`]).
     pub migration_h: f64,
+    /// Hours (at full speed) a suspended job spends restarting from its checkpoint when it
+    /// resumes: it holds its accelerators and draws power, making no progress. Changing a running
+    /// job's power level is not a restart.
+    pub restart_h: f64,
 }
+
+/// The default restart overhead, hours: [`DispatchRule::restart_h`].
+///
+/// An assumption, not a measurement: writing a checkpoint when the job is paused and, on
+/// resume, rescheduling, reloading the model and optimiser state and re-initialising the
+/// collective communication take minutes for a large training job; six minutes is a middle
+/// figure. A scenario sets its own in `dispatch.restart_hours`.
+pub const DEFAULT_RESTART_H: f64 = 0.1;
 
 impl Default for DispatchRule {
     fn default() -> Self {
         Self {
             trailing_window_h: 24.0,
             migration_h: DEFAULT_MIGRATION_H,
+            restart_h: DEFAULT_RESTART_H,
         }
     }
 }

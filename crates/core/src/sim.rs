@@ -81,6 +81,13 @@ struct JobRt {
     /// Data moved by its migrations, GB.
     migrated_gb: f64,
     suspensions: u32,
+    /// When it was last suspended (a start at that same moment only changes its power level).
+    suspended_at_h: f64,
+    /// Restart overhead still to run before it progresses again, hours at full speed (part
+    /// of `remaining_h`).
+    restart_pending_h: f64,
+    /// Restart overhead it has run, hours at full speed.
+    restart_h: f64,
     energy_kwh: f64,
     /// Accelerator-hours of work done after the deadline.
     late_work_acc_h: f64,
@@ -285,6 +292,23 @@ impl<'a> Context<'a> {
     pub fn migration_h(&self) -> f64 {
         self.sc.dispatch.migration_h
     }
+    /// Hours (at full speed) a suspended job spends restarting when it resumes (the
+    /// scenario's `dispatch.restart_hours`).
+    pub fn restart_h(&self) -> f64 {
+        self.sc.dispatch.restart_h
+    }
+    /// Run time at full speed a job still needs: [`Context::remaining_h`], plus the restart a
+    /// job suspended before now needs to resume.
+    pub fn work_left_h(&self, job: JobId) -> f64 {
+        let rt = &self.jobs[job];
+        let restart = rt.state == JobState::Suspended && rt.suspended_at_h < self.now_h - 1e-12;
+        rt.remaining_h
+            + if restart {
+                self.sc.dispatch.restart_h
+            } else {
+                0.0
+            }
+    }
     pub fn inference_regions(&self) -> usize {
         self.sc.inference.len()
     }
@@ -397,9 +421,17 @@ impl<'a> Context<'a> {
         if self.free_accelerators(site) < j.accelerators {
             return self.reject(Reject::NoCapacity);
         }
+        // Resuming a job suspended earlier restarts it from its checkpoint.
+        let restart_h = if rt.state == JobState::Suspended && rt.suspended_at_h < self.now_h - 1e-12
+        {
+            self.sc.dispatch.restart_h
+        } else {
+            0.0
+        };
         let from = self.now_h.max(j.arrival_h);
         let end_h = self.slot_end_h();
-        let (_, kwh) = segment(acc, j.accelerators, level, rt.remaining_h, from, end_h);
+        let remaining_h = rt.remaining_h + restart_h;
+        let (_, kwh) = segment(acc, j.accelerators, level, remaining_h, from, end_h);
         let srt = &self.sites[site];
         if srt.jobs_it_kwh + srt.inference_it_kwh + kwh > srt.it_cap_kwh + 1e-9 {
             // Not a policy error: the supply is short (the policy cannot see the truth).
@@ -410,6 +442,8 @@ impl<'a> Context<'a> {
         rt.state = JobState::Running;
         rt.site = site;
         rt.level = level;
+        rt.remaining_h = remaining_h;
+        rt.restart_pending_h += restart_h;
         rt.started_h.get_or_insert(from);
         let srt = &mut self.sites[site];
         srt.jobs_it_kwh += kwh;
@@ -526,6 +560,7 @@ fn release(
     srt.jobs_it_kwh -= kwh;
     rt.state = JobState::Suspended;
     rt.suspensions += 1;
+    rt.suspended_at_h = now_h;
 }
 
 /// Make a running job progress from `from_h` to the slot end (or its completion).
@@ -548,7 +583,12 @@ fn run_now(
         from_h,
         end_h,
     );
-    rt.remaining_h -= run_h * spec.speed(rt.level);
+    let progress_h = run_h * spec.speed(rt.level);
+    rt.remaining_h -= progress_h;
+    // The restart overhead runs first.
+    let restart_h = rt.restart_pending_h.min(progress_h);
+    rt.restart_pending_h -= restart_h;
+    rt.restart_h += restart_h;
     rt.energy_kwh += kwh;
     let late_h = (from_h + run_h - j.deadline_h.max(from_h)).max(0.0);
     rt.late_work_acc_h += late_h * spec.speed(rt.level) * f64::from(j.accelerators);
@@ -632,6 +672,9 @@ pub fn simulate_with_progress(
             migrations: 0,
             migrated_gb: 0.0,
             suspensions: 0,
+            suspended_at_h: 0.0,
+            restart_pending_h: 0.0,
+            restart_h: 0.0,
             energy_kwh: 0.0,
             late_work_acc_h: 0.0,
         })
@@ -690,7 +733,10 @@ pub fn simulate_with_progress(
         }
         for &j in &active {
             if jobs[j].state == JobState::Migrating && jobs[j].migrating_until_h <= now_h + 1e-9 {
+                // The move's time covers restarting at the new site: resumed as it lands, the
+                // job pays no further restart (later, it does, as any suspended job).
                 jobs[j].state = JobState::Suspended;
+                jobs[j].suspended_at_h = now_h;
             }
         }
 
@@ -888,7 +934,9 @@ pub fn simulate_with_progress(
             suspensions: rt.suspensions,
             energy_it_kwh: rt.energy_kwh,
             late_work_acc_h: rt.late_work_acc_h,
-            unfinished_work_acc_h: rt.remaining_h * f64::from(j.accelerators),
+            unfinished_work_acc_h: (rt.remaining_h - rt.restart_pending_h).max(0.0)
+                * f64::from(j.accelerators),
+            restart_acc_h: rt.restart_h * f64::from(j.accelerators),
         })
         .collect();
     let (metrics, per_site, timeline) =

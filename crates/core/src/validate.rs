@@ -461,6 +461,7 @@ impl Scenario {
             self.dispatch.trailing_window_h,
         )?;
         finite_nonneg("dispatch.migration_hours", self.dispatch.migration_h)?;
+        finite_nonneg("dispatch.restart_hours", self.dispatch.restart_h)?;
         Ok(())
     }
 }

@@ -23,7 +23,11 @@ fn scenario(interruptible: bool) -> Scenario {
         jobs: vec![j],
         inference: vec![],
         economics: economics(),
-        dispatch: DispatchRule::default(),
+        // No restart overhead, so that the hand figures stay simple (tests/restart.rs has it).
+        dispatch: DispatchRule {
+            restart_h: 0.0,
+            ..DispatchRule::default()
+        },
         demand_response: vec![DemandResponseEvent {
             id: "evt-1".into(),
             sites: vec![0],

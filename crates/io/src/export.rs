@@ -131,9 +131,10 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
     );
     let _ = writeln!(
         o,
-        "[dispatch]\ntrailing_window_h = {}\nmigration_hours = {}\n",
+        "[dispatch]\ntrailing_window_h = {}\nmigration_hours = {}\nrestart_hours = {}\n",
         num(sc.dispatch.trailing_window_h),
-        num(sc.dispatch.migration_h)
+        num(sc.dispatch.migration_h),
+        num(sc.dispatch.restart_h)
     );
     for s in &sc.sites {
         let a = &s.accelerators;

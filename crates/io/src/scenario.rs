@@ -14,7 +14,8 @@ use suandian_core::forecast::ForecastKind;
 use suandian_core::{
     Accelerators, Battery, CarbonBasis, DemandResponseEvent, DispatchRule, Economics, GreenKind,
     GreenPlant, GridConnection, InferenceDemand, Job, Pue, Scenario, Site, Thermal, TimeGrid,
-    DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR, DEFAULT_MIGRATION_H, DEFAULT_TRANSFER_COST_PER_GB,
+    DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR, DEFAULT_MIGRATION_H, DEFAULT_RESTART_H,
+    DEFAULT_TRANSFER_COST_PER_GB,
 };
 
 /// The scenario format version this reader understands.
@@ -469,6 +470,9 @@ fn h24() -> f64 {
 fn migration_hours() -> f64 {
     DEFAULT_MIGRATION_H
 }
+fn restart_hours() -> f64 {
+    DEFAULT_RESTART_H
+}
 fn checkpoint_per_acc() -> f64 {
     DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR
 }
@@ -480,6 +484,8 @@ struct DispatchDef {
     trailing_window_h: f64,
     #[serde(default = "migration_hours")]
     migration_hours: f64,
+    #[serde(default = "restart_hours")]
+    restart_hours: f64,
     #[serde(default = "checkpoint_per_acc")]
     checkpoint_gb_per_accelerator: f64,
 }
@@ -489,6 +495,7 @@ impl Default for DispatchDef {
         Self {
             trailing_window_h: 24.0,
             migration_hours: DEFAULT_MIGRATION_H,
+            restart_hours: DEFAULT_RESTART_H,
             checkpoint_gb_per_accelerator: DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR,
         }
     }
@@ -797,6 +804,7 @@ impl Resolver {
         let economics = self.resolve_economics(&def.economics)?;
         self.nonneg("dispatch.trailing_window_h", def.dispatch.trailing_window_h)?;
         self.nonneg("dispatch.migration_hours", def.dispatch.migration_hours)?;
+        self.nonneg("dispatch.restart_hours", def.dispatch.restart_hours)?;
         self.nonneg(
             "dispatch.checkpoint_gb_per_accelerator",
             def.dispatch.checkpoint_gb_per_accelerator,
@@ -804,6 +812,7 @@ impl Resolver {
         let dispatch = DispatchRule {
             trailing_window_h: def.dispatch.trailing_window_h,
             migration_h: def.dispatch.migration_hours,
+            restart_h: def.dispatch.restart_hours,
         };
         if def.sites.is_empty() {
             return Err(self.err("sites", "no [[sites]]", "at least one site"));

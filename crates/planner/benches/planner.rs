@@ -78,6 +78,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
             defer_cost_per_acc_h: Some(0.08),
             due_after_run: false,
             home: None,
+            running: vec![],
         })
         .collect();
     PlanInput {

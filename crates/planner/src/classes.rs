@@ -3,7 +3,8 @@
 //! the number of jobs.
 
 use crate::lp::{
-    CappedLevel, Home, InferenceClass, MarketCarbon, PlanBattery, PlanInput, PlanSite, WorkClass,
+    CappedLevel, Home, InferenceClass, MarketCarbon, PlanBattery, PlanInput, PlanSite, Running,
+    WorkClass,
 };
 use std::collections::HashMap;
 use suandian_core::metrics::{
@@ -241,8 +242,9 @@ pub fn from_context(
     for &j in ctx.active_jobs() {
         let Some(job) = ctx.job(j) else { continue };
         let state = ctx.state(j);
-        let remaining = ctx.remaining_h(j);
-        if state == JobState::Migrating || remaining <= 0.0 {
+        // A suspended job's restart is work the plan must fit too.
+        let remaining = ctx.work_left_h(j);
+        if state == JobState::Migrating || ctx.remaining_h(j) <= 0.0 {
             continue;
         }
         if state == JobState::Running && !job.interruptible {
@@ -293,6 +295,7 @@ pub fn from_context(
                     move_cost_per_acc_h: 0.0,
                     move_slots,
                 }),
+                running: vec![],
             });
             map.members.push(Vec::new());
             move_cost.push((0.0, 0.0));
@@ -300,6 +303,22 @@ pub fn from_context(
         });
         classes[k].work_acc_h += remaining * f64::from(job.accelerators);
         classes[k].max_acc += f64::from(job.accelerators);
+        if state == JobState::Running && ctx.restart_h() > 0.0 {
+            // Pausing it now costs a restart later: the plan weighs that.
+            let site = ctx.job_site(j);
+            if let Some(pos) = classes[k].sites.iter().position(|&s| s == site) {
+                let acc_h = f64::from(job.accelerators) * dt.min(remaining);
+                let stop_cost_per_acc_h = ctx.restart_h() / dt * acc_h_cost[site];
+                match classes[k].running.iter_mut().find(|r| r.pos == pos) {
+                    Some(r) => r.acc_h += acc_h,
+                    None => classes[k].running.push(Running {
+                        pos,
+                        acc_h,
+                        stop_cost_per_acc_h,
+                    }),
+                }
+            }
+        }
         if home.is_some() {
             // A move is paid in full however little of the job then runs there: spread its
             // price over the most of its work the window can hold after the move.
@@ -439,6 +458,7 @@ pub fn from_scenario(
                 defer_cost_per_acc_h: None,
                 due_after_run: false,
                 home: None,
+                running: vec![],
             });
             map.members.push(Vec::new());
             classes.len() - 1

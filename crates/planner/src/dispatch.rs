@@ -18,12 +18,13 @@ use suandian_core::sim::{Context, JobState};
 /// A job with less slack than this many slots is urgent.
 pub const URGENT_SLOTS: f64 = 1.0;
 
-/// Slack of a job now: hours it can still wait and meet its deadline.
+/// Slack of a job now: hours it can still wait and meet its deadline (a suspended job's
+/// restart counted).
 pub fn slack_h(ctx: &Context<'_>, job: JobId) -> f64 {
     let Some(j) = ctx.job(job) else {
         return f64::INFINITY;
     };
-    j.deadline_h - ctx.now_h() - ctx.remaining_h(job)
+    j.deadline_h - ctx.now_h() - ctx.work_left_h(job)
 }
 
 /// How long a site can be wholly taken by work a job cannot run beside, learned from the jobs
@@ -126,7 +127,7 @@ fn slack_at_h(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> f64 {
         return f64::INFINITY;
     };
     let speed = ctx.accelerators(site).speed(level).max(1e-9);
-    job.deadline_h - ctx.now_h() - ctx.remaining_h(j) / speed
+    job.deadline_h - ctx.now_h() - ctx.work_left_h(j) / speed
 }
 
 /// What a job would do this slot at `site` at power level `level`, in accelerator-hours of
@@ -231,7 +232,9 @@ pub fn apply(
             // Hysteresis: only a job with plenty of slack is suspended, so that it does not turn
             // urgent at a site that has filled up meanwhile, or that a job it cannot run
             // beside holds for hours (a suspended job must resume where it is).
+            // Suspending it also costs a restart when it resumes.
             let hold_h = 6.0 * ctx.slot_h()
+                + ctx.restart_h()
                 + 0.5 * ctx.remaining_h(j)
                 + blocking.hours(ctx, ctx.job_site(j), slot_acc(ctx, j));
             let keep_anyway = slack < max_urgent_lead_h(ctx, blocking, j) + hold_h
@@ -492,11 +495,12 @@ fn start_urgent_jobs(ctx: &mut Context<'_>, mut urgent: Vec<BySlack>) -> Vec<Sit
                     // waits for that job's end, and must have the slack for it (other jobs
                     // that could keep it out obey the same rules, so they are not counted).
                     let exclusive = vj.accelerators + need > ctx.accelerators(s).count;
-                    let room = if exclusive {
-                        urgent_rem + drain_lead_h(ctx, v)
-                    } else {
-                        0.0
-                    };
+                    let room = ctx.restart_h()
+                        + if exclusive {
+                            urgent_rem + drain_lead_h(ctx, v)
+                        } else {
+                            0.0
+                        };
                     (vj.interruptible && sl > my_slack + 0.5 * ctx.slot_h() && sl > room)
                         .then_some((sl, v, vj.accelerators))
                 })

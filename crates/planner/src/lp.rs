@@ -92,6 +92,21 @@ pub struct WorkClass {
     /// Jobs that have run and may migrate: the site they are at, and what running elsewhere
     /// costs. `None` for jobs that may start anywhere.
     pub home: Option<Home>,
+    /// The class's jobs running now, per site: pausing them in the window's first slot costs
+    /// their restart later (rolling plans; empty in a bound, which needs no such cost).
+    pub running: Vec<Running>,
+}
+
+/// A class's jobs running at one of its sites when the plan is made.
+#[derive(Debug, Clone, Copy)]
+pub struct Running {
+    /// The site's position in the class's `sites`.
+    pub pos: usize,
+    /// Accelerator-hours they would hold in the first slot.
+    pub acc_h: f64,
+    /// What pausing one of those accelerator-hours costs (currency): the restart it will need
+    /// (`restart_h / slot_h` accelerator-hours) at the site's mean cost of an accelerator-hour.
+    pub stop_cost_per_acc_h: f64,
 }
 
 /// Where a class of started, migratable jobs is, and the price of moving it.
@@ -379,6 +394,12 @@ enum ColKey {
     GreenShortfall(usize),
     /// Import above the certificates (market-based carbon).
     UncoveredImport(usize),
+    /// Running work paused in the first slot.
+    Stopped {
+        class: u64,
+        site: usize,
+        slot: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -397,15 +418,38 @@ enum Flow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum RowKey {
     Work(u64),
-    Parallelism { class: u64, slot: usize },
-    Demand { region: usize, slot: usize },
-    Capacity { site: usize, slot: usize },
-    Balance { site: usize, slot: usize },
-    ExportSource { site: usize, slot: usize },
-    Soc { site: usize, slot: usize },
+    Parallelism {
+        class: u64,
+        slot: usize,
+    },
+    Demand {
+        region: usize,
+        slot: usize,
+    },
+    Capacity {
+        site: usize,
+        slot: usize,
+    },
+    Balance {
+        site: usize,
+        slot: usize,
+    },
+    ExportSource {
+        site: usize,
+        slot: usize,
+    },
+    Soc {
+        site: usize,
+        slot: usize,
+    },
     FinalSoc(usize),
     GreenShare(usize),
     Certificates(usize),
+    Stopped {
+        class: u64,
+        site: usize,
+        slot: usize,
+    },
 }
 
 /// A solved plan's simplex basis by what each column and row stands for: passed to the next
@@ -763,6 +807,31 @@ fn solve_inner(
             row.push((d, 1.0));
         }
         pb.add_row(RowKey::Work(c.id), c.work_acc_h..=c.work_acc_h, &row);
+        // Running work kept in the first slot, or paused at the price of its restart:
+        // capacity used at the site in slot 0 + stopped >= running.
+        for r in &c.running {
+            let site = c.sites[r.pos];
+            let key = ColKey::Stopped {
+                class: c.id,
+                site,
+                slot: at(0),
+            };
+            let stop = pb.add_column(key, to_obj(r.stop_cost_per_acc_h), 0.0..=r.acc_h);
+            let mut row = vec![(stop, 1.0)];
+            row.extend(work_cols[k][r.pos][0].map(|c| (c, 1.0)));
+            row.extend(
+                capped_cols[k]
+                    .iter()
+                    .filter(|(p, ..)| *p == r.pos)
+                    .filter_map(|(_, cl, cols)| cols[0].map(|c| (c, 1.0 / cl.speed))),
+            );
+            let key = RowKey::Stopped {
+                class: c.id,
+                site,
+                slot: at(0),
+            };
+            pb.add_row(key, r.acc_h.., &row);
+        }
         // Parallelism: the class cannot use more accelerators than its jobs have.
         for t in c.start..c.due.min(h) {
             let frac = if t == c.start { c.start_fraction } else { 1.0 };

@@ -105,6 +105,7 @@ fn class(sites: Vec<usize>, work: f64, due: usize, max_acc: f64) -> WorkClass {
         defer_cost_per_acc_h: None,
         due_after_run: false,
         home: None,
+        running: vec![],
     }
 }
 
@@ -1087,4 +1088,49 @@ fn coordinated_cycles_less_when_cycling_wears_the_battery() {
     let worn = with_wear(0.05);
     println!("discharged {free:.0} kWh with free cycling, {worn:.0} kWh at 0.05 per kWh");
     assert!(worn < 0.8 * free, "{worn} against {free}");
+}
+
+/// Issue 12, item 5: suspending is not free. A resumed job restarts from its checkpoint
+/// (`dispatch.restart_hours`: time and energy, charged by the simulator), and the plan weighs
+/// that restart before it pauses running work: `coordinated` suspends less when restarts cost
+/// something, and what they cost shows in the result.
+#[test]
+fn coordinated_weighs_the_restart_before_it_suspends() {
+    let base = fleet(FleetSpec {
+        sites: 3,
+        slots: 96,
+        slot_minutes: 60,
+        jobs: 200,
+        accelerators_per_site: 32,
+        seed: 3,
+    });
+    let run = |restart_h: f64| {
+        let mut sc = base.clone();
+        sc.dispatch.restart_h = restart_h;
+        let mut p = policy_by_name("coordinated", &sc, ObjectiveMode::Balanced)
+            .unwrap()
+            .unwrap();
+        simulate(&sc, p.as_mut(), &SimConfig::default()).metrics
+    };
+    let free = run(0.0);
+    let costly = run(0.25);
+    println!(
+        "suspensions: {} with free restarts, {} at 0.25 h ({:.1} accelerator-hours of restart)",
+        free.suspensions, costly.suspensions, costly.restart_acc_h
+    );
+    assert_eq!(free.restart_acc_h, 0.0);
+    assert!(
+        free.suspensions > 0,
+        "the case must make coordinated suspend"
+    );
+    assert!(
+        (costly.suspensions as f64) < 0.7 * free.suspensions as f64,
+        "{} against {}",
+        costly.suspensions,
+        free.suspensions
+    );
+    if costly.suspensions > 0 {
+        assert!(costly.restart_acc_h > 0.0);
+    }
+    assert_eq!(costly.late_work_acc_h, 0.0);
 }
