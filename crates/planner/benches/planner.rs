@@ -46,6 +46,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
                 export_limit_kw: 200.0,
                 feed_in_per_mwh: 20.0,
                 battery: Some(PlanBattery {
+                    end_value_per_kwh: 0.0,
                     wear_cost_per_kwh: 0.0,
                     power_kw: 250.0,
                     min_kwh: 100.0,

@@ -28,6 +28,7 @@ fn battery(b: Option<&Battery>, soc0: f64, wear_cost_per_kwh: f64) -> Option<Pla
     b.filter(|b| b.capacity_kwh > 0.0 && b.power_kw > 0.0)
         .map(|b| PlanBattery {
             wear_cost_per_kwh,
+            end_value_per_kwh: 0.0,
             power_kw: b.power_kw,
             min_kwh: b.min_kwh(),
             max_kwh: b.max_kwh(),
@@ -334,6 +335,33 @@ pub fn from_context(
         }
     }
 
+    // A kWh left in a battery at the window's end serves the load after it: it is worth the
+    // forecast mean cost of a kWh over the day beyond the window, as delivered (one-way
+    // efficiency) and less the wear of delivering it. Nothing beyond the run's end.
+    for (s, site) in sites.iter_mut().enumerate() {
+        let Some(b) = &mut site.battery else { continue };
+        let beyond = (now + h)..(now + h + ctx.slots_per_day()).min(ctx.slots());
+        if beyond.is_empty() {
+            continue;
+        }
+        let n = beyond.len() as f64;
+        let mean: f64 = beyond
+            .map(|t| {
+                crate::lp::energy_weight(
+                    knobs.mode,
+                    ctx.price_forecast(s, t) / 1000.0,
+                    ctx.carbon_forecast(s, t),
+                    eco.carbon_price_per_t,
+                )
+            })
+            .sum::<f64>()
+            / n;
+        let wear = match knobs.mode {
+            crate::lp::ObjectiveMode::Carbon => 0.0,
+            _ => b.wear_cost_per_kwh,
+        };
+        b.end_value_per_kwh = (b.one_way_efficiency * mean - wear).max(0.0);
+    }
     let inference = (0..ctx.inference_regions())
         .map(|r| {
             let (s, jpt) = ctx.inference_sites(r);
@@ -357,7 +385,9 @@ pub fn from_context(
             unserved_per_million_tokens: weights.unserved_per_million_tokens,
             over_limit_per_kwh,
             mode: knobs.mode,
-            keep_final_soc: true,
+            // Stored energy is valued at the window's end instead (`end_value_per_kwh`): a
+            // floor at the initial charge ratcheted the battery (stored solar never used).
+            keep_final_soc: false,
             bound: false,
             min_green_share: knobs.min_green_share,
             time_limit_s: knobs.time_limit_s,

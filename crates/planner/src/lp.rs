@@ -64,6 +64,10 @@ pub struct PlanBattery {
     pub soc0_kwh: f64,
     /// Wear per kWh delivered (currency): charged on discharge in the cost objectives.
     pub wear_cost_per_kwh: f64,
+    /// What a kWh left stored at the window's end is worth after it, in objective units
+    /// (rolling plans: from the forecasts beyond the window; 0 in a plan of the whole run, where
+    /// energy left at the end serves nothing).
+    pub end_value_per_kwh: f64,
 }
 
 /// A workload class: jobs with the same eligible sites and time window, planned as one fluid.
@@ -298,7 +302,7 @@ impl std::fmt::Display for PlanError {
 }
 
 /// Cost of one kWh drawn from the grid (or a source with emission factor `g`) under the mode.
-fn energy_weight(
+pub(crate) fn energy_weight(
     mode: ObjectiveMode,
     price_per_kwh: f64,
     g_per_kwh: f64,
@@ -765,9 +769,15 @@ fn solve_inner(
                         wear * dt,
                         0.0..=b.power_kw,
                     )));
+                    // Energy left at the window's end is worth what it will save after it.
+                    let value = if t + 1 == h {
+                        -b.end_value_per_kwh
+                    } else {
+                        0.0
+                    };
                     cols.soc.push(Some(pb.add_column(
                         key(Flow::Soc),
-                        0.0,
+                        value,
                         b.min_kwh..=b.max_kwh,
                     )));
                 }

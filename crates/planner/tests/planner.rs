@@ -134,6 +134,7 @@ fn a_battery_arbitrages_a_price_spread() {
     let mut s = plan_site(vec![10.0, 100.0], vec![0.0; 2]);
     s.idle_it_kw = 1.0;
     s.battery = Some(PlanBattery {
+        end_value_per_kwh: 0.0,
         wear_cost_per_kwh: 0.0,
         power_kw: 1.0,
         min_kwh: 0.0,
@@ -255,6 +256,7 @@ fn a_plan_started_from_its_own_optimum_needs_few_iterations() {
             );
             site.accelerators = 64.0;
             site.battery = Some(PlanBattery {
+                end_value_per_kwh: 0.0,
                 wear_cost_per_kwh: 0.0,
                 power_kw: 5.0,
                 min_kwh: 1.0,
@@ -1030,6 +1032,7 @@ fn battery_wear_is_weighed_against_the_spread() {
         let mut s = plan_site(vec![10.0, 100.0], vec![0.0; 2]);
         s.idle_it_kw = 1.0;
         s.battery = Some(PlanBattery {
+            end_value_per_kwh: 0.0,
             wear_cost_per_kwh: wear,
             power_kw: 1.0,
             min_kwh: 0.0,
@@ -1133,4 +1136,61 @@ fn coordinated_weighs_the_restart_before_it_suspends() {
         assert!(costly.restart_acc_h > 0.0);
     }
     assert_eq!(costly.late_work_acc_h, 0.0);
+}
+
+/// Issue 12, item 4: the rolling window ratcheted the battery. "Final state of charge at least
+/// the initial one" in every window meant that what the battery stored was never used where
+/// the window reaches the end of the run (PV + battery over one day: coordinated stored the
+/// sun and never discharged). Energy left at the window's end is now valued at what it will
+/// save after it (nothing after the run), so stored solar serves the evening load.
+#[test]
+fn the_rolling_plan_uses_what_the_battery_stores() {
+    let mut sc = bare_fleet(1, 24);
+    let s = &mut sc.sites[0];
+    s.grid.price_per_mwh = (0..24)
+        .map(|t| {
+            if (8..18).contains(&(t % 24)) {
+                60.0
+            } else {
+                120.0
+            }
+        })
+        .collect();
+    s.grid.export_limit_kw = 0.0;
+    s.green.push(GreenPlant {
+        name: "pv".into(),
+        kind: GreenKind::Solar,
+        capacity_kw: 20.0,
+        capacity_factor: (0..24)
+            .map(|t| {
+                let h = (t % 24) as f64;
+                ((h - 6.0) / 12.0 * std::f64::consts::PI).sin().max(0.0)
+            })
+            .collect(),
+    });
+    s.battery = Some(Battery {
+        capacity_kwh: 40.0,
+        power_kw: 10.0,
+        round_trip_efficiency: 0.9,
+        soc_min: 0.1,
+        soc_max: 0.9,
+        soc_initial: 0.1,
+        wear_cost_per_kwh: None,
+    });
+    sc.validate().unwrap();
+    let mut p = policy_by_name("coordinated", &sc, ObjectiveMode::Balanced)
+        .unwrap()
+        .unwrap();
+    let m = simulate(&sc, p.as_mut(), &SimConfig::default()).metrics;
+    println!(
+        "charged {:.1} kWh, discharged {:.1} kWh",
+        m.battery_charge_kwh, m.battery_discharge_kwh
+    );
+    assert!(m.battery_charge_kwh > 10.0, "{}", m.battery_charge_kwh);
+    assert!(
+        m.battery_discharge_kwh > 0.6 * m.battery_charge_kwh,
+        "stored {:.1} kWh, used {:.1}",
+        m.battery_charge_kwh,
+        m.battery_discharge_kwh
+    );
 }
