@@ -56,10 +56,18 @@ impl Oracle {
         let mut bucket = 1;
         let (input, map) = loop {
             let (input, map) = from_scenario(sc, bucket, knobs, weights);
+            // A column per slot for full power and for each level below it at each site.
+            let levels = |s: usize| {
+                let site = &input.sites[s];
+                1 + usize::from(site.capped.is_some()) + site.bound_levels.len()
+            };
             let cols: usize = input
                 .classes
                 .iter()
-                .map(|c| c.sites.len() * c.due.saturating_sub(c.start))
+                .map(|c| {
+                    let per_slot: usize = c.sites.iter().map(|&s| levels(s)).sum();
+                    per_slot * c.due.saturating_sub(c.start)
+                })
                 .sum();
             if cols <= MAX_WORK_COLUMNS || bucket >= sc.grid.slots {
                 break (input, map);
