@@ -4,6 +4,8 @@
 //! demand-response caps, batteries) and every objective mode, no policy realises less than the
 //! printed bound in the bound's own objective.
 
+mod common;
+
 use proptest::prelude::*;
 use suandian_core::forecast::ForecastKind;
 use suandian_core::metrics::ObjectiveWeights;
@@ -174,13 +176,7 @@ impl policy::Policy for RandomSchedule {
         "random".into()
     }
     fn on_slot(&mut self, ctx: &mut suandian_core::sim::Context<'_>) {
-        let waiting: Vec<_> = ctx
-            .active_jobs()
-            .iter()
-            .copied()
-            .filter(|&j| matches!(ctx.state(j), suandian_core::sim::JobState::Queued))
-            .collect();
-        for j in waiting {
+        for j in common::queued(ctx) {
             if self.0.chance(0.5) {
                 continue;
             }

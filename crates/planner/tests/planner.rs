@@ -1,5 +1,7 @@
 //! The planner on cases whose optimum is known by hand, and the oracle as a bound.
 
+mod common;
+
 use chrono::{TimeZone, Utc};
 use suandian_core::forecast::ForecastKind;
 use suandian_core::metrics::ObjectiveWeights;
@@ -896,13 +898,7 @@ impl policy::Policy for FixedLevel {
         "fixed-level".into()
     }
     fn on_slot(&mut self, ctx: &mut suandian_core::sim::Context<'_>) {
-        let waiting: Vec<_> = ctx
-            .active_jobs()
-            .iter()
-            .copied()
-            .filter(|&j| matches!(ctx.state(j), suandian_core::sim::JobState::Queued))
-            .collect();
-        for j in waiting {
+        for j in common::queued(ctx) {
             ctx.start(j, 0, self.0).expect("room for the job");
         }
     }

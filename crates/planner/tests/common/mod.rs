@@ -1,0 +1,14 @@
+//! Helpers shared by the planner's integration tests.
+#![allow(dead_code)]
+
+use suandian_core::model::JobId;
+use suandian_core::sim::{Context, JobState};
+
+/// The jobs that have arrived and not started yet, in arrival order.
+pub fn queued(ctx: &Context<'_>) -> Vec<JobId> {
+    ctx.active_jobs()
+        .iter()
+        .copied()
+        .filter(|&j| ctx.state(j) == JobState::Queued)
+        .collect()
+}
