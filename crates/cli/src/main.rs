@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use suandian_core::forecast::ForecastKind;
 use suandian_core::sim::{simulate_with_progress, RunResult, SimConfig};
-use suandian_io::output;
 use suandian_io::scenario::LoadedScenario;
+use suandian_io::{files, output};
 
 const ABOUT: &str = "suandian (算电): make AI computing follow clean, cheap electricity.
 
@@ -243,6 +243,23 @@ fn main() -> ExitCode {
             eprintln!("error: {msg}");
             ExitCode::from(1)
         }
+        // The reader of stdout went away (`| head`): end quietly, as `cat` and `rg` do.
+        Err(Failure::PipeClosed) => ExitCode::SUCCESS,
+    }
+}
+
+/// Write to stdout. A closed pipe ends the program quietly ([`Failure::PipeClosed`]); any other
+/// write error (a full disk) is an error naming stdout, never a panic.
+fn out(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::PipeClosed),
+        Err(e) => Err(Failure::Other(format!("cannot write to stdout: {e}"))),
     }
 }
 
@@ -251,6 +268,8 @@ enum Failure {
     BadInput(String),
     /// Something else went wrong (e.g. an output file could not be written): exit code 1.
     Other(String),
+    /// Stdout was closed by its reader: exit code 0, nothing more said.
+    PipeClosed,
 }
 
 fn load(path: Option<&PathBuf>) -> Result<LoadedScenario, Failure> {
@@ -283,15 +302,15 @@ struct BuiltinArgs {
     format: Format,
 }
 
-fn print_summary(loaded: &LoadedScenario, format: Format) {
+fn print_summary(loaded: &LoadedScenario, format: Format) -> Result<(), Failure> {
     match format {
-        Format::Table => print!("{}", output::summary(loaded)),
-        Format::Json => println!(
-            "{}",
+        Format::Table => out(&output::summary(loaded)),
+        Format::Json => out(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&output::summary_json(loaded))
                 .expect("summary serialises")
-        ),
-        Format::Csv => print!("{}", output::summary_csv(loaded)),
+        )),
+        Format::Csv => out(&output::summary_csv(loaded)),
     }
 }
 
@@ -317,31 +336,30 @@ fn scenario_cmd(action: ScenarioAction) -> Result<(), Failure> {
     match action {
         ScenarioAction::Show(a) => {
             let loaded = builtin(&a.name, a.days, a.seed)?;
-            print_summary(&loaded, a.format);
+            print_summary(&loaded, a.format)
         }
         ScenarioAction::Export(a) => {
             let loaded = builtin(&a.name, a.days, a.seed)?;
-            print!("{}", suandian_io::export::to_toml(&loaded));
+            out(&suandian_io::export::to_toml(&loaded))
         }
     }
-    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Policies => {
+            let mut text = String::new();
             for (name, what) in suandian_planner::POLICIES {
-                println!("{name:<15} {what}");
+                text.push_str(&format!("{name:<15} {what}\n"));
             }
-            Ok(())
+            out(&text)
         }
         Command::Validate { scenario, format } => {
             let loaded = load(Some(&scenario))?;
             for w in &loaded.warnings {
                 eprintln!("warning: {w}");
             }
-            print_summary(&loaded, format);
-            Ok(())
+            print_summary(&loaded, format)
         }
         Command::Report { run, output } => report_cmd(&run, &output),
         Command::Simulate(args) => simulate_cmd(args),
@@ -361,6 +379,18 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
             eprintln!("warning: {w}");
         }
     }
+    // Every output checked before the run: none overwrites an input or another output, and
+    // each folder takes a file.
+    let outputs: Vec<(&str, &std::path::Path)> = [
+        ("--timeline", &args.timeline),
+        ("--jobs", &args.jobs),
+        ("--save-run", &args.save_run),
+        ("--report", &args.report),
+    ]
+    .into_iter()
+    .filter_map(|(o, p)| Some((o, p.as_deref()?)))
+    .collect();
+    files::check_outputs(&loaded.inputs, &outputs).map_err(Failure::BadInput)?;
     let forecast = match args.forecast {
         None => loaded.simulation.forecast,
         Some(ForecastArg::Perfect) => ForecastKind::Perfect,
@@ -483,7 +513,7 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
         let doc = suandian_io::report::data(&loaded, &cfg, &results);
         if let Some(path) = &args.save_run {
             let text = serde_json::to_string(&doc).expect("the run serialises");
-            std::fs::write(path, text).map_err(|e| {
+            files::write_atomic(path, |w| w.write_all(text.as_bytes())).map_err(|e| {
                 Failure::Other(format!("{}: cannot write the run: {e}", path.display()))
             })?;
         }
@@ -502,32 +532,33 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
     match format {
         Format::Json => {
             let v = output::json(&loaded, &cfg, &results);
-            println!(
-                "{}",
+            out(&format!(
+                "{}\n",
                 serde_json::to_string_pretty(&v).expect("metrics serialise")
-            );
+            ))
         }
-        Format::Csv => print!("{}", output::metrics_csv(&loaded, &cfg, &results)),
+        Format::Csv => out(&output::metrics_csv(&loaded, &cfg, &results)),
         Format::Table => {
-            print!("{}", output::table(&loaded, &cfg, &results));
-            if let Some(path) = &args.timeline {
-                println!("timeline written to {}", path.display());
+            out(&output::table(&loaded, &cfg, &results))?;
+            match &args.timeline {
+                Some(path) => out(&format!("timeline written to {}\n", path.display())),
+                None => Ok(()),
             }
         }
     }
-    Ok(())
 }
 
 fn write_report(doc: &serde_json::Value, path: &std::path::Path) -> Result<(), Failure> {
     let page = suandian_io::report::html(doc).map_err(Failure::BadInput)?;
-    std::fs::write(path, page)
+    files::write_atomic(path, |w| w.write_all(page.as_bytes()))
         .map_err(|e| Failure::Other(format!("{}: cannot write the report: {e}", path.display())))
 }
 
 /// `suandian report run.json -o report.html`: the report of a saved run.
 fn report_cmd(run: &std::path::Path, out: &std::path::Path) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(run)
-        .map_err(|e| Failure::BadInput(format!("{}: cannot read: {e}", run.display())))?;
+    files::check_outputs(&[run.to_path_buf()], &[("-o", out)]).map_err(Failure::BadInput)?;
+    let text = files::read_input(run, &run.display().to_string())
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
     let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         Failure::BadInput(format!(
             "{}: found invalid JSON ({e}), expected a run saved by `suandian simulate --save-run`",
@@ -650,7 +681,7 @@ fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
     });
     bar.finish_and_clear();
     for (&start, result) in starts.iter().zip(results) {
-        let out = result.expect("every run ran").map_err(|e| {
+        let run = result.expect("every run ran").map_err(|e| {
             Failure::BadInput(format!(
                 "{} (start index {start}): {e}",
                 args.trace.display()
@@ -663,21 +694,21 @@ fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
             &carbon.zone,
             &args.wait,
         );
-        suandian_io::gaia::write_outputs(&args.out, &name, &out)
+        suandian_io::gaia::write_outputs(&args.out, &name, &run)
             .map_err(|e| Failure::Other(format!("{}: cannot write: {e}", args.out.display())))?;
         if !args.quiet {
-            println!(
-                "{name}: carbon_cost {:.4}, dollar_cost {:.4}, {} rows, mean wait {:.1} min{}",
-                out.carbon_cost,
-                out.dollar_cost,
-                out.rows.len(),
-                out.mean_wait_ticks() * gaia::TIME_FACTOR / 60.0,
-                if out.dropped > 0 {
-                    format!(", {} left queued at the window's end", out.dropped)
+            out(&format!(
+                "{name}: carbon_cost {:.4}, dollar_cost {:.4}, {} rows, mean wait {:.1} min{}\n",
+                run.carbon_cost,
+                run.dollar_cost,
+                run.rows.len(),
+                run.mean_wait_ticks() * gaia::TIME_FACTOR / 60.0,
+                if run.dropped > 0 {
+                    format!(", {} left queued at the window's end", run.dropped)
                 } else {
                     String::new()
                 }
-            );
+            ))?;
         }
     }
     Ok(())

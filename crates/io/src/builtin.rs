@@ -30,6 +30,7 @@ pub fn default_scenario(days: u32, seed: u64) -> LoadedScenario {
         },
         warnings: vec![],
         source: format!("built-in default ({days} days, seed {seed})"),
+        inputs: vec![],
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod builtin;
 pub mod error;
 pub mod export;
+pub mod files;
 pub mod gaia;
 pub mod output;
 pub mod report;

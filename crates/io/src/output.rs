@@ -375,8 +375,14 @@ fn savings_vs(b: &Metrics, m: &Metrics) -> Value {
 
 /// The per-slot, per-site timeline of every policy, one CSV row per policy, slot and site.
 pub fn write_timeline(path: &Path, sc: &Scenario, results: &[RunResult]) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
-    use std::io::Write;
+    crate::files::write_atomic(path, |w| timeline_csv(w, sc, results))
+}
+
+fn timeline_csv(
+    w: &mut dyn std::io::Write,
+    sc: &Scenario,
+    results: &[RunResult],
+) -> std::io::Result<()> {
     writeln!(
         w,
         "policy,slot,time_utc,site,it_kw,pue,facility_kw,green_kw,green_to_load_kw,battery_charge_kw,\
@@ -494,8 +500,14 @@ pub fn summary(loaded: &LoadedScenario) -> String {
 
 /// What happened to every job under every policy, one CSV row per policy and job.
 pub fn write_jobs(path: &Path, sc: &Scenario, results: &[RunResult]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    crate::files::write_atomic(path, |w| jobs_csv(w, sc, results))
+}
+
+fn jobs_csv(
+    w: &mut dyn std::io::Write,
+    sc: &Scenario,
+    results: &[RunResult],
+) -> std::io::Result<()> {
     writeln!(w, "policy,job,accelerators,arrival_h,runtime_h,deadline_h,site,started_h,completed_h,wait_h,delay_h,late,suspensions,migrations,migrated_gb,migration_cost,energy_it_kwh")?;
     let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.6}"));
     let horizon_h = sc.grid.horizon_h();

@@ -32,6 +32,9 @@ pub struct LoadedScenario {
     pub warnings: Vec<String>,
     /// The file path, or `"built-in demo"`.
     pub source: String,
+    /// Every file read to build it (the scenario file, its series and traces): what a run's
+    /// outputs must not overwrite.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Run settings a scenario may suggest (the CLI's flags override them).
@@ -62,9 +65,11 @@ const DEFAULT_POLICIES: [&str; 5] = [
 /// Read a scenario file. Relative paths inside it resolve against the file's folder.
 pub fn load(path: &Path) -> Result<LoadedScenario, InputError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| InputError::io(&name, e))?;
+    let text = crate::files::read_input(path, &name)?;
     let base = path.parent().unwrap_or_else(|| Path::new(""));
-    from_toml_str(&text, &name, base)
+    let mut loaded = from_toml_str(&text, &name, base)?;
+    loaded.inputs.insert(0, path.to_path_buf());
+    Ok(loaded)
 }
 
 /// Read a scenario from TOML text. `source_name` names it in messages; relative file paths
@@ -114,6 +119,7 @@ pub fn from_toml_str(
         },
         gaps: GapRule::Error,
         warnings: Vec::new(),
+        inputs: Vec::new(),
     };
     r.resolve(def)
 }
@@ -714,6 +720,8 @@ struct Resolver {
     grid: TimeGrid,
     gaps: GapRule,
     warnings: Vec<String>,
+    /// Files read so far (series, traces).
+    inputs: Vec<PathBuf>,
 }
 
 fn describe(v: &toml::Value) -> String {
@@ -869,6 +877,7 @@ impl Resolver {
             simulation,
             warnings: std::mem::take(&mut self.warnings),
             source: self.file.clone(),
+            inputs: std::mem::take(&mut self.inputs),
         })
     }
 
@@ -1126,6 +1135,7 @@ impl Resolver {
             None => SeriesFormat::Generic,
         };
         let mut raw = series::read_file(&full, &shown, format, t.column.as_deref())?;
+        self.inputs.push(full.clone());
         raw.scale(t.scale);
         let gaps = t.gaps.unwrap_or(self.gaps);
         let r = series::resample(&raw, &self.grid, gaps, bounds)?;
@@ -1635,6 +1645,7 @@ impl Resolver {
                 limit: t.limit,
             };
             let trace = traces::read_trace(&full, &shown, t.format, &opts)?;
+            self.inputs.push(full.clone());
             self.warnings.extend(trace.warnings.iter().cloned());
             let prefix = t.id_prefix.clone();
             let (mut dropped, mut rr) = (0usize, 0usize);

@@ -264,7 +264,7 @@ pub(crate) fn open_csv(
     path: &Path,
     file: &str,
 ) -> Result<(csv::Reader<std::fs::File>, Vec<String>), InputError> {
-    let f = std::fs::File::open(path).map_err(|e| InputError::io(file, e))?;
+    let f = crate::files::open_input(path, file)?;
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(f);
     let headers = rdr
         .headers()
@@ -440,7 +440,7 @@ pub fn read_open_meteo(
         hourly: HashMap<String, Vec<serde_json::Value>>,
     }
     let column = column.unwrap_or("temperature_2m");
-    let text = std::fs::read_to_string(path).map_err(|e| InputError::io(file, e))?;
+    let text = crate::files::read_input(path, file)?;
     let doc: Doc = serde_json::from_str(&text)
         .map_err(|e| InputError::syntax(file, Some(e.line()), Some(e.column()), e.to_string()))?;
     let keys = || {
