@@ -316,3 +316,115 @@ fn every_printing_command_takes_a_format() {
     let sites = run(&["scenario", "show", "demo", "--format", "csv"]);
     assert_eq!(sites.lines().count(), 4, "{sites}");
 }
+
+/// Issue 14, item 2: a string from a scenario or a saved run written unescaped into the page
+/// ran as script (`economics.currency = "U<img src=x onerror=alert(1)>"`). A payload planted in
+/// every string of a scenario (its name, site names and regions, accelerator models, the
+/// currency, plant, job and inference names) must come out as text in every context: HTML text
+/// and attributes, the title, the embedded JSON, the charts.
+#[test]
+fn strings_from_the_scenario_never_run_as_script() {
+    let Some(chrome) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium not found, and CI is set: .ci/run must install it");
+        }
+        println!("skipped: chromium not found");
+        return;
+    };
+    let payload = "<img src=x onerror=document.body.setAttribute('data-pwned','img')>\
+                   </script><script>document.body.setAttribute('data-pwned','script')</script>\
+                   <!--'&";
+    let text = String::from_utf8(
+        bin()
+            .args(["scenario", "export", "demo"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    // Site names everywhere they are referenced, then every other name-like string (a currency
+    // of its own needs the battery's wear cost given).
+    let mut planted = text.replace(
+        "[sites.battery]\n",
+        "[sites.battery]\nwear_cost_per_kwh = 0.03\n",
+    );
+    for site in ["east", "middle", "west"] {
+        planted = planted.replace(&format!("\"{site}\""), &format!("\"{site}{payload}\""));
+    }
+    let planted: String = planted
+        .lines()
+        .map(|line| {
+            let keyed = [
+                "name = \"",
+                "region = \"",
+                "model = \"",
+                "currency = \"",
+                "id = \"",
+            ]
+            .iter()
+            .any(|k| line.starts_with(k));
+            if keyed && line.ends_with('"') && !line.contains(payload) {
+                format!("{}{payload}\"\n", &line[..line.len() - 1])
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    assert!(
+        planted.matches(payload).count() > 40,
+        "the payload is planted widely"
+    );
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_injection");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("planted.toml");
+    std::fs::write(&scenario, planted).unwrap();
+    let page = dir.join("report.html");
+    let out = bin()
+        .arg("simulate")
+        .arg(&scenario)
+        .args([
+            "-q",
+            "-p",
+            "asap",
+            "-p",
+            "coordinated",
+            "-p",
+            "oracle",
+            "--report",
+        ])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let vendor = include_str!("../../io/assets/echarts.min.js");
+    let own = html.replace(vendor, "ECHARTS");
+    for raw in ["<img src=x", "</script><script>document", "<!--'"] {
+        assert!(!own.contains(raw), "the page holds {raw:?} unescaped");
+    }
+    let out = run_chromium(&chrome, &page, &["--dump-dom".to_string()]);
+    assert!(out.status.success());
+    let dom = String::from_utf8_lossy(&out.stdout);
+    // The payload's text is on the page (escaped); had it run, the body would carry the mark.
+    let body = dom
+        .find("<body")
+        .map(|i| &dom[i..i + dom[i..].find('>').unwrap()]);
+    assert!(
+        body.is_some_and(|b| !b.contains("data-pwned")),
+        "a planted payload ran: {body:?}"
+    );
+    assert!(
+        !dom.contains("<img src=\"x\""),
+        "a planted element was parsed"
+    );
+    assert_eq!(status_attr(&dom, "data-errors").as_deref(), Some("0"));
+    // The strings are shown as text.
+    assert!(
+        dom.contains("east&lt;img src=x"),
+        "the site name is shown as text"
+    );
+}

@@ -4,6 +4,8 @@
   'use strict';
   var tScript = performance.now();
   var doc = JSON.parse(document.getElementById('run-data').textContent);
+  // Tooltips are HTML: every string from the run goes into them escaped.
+  var esc = function (s) { return echarts.format.encodeHTML(String(s)); };
   var R = doc.report;
   var charts = [];
   var byId = {};
@@ -99,7 +101,7 @@
     draw(document.getElementById('c-map'), {
       title: { text: 'Sites under ' + p.name + ' (longitude, latitude)', textStyle: { fontSize: 13 } },
       tooltip: { formatter: function (d) {
-        return d.name + '<br>mean load ' + d.value[2].toFixed(2) + ' MW<br>green share ' + d.value[3].toFixed(1) + ' %';
+        return esc(d.name) + '<br>mean load ' + d.value[2].toFixed(2) + ' MW<br>green share ' + d.value[3].toFixed(1) + ' %';
       } },
       grid: { left: 50, right: 90, top: 40, bottom: 40 },
       xAxis: { type: 'value', name: '° E', scale: true, splitLine: { lineStyle: { type: 'dashed' } } },
@@ -195,7 +197,7 @@
     draw(el, {
       title: titles,
       tooltip: { formatter: function (d) {
-        return d.seriesName + ': ' + siteNames[d.value[1]] + ' ' + R.labels[d.value[0]] + ' UTC, ' + d.value[2] + ' % busy';
+        return esc(d.seriesName) + ': ' + esc(siteNames[d.value[1]]) + ' ' + esc(R.labels[d.value[0]]) + ' UTC, ' + d.value[2] + ' % busy';
       } },
       grid: grids, xAxis: xs, yAxis: ys,
       visualMap: { min: 0, max: 100, calculable: false, orient: 'vertical', right: 0, top: top0,
@@ -233,9 +235,9 @@
       title: { text: 'The ' + jobs.length + ' largest jobs under ' + r.name + ' (accelerators)', textStyle: { fontSize: 13 } },
       tooltip: { formatter: function (d) {
         if (d.seriesType === 'custom') {
-          return cats[d.value[0]] + ' at ' + siteNames[d.value[3]] + '<br>' + hoursLabel(d.value[1]) + ' to ' + hoursLabel(d.value[2]) + ' UTC';
+          return esc(cats[d.value[0]]) + ' at ' + esc(siteNames[d.value[3]]) + '<br>' + hoursLabel(d.value[1]) + ' to ' + hoursLabel(d.value[2]) + ' UTC';
         }
-        return cats[d.value[1]] + ' ' + d.seriesName + ' ' + hoursLabel(d.value[0]) + ' UTC';
+        return esc(cats[d.value[1]]) + ' ' + esc(d.seriesName) + ' ' + hoursLabel(d.value[0]) + ' UTC';
       } },
       legend: { top: 22, type: 'scroll' },
       grid: { left: 150, right: 30, top: 60, bottom: 30 },

@@ -405,11 +405,15 @@ fn params(loaded: &LoadedScenario, cfg: &SimConfig) -> Value {
     })
 }
 
+/// A string for HTML text and quoted attribute values: every character that could end the
+/// text or the attribute is a character reference. Every string from a scenario or a saved run
+/// goes through it.
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn num(v: &Value) -> Option<f64> {
@@ -427,7 +431,7 @@ fn headline(doc: &Value) -> String {
     let metric = |p: &Value, k: &str| num(&p["metrics"][k]);
     let asap = policies.iter().find(|p| p["name"] == "asap");
     let oracle = policies.iter().find(|p| p["name"] == "oracle");
-    let cur = doc["currency"].as_str().unwrap_or("");
+    let cur = esc(doc["currency"].as_str().unwrap_or(""));
     let mut out = String::new();
     let Some(asap) = asap else {
         return "<p>No <code>asap</code> run: savings cannot be shown.</p>".into();
@@ -648,10 +652,13 @@ pub fn html(doc: &Value) -> Result<String, String> {
         .flatten()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    // The data travels as JSON in a script element: `</` must not close it.
+    // The data travels as JSON in a script element: no `<` may end it or open a comment, so
+    // `<`, `>` and `&` (only ever inside JSON strings) travel as \u escapes.
     let data = serde_json::to_string(doc)
         .map_err(|e| e.to_string())?
-        .replace("</", "<\\/");
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
     let mut out = String::with_capacity(ECHARTS_JS.len() + data.len() + 64 * 1024);
     let _ = write!(
         out,
@@ -668,8 +675,8 @@ pub fn html(doc: &Value) -> Result<String, String> {
         "<header><h1>{}</h1><p class=\"sub\">{} · {} slots of {} min from {} UTC · forecast: {} · suandian {}</p></header>",
         esc(doc["scenario"]["name"].as_str().unwrap_or("")),
         esc(doc["scenario"]["source"].as_str().unwrap_or("")),
-        doc["scenario"]["slots"],
-        doc["scenario"]["slot_minutes"],
+        doc["scenario"]["slots"].as_u64().unwrap_or(0),
+        doc["scenario"]["slot_minutes"].as_u64().unwrap_or(0),
         esc(report["start_utc"].as_str().unwrap_or("")),
         esc(&forecast_label(&doc["forecast"])),
         esc(doc["suandian_version"].as_str().unwrap_or("")),
