@@ -12,6 +12,7 @@ pub mod default_scenario;
 pub mod dispatch;
 pub mod forecast;
 pub mod gaia;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod policy;

@@ -95,8 +95,6 @@ pub fn by_name(name: &str) -> Option<Box<dyn Policy + Send>> {
     }
 }
 
-/// Forecast mean carbon intensity (g/kWh) at `site` over `duration_h` hours starting at slot
-/// `start`, weighting a partial last slot by its share. Slots beyond the horizon repeat the last.
 /// The queued and suspended jobs, the least slack first (latest start `deadline - remaining`
 /// earliest), so that capacity goes to the jobs that cannot wait.
 pub(crate) fn waiting_least_slack_first(ctx: &Context<'_>) -> Vec<JobId> {
@@ -114,6 +112,10 @@ pub(crate) fn waiting_least_slack_first(ctx: &Context<'_>) -> Vec<JobId> {
     waiting
 }
 
+/// Forecast mean carbon intensity (g/kWh) at `site` over `duration_h` hours starting at slot
+/// `start`, weighting a partial last slot by its share. Slots beyond the horizon repeat the
+/// last, taken in one step: the work is bounded by the horizon, not by the duration (a job of
+/// 1e8 hours took 6 s a call, one of 1e308 never ended).
 pub(crate) fn mean_carbon(ctx: &Context<'_>, site: usize, start: usize, duration_h: f64) -> f64 {
     let dt = ctx.slot_h();
     let last = ctx.slots() - 1;
@@ -122,8 +124,14 @@ pub(crate) fn mean_carbon(ctx: &Context<'_>, site: usize, start: usize, duration
     let mut sum = 0.0;
     let mut weight = 0.0;
     while left > 1e-12 {
+        if slot >= last {
+            // The last slot and everything after it, at the last slot's forecast.
+            sum += left * ctx.carbon_forecast(site, last);
+            weight += left;
+            break;
+        }
         let w = left.min(dt);
-        sum += w * ctx.carbon_forecast(site, slot.min(last));
+        sum += w * ctx.carbon_forecast(site, slot);
         weight += w;
         left -= w;
         slot += 1;

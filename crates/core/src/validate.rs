@@ -2,6 +2,7 @@
 //! this is the last gate before simulation, so that a hand-built [`Scenario`] gets the same
 //! clear messages as one read from a file.
 
+use crate::limits as max;
 use crate::model::*;
 use std::fmt;
 
@@ -37,15 +38,32 @@ fn err(
     }
 }
 
-fn finite_nonneg(field: &str, v: f64) -> Result<(), ModelError> {
-    if v.is_finite() && v >= 0.0 {
+/// `0 <= v <= max` ([`crate::limits`]).
+fn finite_nonneg(field: &str, v: f64, max: f64) -> Result<(), ModelError> {
+    if v.is_finite() && (0.0..=max).contains(&v) {
         Ok(())
     } else {
-        Err(err(field, v, "a finite number >= 0"))
+        Err(err(field, v, format!("a number from 0 to {max}")))
     }
 }
 
-fn series(field: &str, values: &[f64], slots: usize, nonneg: bool) -> Result<(), ModelError> {
+/// `|v| <= max`.
+fn finite_within(field: &str, v: f64, max: f64) -> Result<(), ModelError> {
+    if v.is_finite() && v.abs() <= max {
+        Ok(())
+    } else {
+        Err(err(field, v, format!("a number from -{max} to {max}")))
+    }
+}
+
+/// A series of one value per slot, each `0..=max` (`nonneg`) or `-max..=max`.
+fn series(
+    field: &str,
+    values: &[f64],
+    slots: usize,
+    nonneg: bool,
+    max: f64,
+) -> Result<(), ModelError> {
     if values.len() != slots {
         return Err(err(
             field,
@@ -54,14 +72,14 @@ fn series(field: &str, values: &[f64], slots: usize, nonneg: bool) -> Result<(),
         ));
     }
     for (i, v) in values.iter().enumerate() {
-        if !v.is_finite() || (nonneg && *v < 0.0) {
+        if !v.is_finite() || (nonneg && *v < 0.0) || v.abs() > max {
             return Err(err(
                 format!("{field}[slot {i}]"),
                 v,
                 if nonneg {
-                    "a finite number >= 0"
+                    format!("a number from 0 to {max}")
                 } else {
-                    "a finite number"
+                    format!("a number from -{max} to {max}")
                 },
             ));
         }
@@ -116,8 +134,8 @@ impl Scenario {
             if a.per_server == 0 {
                 return Err(err(format!("{p}.accelerators.per_server"), 0, "at least 1"));
             }
-            finite_nonneg(&format!("{p}.accelerators.idle_w"), a.idle_w)?;
-            if !(a.peak_w.is_finite() && a.peak_w >= a.idle_w) {
+            finite_nonneg(&format!("{p}.accelerators.idle_w"), a.idle_w, max::DEVICE_W)?;
+            if !(a.peak_w <= max::DEVICE_W && a.peak_w >= a.idle_w) {
                 return Err(err(
                     format!("{p}.accelerators.peak_w"),
                     a.peak_w,
@@ -127,6 +145,7 @@ impl Scenario {
             finite_nonneg(
                 &format!("{p}.accelerators.other_it_w_per_server"),
                 a.other_it_w_per_server,
+                max::DEVICE_W,
             )?;
             if !(a.min_power_level > 0.0 && a.min_power_level <= 1.0) {
                 return Err(err(
@@ -135,7 +154,7 @@ impl Scenario {
                     "a fraction in (0, 1]",
                 ));
             }
-            if !(a.throughput_exponent > 0.0 && a.throughput_exponent.is_finite()) {
+            if !(a.throughput_exponent > 0.0 && a.throughput_exponent <= max::THROUGHPUT_EXPONENT) {
                 return Err(err(
                     format!("{p}.accelerators.throughput_exponent"),
                     a.throughput_exponent,
@@ -144,8 +163,12 @@ impl Scenario {
             }
             match &site.pue {
                 Pue::Constant { value } => {
-                    if !(*value >= 1.0 && value.is_finite()) {
-                        return Err(err(format!("{p}.pue"), value, "a number >= 1.0"));
+                    if !(*value >= 1.0 && *value <= max::PUE) {
+                        return Err(err(
+                            format!("{p}.pue"),
+                            value,
+                            format!("a number from 1.0 to {}", max::PUE),
+                        ));
                     }
                 }
                 Pue::Temperature {
@@ -155,33 +178,54 @@ impl Scenario {
                     temperature_c,
                     ..
                 } => {
-                    if !(*base >= 1.0 && *max >= *base) {
+                    if !(*base >= 1.0 && *max >= *base && *max <= max::PUE) {
                         return Err(err(
                             format!("{p}.pue.base/max"),
                             format!("base {base}, max {max}"),
                             "1.0 <= base <= max",
                         ));
                     }
-                    finite_nonneg(&format!("{p}.pue.per_degree"), *per_degree)?;
-                    series(&format!("{p}.pue.temperature"), temperature_c, n, false)?;
+                    finite_nonneg(
+                        &format!("{p}.pue.per_degree"),
+                        *per_degree,
+                        max::PUE_PER_DEGREE,
+                    )?;
+                    series(
+                        &format!("{p}.pue.temperature"),
+                        temperature_c,
+                        n,
+                        false,
+                        max::TEMPERATURE_C,
+                    )?;
                 }
             }
             let gr = &site.grid;
-            finite_nonneg(&format!("{p}.grid.import_limit_kw"), gr.import_limit_kw)?;
-            finite_nonneg(&format!("{p}.grid.export_limit_kw"), gr.export_limit_kw)?;
+            finite_nonneg(
+                &format!("{p}.grid.import_limit_kw"),
+                gr.import_limit_kw,
+                max::POWER_KW,
+            )?;
+            finite_nonneg(
+                &format!("{p}.grid.export_limit_kw"),
+                gr.export_limit_kw,
+                max::POWER_KW,
+            )?;
             finite_nonneg(
                 &format!("{p}.grid.green_certificates_kwh"),
                 gr.green_certificates_kwh,
+                max::ENERGY_KWH,
             )?;
-            if !gr.feed_in_price_per_mwh.is_finite() {
-                return Err(err(
-                    format!("{p}.grid.feed_in_price_per_mwh"),
-                    gr.feed_in_price_per_mwh,
-                    "a finite number",
-                ));
-            }
+            finite_within(
+                &format!("{p}.grid.feed_in_price_per_mwh"),
+                gr.feed_in_price_per_mwh,
+                max::PRICE_PER_MWH,
+            )?;
             match gr.residual_mix_g_co2_per_kwh {
-                Some(r) => finite_nonneg(&format!("{p}.grid.residual_mix_g_co2_per_kwh"), r)?,
+                Some(r) => finite_nonneg(
+                    &format!("{p}.grid.residual_mix_g_co2_per_kwh"),
+                    r,
+                    max::CARBON_G_PER_KWH,
+                )?,
                 // Market-based carbon with certificates priced at the grid average would count
                 // the certificates' green attributes twice (they are in the average already).
                 None if gr.green_certificates_kwh > 0.0 => {
@@ -198,16 +242,34 @@ impl Scenario {
                 }
                 None => {}
             }
-            series(&format!("{p}.grid.price"), &gr.price_per_mwh, n, false)?;
-            series(&format!("{p}.grid.carbon"), &gr.carbon_g_per_kwh, n, true)?;
+            series(
+                &format!("{p}.grid.price"),
+                &gr.price_per_mwh,
+                n,
+                false,
+                max::PRICE_PER_MWH,
+            )?;
+            series(
+                &format!("{p}.grid.carbon"),
+                &gr.carbon_g_per_kwh,
+                n,
+                true,
+                max::CARBON_G_PER_KWH,
+            )?;
             for (k, plant) in site.green.iter().enumerate() {
                 let q = format!("{p}.green[{k}] ({})", plant.name);
-                finite_nonneg(&format!("{q}.capacity_kw"), plant.capacity_kw)?;
+                finite_nonneg(
+                    &format!("{q}.capacity_kw"),
+                    plant.capacity_kw,
+                    max::POWER_KW,
+                )?;
                 series(
                     &format!("{q}.capacity_factor"),
                     &plant.capacity_factor,
                     n,
                     true,
+                    // Above 1 is reported below, with its own message.
+                    f64::MAX,
                 )?;
                 if let Some((i, v)) = plant
                     .capacity_factor
@@ -224,8 +286,12 @@ impl Scenario {
             }
             if let Some(b) = &site.battery {
                 let q = format!("{p}.battery");
-                finite_nonneg(&format!("{q}.capacity_kwh"), b.capacity_kwh)?;
-                finite_nonneg(&format!("{q}.power_kw"), b.power_kw)?;
+                finite_nonneg(
+                    &format!("{q}.capacity_kwh"),
+                    b.capacity_kwh,
+                    max::ENERGY_KWH,
+                )?;
+                finite_nonneg(&format!("{q}.power_kw"), b.power_kw, max::POWER_KW)?;
                 if !(b.round_trip_efficiency > 0.0 && b.round_trip_efficiency <= 1.0) {
                     return Err(err(
                         format!("{q}.round_trip_efficiency"),
@@ -241,7 +307,9 @@ impl Scenario {
                     ));
                 }
                 match b.wear_cost_per_kwh {
-                    Some(w) => finite_nonneg(&format!("{q}.wear_cost_per_kwh"), w)?,
+                    Some(w) => {
+                        finite_nonneg(&format!("{q}.wear_cost_per_kwh"), w, max::PRICE_PER_UNIT)?
+                    }
                     None if crate::model::default_battery_wear_cost_per_kwh(
                         &self.economics.currency,
                     )
@@ -270,19 +338,34 @@ impl Scenario {
                 }
             }
             if let Some(t) = &site.thermal {
-                finite_nonneg(&format!("{p}.thermal.capacity_kw"), t.capacity_kw)?;
-                finite_nonneg(&format!("{p}.thermal.cost_per_kwh"), t.cost_per_kwh)?;
-                finite_nonneg(&format!("{p}.thermal.g_co2_per_kwh"), t.g_co2_per_kwh)?;
+                finite_nonneg(
+                    &format!("{p}.thermal.capacity_kw"),
+                    t.capacity_kw,
+                    max::POWER_KW,
+                )?;
+                finite_nonneg(
+                    &format!("{p}.thermal.cost_per_kwh"),
+                    t.cost_per_kwh,
+                    max::PRICE_PER_UNIT,
+                )?;
+                finite_nonneg(
+                    &format!("{p}.thermal.g_co2_per_kwh"),
+                    t.g_co2_per_kwh,
+                    max::CARBON_G_PER_KWH,
+                )?;
             }
         }
         let mut last_arrival = f64::NEG_INFINITY;
         for (j, job) in self.jobs.iter().enumerate() {
             let p = format!("jobs[{j}] ({})", job.id);
-            if !(job.arrival_h.is_finite() && job.arrival_h >= 0.0) {
+            if !(job.arrival_h.is_finite() && (0.0..=max::TIME_H).contains(&job.arrival_h)) {
                 return Err(err(
                     format!("{p}.arrival"),
                     job.arrival_h,
-                    "a time at or after the scenario start",
+                    format!(
+                        "a time at or after the scenario start, at most {} hours after it",
+                        max::TIME_H
+                    ),
                 ));
             }
             if job.arrival_h < last_arrival {
@@ -293,11 +376,11 @@ impl Scenario {
                 ));
             }
             last_arrival = job.arrival_h;
-            if !(job.runtime_h.is_finite() && job.runtime_h > 0.0) {
+            if !(job.runtime_h > 0.0 && job.runtime_h <= max::RUNTIME_H) {
                 return Err(err(
                     format!("{p}.runtime_h"),
                     job.runtime_h,
-                    "a run time > 0 hours",
+                    format!("a run time > 0 and at most {} hours", max::RUNTIME_H),
                 ));
             }
             if job.accelerators == 0 {
@@ -337,7 +420,11 @@ impl Scenario {
                     format!("at most {biggest}, the most accelerators any allowed site has (the job can never fit)"),
                 ));
             }
-            finite_nonneg(&format!("{p}.checkpoint_gb"), job.checkpoint_gb)?;
+            finite_nonneg(
+                &format!("{p}.checkpoint_gb"),
+                job.checkpoint_gb,
+                max::CHECKPOINT_GB,
+            )?;
             if job.deadline_h < job.arrival_h + job.runtime_h - 1e-9 {
                 return Err(err(
                     format!("{p}.deadline"),
@@ -351,7 +438,13 @@ impl Scenario {
         }
         for (r, d) in self.inference.iter().enumerate() {
             let p = format!("inference[{r}] ({})", d.region);
-            series(&format!("{p}.tokens_per_s"), &d.tokens_per_s, n, true)?;
+            series(
+                &format!("{p}.tokens_per_s"),
+                &d.tokens_per_s,
+                n,
+                true,
+                max::TOKENS_PER_S,
+            )?;
             if d.sites.is_empty() {
                 return Err(err(
                     format!("{p}.sites"),
@@ -375,11 +468,14 @@ impl Scenario {
                     ));
                 }
                 let jpt = d.joules_per_token[k];
-                if !(jpt > 0.0 && jpt.is_finite()) {
+                if !(jpt > 0.0 && jpt <= max::JOULES_PER_TOKEN) {
                     return Err(err(
                         format!("{p}.joules_per_token[{k}]"),
                         jpt,
-                        "energy per token > 0 J",
+                        format!(
+                            "energy per token > 0 and at most {} J",
+                            max::JOULES_PER_TOKEN
+                        ),
                     ));
                 }
                 if self.sites[*s].accelerators.peak_w <= self.sites[*s].accelerators.idle_w {
@@ -424,8 +520,12 @@ impl Scenario {
                 ("end", e.end_h),
                 ("announced", e.announced_h),
             ] {
-                if !v.is_finite() {
-                    return Err(err(format!("{p}.{name}"), v, "a finite time in hours"));
+                if !(v.is_finite() && v.abs() <= max::TIME_H) {
+                    return Err(err(
+                        format!("{p}.{name}"),
+                        v,
+                        format!("a time in hours from -{0} to {0}", max::TIME_H),
+                    ));
                 }
             }
             if e.end_h <= e.start_h {
@@ -442,26 +542,42 @@ impl Scenario {
                     format!("a time at or before the start ({} h)", e.start_h),
                 ));
             }
-            finite_nonneg(&format!("{p}.import_cap_kw"), e.import_cap_kw)?;
+            finite_nonneg(
+                &format!("{p}.import_cap_kw"),
+                e.import_cap_kw,
+                max::POWER_KW,
+            )?;
         }
         finite_nonneg(
             "economics.carbon_price_per_t",
             self.economics.carbon_price_per_t,
+            max::CARBON_PRICE_PER_T,
         )?;
         finite_nonneg(
             "economics.value_per_million_tokens",
             self.economics.value_per_million_tokens,
+            max::PRICE_PER_UNIT,
         )?;
         finite_nonneg(
             "economics.transfer_cost_per_gb",
             self.economics.transfer_cost_per_gb,
+            max::PRICE_PER_UNIT,
         )?;
         finite_nonneg(
             "dispatch.trailing_window_h",
             self.dispatch.trailing_window_h,
+            max::DURATION_H,
         )?;
-        finite_nonneg("dispatch.migration_hours", self.dispatch.migration_h)?;
-        finite_nonneg("dispatch.restart_hours", self.dispatch.restart_h)?;
+        finite_nonneg(
+            "dispatch.migration_hours",
+            self.dispatch.migration_h,
+            max::DURATION_H,
+        )?;
+        finite_nonneg(
+            "dispatch.restart_hours",
+            self.dispatch.restart_h,
+            max::DURATION_H,
+        )?;
         Ok(())
     }
 }

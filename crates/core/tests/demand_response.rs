@@ -248,7 +248,7 @@ fn bad_events_are_named() {
     );
     check(
         &|e| e.import_cap_kw = -1.0,
-        "demand_response[0] (evt-1).import_cap_kw: found -1, expected a finite number >= 0",
+        "demand_response[0] (evt-1).import_cap_kw: found -1, expected a number from 0 to 1000000000",
     );
     check(
         &|e| e.sites = vec![1],

@@ -122,6 +122,6 @@ fn bad_migration_data_is_named() {
     sc.economics.transfer_cost_per_gb = -0.1;
     assert_eq!(
         sc.validate().unwrap_err().to_string(),
-        "economics.transfer_cost_per_gb: found -0.1, expected a finite number >= 0"
+        "economics.transfer_cost_per_gb: found -0.1, expected a number from 0 to 1000000"
     );
 }
