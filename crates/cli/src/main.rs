@@ -485,6 +485,11 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
             .collect()
     });
 
+    if let Some(what) = output::first_non_finite(&results) {
+        return Err(Failure::Other(format!(
+            "{what} is not a finite number: nothing was written (a bug: please report it with the scenario)"
+        )));
+    }
     if !args.quiet {
         // Wall-clock figures go to stderr only: every result written is the same, run to run.
         for r in &results {

@@ -303,6 +303,25 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
     out
 }
 
+/// The first metric of a run that is not a finite number (`policy.metric`), if any: results
+/// are checked before anything is written, so that no output ever holds `inf`, `NaN` or a
+/// `null` standing for one. Validation's ranges ([`suandian_core::limits`]) keep every input
+/// far from overflow, so this names a bug, not bad input.
+pub fn first_non_finite(results: &[RunResult]) -> Option<String> {
+    for r in results {
+        let v = serde_json::to_value(&r.metrics).expect("metrics serialise");
+        for (k, x) in v.as_object().into_iter().flatten() {
+            if x.is_null() || x.as_f64().is_some_and(|f| !f.is_finite()) {
+                return Some(format!("{}.{k}", r.policy));
+            }
+        }
+        if let Some(b) = r.objective_bound.filter(|b| !b.is_finite()) {
+            return Some(format!("{}.objective_bound ({b})", r.policy));
+        }
+    }
+    None
+}
+
 /// One JSON object with every metric of every policy.
 pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> Value {
     let sc = &loaded.scenario;
@@ -678,5 +697,23 @@ mod tests {
         );
         let j = json(&loaded, &cfg, &[r]);
         assert_eq!(j["policies"][0]["plan_fallbacks"], 3);
+    }
+
+    /// A non-finite metric is named before anything is written.
+    #[test]
+    fn non_finite_results_are_caught() {
+        let loaded = crate::builtin::demo();
+        let mut policy = suandian_core::policy::by_name("asap").expect("asap");
+        let mut r =
+            suandian_core::sim::simulate(&loaded.scenario, policy.as_mut(), &SimConfig::default());
+        assert_eq!(first_non_finite(std::slice::from_ref(&r)), None);
+        r.metrics.cost = f64::INFINITY;
+        assert_eq!(
+            first_non_finite(std::slice::from_ref(&r)).as_deref(),
+            Some("asap.cost")
+        );
+        r.metrics.cost = 0.0;
+        r.objective_bound = Some(f64::NAN);
+        assert!(first_non_finite(&[r]).unwrap().contains("objective_bound"));
     }
 }
