@@ -577,6 +577,8 @@ fn report_cmd(run: &std::path::Path, out: &std::path::Path) -> Result<(), Failur
             run.display()
         )));
     }
+    suandian_io::report::check_run(&doc)
+        .map_err(|e| Failure::BadInput(format!("{}: {e}", run.display())))?;
     write_report(&doc, out)
 }
 

@@ -54,6 +54,231 @@ fn bucket_size(slots: usize, runs: usize, sites: usize) -> usize {
     slots.div_ceil(budget).max(1)
 }
 
+/// The format of a saved run (`run_format` in it): `suandian report` reads this one only.
+pub const RUN_FORMAT: u64 = 1;
+
+/// What `suandian report` relies on in a saved run, typed: reading a document into it checks
+/// the schema, and [`check_run`] the relations between its parts. Fields the report does not
+/// read are not listed (a newer writer may add some).
+// Some fields are only read to check their type.
+#[allow(dead_code)]
+mod saved {
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Deserialize)]
+    pub struct Run {
+        pub run_format: u64,
+        pub currency: String,
+        pub suandian_version: String,
+        pub scenario: Scenario,
+        pub policies: Vec<Policy>,
+        pub report: Report,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Scenario {
+        pub name: String,
+        pub source: String,
+        pub slots: u64,
+        pub slot_minutes: u64,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Policy {
+        pub name: String,
+        /// `null` only where a figure does not exist (a capture without an oracle).
+        pub metrics: BTreeMap<String, Option<f64>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Report {
+        pub start_utc: String,
+        pub labels: Vec<String>,
+        pub sites: Vec<Site>,
+        pub runs: Vec<RunSeries>,
+        pub gantt_jobs: Vec<GanttJob>,
+        pub delay_bins: Vec<String>,
+        pub params: Params,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Site {
+        pub name: String,
+        pub region: String,
+        pub lat: f64,
+        pub lon: f64,
+        pub accelerators: u64,
+        pub battery_mwh: Option<f64>,
+        pub carbon: Vec<f64>,
+        pub price: Vec<f64>,
+        pub green_available: Vec<f64>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct RunSeries {
+        pub name: String,
+        pub sites: Vec<SiteSeries>,
+        pub gantt: Vec<[f64; 4]>,
+        pub delays: Vec<f64>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct SiteSeries {
+        pub green: Vec<f64>,
+        pub battery: Vec<f64>,
+        pub grid: Vec<f64>,
+        pub thermal: Vec<f64>,
+        pub load: Vec<f64>,
+        pub charge: Vec<f64>,
+        pub curtail: Vec<f64>,
+        pub soc: Vec<f64>,
+        pub busy: Vec<f64>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct GanttJob {
+        pub id: String,
+        pub accelerators: u64,
+        pub arrival_h: f64,
+        pub runtime_h: f64,
+        pub deadline_h: Option<f64>,
+        pub home: u64,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Params {
+        pub general: Vec<[String; 2]>,
+        pub sites: Vec<BTreeMap<String, String>>,
+    }
+}
+
+/// Metrics that may be `null` in a saved run.
+const NULLABLE_METRICS: [&str; 1] = ["oracle_capture"];
+
+/// Check a document read back from a file written by `suandian simulate --save-run` against
+/// the saved-run schema ([`RUN_FORMAT`]) before a page is made from it: a wrong type, a missing
+/// part, an empty list of runs or series of the wrong length is an error naming the field
+/// (such a page once stopped drawing half-way).
+pub fn check_run(doc: &Value) -> Result<(), String> {
+    match doc.get("run_format").and_then(Value::as_u64) {
+        Some(RUN_FORMAT) => {}
+        Some(v) => {
+            return Err(format!(
+                "run_format: found {v}, expected {RUN_FORMAT} (saved by another version of suandian; save the run again with this one)"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "run_format: found none, expected {RUN_FORMAT}: not a run saved by `suandian simulate --save-run` (the `--json` output lacks the timelines), or saved by an older suandian"
+            ))
+        }
+    }
+    let run: saved::Run = serde_path_to_error::deserialize(doc)
+        .map_err(|e| format!("{}: {}", e.path(), e.inner()))?;
+    let r = &run.report;
+    if run.policies.is_empty() {
+        return Err("policies: found none, expected at least one policy's results".into());
+    }
+    if r.runs.len() != run.policies.len() {
+        return Err(format!(
+            "report.runs: found {} runs, expected one per policy ({})",
+            r.runs.len(),
+            run.policies.len()
+        ));
+    }
+    let points = r.labels.len();
+    if points == 0 {
+        return Err("report.labels: found none, expected one label per point of the charts".into());
+    }
+    for (i, p) in run.policies.iter().enumerate() {
+        if r.runs[i].name != p.name {
+            return Err(format!(
+                "report.runs[{i}].name: found {:?}, expected {:?} (policies[{i}].name)",
+                r.runs[i].name, p.name
+            ));
+        }
+        for (k, v) in &p.metrics {
+            match v {
+                Some(x) if !x.is_finite() => {
+                    return Err(format!(
+                        "policies[{i}].metrics.{k}: found {x}, expected a finite number"
+                    ))
+                }
+                None if !NULLABLE_METRICS.contains(&k.as_str()) => {
+                    return Err(format!(
+                        "policies[{i}].metrics.{k}: found null, expected a number"
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    let length = |field: String, v: &[f64]| {
+        if v.len() == points {
+            Ok(())
+        } else {
+            Err(format!(
+                "{field}: found {} values, expected {points} (one per label)",
+                v.len()
+            ))
+        }
+    };
+    for (s, site) in r.sites.iter().enumerate() {
+        length(format!("report.sites[{s}].carbon"), &site.carbon)?;
+        length(format!("report.sites[{s}].price"), &site.price)?;
+        length(
+            format!("report.sites[{s}].green_available"),
+            &site.green_available,
+        )?;
+    }
+    for (i, run) in r.runs.iter().enumerate() {
+        if run.sites.len() != r.sites.len() {
+            return Err(format!(
+                "report.runs[{i}].sites: found {} sites, expected {} (report.sites)",
+                run.sites.len(),
+                r.sites.len()
+            ));
+        }
+        for (s, x) in run.sites.iter().enumerate() {
+            let p = |k: &str| format!("report.runs[{i}].sites[{s}].{k}");
+            for (k, v) in [
+                ("green", &x.green),
+                ("battery", &x.battery),
+                ("grid", &x.grid),
+                ("thermal", &x.thermal),
+                ("load", &x.load),
+                ("charge", &x.charge),
+                ("curtail", &x.curtail),
+                ("soc", &x.soc),
+                ("busy", &x.busy),
+            ] {
+                length(p(k), v)?;
+            }
+        }
+        for (b, bar) in run.gantt.iter().enumerate() {
+            let (job, site) = (bar[0], bar[1]);
+            if !(job >= 0.0
+                && (job as usize) < r.gantt_jobs.len()
+                && site >= 0.0
+                && (site as usize) < r.sites.len())
+            {
+                return Err(format!(
+                    "report.runs[{i}].gantt[{b}]: found job {job} at site {site}, expected a job of report.gantt_jobs at a site of report.sites"
+                ));
+            }
+        }
+        if run.delays.len() != r.delay_bins.len() {
+            return Err(format!(
+                "report.runs[{i}].delays: found {} bins, expected {} (report.delay_bins)",
+                run.delays.len(),
+                r.delay_bins.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The run as one JSON document: `output::json`'s keys plus `report` (what the charts need).
 /// `results` must have been simulated with `SimConfig::record_timeline`.
 pub fn data(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> Value {
@@ -155,6 +380,7 @@ pub fn data(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> 
         })
         .collect();
 
+    doc["run_format"] = json!(RUN_FORMAT);
     doc["report"] = json!({
         "start_utc": sc.grid.start.format("%Y-%m-%d %H:%M").to_string(),
         "start_ms": sc.grid.start.timestamp_millis(),
@@ -781,6 +1007,67 @@ mod tests {
             })
             .collect();
         data(&loaded, &cfg, &results)
+    }
+
+    /// Issue 14, item 6: a tampered saved run once gave a page whose script stopped half-way
+    /// (5 of 11 charts). Every such document is refused, naming the field.
+    #[test]
+    fn a_saved_run_is_checked_against_its_schema() {
+        let good = demo_doc();
+        check_run(&good).unwrap();
+        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+            (
+                "report.runs: found 0 runs",
+                Box::new(|d| d["report"]["runs"] = json!([])),
+            ),
+            (
+                "policies[0].metrics.cost",
+                Box::new(|d| d["policies"][0]["metrics"]["cost"] = json!("cheap")),
+            ),
+            (
+                "policies[1].metrics.cost: found null",
+                Box::new(|d| d["policies"][1]["metrics"]["cost"] = Value::Null),
+            ),
+            (
+                "run_format: found none",
+                Box::new(|d| {
+                    d.as_object_mut().unwrap().remove("run_format");
+                }),
+            ),
+            (
+                "run_format: found 7",
+                Box::new(|d| d["run_format"] = json!(7)),
+            ),
+            (
+                "policies: found none",
+                Box::new(|d| {
+                    d["policies"] = json!([]);
+                    d["report"]["runs"] = json!([]);
+                }),
+            ),
+            (
+                "report.runs[0].sites[1].grid: found 3 values",
+                Box::new(|d| d["report"]["runs"][0]["sites"][1]["grid"] = json!([1, 2, 3])),
+            ),
+            (
+                "report.runs[1].gantt[0]",
+                Box::new(|d| d["report"]["runs"][1]["gantt"][0] = json!([999, 0, 0, 1])),
+            ),
+            (
+                "report.sites[0].lat",
+                Box::new(|d| d["report"]["sites"][0]["lat"] = json!("north")),
+            ),
+            (
+                "report.runs[1].name",
+                Box::new(|d| d["report"]["runs"][1]["name"] = json!("other")),
+            ),
+        ];
+        for (says, tamper) in cases {
+            let mut doc = good.clone();
+            tamper(&mut doc);
+            let e = check_run(&doc).expect_err(says);
+            assert!(e.contains(says), "{says}: {e}");
+        }
     }
 
     #[test]
