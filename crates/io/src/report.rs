@@ -1015,7 +1015,8 @@ mod tests {
     fn a_saved_run_is_checked_against_its_schema() {
         let good = demo_doc();
         check_run(&good).unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Tamper = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Tamper)> = vec![
             (
                 "report.runs: found 0 runs",
                 Box::new(|d| d["report"]["runs"] = json!([])),
