@@ -200,7 +200,9 @@ fn every_valid_extreme_runs_every_policy_with_finite_results() {
                 .split(|c: char| c == ',' || c.is_whitespace())
                 .collect();
             assert!(
-                !words.iter().any(|w| ["NaN", "inf", "-inf", "NaN%"].contains(w)),
+                !words
+                    .iter()
+                    .any(|w| ["NaN", "inf", "-inf", "NaN%"].contains(w)),
                 "{format} {name}: {text}"
             );
         }

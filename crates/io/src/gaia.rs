@@ -77,13 +77,24 @@ pub fn read_carbon(path: &Path) -> Result<CarbonFile, InputError> {
     let mut rec = csv::StringRecord::new();
     while rdr.read_record(&mut rec).map_err(|e| csv_err(&file, e))? {
         let line = rec.position().map_or(0, |p| p.line() as usize);
-        values.push(number(
+        let v = number(
             &file,
             line,
             "carbon_intensity_avg",
             rec.get(col).unwrap_or(""),
             "a carbon intensity in gCO2/kWh",
-        )?);
+        )?;
+        let max = suandian_core::limits::CARBON_G_PER_KWH;
+        if !(0.0..=max).contains(&v) {
+            return Err(InputError::value(
+                &file,
+                Some(line),
+                "carbon_intensity_avg",
+                v,
+                format!("a carbon intensity from 0 to {max} gCO2/kWh"),
+            ));
+        }
+        values.push(v);
     }
     let zone = path
         .file_stem()
@@ -107,17 +118,32 @@ pub fn read_trace(path: &Path) -> Result<Vec<TraceJob>, InputError> {
         let get = |i: usize| rec.get(i).unwrap_or("");
         let arrival_s = number(&file, line, "arrival_time", get(ca), "seconds")?;
         let length_s = number(&file, line, "length", get(cl), "seconds")?;
-        if length_s < 300.0 {
+        if !(300.0..=suandian_core::limits::RUNTIME_H * 3600.0).contains(&length_s) {
             return Err(InputError::value(
                 &file,
                 Some(line),
                 "length",
                 length_s,
-                "at least 300 s (GAIA rejects shorter jobs)",
+                format!(
+                    "at least 300 s (GAIA rejects shorter jobs) and at most {} s (ten years)",
+                    suandian_core::limits::RUNTIME_H * 3600.0
+                ),
+            ));
+        }
+        if !(0.0..=suandian_core::limits::TIME_H * 3600.0).contains(&arrival_s) {
+            return Err(InputError::value(
+                &file,
+                Some(line),
+                "arrival_time",
+                arrival_s,
+                format!(
+                    "an offset from 0 to {} s",
+                    suandian_core::limits::TIME_H * 3600.0
+                ),
             ));
         }
         let cpus = number(&file, line, "cpus", get(cc), "a CPU count >= 1")?;
-        if cpus < 1.0 {
+        if !(1.0..=f64::from(suandian_core::limits::ACCELERATORS)).contains(&cpus) {
             return Err(InputError::value(
                 &file,
                 Some(line),

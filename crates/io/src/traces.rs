@@ -204,13 +204,17 @@ pub fn read_gaia(path: &Path, file: &str, opts: &TraceOptions) -> Result<Trace, 
             field(&rec, cl),
             &format!("a run time in {unit}"),
         )?;
-        if length <= 0.0 {
+        let max_length = match opts.time_unit {
+            TimeUnit::Hours => suandian_core::limits::RUNTIME_H,
+            TimeUnit::Seconds => suandian_core::limits::RUNTIME_H * 3600.0,
+        };
+        if !(length > 0.0 && length <= max_length) {
             return Err(InputError::value(
                 file,
                 Some(line),
                 "length",
                 length,
-                "a run time > 0 (the job has no work)",
+                format!("a run time > 0 (the job has no work) and at most {max_length} {unit} (ten years)"),
             ));
         }
         let cpus = num(file, line, "cpus", field(&rec, cc), "a CPU count > 0")?;

@@ -223,6 +223,26 @@ proptest! {
     }
 
     #[test]
+    fn the_gaia_command_readers_never_panic(seed in 0usize..2, e in edits()) {
+        if seed == 0 {
+            let text = "arrival_time,length,cpus\n0.0,6302.0,1\n10.0,300.5,4\n20.0,7200,2\n";
+            let path = scratch("gaia-trace.csv", &apply(text, &e));
+            if let Ok(jobs) = suandian_io::gaia::read_trace(&path) {
+                for j in &jobs {
+                    prop_assert!(j.length_s.is_finite() && j.arrival_s.is_finite() && j.cpus.is_finite());
+                }
+            }
+        } else {
+            let mut text = String::from("datetime,carbon_intensity_avg\n");
+            for h in 0..30 {
+                text.push_str(&format!("2020-01-01 {:02}:00:00,{}.5\n", h % 24, 300 + h));
+            }
+            let path = scratch("DE20.csv", &apply(&text, &e));
+            let _ = suandian_io::gaia::read_carbon(&path);
+        }
+    }
+
+    #[test]
     fn the_saved_run_check_never_panics(e in edits(), path in 0usize..8, value in 0usize..8) {
         let doc = saved_run();
         // Text edits of the whole document, and a value set at one of its paths.
