@@ -391,22 +391,22 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
     .filter_map(|(o, p)| Some((o, p.as_deref()?)))
     .collect();
     files::check_outputs(&loaded.inputs, &outputs).map_err(Failure::BadInput)?;
+    // Checked whichever forecast is used: a value that is not used is still not ignored
+    // without a word (`--forecast-error nan` with a perfect forecast).
+    if !(0.0..=5.0).contains(&args.forecast_error) {
+        return Err(Failure::BadInput(format!(
+            "--forecast-error: found {}, expected a relative error between 0 and 5",
+            args.forecast_error
+        )));
+    }
     let forecast = match args.forecast {
         None => loaded.simulation.forecast,
         Some(ForecastArg::Perfect) => ForecastKind::Perfect,
         Some(ForecastArg::Persistence) => ForecastKind::Persistence,
-        Some(ForecastArg::Noisy) => {
-            if !(0.0..=5.0).contains(&args.forecast_error) {
-                return Err(Failure::BadInput(format!(
-                    "--forecast-error: found {}, expected a relative error between 0 and 5",
-                    args.forecast_error
-                )));
-            }
-            ForecastKind::Noisy {
-                relative_error: args.forecast_error,
-                seed: args.seed,
-            }
-        }
+        Some(ForecastArg::Noisy) => ForecastKind::Noisy {
+            relative_error: args.forecast_error,
+            seed: args.seed,
+        },
     };
     let mut names: Vec<String> = if args.policies.is_empty() {
         loaded.simulation.policies.clone()

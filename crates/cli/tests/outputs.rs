@@ -137,3 +137,31 @@ fn a_device_is_not_an_input() {
         "{stderr}"
     );
 }
+
+/// Issue 14, item 8: a flag that is not used is still checked, and a site with no plant
+/// shows "green 0 kW", not "-0".
+#[test]
+fn small_things_said_right() {
+    let out = bin()
+        .args([
+            "simulate",
+            "--builtin",
+            "demo",
+            "--forecast",
+            "perfect",
+            "--forecast-error",
+            "nan",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--forecast-error"));
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/base.toml");
+    let out = bin().args(["validate", base]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("green 0 kW") && !text.contains("-0 kW"),
+        "{text}"
+    );
+}

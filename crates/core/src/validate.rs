@@ -393,6 +393,18 @@ impl Scenario {
                     "at least one site",
                 ));
             }
+            if let Some((k, s)) = job
+                .allowed_sites
+                .iter()
+                .enumerate()
+                .find(|(k, s)| job.allowed_sites[..*k].contains(s))
+            {
+                return Err(err(
+                    format!("{p}.allowed_sites[{k}]"),
+                    format!("site {s} a second time"),
+                    "each site once",
+                ));
+            }
             if let Some(s) = job.allowed_sites.iter().find(|s| **s >= self.sites.len()) {
                 return Err(err(
                     format!("{p}.allowed_sites"),

@@ -461,7 +461,8 @@ pub fn summary(loaded: &LoadedScenario) -> String {
     for s in &sc.sites {
         let n = sc.grid.slots as f64;
         let mean = |v: &[f64]| v.iter().sum::<f64>() / n;
-        let green_kw: f64 = s.green.iter().map(|g| g.capacity_kw).sum();
+        // `+ 0.0`: an empty sum is -0.0, which prints as "-0".
+        let green_kw: f64 = s.green.iter().map(|g| g.capacity_kw).sum::<f64>() + 0.0;
         let _ = writeln!(
             out,
             "site {:<14} {:>6} x {:<10} idle IT {:>8.1} kW, import <= {:.0} kW, mean {:.0} g/kWh, mean price {:.1}/MWh, green {:.0} kW, battery {}, thermal {}",

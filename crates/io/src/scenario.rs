@@ -1169,8 +1169,13 @@ impl Resolver {
         )?;
         let a = &s.accelerators;
         let ap = format!("{p}.accelerators");
-        if !(1..=i64::from(u32::MAX)).contains(&a.count) {
-            return Err(self.err(&format!("{ap}.count"), a.count, "a whole number >= 1"));
+        let most = suandian_core::limits::ACCELERATORS;
+        if !(1..=i64::from(most)).contains(&a.count) {
+            return Err(self.err(
+                &format!("{ap}.count"),
+                a.count,
+                format!("a whole number from 1 to {most}"),
+            ));
         }
         if a.per_server == 0 {
             return Err(self.err(&format!("{ap}.per_server"), 0, "a whole number >= 1"));
@@ -1388,6 +1393,32 @@ impl Resolver {
         })
     }
 
+    /// A list of site names as indices: at least one, each known, none twice (a repeated
+    /// site is a mistake in the file, not something to drop silently).
+    fn site_list(
+        &self,
+        path: &str,
+        list: &[String],
+        names: &[String],
+    ) -> Result<Vec<usize>, InputError> {
+        if list.is_empty() {
+            return Err(self.err(path, "an empty list", "at least one site"));
+        }
+        let mut v = Vec::with_capacity(list.len());
+        for (i, n) in list.iter().enumerate() {
+            let s = self.site_index(&format!("{path}[{i}]"), n, names)?;
+            if v.contains(&s) {
+                return Err(self.err(
+                    &format!("{path}[{i}]"),
+                    format!("{n:?} a second time"),
+                    "each site once",
+                ));
+            }
+            v.push(s);
+        }
+        Ok(v)
+    }
+
     fn resolve_work(
         &mut self,
         w: &WorkDef,
@@ -1461,23 +1492,7 @@ impl Resolver {
             )?;
             let allowed = match &j.allowed_sites {
                 None => all.clone(),
-                Some(list) => {
-                    if list.is_empty() {
-                        return Err(self.err(
-                            &format!("{p}.allowed_sites"),
-                            "an empty list",
-                            "at least one site",
-                        ));
-                    }
-                    let mut v = Vec::new();
-                    for (i, n) in list.iter().enumerate() {
-                        let s = self.site_index(&format!("{p}.allowed_sites[{i}]"), n, names)?;
-                        if !v.contains(&s) {
-                            v.push(s);
-                        }
-                    }
-                    v
-                }
+                Some(list) => self.site_list(&format!("{p}.allowed_sites"), list, names)?,
             };
             let home = match &j.home_site {
                 None => allowed[0],
@@ -1607,23 +1622,7 @@ impl Resolver {
             }
             let trace_allowed = match &t.allowed_sites {
                 None => all.clone(),
-                Some(list) => {
-                    if list.is_empty() {
-                        return Err(self.err(
-                            &format!("{p}.allowed_sites"),
-                            "an empty list",
-                            "at least one site",
-                        ));
-                    }
-                    let mut v = Vec::new();
-                    for (i, n) in list.iter().enumerate() {
-                        let s = self.site_index(&format!("{p}.allowed_sites[{i}]"), n, names)?;
-                        if !v.contains(&s) {
-                            v.push(s);
-                        }
-                    }
-                    v
-                }
+                Some(list) => self.site_list(&format!("{p}.allowed_sites"), list, names)?,
             };
             let trace_home = match t.home_site.as_deref() {
                 None | Some("round-robin") => None,

@@ -189,7 +189,8 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
             rest = &rest[3..];
             if !rest.is_empty() && (rest[0] == b'.' || rest[0] == b',') {
                 let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-                if n == 0 {
+                // A fraction of a second would be dropped: only zeros are taken.
+                if n == 0 || rest[1..=n].iter().any(|c| *c != b'0') {
                     return None;
                 }
                 rest = &rest[1 + n..];
@@ -435,14 +436,23 @@ pub fn read_open_meteo(
 ) -> Result<RawSeries, InputError> {
     #[derive(serde::Deserialize)]
     struct Doc {
-        #[serde(default)]
-        utc_offset_seconds: i64,
+        utc_offset_seconds: Option<i64>,
         hourly: HashMap<String, Vec<serde_json::Value>>,
     }
     let column = column.unwrap_or("temperature_2m");
     let text = crate::files::read_input(path, file)?;
     let doc: Doc = serde_json::from_str(&text)
         .map_err(|e| InputError::syntax(file, Some(e.line()), Some(e.column()), e.to_string()))?;
+    // Its times are local: taking a file without its offset as UTC would shift every value.
+    let Some(utc_offset_seconds) = doc.utc_offset_seconds else {
+        return Err(InputError::value(
+            file,
+            None,
+            "utc_offset_seconds",
+            "nothing",
+            "the offset of hourly.time from UTC in seconds, as Open-Meteo writes it (0 for UTC)",
+        ));
+    };
     let keys = || {
         let mut k: Vec<&str> = doc.hourly.keys().map(String::as_str).collect();
         k.sort_unstable();
@@ -505,7 +515,7 @@ pub fn read_open_meteo(
                 ))
             }
         };
-        s.times.push(ts - doc.utc_offset_seconds);
+        s.times.push(ts - utc_offset_seconds);
         s.values.push(v);
     }
     Ok(s)
@@ -809,8 +819,10 @@ mod tests {
             parse_timestamp("2021-12-31T19:00:00-05:00"),
             Some(1_640_995_200)
         );
+        // A fraction of a second would be dropped: refused, unless it is zero.
+        assert_eq!(parse_timestamp("2022-01-01T00:00:00.250Z"), None);
         assert_eq!(
-            parse_timestamp("2022-01-01T00:00:00.250Z"),
+            parse_timestamp("2022-01-01T00:00:00.000Z"),
             Some(1_640_995_200)
         );
         assert_eq!(parse_timestamp("2022-01-01"), Some(1_640_995_200));

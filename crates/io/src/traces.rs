@@ -297,7 +297,26 @@ pub fn read_alibaba_gpu(
             no_gpu += 1;
             continue;
         }
-        let shared = gpus == 1.0 && field(&rec, cm).parse::<f64>().is_ok_and(|m| m < 1000.0);
+        let milli = field(&rec, cm);
+        if !milli.is_empty() {
+            let m = num(
+                file,
+                line,
+                "gpu_milli",
+                milli,
+                "thousandths of a GPU, 0 to 1000",
+            )?;
+            if !(0.0..=1000.0).contains(&m) {
+                return Err(InputError::value(
+                    file,
+                    Some(line),
+                    "gpu_milli",
+                    m,
+                    "thousandths of a GPU, 0 to 1000",
+                ));
+            }
+        }
+        let shared = gpus == 1.0 && milli.parse::<f64>().is_ok_and(|m| m < 1000.0);
         let created = num(
             file,
             line,
@@ -326,6 +345,15 @@ pub fn read_alibaba_gpu(
             sched,
             "a time in seconds (or empty for a pod never scheduled)",
         )?;
+        if sched < created {
+            return Err(InputError::value(
+                file,
+                Some(line),
+                "scheduled_time",
+                sched,
+                format!("a time at or after the pod's creation_time ({created} s)"),
+            ));
+        }
         let deleted = num(
             file,
             line,

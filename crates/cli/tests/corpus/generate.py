@@ -71,6 +71,11 @@ case("series-file-folder", "carbon = 450", "carbon = { file = \".\" }", "not a r
 case("series-nan-cell", "carbon = 450", "carbon = { file = \"../series/nan-cell.csv\" }", "nan-cell.csv")
 case("series-duplicate-timestamp", "carbon = 450", "carbon = { file = \"../series/duplicate.csv\" }", "duplicate.csv")
 case("series-not-a-number", "carbon = 450", "carbon = { file = \"../series/text-cell.csv\" }", "text-cell.csv")
+case("allowed-sites-twice", "allowed_sites = [\"a\"]", "allowed_sites = [\"a\", \"a\"]", "allowed_sites")
+case("count-too-many", "count = 16, model = \"H100\", idle_w = 100, peak_w = 700, per_server = 8, other_it_w_per_server = 1500 }\npue = 1.3",
+     "count = 4000000000, model = \"H100\", idle_w = 100, peak_w = 700, per_server = 8, other_it_w_per_server = 1500 }\npue = 1.3", "from 1 to 100000000")
+case("series-fractional-seconds", "carbon = 450", "carbon = { file = \"../series/fractional.csv\" }", "fractional.csv")
+case("series-open-meteo-no-offset", "carbon = 450", "carbon = { file = \"../series/no-offset.json\", format = \"open-meteo\", column = \"temperature_2m\" }", "utc_offset_seconds")
 raw("not-toml", "this is not [ toml\n", "line")
 raw("empty", "", "version")
 raw("binary", "\x00\x01\x02\x03version = 1\n", "")

@@ -1,0 +1,68 @@
+//! Small bad inputs the readers once took silently (issue 14, item 8): each is refused with
+//! its file, line and field.
+
+use std::path::PathBuf;
+use suandian_io::series::{self, SeriesFormat};
+use suandian_io::traces::{self, TimeUnit, TraceFormat, TraceOptions};
+
+fn file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("suandian-messy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const PODS: &str = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n";
+
+fn pods(row: &str) -> String {
+    // One file per row: the tests run side by side.
+    let name = format!(
+        "pods-{}.csv",
+        row.len() * 31 + row.bytes().map(usize::from).sum::<usize>()
+    );
+    let p = file(&name, &format!("{PODS}{row}\n"));
+    let opts = TraceOptions {
+        time_unit: TimeUnit::Seconds,
+        accelerators_per_cpu: 1.0,
+        limit: None,
+    };
+    traces::read_trace(&p, &name, TraceFormat::AlibabaGpu, &opts)
+        .map(|_| String::new())
+        .unwrap_or_else(|e| e.to_string())
+}
+
+#[test]
+fn an_alibaba_pod_scheduled_before_its_creation_is_refused() {
+    let e = pods("p,1000,1000,1,1000,,LS,Running,500,9000,100");
+    assert!(e.contains("line 2") && e.contains("scheduled_time"), "{e}");
+    assert_eq!(pods("p,1000,1000,1,1000,,LS,Running,100,9000,500"), "");
+}
+
+#[test]
+fn a_negative_gpu_share_is_refused() {
+    let e = pods("p,1000,1000,1,-500,,LS,Running,0,9000,100");
+    assert!(e.contains("gpu_milli") && e.contains("-500"), "{e}");
+}
+
+#[test]
+fn fractional_seconds_are_not_dropped() {
+    let p = file(
+        "f.csv",
+        "time,value\n2024-01-01T00:00:00Z,1\n2024-01-01T01:00:00.5Z,2\n",
+    );
+    let e = series::read_file(&p, "f.csv", SeriesFormat::Generic, None).unwrap_err();
+    assert!(e.to_string().contains("line 3"), "{e}");
+}
+
+#[test]
+fn an_open_meteo_file_must_give_its_utc_offset() {
+    let doc =
+        r#"{"hourly":{"time":["2024-01-01T00:00","2024-01-01T01:00"],"temperature_2m":[1.0,2.0]}}"#;
+    let p = file("w.json", doc);
+    let e = series::read_file(&p, "w.json", SeriesFormat::OpenMeteo, None).unwrap_err();
+    assert!(e.to_string().contains("utc_offset_seconds"), "{e}");
+    let with = doc.replacen('{', r#"{"utc_offset_seconds":3600,"#, 1);
+    let p = file("w2.json", &with);
+    series::read_file(&p, "w2.json", SeriesFormat::OpenMeteo, None).unwrap();
+}
