@@ -426,7 +426,7 @@ pub fn default_scenario(days: u32, seed: u64) -> Scenario {
             grid: GridConnection {
                 import_limit_kw: (full_it_kw * pue_model.max * 1.05).round(),
                 export_limit_kw: 0.0,
-                feed_in_price_per_mwh: 0.0,
+                feed_in_price_per_mwh: vec![0.0; price.len()],
                 price_per_mwh: price,
                 carbon_g_per_kwh: carbon,
                 residual_mix_g_co2_per_kwh: None,

@@ -388,7 +388,7 @@ impl Accumulator {
         m.idle_facility_kwh += idle_it * pue;
         m.batch_acc_h += used.job_acc_h;
         let import_cost = f.import_kw * dt * price / 1000.0;
-        let export_revenue = f.export_kw * dt * s.grid.feed_in_price_per_mwh / 1000.0;
+        let export_revenue = f.export_kw * dt * s.grid.feed_in_price_per_mwh[slot] / 1000.0;
         let (thermal_cost, thermal_kg) = s.thermal.as_ref().map_or((0.0, 0.0), |th| {
             (
                 f.thermal_kw * dt * th.cost_per_kwh,

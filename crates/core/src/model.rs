@@ -160,7 +160,10 @@ impl Pue {
 pub struct GridConnection {
     pub import_limit_kw: f64,
     pub export_limit_kw: f64,
-    pub feed_in_price_per_mwh: f64,
+    /// What a MWh exported earns, per slot (a tariff, or a market price: negative values
+    /// included).
+    #[serde(skip)]
+    pub feed_in_price_per_mwh: Vec<f64>,
     #[serde(skip)]
     pub price_per_mwh: Vec<f64>,
     /// Location-based grid-average intensity.

@@ -141,6 +141,7 @@ enum Phase {
 struct Forecasts {
     carbon: Vec<Forecaster>,
     price: Vec<Forecaster>,
+    feed_in: Vec<Forecaster>,
     green_kw: Vec<Forecaster>,
     pue: Vec<Forecaster>,
     inference: Vec<Forecaster>,
@@ -156,6 +157,7 @@ impl Forecasts {
         let mut f = Forecasts {
             carbon: vec![],
             price: vec![],
+            feed_in: vec![],
             green_kw: vec![],
             pue: vec![],
             inference: vec![],
@@ -173,6 +175,14 @@ impl Forecasts {
             ));
             f.pue
                 .push(mk((0..n).map(|t| site.pue.at(t)).collect(), base + 3, true));
+            // A fixed tariff is known; a feed-in that varies is forecast like a price.
+            let feed_in = &site.grid.feed_in_price_per_mwh;
+            let tariff = feed_in.windows(2).all(|w| w[0] == w[1]);
+            f.feed_in.push(if tariff {
+                Forecaster::new(feed_in.clone(), ForecastKind::Perfect, day, base + 4, false)
+            } else {
+                mk(feed_in.clone(), base + 4, false)
+            });
         }
         let base = 8 * sc.sites.len() as u64;
         for (r, d) in sc.inference.iter().enumerate() {
@@ -269,8 +279,10 @@ impl<'a> Context<'a> {
     pub fn export_limit_kw(&self, site: SiteId) -> f64 {
         self.sc.sites[site].grid.export_limit_kw
     }
-    pub fn feed_in_price_per_mwh(&self, site: SiteId) -> f64 {
-        self.sc.sites[site].grid.feed_in_price_per_mwh
+    /// Believed feed-in price of `slot` (currency/MWh): known exactly where it is a fixed
+    /// tariff (a constant series), forecast like the import price where it varies.
+    pub fn feed_in_price_forecast(&self, site: SiteId, slot: usize) -> f64 {
+        self.fc.feed_in[site].at(self.slot, slot)
     }
     pub fn thermal(&self, site: SiteId) -> Option<&Thermal> {
         self.sc.sites[site].thermal.as_ref()

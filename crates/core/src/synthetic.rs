@@ -77,7 +77,7 @@ pub fn fleet_with_eligibility(spec: FleetSpec, eligible: usize) -> Scenario {
             grid: GridConnection {
                 import_limit_kw: full_kw * 1.5,
                 export_limit_kw: full_kw * 0.2,
-                feed_in_price_per_mwh: 20.0,
+                feed_in_price_per_mwh: vec![20.0; spec.slots],
                 price_per_mwh: price,
                 carbon_g_per_kwh: carbon,
                 residual_mix_g_co2_per_kwh: None,

@@ -47,15 +47,6 @@ fn finite_nonneg(field: &str, v: f64, max: f64) -> Result<(), ModelError> {
     }
 }
 
-/// `|v| <= max`.
-fn finite_within(field: &str, v: f64, max: f64) -> Result<(), ModelError> {
-    if v.is_finite() && v.abs() <= max {
-        Ok(())
-    } else {
-        Err(err(field, v, format!("a number from -{max} to {max}")))
-    }
-}
-
 /// A series of one value per slot, each `0..=max` (`nonneg`) or `-max..=max`.
 fn series(
     field: &str,
@@ -215,9 +206,11 @@ impl Scenario {
                 gr.green_certificates_kwh,
                 max::ENERGY_KWH,
             )?;
-            finite_within(
+            series(
                 &format!("{p}.grid.feed_in_price_per_mwh"),
-                gr.feed_in_price_per_mwh,
+                &gr.feed_in_price_per_mwh,
+                n,
+                false,
                 max::PRICE_PER_MWH,
             )?;
             match gr.residual_mix_g_co2_per_kwh {

@@ -40,7 +40,7 @@ fn scenario() -> Scenario {
         wear_cost_per_kwh: None,
     });
     b.grid.export_limit_kw = 0.5;
-    b.grid.feed_in_price_per_mwh = 20.0;
+    b.grid.feed_in_price_per_mwh = vec![20.0; 3];
     b.grid.green_certificates_kwh = 0.25;
     b.grid.residual_mix_g_co2_per_kwh = Some(300.0);
     b.thermal = Some(Thermal {

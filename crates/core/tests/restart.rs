@@ -117,6 +117,7 @@ fn a_job_cut_off_during_its_restart_has_done_no_more_work() {
     for s in &mut sc.sites {
         s.grid.price_per_mwh.truncate(3);
         s.grid.carbon_g_per_kwh.truncate(3);
+        s.grid.feed_in_price_per_mwh.truncate(3);
     }
     sc.jobs[0].deadline_h = 3.0;
     sc.validate().unwrap();

@@ -186,7 +186,11 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
             "\n[sites.grid]\nimport_limit_kw = {}\nexport_limit_kw = {}\nfeed_in_price_per_mwh = {}\ngreen_certificates_kwh = {}",
             num(g.import_limit_kw),
             num(g.export_limit_kw),
-            num(g.feed_in_price_per_mwh),
+            // A fixed tariff as a number, a varying one as a series.
+            match g.feed_in_price_per_mwh.first() {
+                Some(&x) if g.feed_in_price_per_mwh.iter().all(|v| *v == x) => num(x),
+                _ => values(&g.feed_in_price_per_mwh),
+            },
             num(g.green_certificates_kwh)
         );
         if let Some(r) = g.residual_mix_g_co2_per_kwh {

@@ -563,8 +563,8 @@ struct GridDef {
     import_limit_kw: f64,
     #[serde(default)]
     export_limit_kw: f64,
-    #[serde(default)]
-    feed_in_price_per_mwh: f64,
+    /// A number (a fixed tariff) or any series.
+    feed_in_price_per_mwh: Option<toml::Value>,
     price: toml::Value,
     carbon: toml::Value,
     residual_mix_g_co2_per_kwh: Option<f64>,
@@ -1261,12 +1261,6 @@ impl Resolver {
         let gp = format!("{p}.grid");
         self.nonneg(&format!("{gp}.import_limit_kw"), g.import_limit_kw)?;
         self.nonneg(&format!("{gp}.export_limit_kw"), g.export_limit_kw)?;
-        self.check(
-            &format!("{gp}.feed_in_price_per_mwh"),
-            g.feed_in_price_per_mwh,
-            true,
-            "a finite number",
-        )?;
         self.nonneg(
             &format!("{gp}.green_certificates_kwh"),
             g.green_certificates_kwh,
@@ -1275,6 +1269,10 @@ impl Resolver {
             self.nonneg(&format!("{gp}.residual_mix_g_co2_per_kwh"), r)?;
         }
         let price_per_mwh = self.series(&format!("{gp}.price"), &g.price, Bounds::ANY)?;
+        let feed_in_price_per_mwh = match &g.feed_in_price_per_mwh {
+            Some(v) => self.series(&format!("{gp}.feed_in_price_per_mwh"), v, Bounds::ANY)?,
+            None => vec![0.0; self.grid.slots],
+        };
         let carbon_g_per_kwh = self.series(
             &format!("{gp}.carbon"),
             &g.carbon,
@@ -1286,7 +1284,7 @@ impl Resolver {
         let grid = GridConnection {
             import_limit_kw: g.import_limit_kw,
             export_limit_kw: g.export_limit_kw,
-            feed_in_price_per_mwh: g.feed_in_price_per_mwh,
+            feed_in_price_per_mwh,
             price_per_mwh,
             carbon_g_per_kwh,
             residual_mix_g_co2_per_kwh: g.residual_mix_g_co2_per_kwh,
@@ -1780,7 +1778,8 @@ impl Resolver {
             }
             if dropped > 0 {
                 self.warnings.push(format!(
-                    "{shown}: dropped {dropped} of {} jobs arriving outside the horizon (outside_horizon = \"drop\")",
+                    "{shown} ({p}{}): dropped {dropped} of {} jobs arriving outside the horizon (outside_horizon = \"drop\")",
+                    t.id_prefix.as_deref().map_or(String::new(), |x| format!(", id_prefix {x:?}")),
                     trace.jobs.len()
                 ));
             }

@@ -66,3 +66,58 @@ fn an_open_meteo_file_must_give_its_utc_offset() {
     let p = file("w2.json", &with);
     series::read_file(&p, "w2.json", SeriesFormat::OpenMeteo, None).unwrap();
 }
+
+/// Issue 14, item 9: the feed-in price can be a series (a market price, negative values
+/// included), not only a constant; a run earns each slot's price for what it exports.
+#[test]
+fn the_feed_in_price_may_be_a_series() {
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cli/tests/corpus/base.toml"
+    ))
+    .unwrap();
+    let daily: Vec<String> = (0..24)
+        .map(|h| format!("{}", h as i32 * 10 - 100))
+        .collect();
+    let text = base.replace(
+        "feed_in_price_per_mwh = 15",
+        &format!(
+            "feed_in_price_per_mwh = {{ daily = [{}] }}",
+            daily.join(", ")
+        ),
+    );
+    let loaded =
+        suandian_io::scenario::from_toml_str(&text, "feed-in.toml", std::path::Path::new(""))
+            .unwrap();
+    let f = &loaded.scenario.sites[1].grid.feed_in_price_per_mwh;
+    assert_eq!((f[0], f[23]), (-100.0, 130.0));
+    // Exported and read back the same.
+    let again = suandian_io::scenario::from_toml_str(
+        &suandian_io::export::to_toml(&loaded),
+        "again.toml",
+        std::path::Path::new(""),
+    )
+    .unwrap();
+    assert_eq!(&again.scenario.sites[1].grid.feed_in_price_per_mwh, f);
+    // Revenue is each slot's export at that slot's price.
+    let cfg = suandian_core::sim::SimConfig {
+        record_timeline: true,
+        ..Default::default()
+    };
+    let mut asap = suandian_core::policy::by_name("asap").unwrap();
+    let r = suandian_core::sim::simulate(&loaded.scenario, asap.as_mut(), &cfg);
+    let want: f64 = r
+        .timeline
+        .iter()
+        .map(|row| {
+            row.flows.export_kw
+                * loaded.scenario.sites[row.site].grid.feed_in_price_per_mwh[row.slot]
+                / 1000.0
+        })
+        .sum();
+    assert!(
+        (r.metrics.export_revenue - want).abs() < 1e-9,
+        "{} vs {want}",
+        r.metrics.export_revenue
+    );
+}

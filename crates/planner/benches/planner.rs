@@ -44,7 +44,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
                 over_limit_per_kwh: vec![],
                 market_carbon: None,
                 export_limit_kw: 200.0,
-                feed_in_per_mwh: 20.0,
+                feed_in_per_mwh: vec![20.0; slots],
                 battery: Some(PlanBattery {
                     end_value_per_kwh: 0.0,
                     wear_cost_per_kwh: 0.0,

@@ -158,7 +158,9 @@ pub fn from_context(
                     h as f64 / ctx.slots() as f64,
                 ),
                 export_limit_kw: ctx.export_limit_kw(s),
-                feed_in_per_mwh: ctx.feed_in_price_per_mwh(s),
+                feed_in_per_mwh: (0..h)
+                    .map(|t| ctx.feed_in_price_forecast(s, now + t))
+                    .collect(),
                 battery: battery(
                     ctx.battery(s),
                     ctx.battery_soc_kwh(s),
@@ -431,7 +433,7 @@ pub fn from_scenario(
                     1.0,
                 ),
                 export_limit_kw: s.grid.export_limit_kw,
-                feed_in_per_mwh: s.grid.feed_in_price_per_mwh,
+                feed_in_per_mwh: s.grid.feed_in_price_per_mwh.clone(),
                 battery: battery(
                     s.battery.as_ref(),
                     s.battery

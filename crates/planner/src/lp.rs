@@ -27,7 +27,8 @@ pub struct PlanSite {
     /// certificates, which is the same).
     pub market_carbon: Option<MarketCarbon>,
     pub export_limit_kw: f64,
-    pub feed_in_per_mwh: f64,
+    /// Per window slot.
+    pub feed_in_per_mwh: Vec<f64>,
     pub battery: Option<PlanBattery>,
     pub thermal: Option<(f64, f64, f64)>, // (capacity kW, cost per kWh, g CO2 per kWh)
     pub pue: Vec<f64>,
@@ -730,7 +731,7 @@ fn solve_inner(
             );
             let feed_in = match input.mode {
                 ObjectiveMode::Carbon => 0.0,
-                _ => s.feed_in_per_mwh / 1000.0,
+                _ => s.feed_in_per_mwh[t] / 1000.0,
             };
             let (w, feed_in) = match grid_chord(s, t, w, feed_in) {
                 Some((slope, constant)) => {

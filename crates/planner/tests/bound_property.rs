@@ -79,11 +79,12 @@ fn scenario(seed: u64, f: Features) -> Scenario {
         } else {
             0.0
         };
-        s.grid.feed_in_price_per_mwh = if f.export_above_import {
+        let feed_in = if f.export_above_import {
             rng.range(100.0, 300.0)
         } else {
             rng.range(0.0, 40.0)
         };
+        s.grid.feed_in_price_per_mwh = (0..slots).map(|_| feed_in * rng.range(0.5, 1.5)).collect();
         if f.market && rng.chance(0.8) {
             s.grid.green_certificates_kwh = rng.range(0.0, 60.0);
             s.grid.residual_mix_g_co2_per_kwh = Some(rng.range(300.0, 1000.0));

@@ -25,7 +25,7 @@ fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
         over_limit_per_kwh: vec![],
         market_carbon: None,
         export_limit_kw: 0.0,
-        feed_in_per_mwh: 0.0,
+        feed_in_per_mwh: vec![0.0; h],
         battery: None,
         thermal: None,
         pue: vec![1.0; h],
@@ -736,7 +736,7 @@ fn green_share_never_exceeds_one_when_the_battery_exports() {
         .collect();
     s.grid.carbon_g_per_kwh = vec![600.0; slots];
     s.grid.export_limit_kw = 50.0;
-    s.grid.feed_in_price_per_mwh = 120.0;
+    s.grid.feed_in_price_per_mwh = vec![120.0; s.grid.price_per_mwh.len()];
     s.green.push(GreenPlant {
         name: "pv".into(),
         kind: GreenKind::Solar,
@@ -860,7 +860,7 @@ fn the_bound_does_not_buy_power_to_re_export_it() {
     let mut sc = bare_fleet(1, 24);
     let g = &mut sc.sites[0].grid;
     g.price_per_mwh = vec![50.0; 24];
-    g.feed_in_price_per_mwh = 200.0;
+    g.feed_in_price_per_mwh = vec![200.0; 24];
     g.export_limit_kw = 20.0;
     sc.jobs = vec![one_job(4, 6.0, 20.0, vec![0])];
     sc.validate().unwrap();

@@ -42,7 +42,7 @@ pub fn site(
         grid: GridConnection {
             import_limit_kw: import_kw,
             export_limit_kw: 0.0,
-            feed_in_price_per_mwh: 0.0,
+            feed_in_price_per_mwh: vec![0.0; price.len()],
             price_per_mwh: price,
             carbon_g_per_kwh: carbon,
             residual_mix_g_co2_per_kwh: None,
