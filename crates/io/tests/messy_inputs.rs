@@ -77,7 +77,7 @@ fn the_feed_in_price_may_be_a_series() {
     ))
     .unwrap();
     let daily: Vec<String> = (0..24)
-        .map(|h| format!("{}", h as i32 * 10 - 100))
+        .map(|h: i32| format!("{}", h * 10 - 100))
         .collect();
     let text = base.replace(
         "feed_in_price_per_mwh = 15",
