@@ -1139,6 +1139,7 @@ impl Resolver {
         raw.scale(t.scale);
         let gaps = t.gaps.unwrap_or(self.gaps);
         let r = series::resample(&raw, &self.grid, gaps, bounds)?;
+        self.warnings.extend(r.warnings.iter().cloned());
         if r.gaps_filled > 0 {
             self.warnings.push(format!(
                 "{shown}: filled {} gap(s) in {} for {path} (gaps = \"{}\")",

@@ -124,6 +124,9 @@ impl Bounds {
 pub struct Resampled {
     pub values: Vec<f64>,
     pub gaps_filled: usize,
+    /// Problems in parts of the file the horizon does not use (each names its line): a real
+    /// file is judged only on what the scenario reads from it.
+    pub warnings: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -608,8 +611,17 @@ pub fn resample(
         ));
     }
     let t = &raw.times;
-    for i in 1..n {
-        if t[i] <= t[i - 1] {
+    let slot = i64::from(grid.slot_minutes) * 60;
+    let start = grid.start.timestamp();
+    let end = start + grid.slots as i64 * slot;
+    // Timestamps out of order: an error where the horizon (with two days around it) is
+    // concerned; elsewhere a warning naming the line, and only the part near the horizon is
+    // read (one duplicated row two years away once rejected a whole market file).
+    let disorder: Vec<usize> = (1..n).filter(|&i| t[i] <= t[i - 1]).collect();
+    if !disorder.is_empty() {
+        let near_range = (start - 2 * 86_400)..=(end + 2 * 86_400);
+        let near = |i: usize| near_range.contains(&t[i]) || near_range.contains(&t[i - 1]);
+        let describe = |i: usize| {
             let how = if t[i] == t[i - 1] {
                 "repeats"
             } else {
@@ -619,21 +631,45 @@ pub fn resample(
                 Some(l) => format!("line {l}"),
                 None => format!("{}[{}]", raw.column, i - 1),
             };
+            format!(
+                "{}timestamp {} {how} the one on {prev}",
+                if raw.line(i).is_none() {
+                    format!("{}: ", raw.place(i))
+                } else {
+                    String::new()
+                },
+                format_timestamp(t[i]),
+            )
+        };
+        if let Some(&i) = disorder.iter().find(|&&i| near(i)) {
             return Err(InputError::data(
                 file,
                 raw.line(i),
-                format!(
-                    "{}timestamp {} {how} the one on {prev} (expected strictly increasing timestamps)",
-                    if raw.line(i).is_none() { format!("{}: ", raw.place(i)) } else { String::new() },
-                    format_timestamp(t[i]),
-                ),
+                format!("{} (expected strictly increasing timestamps)", describe(i)),
             ));
         }
+        let keep: Vec<usize> = (0..n).filter(|&i| near_range.contains(&t[i])).collect();
+        let sub = RawSeries {
+            source: raw.source.clone(),
+            column: raw.column.clone(),
+            times: keep.iter().map(|&i| t[i]).collect(),
+            values: keep.iter().map(|&i| raw.values[i]).collect(),
+            lines: keep
+                .iter()
+                .map(|&i| raw.lines.get(i).copied().unwrap_or(0))
+                .collect(),
+        };
+        let mut r = resample(&sub, grid, gaps, bounds)?;
+        r.warnings.extend(disorder.iter().map(|&i| {
+            format!(
+                "{file}: {}{} outside the scenario's horizon: ignored (only the part the scenario reads is judged)",
+                raw.line(i).map_or(String::new(), |l| format!("line {l}: ")),
+                describe(i)
+            )
+        }));
+        return Ok(r);
     }
     let spacing = usual_spacing(t);
-    let slot = i64::from(grid.slot_minutes) * 60;
-    let start = grid.start.timestamp();
-    let end = start + grid.slots as i64 * slot;
     let covered_end = t[n - 1] + spacing;
     if t[0] > start || covered_end < end {
         let missing = if t[0] > start {
@@ -796,6 +832,7 @@ pub fn resample(
     Ok(Resampled {
         values: out,
         gaps_filled,
+        warnings: vec![],
     })
 }
 

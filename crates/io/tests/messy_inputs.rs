@@ -76,9 +76,7 @@ fn the_feed_in_price_may_be_a_series() {
         "/../cli/tests/corpus/base.toml"
     ))
     .unwrap();
-    let daily: Vec<String> = (0..24)
-        .map(|h: i32| format!("{}", h * 10 - 100))
-        .collect();
+    let daily: Vec<String> = (0..24).map(|h: i32| format!("{}", h * 10 - 100)).collect();
     let text = base.replace(
         "feed_in_price_per_mwh = 15",
         &format!(
@@ -119,5 +117,42 @@ fn the_feed_in_price_may_be_a_series() {
         (r.metrics.export_revenue - want).abs() < 1e-9,
         "{} vs {want}",
         r.metrics.export_revenue
+    );
+}
+
+/// Issue 14, item 9: one duplicated timestamp two years outside the horizon rejected a whole
+/// market series. Only what the horizon uses is judged; a problem elsewhere is a warning
+/// naming its line. Inside the horizon it is still an error.
+#[test]
+fn a_problem_far_from_the_horizon_is_a_warning() {
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cli/tests/corpus/base.toml"
+    ))
+    .unwrap();
+    let mut rows = vec!["time,value".to_string()];
+    rows.push("2022-03-01T00:00:00Z,300".into());
+    rows.push("2022-03-01T00:00:00Z,300".into()); // line 3 repeats line 2, two years away
+    for h in 0..24 {
+        rows.push(format!("2024-06-01T{h:02}:00:00Z,{}", 400 + h));
+    }
+    let csv = file("far.csv", &(rows.join("\n") + "\n"));
+    let dir = csv.parent().unwrap();
+    let text = base.replace("carbon = 450", "carbon = { file = \"far.csv\" }");
+    let loaded = suandian_io::scenario::from_toml_str(&text, "far.toml", dir).unwrap();
+    assert_eq!(loaded.scenario.sites[1].grid.carbon_g_per_kwh[3], 403.0);
+    let w = loaded.warnings.join("\n");
+    assert!(
+        w.contains("far.csv: line 3") && w.contains("outside the scenario's horizon"),
+        "{w}"
+    );
+    // The same duplicate inside the horizon.
+    rows.insert(10, rows[9].clone());
+    file("near.csv", &(rows.join("\n") + "\n"));
+    let text = base.replace("carbon = 450", "carbon = { file = \"near.csv\" }");
+    let e = suandian_io::scenario::from_toml_str(&text, "near.toml", dir).unwrap_err();
+    assert!(
+        e.to_string().contains("line 11") && e.to_string().contains("repeats"),
+        "{e}"
     );
 }
