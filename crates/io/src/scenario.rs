@@ -708,6 +708,26 @@ struct SeriesTableDef {
     #[serde(default = "one")]
     scale: f64,
     gaps: Option<GapRule>,
+    /// The offset of timestamps that give none, e.g. "+10:00" (default UTC).
+    utc_offset: Option<String>,
+}
+
+/// `+HH:MM`, `-HH:MM`, `+HH` or `Z` as seconds east of UTC.
+fn parse_utc_offset(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("z") || s.eq_ignore_ascii_case("utc") {
+        return Some(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?),
+        None => (rest.parse::<i64>().ok()?, 0),
+    };
+    ((0..=14).contains(&h) && (0..60).contains(&m)).then_some(sign * (h * 3600 + m * 60))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1136,6 +1156,17 @@ impl Resolver {
         };
         let mut raw = series::read_file(&full, &shown, format, t.column.as_deref())?;
         self.inputs.push(full.clone());
+        if let Some(o) = &t.utc_offset {
+            let offset_s = parse_utc_offset(o).ok_or_else(|| {
+                self.err(
+                    &format!("{path}.utc_offset"),
+                    format!("{o:?}"),
+                    "an offset from UTC like \"+10:00\" or \"-05:00\"",
+                )
+            })?;
+            raw.local_offset(offset_s)
+                .map_err(|m| self.err(&format!("{path}.utc_offset"), format!("{o:?}"), &m))?;
+        }
         raw.scale(t.scale);
         let gaps = t.gaps.unwrap_or(self.gaps);
         let r = series::resample(&raw, &self.grid, gaps, bounds)?;

@@ -58,6 +58,8 @@ pub struct RawSeries {
     pub values: Vec<f64>,
     /// 1-based line of each point in the file (0 where lines mean nothing, as in JSON).
     pub lines: Vec<usize>,
+    /// Points whose timestamp gave no offset (taken as UTC until [`RawSeries::local_offset`]).
+    pub naive: Vec<bool>,
 }
 
 impl RawSeries {
@@ -77,6 +79,25 @@ impl RawSeries {
             Some(l) => format!("line {l}"),
             None => format!("{}[{i}]", self.column),
         }
+    }
+    /// Take the timestamps that gave no offset as local time at `offset_s` seconds east of
+    /// UTC (market data often comes in local standard time: AEMO's NEM time is UTC+10, no
+    /// daylight saving). An error where every timestamp gives its own offset.
+    pub fn local_offset(&mut self, offset_s: i64) -> Result<(), String> {
+        if offset_s == 0 {
+            return Ok(());
+        }
+        if !self.naive.iter().any(|n| *n) {
+            return Err(
+                "every timestamp gives its own offset: utc_offset has nothing to apply to".into(),
+            );
+        }
+        for (t, naive) in self.times.iter_mut().zip(&self.naive) {
+            if *naive {
+                *t -= offset_s;
+            }
+        }
+        Ok(())
     }
     /// Multiply every value by `scale`.
     pub fn scale(&mut self, scale: f64) {
@@ -159,9 +180,15 @@ fn digits(b: &[u8]) -> Option<i64> {
     Some(b.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')))
 }
 
-/// Parse `YYYY-MM-DD[( |T)HH:MM[:SS[.fff]]][Z|UTC|±HH[:MM]]` into seconds since the Unix
-/// epoch. A timestamp without an offset is taken as UTC. Fractions of a second are dropped.
+/// Parse `YYYY-MM-DD[( |T)HH:MM[:SS[.000]]][Z|UTC|±HH[:MM]]` into seconds since the Unix
+/// epoch. A timestamp without an offset is taken as UTC ([`parse_timestamp_zoned`] tells
+/// which it was). A fraction of a second other than zero is refused (it would be dropped).
 pub fn parse_timestamp(s: &str) -> Option<i64> {
+    parse_timestamp_zoned(s).map(|(t, _)| t)
+}
+
+/// [`parse_timestamp`], and whether the timestamp gave its own offset (`Z`, `UTC`, `±HH:MM`).
+pub fn parse_timestamp_zoned(s: &str) -> Option<(i64, bool)> {
     let b = s.trim().as_bytes();
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -204,7 +231,8 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         rest = tail;
     }
     match rest {
-        [] | [b'Z'] | [b'z'] | [b'U', b'T', b'C'] => Some(secs),
+        [] => Some((secs, false)),
+        [b'Z'] | [b'z'] | [b'U', b'T', b'C'] => Some((secs, true)),
         [sign @ (b'+' | b'-'), tz @ ..] => {
             let (h, m) = match tz {
                 [a, b] => (digits(&[*a, *b])?, 0),
@@ -215,11 +243,14 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
                 return None;
             }
             let off = h * 3600 + m * 60;
-            Some(if *sign == b'+' {
-                secs - off
-            } else {
-                secs + off
-            })
+            Some((
+                if *sign == b'+' {
+                    secs - off
+                } else {
+                    secs + off
+                },
+                true,
+            ))
         }
         _ => None,
     }
@@ -322,7 +353,7 @@ fn read_csv_columns(
         }
         let line = rec.position().map_or(0, |p| p.line() as usize);
         let ts = std::str::from_utf8(rec.get(tcol).unwrap_or_default()).unwrap_or("");
-        let t = parse_timestamp(ts).ok_or_else(|| {
+        let (t, zoned) = parse_timestamp_zoned(ts).ok_or_else(|| {
             InputError::value(
                 file,
                 Some(line),
@@ -354,6 +385,7 @@ fn read_csv_columns(
             }
         };
         s.times.push(t);
+        s.naive.push(!zoned);
         s.values.push(v);
         s.lines.push(line);
     }
@@ -494,6 +526,8 @@ pub fn read_open_meteo(
         times: Vec::with_capacity(times.len()),
         values: Vec::with_capacity(times.len()),
         lines: vec![0; times.len()],
+        // Its times are local at the file's own offset, applied below.
+        naive: vec![],
     };
     for (i, (t, v)) in times.iter().zip(values).enumerate() {
         let ts = t.as_str().and_then(parse_timestamp).ok_or_else(|| {
@@ -552,6 +586,7 @@ pub fn daily_profile(profile: &[f64; 24], grid: &TimeGrid, source: &str) -> RawS
         times: Vec::with_capacity(n),
         values: Vec::with_capacity(n),
         lines: vec![0; n],
+        naive: vec![],
     };
     for h in first_hour..first_hour + n as i64 {
         s.times.push(h * 3600);
@@ -658,6 +693,7 @@ pub fn resample(
                 .iter()
                 .map(|&i| raw.lines.get(i).copied().unwrap_or(0))
                 .collect(),
+            naive: vec![],
         };
         let mut r = resample(&sub, grid, gaps, bounds)?;
         r.warnings.extend(disorder.iter().map(|&i| {

@@ -156,3 +156,43 @@ fn a_problem_far_from_the_horizon_is_a_warning() {
         "{e}"
     );
 }
+
+/// Issue 14, item 9: market data often comes in local standard time (AEMO's NEM time is
+/// UTC+10 without daylight saving). `utc_offset` on a series file takes its timestamps that
+/// give no offset as local time; those that give one keep it.
+#[test]
+fn a_series_file_can_say_its_utc_offset() {
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cli/tests/corpus/base.toml"
+    ))
+    .unwrap();
+    // Local (UTC+10) hours of 2024-06-01 10:00 to 2024-06-02 09:00: the scenario's UTC day.
+    let mut rows = vec!["time,value".to_string()];
+    for h in 0..24 {
+        let (day, hour) = if h + 10 < 24 {
+            (1, h + 10)
+        } else {
+            (2, h - 14)
+        };
+        rows.push(format!("2024-06-{day:02} {hour:02}:00:00,{}", 100 + h));
+    }
+    let csv = file("nem.csv", &(rows.join("\n") + "\n"));
+    let dir = csv.parent().unwrap();
+    let text = base.replace(
+        "carbon = 450",
+        "carbon = { file = \"nem.csv\", utc_offset = \"+10:00\" }",
+    );
+    let loaded = suandian_io::scenario::from_toml_str(&text, "nem.toml", dir).unwrap();
+    let c = &loaded.scenario.sites[1].grid.carbon_g_per_kwh;
+    assert_eq!((c[0], c[23]), (100.0, 123.0));
+    // Without the option the same file is ten hours off: it does not cover the horizon.
+    let text = base.replace("carbon = 450", "carbon = { file = \"nem.csv\" }");
+    assert!(suandian_io::scenario::from_toml_str(&text, "utc.toml", dir).is_err());
+    let text = base.replace(
+        "carbon = 450",
+        "carbon = { file = \"nem.csv\", utc_offset = \"ten\" }",
+    );
+    let e = suandian_io::scenario::from_toml_str(&text, "bad.toml", dir).unwrap_err();
+    assert!(e.to_string().contains("utc_offset"), "{e}");
+}

@@ -15,6 +15,7 @@ fn raw(points: &[(&str, f64)]) -> RawSeries {
         times: points.iter().map(|p| t(p.0)).collect(),
         values: points.iter().map(|p| p.1).collect(),
         lines: (2..points.len() + 2).collect(),
+        naive: vec![],
     }
 }
 
@@ -66,6 +67,7 @@ fn five_minutes_to_hourly_is_the_mean_of_twelve() {
         times: (0..24).map(|i| base + i * 300).collect(),
         values: (0..24).map(f64::from).collect(),
         lines: (2..26).collect(),
+        naive: vec![],
     };
     let v = run(&r, &grid("2022-06-01 00:00", 60, 2));
     assert_eq!(v, [5.5, 17.5]); // mean of 0..=11 and of 12..=23
