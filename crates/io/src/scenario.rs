@@ -81,7 +81,7 @@ pub fn from_toml_str(
 ) -> Result<LoadedScenario, InputError> {
     let loc = Locator::new(text, source_name)?;
     // The version first: a file of another version would fail on its keys with a worse message.
-    match loc.doc.as_table().get("version") {
+    match loc.doc().as_table().get("version") {
         None => {
             return Err(InputError::value(
                 source_name,
@@ -107,6 +107,10 @@ pub fn from_toml_str(
             }
         }
     }
+    // The spans are not needed while the schema is read: not holding two parsed copies at
+    // once halves the memory a large file takes.
+    let mut loc = loc;
+    loc.release();
     let def: FileDef = toml::from_str(text).map_err(|e| loc.de_error(e.message(), e.span()))?;
     let mut r = Resolver {
         file: source_name.to_string(),
@@ -186,25 +190,40 @@ impl<'a> Node<'a> {
 
 /// Maps field paths such as `sites[1].battery.soc_min` to lines of the TOML text.
 struct Locator {
-    doc: toml_edit::ImDocument<String>,
+    /// The parsed document with its spans: parsed when the locator is made (the syntax
+    /// check), released while the file is read into its schema (it is the largest thing held:
+    /// ~20 times the text), parsed again only if a message needs a line.
+    doc: std::cell::OnceCell<toml_edit::ImDocument<String>>,
     line_starts: Vec<usize>,
     text: String,
     file: String,
 }
 
 impl Locator {
+    /// The document, parsed again if it was released (it parsed once: it parses again).
+    fn doc(&self) -> &toml_edit::ImDocument<String> {
+        self.doc.get_or_init(|| {
+            toml_edit::ImDocument::parse(self.text.clone()).expect("the text parsed before")
+        })
+    }
+
+    /// Drop the parsed document until a message needs it.
+    fn release(&mut self) {
+        self.doc = std::cell::OnceCell::new();
+    }
+
     fn new(text: &str, file: &str) -> Result<Self, InputError> {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        let mut me = Locator {
-            doc: toml_edit::ImDocument::parse(String::new()).expect("empty TOML parses"),
+        let me = Locator {
+            doc: std::cell::OnceCell::new(),
             line_starts,
             text: text.to_string(),
             file: file.to_string(),
         };
         match toml_edit::ImDocument::parse(text.to_string()) {
             Ok(doc) => {
-                me.doc = doc;
+                let _ = me.doc.set(doc);
                 Ok(me)
             }
             Err(e) => {
@@ -234,7 +253,7 @@ impl Locator {
 
     /// The line of the deepest part of `path` that exists in the document.
     fn line(&self, path: &str) -> Option<usize> {
-        let mut node = Node::Table(self.doc.as_table());
+        let mut node = Node::Table(self.doc().as_table());
         let mut best: Option<usize> = None;
         for seg in parse_path(path) {
             let (next, at, key_at) = match (node, &seg) {
@@ -330,7 +349,7 @@ impl Locator {
             }
         }
         let mut all = Vec::new();
-        walk(Node::Table(self.doc.as_table()), "", &mut all);
+        walk(Node::Table(self.doc().as_table()), "", &mut all);
         all.into_iter()
             .filter(|(s, _)| *s <= offset)
             .max_by_key(|(s, _)| *s)
