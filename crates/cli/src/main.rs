@@ -652,6 +652,31 @@ fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
             )))
         }
     };
+    // Every output checked before the runs: none may be an input or written twice.
+    std::fs::create_dir_all(&args.out).map_err(|e| {
+        Failure::BadInput(format!(
+            "--out {}: cannot make the folder: {e}",
+            args.out.display()
+        ))
+    })?;
+    let names: Vec<String> = starts
+        .iter()
+        .map(|&s| {
+            let zone = args
+                .carbon
+                .file_stem()
+                .map_or_else(|| "carbon".into(), |s| s.to_string_lossy().into_owned());
+            suandian_io::gaia::run_name(policy.name(), s, carbon_policy.name(), &zone, &args.wait)
+        })
+        .collect();
+    let paths: Vec<std::path::PathBuf> = names
+        .iter()
+        .flat_map(|n| suandian_io::gaia::output_paths(&args.out, n))
+        .collect();
+    let outputs: Vec<(&str, &std::path::Path)> =
+        paths.iter().map(|p| ("--out", p.as_path())).collect();
+    files::check_outputs(&[args.carbon.clone(), args.trace.clone()], &outputs)
+        .map_err(Failure::BadInput)?;
     let bad = |e: suandian_io::InputError| Failure::BadInput(e.to_string());
     let carbon = suandian_io::gaia::read_carbon(&args.carbon).map_err(bad)?;
     let jobs = suandian_io::gaia::read_trace(&args.trace).map_err(bad)?;

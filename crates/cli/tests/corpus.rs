@@ -298,3 +298,77 @@ fn a_tampered_saved_run_is_refused_by_report() {
         );
     }
 }
+
+/// The `gaia` command's inputs (its carbon file is large, so the test writes it): a valid pair
+/// runs; a job of 1e308 s or a carbon value of 1e308 is refused naming the line and column.
+#[test]
+fn gaia_inputs_are_checked_too() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("corpus-gaia");
+    std::fs::create_dir_all(&dir).unwrap();
+    let carbon_rows = |bad: bool| {
+        let mut s = String::from("datetime,carbon_intensity_avg\n");
+        for h in 0..(17_544 + 800) {
+            let v = if bad && h == 17_600 {
+                "1e308".to_string()
+            } else {
+                format!("{}", 300 + h % 50)
+            };
+            s.push_str(&format!("2020-01-01 00:00:00,{v}\n"));
+        }
+        s
+    };
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let good_carbon = write("ZZ.csv", &carbon_rows(false));
+    let bad_carbon = write("YY.csv", &carbon_rows(true));
+    let good_trace = write(
+        "trace.csv",
+        "arrival_time,length,cpus\n0,3600,1\n600,7200,2\n",
+    );
+    let bad_trace = write(
+        "huge.csv",
+        "arrival_time,length,cpus\n0,3600,1\n600,1e308,2\n",
+    );
+    let out = dir.join("out");
+    let gaia = |carbon: &Path, trace: &Path| {
+        run(
+            &[
+                "gaia".as_ref(),
+                "--carbon".as_ref(),
+                carbon.as_os_str(),
+                "--trace".as_ref(),
+                trace.as_os_str(),
+                "--start-index".as_ref(),
+                "0".as_ref(),
+                "--policy".as_ref(),
+                "carbon".as_ref(),
+                "--out".as_ref(),
+                out.as_os_str(),
+                "--quiet".as_ref(),
+            ],
+            LIMIT,
+        )
+    };
+    let ok = gaia(&good_carbon, &good_trace);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for (carbon, trace, says) in [
+        (&good_carbon, &bad_trace, "length"),
+        (&bad_carbon, &good_trace, "carbon_intensity_avg"),
+    ] {
+        let r = gaia(carbon, trace);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{says}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains("line"),
+            "{says}: {stderr}"
+        );
+    }
+}

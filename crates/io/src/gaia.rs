@@ -248,15 +248,23 @@ pub fn runtime_csv(out: &Outcome) -> String {
 /// (totals, details, runtime).
 pub fn write_outputs(dir: &Path, name: &str, out: &Outcome) -> std::io::Result<[PathBuf; 3]> {
     std::fs::create_dir_all(dir)?;
-    let paths = [
+    let paths = output_paths(dir, name);
+    for (path, text) in paths
+        .iter()
+        .zip([totals_csv(out), details_csv(out), runtime_csv(out)])
+    {
+        crate::files::write_atomic(path, |w| w.write_all(text.as_bytes()))?;
+    }
+    Ok(paths)
+}
+
+/// The three files GAIA writes for run `name` in `dir`: totals, details, runtime.
+pub fn output_paths(dir: &Path, name: &str) -> [PathBuf; 3] {
+    [
         dir.join(format!("{name}.csv")),
         dir.join(format!("details-{name}.csv")),
         dir.join(format!("runtime-{name}.csv")),
-    ];
-    std::fs::write(&paths[0], totals_csv(out))?;
-    std::fs::write(&paths[1], details_csv(out))?;
-    std::fs::write(&paths[2], runtime_csv(out))?;
-    Ok(paths)
+    ]
 }
 
 #[cfg(test)]
