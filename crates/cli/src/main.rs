@@ -349,8 +349,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Policies => {
             let mut text = String::new();
-            for (name, what) in suandian_planner::POLICIES {
-                text.push_str(&format!("{name:<15} {what}\n"));
+            for p in suandian_planner::POLICIES {
+                text.push_str(&format!("{:<15} {}\n", p.name, p.what));
             }
             out(&text)
         }
@@ -436,7 +436,7 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
             Some(Ok(p)) => policies.push(p),
             Some(Err(e)) => return Err(Failure::Other(format!("policy {n}: {e}"))),
             None => {
-                let known: Vec<&str> = suandian_planner::POLICIES.iter().map(|(k, _)| *k).collect();
+                let known: Vec<&str> = suandian_core::policy::names().collect();
                 return Err(Failure::BadInput(format!(
                     "--policy: found `{n}`, expected one of {}",
                     known.join(", ")

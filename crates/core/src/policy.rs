@@ -72,18 +72,57 @@ pub trait Policy {
     }
 }
 
-/// Every policy suandian knows by name, with a short description for `--help`. The last two
-/// are built by `suandian-planner` (they need the LP solver); [`by_name`] builds the others.
-pub const POLICIES: &[(&str, &str)] = &[
-    ("asap", "run each job on arrival at its home site (the baseline)"),
-    ("carbon-wait", "start each deferrable job in the lowest-carbon window before its deadline"),
-    ("greenest-site", "place each job at the eligible site with the lowest forecast carbon over its run"),
-    ("coordinated", "co-optimise where, when and how work runs with batteries, green supply and imports (HiGHS, rolling horizon)"),
-    ("oracle", "the same model solved once with perfect knowledge of the whole run: the bound"),
+/// A policy suandian knows by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyInfo {
+    pub name: &'static str,
+    /// One line for `suandian policies` and `--help`.
+    pub what: &'static str,
+    /// Built by `suandian-planner` (it needs the LP solver); [`by_name`] builds the others.
+    pub planner: bool,
+}
+
+/// The one registry of policies: every list of names (the CLI's, a scenario's default
+/// `[simulation] policies`, the baselines) is derived from it, and tests check that every
+/// entry is built by [`by_name`] or the planner. Adding a policy: one entry here, one
+/// constructor there.
+pub const POLICIES: &[PolicyInfo] = &[
+    PolicyInfo {
+        name: "asap",
+        what: "run each job on arrival at its home site (the baseline)",
+        planner: false,
+    },
+    PolicyInfo {
+        name: "carbon-wait",
+        what: "start each deferrable job in the lowest-carbon window before its deadline",
+        planner: false,
+    },
+    PolicyInfo {
+        name: "greenest-site",
+        what: "place each job at the eligible site with the lowest forecast carbon over its run",
+        planner: false,
+    },
+    PolicyInfo {
+        name: "coordinated",
+        what: "co-optimise where, when and how work runs with batteries, green supply and imports (HiGHS, rolling horizon)",
+        planner: true,
+    },
+    PolicyInfo {
+        name: "oracle",
+        what: "the same model solved once with perfect knowledge of the whole run: the bound",
+        planner: true,
+    },
 ];
 
-/// The baseline policies of this crate (no solver needed).
-pub const BASELINES: &[&str] = &["asap", "carbon-wait", "greenest-site"];
+/// Every policy's name, in the registry's order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    POLICIES.iter().map(|p| p.name)
+}
+
+/// The baseline policies of this crate (no solver needed), in the registry's order.
+pub fn baselines() -> impl Iterator<Item = &'static str> {
+    POLICIES.iter().filter(|p| !p.planner).map(|p| p.name)
+}
 
 /// Make a baseline policy from its name, or `None` for another name.
 pub fn by_name(name: &str) -> Option<Box<dyn Policy + Send>> {

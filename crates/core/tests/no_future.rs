@@ -95,7 +95,7 @@ fn decisions_before_the_cut_ignore_the_future() {
     x.validate().unwrap();
     y.validate().unwrap();
     for forecast in [ForecastKind::Persistence] {
-        for name in policy::BASELINES {
+        for name in policy::baselines() {
             let cfg = SimConfig {
                 forecast,
                 record_timeline: true,

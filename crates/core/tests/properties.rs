@@ -191,7 +191,7 @@ proptest! {
     #[test]
     fn invariants_hold(sc in arb_scenario(), forecast in arb_forecast()) {
         sc.validate().unwrap();
-        for name in policy::BASELINES {
+        for name in policy::baselines() {
             let mut p = policy::by_name(name).unwrap();
             let cfg = SimConfig { forecast, record_timeline: true };
             let r = simulate(&sc, p.as_mut(), &cfg);

@@ -48,19 +48,12 @@ impl Default for SimulationDefaults {
     fn default() -> Self {
         Self {
             forecast: ForecastKind::Perfect,
-            policies: DEFAULT_POLICIES.iter().map(|s| s.to_string()).collect(),
+            // Every policy: the baselines, the planner and its bound (the flagship is what a
+            // first run shows).
+            policies: suandian_core::policy::names().map(str::to_string).collect(),
         }
     }
 }
-
-/// Every policy: the baselines, the planner and its bound (the flagship is what a first run shows).
-const DEFAULT_POLICIES: [&str; 5] = [
-    "asap",
-    "carbon-wait",
-    "greenest-site",
-    "coordinated",
-    "oracle",
-];
 
 /// Read a scenario file. Relative paths inside it resolve against the file's folder.
 pub fn load(path: &Path) -> Result<LoadedScenario, InputError> {
@@ -1037,10 +1030,7 @@ impl Resolver {
                         "at least one policy",
                     ));
                 }
-                let known: Vec<&str> = suandian_core::policy::POLICIES
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect();
+                let known: Vec<&str> = suandian_core::policy::names().collect();
                 for (i, p) in ps.iter().enumerate() {
                     if !known.contains(&p.as_str()) {
                         return Err(self.err(

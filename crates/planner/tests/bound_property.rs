@@ -160,13 +160,10 @@ fn scenario(seed: u64, f: Features) -> Scenario {
     sc
 }
 
-const POLICIES: [&str; 5] = [
-    "asap",
-    "carbon-wait",
-    "greenest-site",
-    "coordinated",
-    "oracle",
-];
+/// Every registered policy.
+fn policies() -> impl Iterator<Item = &'static str> {
+    suandian_core::policy::names()
+}
 
 /// Starts waiting jobs at random slots and random power levels (within the site's range), so
 /// that schedules no built-in policy makes (capped power, late starts) test the bound too.
@@ -205,7 +202,7 @@ fn check(seed: u64, f: Features, mode: ObjectiveMode) -> Result<(), TestCaseErro
     };
     let mut bound = None;
     let mut realised = Vec::new();
-    for name in POLICIES {
+    for name in policies() {
         let mut p = policy_by_name(name, &sc, mode)
             .expect("known policy")
             .map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;

@@ -1190,3 +1190,18 @@ fn the_rolling_plan_uses_what_the_battery_stores() {
         m.battery_discharge_kwh
     );
 }
+
+/// The one policy registry (issue 15, item 5): every entry is built under its own name, the
+/// baselines by the core and the others by the planner.
+#[test]
+fn every_registered_policy_is_built() {
+    let sc = suandian_io::builtin::demo().scenario;
+    for p in suandian_core::policy::POLICIES {
+        let built = policy_by_name(p.name, &sc, ObjectiveMode::Balanced)
+            .unwrap_or_else(|| panic!("{} is registered but not built", p.name))
+            .unwrap();
+        assert_eq!(built.name(), p.name);
+        assert_eq!(policy::by_name(p.name).is_some(), !p.planner, "{}", p.name);
+    }
+    assert!(policy_by_name("no-such-policy", &sc, ObjectiveMode::Balanced).is_none());
+}
