@@ -3,9 +3,11 @@
 //! names what is wrong (its file and the field, line or value), every valid one exits 0 with
 //! finite results in every output; never exit 101 (a panic), never a hang.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
@@ -34,41 +36,12 @@ fn cases(folder: &str) -> Vec<(PathBuf, String)> {
 
 /// Runs the binary with a deadline: a run past it is a hang.
 fn run(args: &[&std::ffi::OsStr], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_suandian"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    // Drain the pipes on threads so that a full pipe cannot stall the child.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut v).ok();
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut err, &mut v).ok();
-        v
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("{args:?} still running after {limit:?}: a hang");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-    }
+    let (out, timed_out) = common::output_within(
+        Command::new(env!("CARGO_BIN_EXE_suandian")).args(args),
+        limit,
+    );
+    assert!(!timed_out, "{args:?} still running after {limit:?}: a hang");
+    out
 }
 
 const LIMIT: Duration = Duration::from_secs(30);
