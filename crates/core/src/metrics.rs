@@ -663,6 +663,19 @@ pub fn default_over_limit_per_kwh(sc: &Scenario, late_per_acc_h: f64) -> f64 {
     )
 }
 
+/// What an accelerator-hour at full power costs in the balanced objective: its extra power
+/// (kW) x PUE x (price + carbon price x intensity) per kWh. The one formula behind the
+/// objective's late and deferral weights and the planner's estimates of them.
+pub fn acc_h_cost(
+    extra_kw: f64,
+    pue: f64,
+    price_per_mwh: f64,
+    carbon_price_per_t: f64,
+    g_co2_per_kwh: f64,
+) -> f64 {
+    extra_kw * pue * (price_per_mwh / 1000.0 + carbon_price_per_t * g_co2_per_kwh / 1e6)
+}
+
 /// [`default_over_limit_per_kwh`]'s rule over given sites: each site's accelerators and the
 /// lowest PUE it may have (over the run, or over a planning window's forecasts).
 pub fn breach_penalty_per_kwh<'a>(
@@ -707,13 +720,17 @@ impl ObjectiveWeights {
             .map(|s| {
                 let n = sc.grid.slots;
                 let pue = (0..n).map(|t| s.pue.at(t)).fold(1.0, f64::max);
-                let per_kwh = (0..n)
+                (0..n)
                     .map(|t| {
-                        s.grid.price_per_mwh[t] / 1000.0
-                            + sc.economics.carbon_price_per_t * s.grid.carbon_g_per_kwh[t] / 1e6
+                        acc_h_cost(
+                            s.accelerators.busy_extra_kw(1.0),
+                            pue,
+                            s.grid.price_per_mwh[t],
+                            sc.economics.carbon_price_per_t,
+                            s.grid.carbon_g_per_kwh[t],
+                        )
                     })
-                    .fold(0.0, f64::max);
-                s.accelerators.busy_extra_kw(1.0) * pue * per_kwh
+                    .fold(0.0, f64::max)
             })
             .fold(0.0, f64::max);
         // The mean cost of an accelerator-hour over the fleet and the run, by accelerator count.
@@ -722,10 +739,13 @@ impl ObjectiveWeights {
             let n = sc.grid.slots;
             let per_acc: f64 = (0..n)
                 .map(|t| {
-                    s.pue.at(t)
-                        * s.accelerators.busy_extra_kw(1.0)
-                        * (s.grid.price_per_mwh[t] / 1000.0
-                            + sc.economics.carbon_price_per_t * s.grid.carbon_g_per_kwh[t] / 1e6)
+                    acc_h_cost(
+                        s.accelerators.busy_extra_kw(1.0),
+                        s.pue.at(t),
+                        s.grid.price_per_mwh[t],
+                        sc.economics.carbon_price_per_t,
+                        s.grid.carbon_g_per_kwh[t],
+                    )
                 })
                 .sum::<f64>()
                 / n as f64;

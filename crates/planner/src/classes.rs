@@ -8,7 +8,7 @@ use crate::lp::{
 };
 use std::collections::HashMap;
 use suandian_core::metrics::{
-    breach_penalty_per_kwh, over_limit_penalty_per_kwh, ObjectiveWeights,
+    acc_h_cost, breach_penalty_per_kwh, over_limit_penalty_per_kwh, ObjectiveWeights,
 };
 use suandian_core::model::{
     Accelerators, Battery, CarbonBasis, Economics, JobId, Scenario, SiteId,
@@ -200,15 +200,18 @@ pub fn from_context(
         .collect();
     let eco = ctx.economics();
     // Expected cost of an accelerator-hour at each site over the window (for deferred work).
-    let acc_h_cost: Vec<f64> = sites
+    let site_acc_h_cost: Vec<f64> = sites
         .iter()
         .map(|s| {
             let sum: f64 = (0..h)
                 .map(|t| {
-                    s.pue[t]
-                        * s.dyn_kw_per_acc
-                        * (s.price_per_mwh[t] / 1000.0
-                            + eco.carbon_price_per_t * s.carbon_g_per_kwh[t] / 1e6)
+                    acc_h_cost(
+                        s.dyn_kw_per_acc,
+                        s.pue[t],
+                        s.price_per_mwh[t],
+                        eco.carbon_price_per_t,
+                        s.carbon_g_per_kwh[t],
+                    )
                 })
                 .sum();
             sum / h as f64
@@ -221,10 +224,13 @@ pub fn from_context(
         .iter()
         .flat_map(|s| {
             (0..h).map(move |t| {
-                s.pue[t]
-                    * s.dyn_kw_per_acc
-                    * (s.price_per_mwh[t] / 1000.0
-                        + eco.carbon_price_per_t * s.carbon_g_per_kwh[t] / 1e6)
+                acc_h_cost(
+                    s.dyn_kw_per_acc,
+                    s.pue[t],
+                    s.price_per_mwh[t],
+                    eco.carbon_price_per_t,
+                    s.carbon_g_per_kwh[t],
+                )
             })
         })
         .collect();
@@ -300,7 +306,7 @@ pub fn from_context(
         let k = *key_of.entry(key).or_insert_with(|| {
             let cost = eligible
                 .iter()
-                .map(|s| acc_h_cost[*s])
+                .map(|s| site_acc_h_cost[*s])
                 .fold(f64::INFINITY, f64::min);
             classes.push(WorkClass {
                 id: class_id(&eligible, now + due, home),
@@ -330,7 +336,7 @@ pub fn from_context(
             let site = ctx.job_site(j);
             if let Some(pos) = classes[k].sites.iter().position(|&s| s == site) {
                 let acc_h = f64::from(job.accelerators) * dt.min(remaining);
-                let stop_cost_per_acc_h = ctx.restart_h() / dt * acc_h_cost[site];
+                let stop_cost_per_acc_h = ctx.restart_h() / dt * site_acc_h_cost[site];
                 match classes[k].running.iter_mut().find(|r| r.pos == pos) {
                     Some(r) => r.acc_h += acc_h,
                     None => classes[k].running.push(Running {
