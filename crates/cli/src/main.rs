@@ -413,8 +413,9 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
     } else {
         args.policies.clone()
     };
-    if !names.iter().any(|n| n == "asap") {
-        names.insert(0, "asap".into());
+    let reference = suandian_core::policy::REFERENCE;
+    if !names.iter().any(|n| n == reference) {
+        names.insert(0, reference.into());
     }
     names.dedup();
     if !(0.0..=1.0).contains(&args.min_green_share) {

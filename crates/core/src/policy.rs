@@ -114,6 +114,9 @@ pub const POLICIES: &[PolicyInfo] = &[
     },
 ];
 
+/// The policy every other is compared with (savings, capture): it always runs.
+pub const REFERENCE: &str = "asap";
+
 /// Every policy's name, in the registry's order.
 pub fn names() -> impl Iterator<Item = &'static str> {
     POLICIES.iter().map(|p| p.name)

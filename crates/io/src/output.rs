@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
 use suandian_core::metrics::{Metrics, ObjectiveKind, ObjectiveWeights};
+use suandian_core::policy::REFERENCE;
 use suandian_core::sim::{RunResult, SimConfig};
 use suandian_core::Scenario;
 
@@ -41,7 +42,7 @@ pub fn objectives(sc: &Scenario, results: &[RunResult]) -> Vec<(f64, f64, Option
         .collect();
     let asap = results
         .iter()
-        .position(|r| r.policy == "asap")
+        .position(|r| r.policy == REFERENCE)
         .map(|i| realized[i]);
     let bound = results.iter().find_map(|r| r.objective_bound);
     results
@@ -93,7 +94,7 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
     let cur = &sc.economics.currency;
     let base = results
         .iter()
-        .find(|r| r.policy == "asap")
+        .find(|r| r.policy == REFERENCE)
         .map(|r| &r.metrics);
     let mut out = String::new();
     let _ = writeln!(
@@ -134,7 +135,7 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
     for (r, (obj, _, capture)) in results.iter().zip(&objs) {
         let m = &r.metrics;
         let (dc, dk) = match base {
-            Some(b) if r.policy != "asap" => (
+            Some(b) if r.policy != REFERENCE => (
                 pct(saving_pct(b.equal_work_carbon_kg, m.equal_work_carbon_kg)),
                 pct(saving_pct(b.equal_work_cost, m.equal_work_cost)),
             ),
@@ -327,7 +328,7 @@ pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> 
     let sc = &loaded.scenario;
     let base = results
         .iter()
-        .find(|r| r.policy == "asap")
+        .find(|r| r.policy == REFERENCE)
         .map(|r| r.metrics.clone());
     let objs = objectives(sc, results);
     let policies: Vec<Value> = results
@@ -363,7 +364,7 @@ pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> 
         },
         "currency": sc.economics.currency,
         "forecast": cfg.forecast,
-        "baseline": "asap",
+        "baseline": REFERENCE,
         "objective_weights": ObjectiveWeights::for_scenario(sc),
         "oracle_bound": results.iter().find_map(|r| r.objective_bound),
         "objective_kind": objective_kind(results),

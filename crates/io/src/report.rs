@@ -17,6 +17,7 @@ use crate::scenario::LoadedScenario;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use suandian_core::model::{GreenKind, Pue, Scenario};
+use suandian_core::policy::REFERENCE;
 use suandian_core::sim::{RunResult, SimConfig};
 
 const ECHARTS_JS: &str = include_str!("../assets/echarts.min.js");
@@ -655,7 +656,7 @@ fn signed(v: Option<f64>, unit: &str, decimals: usize) -> String {
 fn headline(doc: &Value) -> String {
     let policies = doc["policies"].as_array().cloned().unwrap_or_default();
     let metric = |p: &Value, k: &str| num(&p["metrics"][k]);
-    let asap = policies.iter().find(|p| p["name"] == "asap");
+    let asap = policies.iter().find(|p| p["name"] == REFERENCE);
     let oracle = policies.iter().find(|p| p["name"] == "oracle");
     let cur = esc(doc["currency"].as_str().unwrap_or(""));
     let mut out = String::new();
@@ -694,7 +695,7 @@ fn headline(doc: &Value) -> String {
     );
     for p in &policies {
         let name = p["name"].as_str().unwrap_or("?");
-        if name == "asap" {
+        if name == REFERENCE {
             let _ = writeln!(
                 out,
                 "<tr class=\"base\"><td>asap (reference)</td><td>{:.1} t</td><td>{:.0} {cur}</td><td>{:.1} %</td><td>{:.1} MWh</td><td></td></tr>",
