@@ -105,18 +105,10 @@ fn every_valid_extreme_runs_every_policy_with_finite_results() {
     assert!(good.len() >= 8);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("corpus");
     std::fs::create_dir_all(&dir).unwrap();
-    let all = [
-        "-p",
-        "asap",
-        "-p",
-        "carbon-wait",
-        "-p",
-        "greenest-site",
-        "-p",
-        "coordinated",
-        "-p",
-        "oracle",
-    ];
+    // Every registered policy, by name.
+    let all: Vec<String> = suandian_core::policy::names()
+        .flat_map(|n| ["-p".to_string(), n.to_string()])
+        .collect();
     for (path, expect) in &good {
         assert_eq!(expect, "ok");
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
