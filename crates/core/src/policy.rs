@@ -7,12 +7,12 @@ mod asap;
 mod carbon_wait;
 mod greenest_site;
 
-pub use asap::Asap;
+pub use asap::{start_waiting_at_home, Asap};
 pub use carbon_wait::CarbonWait;
 pub use greenest_site::GreenestSite;
 
 use crate::model::{JobId, SiteId};
-use crate::sim::{Context, JobState};
+use crate::sim::Context;
 
 /// A scheduling policy, driven by the simulator slot by slot.
 ///
@@ -140,12 +140,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Policy + Send>> {
 /// The queued and suspended jobs, the least slack first (latest start `deadline - remaining`
 /// earliest), so that capacity goes to the jobs that cannot wait.
 pub(crate) fn waiting_least_slack_first(ctx: &Context<'_>) -> Vec<JobId> {
-    let mut waiting: Vec<JobId> = ctx
-        .active_jobs()
-        .iter()
-        .copied()
-        .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
-        .collect();
+    let mut waiting = ctx.waiting_jobs();
     let slack = |j: JobId| {
         ctx.job(j)
             .map_or(f64::INFINITY, |x| x.deadline_h - ctx.remaining_h(j))

@@ -363,6 +363,14 @@ impl<'a> Context<'a> {
     pub fn active_jobs(&self) -> &[JobId] {
         self.active
     }
+    /// The jobs waiting to run: arrived and queued, or suspended, in arrival order.
+    pub fn waiting_jobs(&self) -> Vec<JobId> {
+        self.active
+            .iter()
+            .copied()
+            .filter(|&j| matches!(self.jobs[j].state, JobState::Queued | JobState::Suspended))
+            .collect()
+    }
     /// A job that has arrived; `None` for a job that has not (yet) arrived.
     pub fn job(&self, job: JobId) -> Option<&Job> {
         let j = self.sc.jobs.get(job)?;

@@ -259,19 +259,7 @@ impl Policy for Coordinated {
                 // The solver failed: asap with the caps for this slot (counted, and shown as a
                 // warning with the result).
                 self.fallback_slots += 1;
-                let waiting: Vec<JobId> = ctx
-                    .active_jobs()
-                    .iter()
-                    .copied()
-                    .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
-                    .collect();
-                for j in waiting {
-                    let site = ctx.job_site(j);
-                    let acc = ctx.job(j).map_or(u32::MAX, |x| x.accelerators);
-                    if ctx.free_accelerators(site) >= acc {
-                        let _ = ctx.start(j, site, 1.0);
-                    }
-                }
+                suandian_core::policy::start_waiting_at_home(ctx);
                 let _ = dispatch::start_urgent(ctx, &self.blocking);
             }
         }

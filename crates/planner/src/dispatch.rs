@@ -442,13 +442,9 @@ fn drain_lead_h(ctx: &Context<'_>, j: JobId) -> f64 {
 /// start is made there until the urgent job has started. Returns the held sites.
 pub fn start_urgent(ctx: &mut Context<'_>, blocking: &SiteBlocking) -> Vec<SiteId> {
     let urgent: Vec<BySlack> = ctx
-        .active_jobs()
-        .iter()
-        .copied()
-        .filter(|&j| {
-            matches!(ctx.state(j), JobState::Queued | JobState::Suspended)
-                && is_urgent(ctx, blocking, j)
-        })
+        .waiting_jobs()
+        .into_iter()
+        .filter(|&j| is_urgent(ctx, blocking, j))
         .map(|j| BySlack(slack_h(ctx, j), j))
         .collect();
     start_urgent_jobs(ctx, urgent)

@@ -3,21 +3,15 @@
 
 use super::Policy;
 use crate::model::JobId;
-use crate::sim::{Context, JobState};
+use crate::sim::Context;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Asap;
 
 /// Start every waiting job that fits, in arrival order, at its site (home site, or where it
-/// last ran), at full power.
-pub(crate) fn start_waiting_at_home(ctx: &mut Context<'_>) {
-    let waiting: Vec<JobId> = ctx
-        .active_jobs()
-        .iter()
-        .copied()
-        .filter(|&j| matches!(ctx.state(j), JobState::Queued | JobState::Suspended))
-        .collect();
-    for j in waiting {
+/// last ran), at full power: `asap`'s rule, and the planner's fallback when a plan fails.
+pub fn start_waiting_at_home(ctx: &mut Context<'_>) {
+    for j in ctx.waiting_jobs() {
         let site = ctx.job_site(j);
         let _ = try_start(ctx, j, site);
     }

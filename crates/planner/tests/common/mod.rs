@@ -6,9 +6,8 @@ use suandian_core::sim::{Context, JobState};
 
 /// The jobs that have arrived and not started yet, in arrival order.
 pub fn queued(ctx: &Context<'_>) -> Vec<JobId> {
-    ctx.active_jobs()
-        .iter()
-        .copied()
+    ctx.waiting_jobs()
+        .into_iter()
         .filter(|&j| ctx.state(j) == JobState::Queued)
         .collect()
 }
