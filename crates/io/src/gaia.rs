@@ -27,19 +27,6 @@ fn column(file: &str, headers: &[String], name: &str) -> Result<usize, InputErro
     })
 }
 
-fn number(file: &str, line: usize, col: &str, s: &str, expected: &str) -> Result<f64, InputError> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(InputError::value(
-            file,
-            Some(line),
-            col,
-            format!("{s:?}"),
-            expected,
-        )),
-    }
-}
-
 /// A GAIA carbon file: its `carbon_intensity_avg` column, every row.
 #[derive(Debug, Clone)]
 pub struct CarbonFile {
@@ -77,7 +64,7 @@ pub fn read_carbon(path: &Path) -> Result<CarbonFile, InputError> {
     let mut rec = csv::StringRecord::new();
     while rdr.read_record(&mut rec).map_err(|e| csv_err(&file, e))? {
         let line = rec.position().map_or(0, |p| p.line() as usize);
-        let v = number(
+        let v = crate::traces::num(
             &file,
             line,
             "carbon_intensity_avg",
@@ -116,8 +103,8 @@ pub fn read_trace(path: &Path) -> Result<Vec<TraceJob>, InputError> {
     while rdr.read_record(&mut rec).map_err(|e| csv_err(&file, e))? {
         let line = rec.position().map_or(0, |p| p.line() as usize);
         let get = |i: usize| rec.get(i).unwrap_or("");
-        let arrival_s = number(&file, line, "arrival_time", get(ca), "seconds")?;
-        let length_s = number(&file, line, "length", get(cl), "seconds")?;
+        let arrival_s = crate::traces::num(&file, line, "arrival_time", get(ca), "seconds")?;
+        let length_s = crate::traces::num(&file, line, "length", get(cl), "seconds")?;
         if !(300.0..=suandian_core::limits::RUNTIME_H * 3600.0).contains(&length_s) {
             return Err(InputError::value(
                 &file,
@@ -142,7 +129,7 @@ pub fn read_trace(path: &Path) -> Result<Vec<TraceJob>, InputError> {
                 ),
             ));
         }
-        let cpus = number(&file, line, "cpus", get(cc), "a CPU count >= 1")?;
+        let cpus = crate::traces::num(&file, line, "cpus", get(cc), "a CPU count >= 1")?;
         if !(1.0..=f64::from(suandian_core::limits::ACCELERATORS)).contains(&cpus) {
             return Err(InputError::value(
                 &file,

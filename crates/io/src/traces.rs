@@ -135,8 +135,16 @@ fn field(rec: &csv::StringRecord, i: usize) -> &str {
     rec.get(i).unwrap_or("").trim()
 }
 
-fn num(file: &str, line: usize, col: &str, s: &str, expected: &str) -> Result<f64, InputError> {
-    match s.parse::<f64>() {
+/// A finite number from a CSV cell (surrounding spaces allowed), or an error naming the file,
+/// line and column: the one number parser of the trace readers (GAIA's too).
+pub(crate) fn num(
+    file: &str,
+    line: usize,
+    col: &str,
+    s: &str,
+    expected: &str,
+) -> Result<f64, InputError> {
+    match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         _ => Err(InputError::value(
             file,
