@@ -89,3 +89,52 @@ fn the_crates_keep_their_dependency_rules() {
         "io's workspace dependencies"
     );
 }
+
+/// The non-test source of every `.rs` file under `dir` (test modules, which start at
+/// `#[cfg(test)]`, cut off), with its path.
+fn sources(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(sources(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or("").to_string();
+            out.push((p, code));
+        }
+    }
+    out
+}
+
+/// Module rules of ARCHITECTURE.md: the kernel does no I/O and reads no clock or environment;
+/// the LP knows numbers only, no scenario or simulator type.
+#[test]
+fn the_kernel_does_no_io_and_the_lp_knows_numbers_only() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let forbidden = [
+        "std::fs",
+        "std::net",
+        "std::env",
+        "std::process",
+        "Instant",
+        "SystemTime",
+        "thread_rng",
+        "println!",
+        "eprintln!",
+    ];
+    for (path, code) in sources(&root.join("crates/core/src")) {
+        for f in forbidden {
+            assert!(
+                !code.contains(f),
+                "{}: uses {f}; the core is pure (no I/O, no clock, no environment)",
+                path.display()
+            );
+        }
+    }
+    let lp = std::fs::read_to_string(root.join("crates/planner/src/lp.rs")).unwrap();
+    assert!(
+        !lp.contains("suandian_core"),
+        "planner/src/lp.rs uses suandian_core: the LP is built from numbers only (PlanInput)"
+    );
+}
