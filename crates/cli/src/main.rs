@@ -660,13 +660,10 @@ fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
             args.out.display()
         ))
     })?;
+    let zone = suandian_io::gaia::zone_of(&args.carbon);
     let names: Vec<String> = starts
         .iter()
         .map(|&s| {
-            let zone = args
-                .carbon
-                .file_stem()
-                .map_or_else(|| "carbon".into(), |s| s.to_string_lossy().into_owned());
             suandian_io::gaia::run_name(policy.name(), s, carbon_policy.name(), &zone, &args.wait)
         })
         .collect();
@@ -713,21 +710,14 @@ fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
         }
     });
     bar.finish_and_clear();
-    for (&start, result) in starts.iter().zip(results) {
+    for ((&start, name), result) in starts.iter().zip(&names).zip(results) {
         let run = result.expect("every run ran").map_err(|e| {
             Failure::BadInput(format!(
                 "{} (start index {start}): {e}",
                 args.trace.display()
             ))
         })?;
-        let name = suandian_io::gaia::run_name(
-            policy.name(),
-            start,
-            carbon_policy.name(),
-            &carbon.zone,
-            &args.wait,
-        );
-        suandian_io::gaia::write_outputs(&args.out, &name, &run)
+        suandian_io::gaia::write_outputs(&args.out, name, &run)
             .map_err(|e| Failure::Other(format!("{}: cannot write: {e}", args.out.display())))?;
         if !args.quiet {
             out(&format!(

@@ -83,10 +83,18 @@ pub fn read_carbon(path: &Path) -> Result<CarbonFile, InputError> {
         }
         values.push(v);
     }
-    let zone = path
+    Ok(CarbonFile {
+        file,
+        zone: zone_of(path),
+        values,
+    })
+}
+
+/// The zone a GAIA carbon file stands for, as its output names give it: the file's stem.
+pub fn zone_of(carbon_file: &Path) -> String {
+    carbon_file
         .file_stem()
-        .map_or_else(|| "carbon".into(), |s| s.to_string_lossy().into_owned());
-    Ok(CarbonFile { file, zone, values })
+        .map_or_else(|| "carbon".into(), |s| s.to_string_lossy().into_owned())
 }
 
 /// Read a GAIA job trace, in file order (the row number is the job's ID).

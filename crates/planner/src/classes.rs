@@ -199,11 +199,14 @@ pub fn from_context(
         })
         .collect();
     let eco = ctx.economics();
-    // Expected cost of an accelerator-hour at each site over the window (for deferred work).
-    let site_acc_h_cost: Vec<f64> = sites
+    // The forecast cost of an accelerator-hour at each site and window slot, computed once: its
+    // mean per site prices deferred work; the late and deferral prices as the objective defines
+    // them ([`ObjectiveWeights`]) come from all of them, estimated from what the policy may
+    // know (the window's forecasts, not the whole run).
+    let per_site: Vec<Vec<f64>> = sites
         .iter()
         .map(|s| {
-            let sum: f64 = (0..h)
+            (0..h)
                 .map(|t| {
                     acc_h_cost(
                         s.dyn_kw_per_acc,
@@ -213,27 +216,14 @@ pub fn from_context(
                         s.carbon_g_per_kwh[t],
                     )
                 })
-                .sum();
-            sum / h as f64
+                .collect()
         })
         .collect();
-
-    // The late and deferral prices as the objective defines them ([`ObjectiveWeights`]), but
-    // estimated from what the policy may know: the forecasts of the window, not the whole run.
-    let acc_h_costs: Vec<f64> = sites
+    let site_acc_h_cost: Vec<f64> = per_site
         .iter()
-        .flat_map(|s| {
-            (0..h).map(move |t| {
-                acc_h_cost(
-                    s.dyn_kw_per_acc,
-                    s.pue[t],
-                    s.price_per_mwh[t],
-                    eco.carbon_price_per_t,
-                    s.carbon_g_per_kwh[t],
-                )
-            })
-        })
+        .map(|c| c.iter().sum::<f64>() / h as f64)
         .collect();
+    let acc_h_costs: Vec<f64> = per_site.into_iter().flatten().collect();
     let late_per_acc_h = (5.0 * acc_h_costs.iter().copied().fold(0.0, f64::max)).max(0.01);
     let deferred_per_acc_h =
         (acc_h_costs.iter().sum::<f64>() / acc_h_costs.len().max(1) as f64).max(0.0);
