@@ -138,3 +138,27 @@ fn the_kernel_does_no_io_and_the_lp_knows_numbers_only() {
         "planner/src/lp.rs uses suandian_core: the LP is built from numbers only (PlanInput)"
     );
 }
+
+/// A policy talks to a fleet through `core::fleet`'s traits, never through the engine's or the
+/// simulator's types: the planner's source names no `sim::` or `engine::` item, and no
+/// policy in the core does either, so the same policies steer a replay and a live fleet.
+#[test]
+fn policies_know_the_fleet_traits_not_the_simulator() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut checked = 0;
+    for dir in ["crates/planner/src", "crates/core/src/policy"] {
+        for (path, code) in sources(&root.join(dir)) {
+            for f in ["sim::", "engine::", "signals::Replay", "SimConfig"] {
+                assert!(
+                    !code.contains(f),
+                    "{}: names {f}; a policy sees the fleet through core::fleet's traits only",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    let policy = std::fs::read_to_string(root.join("crates/core/src/policy.rs")).unwrap();
+    assert!(!policy.contains("sim::") && !policy.contains("engine::"));
+    assert!(checked >= 8, "only {checked} policy sources found");
+}

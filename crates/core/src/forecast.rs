@@ -91,11 +91,6 @@ impl Forecaster {
         self.truth.is_empty()
     }
 
-    /// The observed value of a past slot. Callers must only pass `slot < now`.
-    pub(crate) fn observed(&self, slot: usize) -> f64 {
-        self.truth[slot]
-    }
-
     /// What is believed at slot `now` about slot `target`: the observation for a past slot,
     /// the forecast otherwise.
     pub fn at(&self, now: usize, target: usize) -> f64 {

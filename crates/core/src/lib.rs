@@ -3,19 +3,24 @@
 //! No file or network I/O, no wall clock, no global state: the same [`model::Scenario`] and
 //! [`sim::SimConfig`] always give the same [`metrics::Metrics`] and timeline.
 //!
-//! Data flow: [`model::Scenario`] → [`sim::simulate`] (asks a [`policy::Policy`] for
-//! actions each slot, through a [`sim::Context`] that shows only the past and the
-//! [`forecast`]s) → per-site energy [`dispatch`] → [`metrics`] and a timeline.
+//! Data flow: a driver ([`sim::simulate`] replays a [`model::Scenario`]; the service steers a
+//! live fleet) steps an [`engine::Engine`] slot by slot; the engine asks a [`policy::Policy`]
+//! for actions through a [`fleet::Fleet`] that shows only the past, the [`signals`] as known
+//! now and the arrived jobs, dispatches each site's energy ([`dispatch`]) and accounts it
+//! ([`metrics`]), writing decisions and the timeline to an [`engine::Sink`].
 
 pub mod china;
 pub mod default_scenario;
 pub mod dispatch;
+pub mod engine;
+pub mod fleet;
 pub mod forecast;
 pub mod gaia;
 pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod policy;
+pub mod signals;
 pub mod sim;
 pub mod synthetic;
 pub mod validate;

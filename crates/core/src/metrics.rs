@@ -301,7 +301,8 @@ pub(crate) struct Accumulator {
     fleet_import_kw: Vec<f64>,
     inference_demand: f64,
     inference_served: f64,
-    timeline: Option<Vec<TimelineRow>>,
+    /// Whether [`Accumulator::slot`] returns each slot's timeline row.
+    record_timeline: bool,
 }
 
 impl Accumulator {
@@ -319,7 +320,7 @@ impl Accumulator {
             fleet_import_kw: vec![0.0; sc.grid.slots],
             inference_demand: 0.0,
             inference_served: 0.0,
-            timeline: record_timeline.then(|| Vec::with_capacity(sc.grid.slots * sc.sites.len())),
+            record_timeline,
         }
     }
 
@@ -342,7 +343,7 @@ impl Accumulator {
         inference_accelerators: u32,
         dr_cap_kw: Option<f64>,
         used: ItUse,
-    ) {
+    ) -> Option<TimelineRow> {
         let dt = sc.grid.slot_h();
         let s = &sc.sites[site];
         // Energy by use (the module's rule): each use's IT energy above idle plus its share of
@@ -404,23 +405,24 @@ impl Accumulator {
         m.scope1_kg += thermal_kg;
         m.import_kg += import_kg;
         self.fleet_import_kw[slot] += f.import_kw;
-        if let Some(tl) = &mut self.timeline {
-            tl.push(TimelineRow {
-                slot,
-                site,
-                it_kw,
-                pue,
-                flows: *f,
-                price_per_mwh: price,
-                carbon_g_per_kwh: ci,
-                busy_accelerators,
-                inference_accelerators,
-                tokens,
-                cost: import_cost + thermal_cost + wear_cost - export_revenue,
-                carbon_location_kg: import_kg,
-                scope1_kg: thermal_kg,
-            });
+        if !self.record_timeline {
+            return None;
         }
+        Some(TimelineRow {
+            slot,
+            site,
+            it_kw,
+            pue,
+            flows: *f,
+            price_per_mwh: price,
+            carbon_g_per_kwh: ci,
+            busy_accelerators,
+            inference_accelerators,
+            tokens,
+            cost: import_cost + thermal_cost + wear_cost - export_revenue,
+            carbon_location_kg: import_kg,
+            scope1_kg: thermal_kg,
+        })
     }
 
     pub(crate) fn finish(
@@ -430,7 +432,7 @@ impl Accumulator {
         rejected_actions: u64,
         power_preemptions: u64,
         power_deferrals: u64,
-    ) -> (Metrics, Vec<SiteMetrics>, Vec<TimelineRow>) {
+    ) -> (Metrics, Vec<SiteMetrics>) {
         let mut t = Metrics::default();
         for (s, m) in self.sites.iter_mut().enumerate() {
             let grid = &sc.sites[s].grid;
@@ -548,7 +550,7 @@ impl Accumulator {
         t.rejected_actions = rejected_actions;
         t.power_preemptions = power_preemptions;
         t.power_deferrals = power_deferrals;
-        (t, self.sites, self.timeline.unwrap_or_default())
+        (t, self.sites)
     }
 }
 

@@ -11,8 +11,8 @@ pub use asap::{start_waiting_at_home, Asap};
 pub use carbon_wait::CarbonWait;
 pub use greenest_site::GreenestSite;
 
+use crate::fleet::{Fleet, FleetView};
 use crate::model::{JobId, SiteId};
-use crate::sim::Context;
 
 /// A scheduling policy, driven by the simulator slot by slot.
 ///
@@ -24,11 +24,11 @@ pub trait Policy {
 
     /// Called at the start of every slot, after the jobs that arrived by then are queued and
     /// running jobs have been continued.
-    fn on_slot(&mut self, ctx: &mut Context<'_>);
+    fn on_slot(&mut self, ctx: &mut dyn Fleet);
 
     /// Called at a job's arrival inside a slot (event-driven), so that a policy can start it at
     /// once instead of at the next slot boundary. The default waits for the next slot.
-    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+    fn on_arrival(&mut self, ctx: &mut dyn Fleet, job: JobId) {
         let _ = (ctx, job);
     }
 
@@ -67,7 +67,7 @@ pub trait Policy {
         Vec::new()
     }
 
-    fn inference_order(&mut self, ctx: &Context<'_>, region: usize, order: &mut Vec<SiteId>) {
+    fn inference_order(&mut self, ctx: &dyn FleetView, region: usize, order: &mut Vec<SiteId>) {
         let _ = (ctx, region, order);
     }
 }
@@ -139,7 +139,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Policy + Send>> {
 
 /// The queued and suspended jobs, the least slack first (latest start `deadline - remaining`
 /// earliest), so that capacity goes to the jobs that cannot wait.
-pub(crate) fn waiting_least_slack_first(ctx: &Context<'_>) -> Vec<JobId> {
+pub(crate) fn waiting_least_slack_first(ctx: &dyn FleetView) -> Vec<JobId> {
     let mut waiting = ctx.waiting_jobs();
     let slack = |j: JobId| {
         ctx.job(j)
@@ -153,7 +153,7 @@ pub(crate) fn waiting_least_slack_first(ctx: &Context<'_>) -> Vec<JobId> {
 /// `start`, weighting a partial last slot by its share. Slots beyond the horizon repeat the
 /// last, taken in one step: the work is bounded by the horizon, not by the duration (a job of
 /// 1e8 hours took 6 s a call, one of 1e308 never ended).
-pub(crate) fn mean_carbon(ctx: &Context<'_>, site: usize, start: usize, duration_h: f64) -> f64 {
+pub(crate) fn mean_carbon(ctx: &dyn FleetView, site: usize, start: usize, duration_h: f64) -> f64 {
     let dt = ctx.slot_h();
     let last = ctx.slots() - 1;
     let mut left = duration_h.max(1e-9);

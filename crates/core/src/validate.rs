@@ -350,96 +350,8 @@ impl Scenario {
         }
         let mut last_arrival = f64::NEG_INFINITY;
         for (j, job) in self.jobs.iter().enumerate() {
-            let p = format!("jobs[{j}] ({})", job.id);
-            if !(job.arrival_h.is_finite() && (0.0..=max::TIME_H).contains(&job.arrival_h)) {
-                return Err(err(
-                    format!("{p}.arrival"),
-                    job.arrival_h,
-                    format!(
-                        "a time at or after the scenario start, at most {} hours after it",
-                        max::TIME_H
-                    ),
-                ));
-            }
-            if job.arrival_h < last_arrival {
-                return Err(err(
-                    format!("{p}.arrival"),
-                    job.arrival_h,
-                    format!("jobs sorted by arrival (previous job arrives at {last_arrival} h)"),
-                ));
-            }
+            self.validate_job(j, job, last_arrival)?;
             last_arrival = job.arrival_h;
-            if !(job.runtime_h > 0.0 && job.runtime_h <= max::RUNTIME_H) {
-                return Err(err(
-                    format!("{p}.runtime_h"),
-                    job.runtime_h,
-                    format!("a run time > 0 and at most {} hours", max::RUNTIME_H),
-                ));
-            }
-            if job.accelerators == 0 {
-                return Err(err(format!("{p}.accelerators"), 0, "at least 1"));
-            }
-            if job.allowed_sites.is_empty() {
-                return Err(err(
-                    format!("{p}.allowed_sites"),
-                    "none",
-                    "at least one site",
-                ));
-            }
-            if let Some((k, s)) = job
-                .allowed_sites
-                .iter()
-                .enumerate()
-                .find(|(k, s)| job.allowed_sites[..*k].contains(s))
-            {
-                return Err(err(
-                    format!("{p}.allowed_sites[{k}]"),
-                    format!("site {s} a second time"),
-                    "each site once",
-                ));
-            }
-            if let Some(s) = job.allowed_sites.iter().find(|s| **s >= self.sites.len()) {
-                return Err(err(
-                    format!("{p}.allowed_sites"),
-                    s,
-                    format!("a site index below {}", self.sites.len()),
-                ));
-            }
-            if !job.allowed(job.home_site) {
-                return Err(err(
-                    format!("{p}.home_site"),
-                    job.home_site,
-                    "one of the job's allowed sites",
-                ));
-            }
-            let biggest = job
-                .allowed_sites
-                .iter()
-                .map(|s| self.sites[*s].accelerators.count)
-                .max()
-                .unwrap_or(0);
-            if job.accelerators > biggest {
-                return Err(err(
-                    format!("{p}.accelerators"),
-                    job.accelerators,
-                    format!("at most {biggest}, the most accelerators any allowed site has (the job can never fit)"),
-                ));
-            }
-            finite_nonneg(
-                &format!("{p}.checkpoint_gb"),
-                job.checkpoint_gb,
-                max::CHECKPOINT_GB,
-            )?;
-            if job.deadline_h < job.arrival_h + job.runtime_h - 1e-9 {
-                return Err(err(
-                    format!("{p}.deadline"),
-                    job.deadline_h,
-                    format!(
-                        "at least arrival + runtime = {} h (the job can never meet it)",
-                        job.arrival_h + job.runtime_h
-                    ),
-                ));
-            }
         }
         for (r, d) in self.inference.iter().enumerate() {
             let p = format!("inference[{r}] ({})", d.region);
@@ -490,10 +402,8 @@ impl Scenario {
         }
         let mut event_ids = std::collections::HashSet::new();
         for (k, e) in self.demand_response.iter().enumerate() {
+            self.validate_event(k, e)?;
             let p = format!("demand_response[{k}] ({})", e.id);
-            if e.id.trim().is_empty() {
-                return Err(err(format!("{p}.id"), "an empty id", "an event id"));
-            }
             if !event_ids.insert(e.id.as_str()) {
                 return Err(err(
                     format!("{p}.id"),
@@ -501,57 +411,6 @@ impl Scenario {
                     "an id no other demand-response event has",
                 ));
             }
-            if e.sites.is_empty() {
-                return Err(err(format!("{p}.sites"), "none", "at least one site"));
-            }
-            for (i, s) in e.sites.iter().enumerate() {
-                if *s >= self.sites.len() {
-                    return Err(err(
-                        format!("{p}.sites[{i}]"),
-                        s,
-                        format!("a site index below {}", self.sites.len()),
-                    ));
-                }
-                if e.sites[..i].contains(s) {
-                    return Err(err(
-                        format!("{p}.sites[{i}]"),
-                        format!("{} twice", self.sites[*s].name),
-                        "each site once",
-                    ));
-                }
-            }
-            for (name, v) in [
-                ("start", e.start_h),
-                ("end", e.end_h),
-                ("announced", e.announced_h),
-            ] {
-                if !(v.is_finite() && v.abs() <= max::TIME_H) {
-                    return Err(err(
-                        format!("{p}.{name}"),
-                        v,
-                        format!("a time in hours from -{0} to {0}", max::TIME_H),
-                    ));
-                }
-            }
-            if e.end_h <= e.start_h {
-                return Err(err(
-                    format!("{p}.end"),
-                    format!("{} h", e.end_h),
-                    format!("a time after the start ({} h)", e.start_h),
-                ));
-            }
-            if e.announced_h > e.start_h {
-                return Err(err(
-                    format!("{p}.announced"),
-                    format!("{} h", e.announced_h),
-                    format!("a time at or before the start ({} h)", e.start_h),
-                ));
-            }
-            finite_nonneg(
-                &format!("{p}.import_cap_kw"),
-                e.import_cap_kw,
-                max::POWER_KW,
-            )?;
         }
         finite_nonneg(
             "economics.carbon_price_per_t",
@@ -582,6 +441,163 @@ impl Scenario {
             "dispatch.restart_hours",
             self.dispatch.restart_h,
             max::DURATION_H,
+        )?;
+        Ok(())
+    }
+
+    /// The invariants of one job: `j` is its position (for messages), `last_arrival` the
+    /// arrival of the job before it (jobs come sorted by arrival). The engine applies it to
+    /// every job submitted while it runs.
+    pub fn validate_job(&self, j: usize, job: &Job, last_arrival: f64) -> Result<(), ModelError> {
+        let p = format!("jobs[{j}] ({})", job.id);
+        if !(job.arrival_h.is_finite() && (0.0..=max::TIME_H).contains(&job.arrival_h)) {
+            return Err(err(
+                format!("{p}.arrival"),
+                job.arrival_h,
+                format!(
+                    "a time at or after the scenario start, at most {} hours after it",
+                    max::TIME_H
+                ),
+            ));
+        }
+        if job.arrival_h < last_arrival {
+            return Err(err(
+                format!("{p}.arrival"),
+                job.arrival_h,
+                format!("jobs sorted by arrival (previous job arrives at {last_arrival} h)"),
+            ));
+        }
+        if !(job.runtime_h > 0.0 && job.runtime_h <= max::RUNTIME_H) {
+            return Err(err(
+                format!("{p}.runtime_h"),
+                job.runtime_h,
+                format!("a run time > 0 and at most {} hours", max::RUNTIME_H),
+            ));
+        }
+        if job.accelerators == 0 {
+            return Err(err(format!("{p}.accelerators"), 0, "at least 1"));
+        }
+        if job.allowed_sites.is_empty() {
+            return Err(err(
+                format!("{p}.allowed_sites"),
+                "none",
+                "at least one site",
+            ));
+        }
+        if let Some((k, s)) = job
+            .allowed_sites
+            .iter()
+            .enumerate()
+            .find(|(k, s)| job.allowed_sites[..*k].contains(s))
+        {
+            return Err(err(
+                format!("{p}.allowed_sites[{k}]"),
+                format!("site {s} a second time"),
+                "each site once",
+            ));
+        }
+        if let Some(s) = job.allowed_sites.iter().find(|s| **s >= self.sites.len()) {
+            return Err(err(
+                format!("{p}.allowed_sites"),
+                s,
+                format!("a site index below {}", self.sites.len()),
+            ));
+        }
+        if !job.allowed(job.home_site) {
+            return Err(err(
+                format!("{p}.home_site"),
+                job.home_site,
+                "one of the job's allowed sites",
+            ));
+        }
+        let biggest = job
+            .allowed_sites
+            .iter()
+            .map(|s| self.sites[*s].accelerators.count)
+            .max()
+            .unwrap_or(0);
+        if job.accelerators > biggest {
+            return Err(err(
+                format!("{p}.accelerators"),
+                job.accelerators,
+                format!("at most {biggest}, the most accelerators any allowed site has (the job can never fit)"),
+            ));
+        }
+        finite_nonneg(
+            &format!("{p}.checkpoint_gb"),
+            job.checkpoint_gb,
+            max::CHECKPOINT_GB,
+        )?;
+        if job.deadline_h < job.arrival_h + job.runtime_h - 1e-9 {
+            return Err(err(
+                format!("{p}.deadline"),
+                job.deadline_h,
+                format!(
+                    "at least arrival + runtime = {} h (the job can never meet it)",
+                    job.arrival_h + job.runtime_h
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The invariants of one demand-response event (`k`: its position, for messages); the
+    /// engine applies it to every event announced while it runs.
+    pub fn validate_event(&self, k: usize, e: &DemandResponseEvent) -> Result<(), ModelError> {
+        let p = format!("demand_response[{k}] ({})", e.id);
+        if e.id.trim().is_empty() {
+            return Err(err(format!("{p}.id"), "an empty id", "an event id"));
+        }
+        if e.sites.is_empty() {
+            return Err(err(format!("{p}.sites"), "none", "at least one site"));
+        }
+        for (i, s) in e.sites.iter().enumerate() {
+            if *s >= self.sites.len() {
+                return Err(err(
+                    format!("{p}.sites[{i}]"),
+                    s,
+                    format!("a site index below {}", self.sites.len()),
+                ));
+            }
+            if e.sites[..i].contains(s) {
+                return Err(err(
+                    format!("{p}.sites[{i}]"),
+                    format!("{} twice", self.sites[*s].name),
+                    "each site once",
+                ));
+            }
+        }
+        for (name, v) in [
+            ("start", e.start_h),
+            ("end", e.end_h),
+            ("announced", e.announced_h),
+        ] {
+            if !(v.is_finite() && v.abs() <= max::TIME_H) {
+                return Err(err(
+                    format!("{p}.{name}"),
+                    v,
+                    format!("a time in hours from -{0} to {0}", max::TIME_H),
+                ));
+            }
+        }
+        if e.end_h <= e.start_h {
+            return Err(err(
+                format!("{p}.end"),
+                format!("{} h", e.end_h),
+                format!("a time after the start ({} h)", e.start_h),
+            ));
+        }
+        if e.announced_h > e.start_h {
+            return Err(err(
+                format!("{p}.announced"),
+                format!("{} h", e.announced_h),
+                format!("a time at or before the start ({} h)", e.start_h),
+            ));
+        }
+        finite_nonneg(
+            &format!("{p}.import_cap_kw"),
+            e.import_cap_kw,
+            max::POWER_KW,
         )?;
         Ok(())
     }

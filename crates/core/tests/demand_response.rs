@@ -2,9 +2,10 @@
 mod common;
 
 use common::*;
+use suandian_core::fleet::Fleet;
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::policy::{Asap, Policy};
-use suandian_core::sim::{simulate, Context, SimConfig};
+use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::*;
 
 /// One site, three hourly slots: 4 accelerators (idle 100 W, peak 600 W) on one server, no other
@@ -205,16 +206,16 @@ impl Policy for Watch {
     fn name(&self) -> String {
         "watch".into()
     }
-    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         self.seen.push((
             ctx.slot(),
             ctx.import_limit_forecast_kw(0, 1),
             ctx.import_limit_kw(0),
-            ctx.demand_response_announced().count(),
+            ctx.demand_response_announced().len(),
         ));
         Asap.on_slot(ctx);
     }
-    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+    fn on_arrival(&mut self, ctx: &mut dyn Fleet, job: JobId) {
         Asap.on_arrival(ctx, job);
     }
 }

@@ -5,9 +5,10 @@
 mod common;
 
 use common::*;
+use suandian_core::fleet::Fleet;
 use suandian_core::metrics::ReferenceRates;
 use suandian_core::policy::{Asap, Policy};
-use suandian_core::sim::{simulate, Context, SimConfig};
+use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::*;
 
 /// Starts nothing: the cheapest run there is, and no saving at all.
@@ -17,7 +18,7 @@ impl Policy for DoNothing {
     fn name(&self) -> String {
         "do-nothing".into()
     }
-    fn on_slot(&mut self, _ctx: &mut Context<'_>) {}
+    fn on_slot(&mut self, _ctx: &mut dyn Fleet) {}
 }
 
 /// One site, flat carbon (500 g/kWh) and price (80/MWh), PUE 1.25: an accelerator-hour of work

@@ -3,9 +3,10 @@
 mod common;
 
 use common::*;
+use suandian_core::fleet::{Fleet, JobState};
 use suandian_core::metrics::{Metrics, ObjectiveWeights};
 use suandian_core::policy::Policy;
-use suandian_core::sim::{simulate, Context, JobState, SimConfig};
+use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::*;
 
 /// Two identical sites, three hourly slots, one migratable job of 2 accelerators and 1.5 h
@@ -44,7 +45,7 @@ impl Policy for MoveOnce {
     fn name(&self) -> String {
         "move-once".into()
     }
-    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         self.seen
             .push((ctx.slot(), ctx.state(0), ctx.migration_h()));
         match (ctx.slot(), ctx.state(0)) {

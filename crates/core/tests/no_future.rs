@@ -2,9 +2,10 @@
 mod common;
 
 use common::*;
+use suandian_core::fleet::Fleet;
 use suandian_core::forecast::ForecastKind;
 use suandian_core::policy::{self, Policy};
-use suandian_core::sim::{simulate, Context, SimConfig};
+use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::*;
 
 const SLOTS: usize = 96;
@@ -129,7 +130,7 @@ impl Policy for Snoop {
     fn name(&self) -> String {
         "snoop".into()
     }
-    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         let now = ctx.slot();
         for (j, arrival) in self.arrivals.iter().enumerate() {
             assert_eq!(
@@ -158,6 +159,7 @@ impl Policy for Snoop {
         }
         assert!(ctx
             .demand_response_announced()
+            .iter()
             .all(|e| e.announced_h <= ctx.now_h()));
         self.checked += 1;
     }

@@ -4,8 +4,9 @@
 mod common;
 
 use common::*;
+use suandian_core::fleet::{Fleet, JobState};
 use suandian_core::policy::Policy;
-use suandian_core::sim::{simulate, Context, JobState, SimConfig};
+use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::*;
 
 /// Starts the job at slot 0, suspends it at slot `pause` (if any), resumes it at the slot
@@ -20,7 +21,7 @@ impl Policy for Script {
     fn name(&self) -> String {
         "script".into()
     }
-    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         let t = ctx.slot();
         match ctx.state(0) {
             JobState::Queued if t == 0 => ctx.start(0, 0, 1.0).unwrap(),

@@ -8,11 +8,11 @@
 //! Results: docs/benchmarks.md.
 
 use std::time::Instant;
+use suandian_core::fleet::{Fleet, FleetView};
 use suandian_core::forecast::ForecastKind;
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, SiteId};
 use suandian_core::policy::Policy;
-use suandian_core::sim::Context;
 use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::synthetic::{fleet_with_eligibility, FleetSpec};
 use suandian_planner::lp::{
@@ -297,17 +297,17 @@ impl Policy for Timed<'_> {
     fn name(&self) -> String {
         self.inner.name()
     }
-    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         let t = Instant::now();
         self.inner.on_slot(ctx);
         self.s += t.elapsed().as_secs_f64();
     }
-    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+    fn on_arrival(&mut self, ctx: &mut dyn Fleet, job: JobId) {
         let t = Instant::now();
         self.inner.on_arrival(ctx, job);
         self.s += t.elapsed().as_secs_f64();
     }
-    fn inference_order(&mut self, ctx: &Context<'_>, region: usize, order: &mut Vec<SiteId>) {
+    fn inference_order(&mut self, ctx: &dyn FleetView, region: usize, order: &mut Vec<SiteId>) {
         let t = Instant::now();
         self.inner.inference_order(ctx, region, order);
         self.s += t.elapsed().as_secs_f64();

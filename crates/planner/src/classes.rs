@@ -7,13 +7,13 @@ use crate::lp::{
     WorkClass,
 };
 use std::collections::HashMap;
+use suandian_core::fleet::{FleetView, JobState};
 use suandian_core::metrics::{
     acc_h_cost, breach_penalty_per_kwh, over_limit_penalty_per_kwh, ObjectiveWeights,
 };
 use suandian_core::model::{
     Accelerators, Battery, CarbonBasis, Economics, JobId, Scenario, SiteId,
 };
-use suandian_core::sim::{Context, JobState};
 
 /// The classes of a plan and which jobs belong to each.
 #[derive(Debug, Clone, Default)]
@@ -149,7 +149,7 @@ pub struct Knobs {
 /// The rolling-horizon input at the current slot: `window` slots of forecasts, the jobs that
 /// have arrived (running non-interruptible jobs are fixed load), and the forecast inference.
 pub fn from_context(
-    ctx: &Context<'_>,
+    ctx: &dyn FleetView,
     window: usize,
     knobs: Knobs,
     weights: &ObjectiveWeights,

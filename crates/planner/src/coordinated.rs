@@ -4,10 +4,10 @@
 use crate::classes::{from_context, ClassMap, Knobs};
 use crate::dispatch;
 use crate::lp::{solve, solve_from, Home, LpSolver, ObjectiveMode, Plan, WarmStart};
+use suandian_core::fleet::{Fleet, FleetView, JobState};
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, SiteId};
 use suandian_core::policy::Policy;
-use suandian_core::sim::{Context, JobState};
 
 #[derive(Debug, Clone, Copy)]
 pub struct CoordinatedConfig {
@@ -95,7 +95,7 @@ impl Coordinated {
         }
     }
 
-    fn ensure_plan(&mut self, ctx: &Context<'_>) {
+    fn ensure_plan(&mut self, ctx: &dyn FleetView) {
         let slot = ctx.slot();
         if self.planned_at == Some(slot) {
             return;
@@ -183,7 +183,7 @@ impl Coordinated {
 /// have moved, move that many of them now: the plan has weighed the move's price (its data)
 /// against the energy it saves.
 fn migrate_as_planned(
-    ctx: &mut Context<'_>,
+    ctx: &mut dyn Fleet,
     blocking: &dispatch::SiteBlocking,
     plan: &Plan,
     map: &ClassMap,
@@ -226,7 +226,7 @@ impl Policy for Coordinated {
         "coordinated".into()
     }
 
-    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         self.ensure_plan(ctx);
         let slot = ctx.slot();
         match &mut self.current {
@@ -265,7 +265,7 @@ impl Policy for Coordinated {
         }
     }
 
-    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+    fn on_arrival(&mut self, ctx: &mut dyn Fleet, job: JobId) {
         self.blocking.observe(ctx, job);
         // Planned at the next slot boundary, unless it cannot wait that long.
         if dispatch::slack_h(ctx, job)
@@ -275,7 +275,7 @@ impl Policy for Coordinated {
         }
     }
 
-    fn inference_order(&mut self, ctx: &Context<'_>, region: usize, order: &mut Vec<SiteId>) {
+    fn inference_order(&mut self, ctx: &dyn FleetView, region: usize, order: &mut Vec<SiteId>) {
         self.ensure_plan(ctx);
         if let Some(Current { at, plan, .. }) = &self.current {
             let off = ctx.slot() - at;

@@ -12,15 +12,15 @@
 //! count the hours it may be kept out: a suspended job must resume where it ran.
 
 use crate::classes::ClassMap;
+use suandian_core::fleet::{Fleet, FleetView, JobState};
 use suandian_core::model::{JobId, SiteId};
-use suandian_core::sim::{Context, JobState};
 
 /// A job with less slack than this many slots is urgent.
 pub const URGENT_SLOTS: f64 = 1.0;
 
 /// Slack of a job now: hours it can still wait and meet its deadline (a suspended job's
 /// restart counted).
-pub fn slack_h(ctx: &Context<'_>, job: JobId) -> f64 {
+pub fn slack_h(ctx: &dyn FleetView, job: JobId) -> f64 {
     let Some(j) = ctx.job(job) else {
         return f64::INFINITY;
     };
@@ -38,7 +38,7 @@ pub struct SiteBlocking {
 
 impl SiteBlocking {
     /// Note a job that has arrived.
-    pub fn observe(&mut self, ctx: &Context<'_>, j: JobId) {
+    pub fn observe(&mut self, ctx: &dyn FleetView, j: JobId) {
         let Some(job) = ctx.job(j) else { return };
         if self.sizes.len() < ctx.site_count() {
             self.sizes.resize(ctx.site_count(), Vec::new());
@@ -71,7 +71,7 @@ impl SiteBlocking {
 
     /// The longest a job of `acc` accelerators at `site` may wait for one it cannot run
     /// beside, in hours (0 where every job seen fits beside it).
-    pub fn hours(&self, ctx: &Context<'_>, site: SiteId, acc: u32) -> f64 {
+    pub fn hours(&self, ctx: &dyn FleetView, site: SiteId, acc: u32) -> f64 {
         let cap = ctx.accelerators(site).count;
         self.sizes.get(site).map_or(0.0, |sizes| {
             sizes
@@ -83,13 +83,13 @@ impl SiteBlocking {
     }
 }
 
-fn slot_acc(ctx: &Context<'_>, j: JobId) -> u32 {
+fn slot_acc(ctx: &dyn FleetView, j: JobId) -> u32 {
     ctx.job(j).map_or(0, |x| x.accelerators)
 }
 
 /// What a running job does this slot at its power level, in accelerator-hours of work at
 /// full speed.
-fn slot_work(ctx: &Context<'_>, j: JobId) -> f64 {
+fn slot_work(ctx: &dyn FleetView, j: JobId) -> f64 {
     slot_work_at(ctx, j, ctx.job_site(j), ctx.power_level(j))
 }
 
@@ -97,7 +97,7 @@ fn slot_work(ctx: &Context<'_>, j: JobId) -> f64 {
 /// at the slower pace (the hysteresis, as for suspending it).
 /// `levels` holds the plan's level per class `k` and eligible site `pos` (1 where missing).
 fn usable_level(
-    ctx: &Context<'_>,
+    ctx: &dyn FleetView,
     blocking: &SiteBlocking,
     j: JobId,
     site: SiteId,
@@ -122,7 +122,7 @@ fn usable_level(
 }
 
 /// Slack of a job run at `level` at `site` from now on: below full power it takes longer.
-fn slack_at_h(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> f64 {
+fn slack_at_h(ctx: &dyn FleetView, j: JobId, site: SiteId, level: f64) -> f64 {
     let Some(job) = ctx.job(j) else {
         return f64::INFINITY;
     };
@@ -132,7 +132,7 @@ fn slack_at_h(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> f64 {
 
 /// What a job would do this slot at `site` at power level `level`, in accelerator-hours of
 /// work at full speed.
-fn slot_work_at(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> f64 {
+fn slot_work_at(ctx: &dyn FleetView, j: JobId, site: SiteId, level: f64) -> f64 {
     let acc = f64::from(ctx.job(j).map_or(0, |x| x.accelerators));
     // Full power is full speed: no `powf` per running job on the common path.
     let speed = if level >= 1.0 {
@@ -174,7 +174,7 @@ impl Ord for BySlack {
 /// only where the plan cannot keep every running job, and heap pops only for the waiting jobs
 /// of classes with room left: a slot where little changes costs little, however many wait.
 pub fn apply(
-    ctx: &mut Context<'_>,
+    ctx: &mut dyn Fleet,
     blocking: &SiteBlocking,
     map: &mut ClassMap,
     class_sites: &[Vec<SiteId>],
@@ -302,7 +302,7 @@ pub fn apply(
 /// non-interruptible jobs still running there then and this job, at the forecast PUE, less the
 /// forecast green output, must stay under the cap (the battery is not counted on: it may be
 /// empty). The plan treats such jobs as divisible work; this is the dispatcher's guard.
-pub fn fits_under_announced_caps(ctx: &Context<'_>, j: JobId, site: SiteId, level: f64) -> bool {
+pub fn fits_under_announced_caps(ctx: &dyn FleetView, j: JobId, site: SiteId, level: f64) -> bool {
     let Some(job) = ctx.job(j) else { return true };
     if job.interruptible {
         return true;
@@ -355,7 +355,7 @@ pub fn fits_under_announced_caps(ctx: &Context<'_>, j: JobId, site: SiteId, leve
 /// first (they gain the most), and only jobs whose slack covers the move and a wait at the
 /// other end as the hysteresis asks. Returns the accelerators moved.
 pub fn migrate_planned(
-    ctx: &mut Context<'_>,
+    ctx: &mut dyn Fleet,
     blocking: &SiteBlocking,
     members: &[JobId],
     from: SiteId,
@@ -396,19 +396,19 @@ pub fn migrate_planned(
 /// Whether a waiting job must start now (or very soon) to keep its deadline: its slack is
 /// under [`URGENT_SLOTS`] slots plus a tenth of its remaining run time (big jobs need time for
 /// a site to make room).
-pub fn is_urgent(ctx: &Context<'_>, blocking: &SiteBlocking, j: JobId) -> bool {
+pub fn is_urgent(ctx: &dyn FleetView, blocking: &SiteBlocking, j: JobId) -> bool {
     slack_h(ctx, j) < urgent_lead_h(ctx, blocking, j)
 }
 
 /// An upper bound of [`urgent_lead_h`] that needs no look at the job's sites.
-fn max_urgent_lead_h(ctx: &Context<'_>, blocking: &SiteBlocking, j: JobId) -> f64 {
+fn max_urgent_lead_h(ctx: &dyn FleetView, blocking: &SiteBlocking, j: JobId) -> f64 {
     (URGENT_SLOTS + 2.0) * ctx.slot_h() + 0.1 * ctx.remaining_h(j) + blocking.bound_h
 }
 
 /// How early a job turns urgent: [`drain_lead_h`], plus, where a job it cannot run beside
 /// may take every site it could use, the longest such job's run (it must start before its
 /// slack is less than that).
-fn urgent_lead_h(ctx: &Context<'_>, blocking: &SiteBlocking, j: JobId) -> f64 {
+fn urgent_lead_h(ctx: &dyn FleetView, blocking: &SiteBlocking, j: JobId) -> f64 {
     let Some(job) = ctx.job(j) else { return 0.0 };
     let blocked_h = if ctx.has_started(j) {
         blocking.hours(ctx, ctx.job_site(j), job.accelerators)
@@ -423,7 +423,7 @@ fn urgent_lead_h(ctx: &Context<'_>, blocking: &SiteBlocking, j: JobId) -> f64 {
 
 /// One slot, plus a tenth of the job's remaining run time, plus up to two slots for a job that
 /// needs a whole site (a site takes time to drain for it).
-fn drain_lead_h(ctx: &Context<'_>, j: JobId) -> f64 {
+fn drain_lead_h(ctx: &dyn FleetView, j: JobId) -> f64 {
     let Some(job) = ctx.job(j) else { return 0.0 };
     let biggest = job
         .allowed_sites
@@ -440,7 +440,7 @@ fn drain_lead_h(ctx: &Context<'_>, j: JobId) -> f64 {
 /// that has room (where it already ran, if it has started). Where none has, pre-empt running
 /// jobs with more slack at the site that can free the most, and hold that site: no planned
 /// start is made there until the urgent job has started. Returns the held sites.
-pub fn start_urgent(ctx: &mut Context<'_>, blocking: &SiteBlocking) -> Vec<SiteId> {
+pub fn start_urgent(ctx: &mut dyn Fleet, blocking: &SiteBlocking) -> Vec<SiteId> {
     let urgent: Vec<BySlack> = ctx
         .waiting_jobs()
         .into_iter()
@@ -451,7 +451,7 @@ pub fn start_urgent(ctx: &mut Context<'_>, blocking: &SiteBlocking) -> Vec<SiteI
 }
 
 /// [`start_urgent`] for the urgent jobs already found, with their slack.
-fn start_urgent_jobs(ctx: &mut Context<'_>, mut urgent: Vec<BySlack>) -> Vec<SiteId> {
+fn start_urgent_jobs(ctx: &mut dyn Fleet, mut urgent: Vec<BySlack>) -> Vec<SiteId> {
     if urgent.is_empty() {
         return Vec::new();
     }
@@ -479,7 +479,7 @@ fn start_urgent_jobs(ctx: &mut Context<'_>, mut urgent: Vec<BySlack>) -> Vec<Sit
             continue;
         }
         // Candidates to pre-empt at each site: interruptible running jobs with more slack.
-        let victims_at = |ctx: &Context<'_>, s: SiteId| -> Vec<(f64, JobId, u32)> {
+        let victims_at = |ctx: &dyn FleetView, s: SiteId| -> Vec<(f64, JobId, u32)> {
             ctx.active_jobs()
                 .iter()
                 .copied()
@@ -526,7 +526,7 @@ fn start_urgent_jobs(ctx: &mut Context<'_>, mut urgent: Vec<BySlack>) -> Vec<Sit
 }
 
 /// Start a job now at the greenest of `sites` that has room; `false` if none has.
-fn start_at_greenest(ctx: &mut Context<'_>, j: JobId, sites: &[SiteId]) -> bool {
+fn start_at_greenest(ctx: &mut dyn Fleet, j: JobId, sites: &[SiteId]) -> bool {
     let Some(acc) = ctx.job(j).map(|x| x.accelerators) else {
         return false;
     };
@@ -542,7 +542,7 @@ fn start_at_greenest(ctx: &mut Context<'_>, j: JobId, sites: &[SiteId]) -> bool 
 }
 
 /// Start a job now at the greenest site it may use that has room; `false` if none has.
-pub fn start_anywhere(ctx: &mut Context<'_>, j: JobId) -> bool {
+pub fn start_anywhere(ctx: &mut dyn Fleet, j: JobId) -> bool {
     let Some(job) = ctx.job(j) else { return false };
     let acc = job.accelerators;
     let mut sites: Vec<SiteId> = if ctx.has_started(j) {

@@ -6,10 +6,10 @@
 use crate::classes::{from_scenario, ClassMap, Knobs};
 use crate::dispatch;
 use crate::lp::{solve, LpSolver, ObjectiveMode, Plan, PlanError};
+use suandian_core::fleet::{Fleet, FleetView};
 use suandian_core::metrics::{ObjectiveKind, ObjectiveWeights};
 use suandian_core::model::{JobId, Scenario, SiteId};
 use suandian_core::policy::Policy;
-use suandian_core::sim::Context;
 
 pub struct Oracle {
     plan: Plan,
@@ -104,7 +104,7 @@ impl Policy for Oracle {
         "oracle".into()
     }
 
-    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         let t = ctx.slot();
         let (targets, levels) = self.plan.slot_targets(t, &self.sites);
         if self.arrived.is_empty() {
@@ -137,7 +137,7 @@ impl Policy for Oracle {
         }
     }
 
-    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+    fn on_arrival(&mut self, ctx: &mut dyn Fleet, job: JobId) {
         self.blocking.observe(ctx, job);
         let Some(&Some(k)) = self.map.of_job.get(job) else {
             return;
@@ -166,7 +166,7 @@ impl Policy for Oracle {
         }
     }
 
-    fn inference_order(&mut self, ctx: &Context<'_>, region: usize, order: &mut Vec<SiteId>) {
+    fn inference_order(&mut self, ctx: &dyn FleetView, region: usize, order: &mut Vec<SiteId>) {
         let t = ctx.slot();
         let (sites, _) = ctx.inference_sites(region);
         let plan = &self.plan;

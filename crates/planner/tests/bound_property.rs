@@ -173,7 +173,7 @@ impl policy::Policy for RandomSchedule {
     fn name(&self) -> String {
         "random".into()
     }
-    fn on_slot(&mut self, ctx: &mut suandian_core::sim::Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn suandian_core::fleet::Fleet) {
         for j in common::queued(ctx) {
             if self.0.chance(0.5) {
                 continue;

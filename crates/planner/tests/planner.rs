@@ -897,7 +897,7 @@ impl policy::Policy for FixedLevel {
     fn name(&self) -> String {
         "fixed-level".into()
     }
-    fn on_slot(&mut self, ctx: &mut suandian_core::sim::Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn suandian_core::fleet::Fleet) {
         for j in common::queued(ctx) {
             ctx.start(j, 0, self.0).expect("room for the job");
         }

@@ -16,8 +16,8 @@
 
 use super::asap::try_start;
 use super::{mean_carbon, waiting_least_slack_first, Policy};
+use crate::fleet::{Fleet, FleetView};
 use crate::model::JobId;
-use crate::sim::Context;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ impl Default for CarbonWait {
 
 impl CarbonWait {
     /// Size the tables on first use and learn inference's peak holding at each site.
-    fn observe(&mut self, ctx: &Context<'_>) {
+    fn observe(&mut self, ctx: &dyn FleetView) {
         if self.booked.len() != ctx.site_count() {
             self.booked = vec![vec![0; ctx.slots()]; ctx.site_count()];
             self.inference_peak = vec![0; ctx.site_count()];
@@ -65,7 +65,7 @@ impl CarbonWait {
     }
 
     /// The slots a run of `run_h` hours starting at `from_h` (in slot `first`) touches.
-    fn span(ctx: &Context<'_>, first: usize, from_h: f64, run_h: f64) -> (usize, usize) {
+    fn span(ctx: &dyn FleetView, first: usize, from_h: f64, run_h: f64) -> (usize, usize) {
         let dt = ctx.slot_h();
         let end_h = from_h + run_h.max(0.0);
         let last = ((end_h / dt - 1e-9).ceil() as usize).max(first + 1);
@@ -95,7 +95,7 @@ impl CarbonWait {
     }
 
     /// Choose the start slot of `job` and book it.
-    fn plan(&mut self, ctx: &Context<'_>, job: JobId) -> usize {
+    fn plan(&mut self, ctx: &dyn FleetView, job: JobId) -> usize {
         let slot = ctx.slot();
         let Some(j) = ctx.job(job) else {
             return slot;
@@ -147,7 +147,7 @@ impl CarbonWait {
     }
 
     /// `job` started now: its booking covers the run as it really is.
-    fn started(&mut self, ctx: &Context<'_>, job: JobId, acc: u32) {
+    fn started(&mut self, ctx: &dyn FleetView, job: JobId, acc: u32) {
         if ctx
             .job(job)
             .is_some_and(|j| ctx.now_h() > j.deadline_h - ctx.remaining_h(job) + 1e-9)
@@ -165,7 +165,7 @@ impl Policy for CarbonWait {
         "carbon-wait".into()
     }
 
-    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         self.observe(ctx);
         let slot = ctx.slot();
         let waiting = waiting_least_slack_first(ctx);
@@ -203,7 +203,7 @@ impl Policy for CarbonWait {
         }
     }
 
-    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+    fn on_arrival(&mut self, ctx: &mut dyn Fleet, job: JobId) {
         self.observe(ctx);
         let planned = self.plan(ctx, job);
         if planned == ctx.slot() {

@@ -7,8 +7,8 @@
 //! that may run only at one of them can find it full where `asap` would not have).
 
 use super::{mean_carbon, waiting_least_slack_first, Policy};
+use crate::fleet::{Fleet, FleetView};
 use crate::model::{JobId, SiteId};
-use crate::sim::Context;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct GreenestSite {
@@ -19,7 +19,7 @@ pub struct GreenestSite {
 }
 
 impl GreenestSite {
-    fn place(&mut self, ctx: &mut Context<'_>, job: JobId) -> bool {
+    fn place(&mut self, ctx: &mut dyn Fleet, job: JobId) -> bool {
         let latest = ctx
             .job(job)
             .map_or(f64::INFINITY, |j| j.deadline_h - ctx.remaining_h(job));
@@ -31,7 +31,7 @@ impl GreenestSite {
     }
 }
 
-fn place(ctx: &mut Context<'_>, job: JobId) -> bool {
+fn place(ctx: &mut dyn Fleet, job: JobId) -> bool {
     let Some(j) = ctx.job(job) else { return false };
     let need = j.accelerators;
     let runtime = j.runtime_h;
@@ -58,13 +58,13 @@ impl Policy for GreenestSite {
     fn name(&self) -> String {
         "greenest-site".into()
     }
-    fn on_slot(&mut self, ctx: &mut Context<'_>) {
+    fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         let waiting = waiting_least_slack_first(ctx);
         for j in waiting {
             self.place(ctx, j);
         }
     }
-    fn on_arrival(&mut self, ctx: &mut Context<'_>, job: JobId) {
+    fn on_arrival(&mut self, ctx: &mut dyn Fleet, job: JobId) {
         if !self.place(ctx, job) {
             self.waited += 1;
         }
@@ -79,7 +79,7 @@ impl Policy for GreenestSite {
             self.waited, self.late_starts
         )]
     }
-    fn inference_order(&mut self, ctx: &Context<'_>, _region: usize, order: &mut Vec<SiteId>) {
+    fn inference_order(&mut self, ctx: &dyn FleetView, _region: usize, order: &mut Vec<SiteId>) {
         let slot = ctx.slot();
         order.sort_by(|a, b| {
             ctx.carbon_forecast(*a, slot)
