@@ -430,6 +430,7 @@ fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
         solver: args.lp_solver,
         warm_start: !args.no_warm_start,
         migrate: args.migrate,
+        ..suandian_planner::PlannerOptions::default()
     };
     let mut policies = Vec::new();
     for n in &names {

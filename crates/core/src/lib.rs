@@ -10,6 +10,7 @@
 //! ([`metrics`]), writing decisions and the timeline to an [`engine::Sink`].
 
 pub mod china;
+pub mod compare;
 pub mod default_scenario;
 pub mod dispatch;
 pub mod engine;

@@ -118,67 +118,17 @@ pub struct TimelineRow {
     pub scope1_kg: f64,
 }
 
-/// Energy and carbon totals of one site.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct SiteMetrics {
-    pub site: String,
+/// The energy, carbon and cost totals that a site and the fleet both report: one list, read
+/// through [`SiteMetrics`] and [`Metrics`] (both deref to it) and summed site by site into the
+/// fleet's ([`Totals::add`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Totals {
     pub it_kwh: f64,
     pub facility_kwh: f64,
     pub green_available_kwh: f64,
     pub green_used_kwh: f64,
-    pub green_share: f64,
-    pub curtailed_kwh: f64,
-    pub exported_kwh: f64,
-    pub grid_import_kwh: f64,
-    pub import_over_limit_kwh: f64,
-    /// `import_over_limit_kwh`, each kWh at its slot's penalty (currency).
-    pub over_limit_penalty: f64,
-    /// Slots under a demand-response event.
-    pub dr_event_slots: u64,
-    /// Grid import above demand-response caps during their events (part of
-    /// `import_over_limit_kwh`).
-    pub dr_over_cap_kwh: f64,
-    pub thermal_kwh: f64,
-    pub battery_charge_kwh: f64,
-    pub battery_discharge_kwh: f64,
-    pub peak_import_kw: f64,
-    /// Scope 2, location-based.
-    pub carbon_location_kg: f64,
-    /// Scope 2, market-based.
-    pub carbon_market_kg: f64,
-    /// Scope 1: thermal backup's own combustion.
-    pub scope1_kg: f64,
-    /// Scope 1 + Scope 2 location-based.
-    pub carbon_total_location_kg: f64,
-    /// Scope 1 + Scope 2 market-based.
-    pub carbon_total_market_kg: f64,
-    pub cost: f64,
-    pub tokens: f64,
-    pub busy_accelerator_h: f64,
-    pub inference_facility_kwh: f64,
-    pub batch_facility_kwh: f64,
-    pub idle_facility_kwh: f64,
-    /// Accelerator-hours of job runs.
-    pub batch_acc_h: f64,
-    #[serde(skip)]
-    import_cost: f64,
-    #[serde(skip)]
-    export_revenue: f64,
-    #[serde(skip)]
-    thermal_cost: f64,
-    #[serde(skip)]
-    battery_wear_cost: f64,
-    #[serde(skip)]
-    import_kg: f64,
-}
-
-/// Every metric of one run, fleet-wide. Keys carry their unit.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct Metrics {
-    pub it_kwh: f64,
-    pub facility_kwh: f64,
-    pub green_available_kwh: f64,
-    pub green_used_kwh: f64,
+    /// Direct green share of facility energy (`green_used_kwh / facility_kwh`).
     pub green_share: f64,
     pub curtailed_kwh: f64,
     pub exported_kwh: f64,
@@ -195,7 +145,7 @@ pub struct Metrics {
     pub thermal_kwh: f64,
     pub battery_charge_kwh: f64,
     pub battery_discharge_kwh: f64,
-    /// Highest fleet-wide import in any slot.
+    /// Highest import in any slot (the fleet's: of the fleet-wide import).
     pub peak_import_kw: f64,
     /// Scope 2 (grid import), location-based.
     pub carbon_location_kg: f64,
@@ -207,15 +157,9 @@ pub struct Metrics {
     pub carbon_total_location_kg: f64,
     /// Scope 1 + Scope 2 market-based.
     pub carbon_total_market_kg: f64,
-    pub import_cost: f64,
-    pub thermal_cost: f64,
-    /// The batteries' wear: kWh they delivered x their wear cost per kWh (in `cost`).
-    pub battery_wear_cost: f64,
-    pub export_revenue: f64,
     pub cost: f64,
-    pub carbon_cost: f64,
-    pub total_cost: f64,
     pub tokens: f64,
+    pub busy_accelerator_h: f64,
     /// Facility energy attributed to inference (see the module's rule).
     pub inference_facility_kwh: f64,
     /// Facility energy attributed to batch jobs.
@@ -224,6 +168,100 @@ pub struct Metrics {
     pub idle_facility_kwh: f64,
     /// Accelerator-hours of job runs.
     pub batch_acc_h: f64,
+}
+
+impl Totals {
+    /// Add `o`'s sums (every field but the ratio `green_share` and the peak, which are not sums).
+    pub fn add(&mut self, o: &Totals) {
+        self.it_kwh += o.it_kwh;
+        self.facility_kwh += o.facility_kwh;
+        self.green_available_kwh += o.green_available_kwh;
+        self.green_used_kwh += o.green_used_kwh;
+        self.curtailed_kwh += o.curtailed_kwh;
+        self.exported_kwh += o.exported_kwh;
+        self.grid_import_kwh += o.grid_import_kwh;
+        self.import_over_limit_kwh += o.import_over_limit_kwh;
+        self.over_limit_penalty += o.over_limit_penalty;
+        self.dr_event_slots += o.dr_event_slots;
+        self.dr_over_cap_kwh += o.dr_over_cap_kwh;
+        self.thermal_kwh += o.thermal_kwh;
+        self.battery_charge_kwh += o.battery_charge_kwh;
+        self.battery_discharge_kwh += o.battery_discharge_kwh;
+        self.carbon_location_kg += o.carbon_location_kg;
+        self.carbon_market_kg += o.carbon_market_kg;
+        self.scope1_kg += o.scope1_kg;
+        self.carbon_total_location_kg += o.carbon_total_location_kg;
+        self.carbon_total_market_kg += o.carbon_total_market_kg;
+        self.cost += o.cost;
+        self.tokens += o.tokens;
+        self.busy_accelerator_h += o.busy_accelerator_h;
+        self.inference_facility_kwh += o.inference_facility_kwh;
+        self.batch_facility_kwh += o.batch_facility_kwh;
+        self.idle_facility_kwh += o.idle_facility_kwh;
+        self.batch_acc_h += o.batch_acc_h;
+    }
+}
+
+/// What `cost` is made of (currency): `import_cost + thermal_cost + battery_wear_cost -
+/// export_revenue`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct CostParts {
+    pub import_cost: f64,
+    pub thermal_cost: f64,
+    /// The batteries' wear: kWh they delivered x their wear cost per kWh.
+    pub battery_wear_cost: f64,
+    pub export_revenue: f64,
+}
+
+impl CostParts {
+    fn add(&mut self, o: &CostParts) {
+        self.import_cost += o.import_cost;
+        self.thermal_cost += o.thermal_cost;
+        self.battery_wear_cost += o.battery_wear_cost;
+        self.export_revenue += o.export_revenue;
+    }
+    /// `cost`.
+    pub fn total(&self) -> f64 {
+        self.import_cost + self.thermal_cost + self.battery_wear_cost - self.export_revenue
+    }
+}
+
+/// Energy and carbon totals of one site.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct SiteMetrics {
+    pub site: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// Kept for the fleet's sum; not part of a site's output.
+    #[serde(skip)]
+    pub costs: CostParts,
+}
+
+impl std::ops::Deref for SiteMetrics {
+    type Target = Totals;
+    fn deref(&self) -> &Totals {
+        &self.totals
+    }
+}
+impl std::ops::DerefMut for SiteMetrics {
+    fn deref_mut(&mut self) -> &mut Totals {
+        &mut self.totals
+    }
+}
+
+/// Every metric of one run, fleet-wide. Keys carry their unit. It reads back from a saved
+/// run's JSON (a key missing from an older run reads as 0), so that a report renders the same
+/// [`crate::compare`] figures from a file as from a run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Metrics {
+    #[serde(flatten)]
+    pub totals: Totals,
+    #[serde(flatten)]
+    pub costs: CostParts,
+    pub carbon_cost: f64,
+    pub total_cost: f64,
     /// Tokens per kWh of `inference_facility_kwh` (0 without inference).
     pub tokens_per_kwh: f64,
     pub token_value: f64,
@@ -272,13 +310,24 @@ pub struct Metrics {
     /// `migrated_gb` x `economics.transfer_cost_per_gb` (currency); not part of `cost` or
     /// `total_cost`, but of the objective.
     pub migration_cost: f64,
-    pub busy_accelerator_h: f64,
     /// Policy actions the simulator refused (capacity, power, eligibility): a policy bug signal.
     pub rejected_actions: u64,
     /// Running jobs pre-empted because the site's supply could not carry them.
     pub power_preemptions: u64,
     /// Starts put off because the site's supply could not carry them.
     pub power_deferrals: u64,
+}
+
+impl std::ops::Deref for Metrics {
+    type Target = Totals;
+    fn deref(&self) -> &Totals {
+        &self.totals
+    }
+}
+impl std::ops::DerefMut for Metrics {
+    fn deref_mut(&mut self) -> &mut Totals {
+        &mut self.totals
+    }
 }
 
 /// What one site's IT load was used for in one slot, for attributing energy to inference and
@@ -397,13 +446,13 @@ impl Accumulator {
             )
         });
         let import_kg = f.import_kw * dt * ci / 1000.0;
-        m.import_cost += import_cost;
-        m.export_revenue += export_revenue;
-        m.thermal_cost += thermal_cost;
+        m.costs.import_cost += import_cost;
+        m.costs.export_revenue += export_revenue;
+        m.costs.thermal_cost += thermal_cost;
         let wear_cost = f.discharge_kw * dt * sc.battery_wear_cost_per_kwh(site);
-        m.battery_wear_cost += wear_cost;
+        m.costs.battery_wear_cost += wear_cost;
         m.scope1_kg += thermal_kg;
-        m.import_kg += import_kg;
+        m.carbon_location_kg += import_kg;
         self.fleet_import_kw[slot] += f.import_kw;
         if !self.record_timeline {
             return None;
@@ -437,48 +486,19 @@ impl Accumulator {
         for (s, m) in self.sites.iter_mut().enumerate() {
             let grid = &sc.sites[s].grid;
             m.green_share = ratio(m.green_used_kwh, m.facility_kwh);
-            m.carbon_location_kg = m.import_kg;
             let covered = grid.green_certificates_kwh.min(m.grid_import_kwh);
             m.carbon_market_kg = match grid.residual_mix_g_co2_per_kwh {
                 Some(r) => (m.grid_import_kwh - covered) * r / 1000.0,
                 // No certificates (validation requires a residual mix with them): the grid
                 // average is the market-based factor.
-                None => m.import_kg,
+                None => m.carbon_location_kg,
             };
             m.carbon_total_location_kg = m.carbon_location_kg + m.scope1_kg;
             m.carbon_total_market_kg = m.carbon_market_kg + m.scope1_kg;
-            m.cost = m.import_cost + m.thermal_cost + m.battery_wear_cost - m.export_revenue;
+            m.cost = m.costs.total();
 
-            t.it_kwh += m.it_kwh;
-            t.facility_kwh += m.facility_kwh;
-            t.green_available_kwh += m.green_available_kwh;
-            t.green_used_kwh += m.green_used_kwh;
-            t.curtailed_kwh += m.curtailed_kwh;
-            t.exported_kwh += m.exported_kwh;
-            t.grid_import_kwh += m.grid_import_kwh;
-            t.import_over_limit_kwh += m.import_over_limit_kwh;
-            t.over_limit_penalty += m.over_limit_penalty;
-            t.dr_event_slots += m.dr_event_slots;
-            t.dr_over_cap_kwh += m.dr_over_cap_kwh;
-            t.thermal_kwh += m.thermal_kwh;
-            t.battery_charge_kwh += m.battery_charge_kwh;
-            t.battery_discharge_kwh += m.battery_discharge_kwh;
-            t.carbon_location_kg += m.carbon_location_kg;
-            t.carbon_market_kg += m.carbon_market_kg;
-            t.scope1_kg += m.scope1_kg;
-            t.carbon_total_location_kg += m.carbon_total_location_kg;
-            t.carbon_total_market_kg += m.carbon_total_market_kg;
-            t.import_cost += m.import_cost;
-            t.thermal_cost += m.thermal_cost;
-            t.battery_wear_cost += m.battery_wear_cost;
-            t.export_revenue += m.export_revenue;
-            t.cost += m.cost;
-            t.tokens += m.tokens;
-            t.busy_accelerator_h += m.busy_accelerator_h;
-            t.inference_facility_kwh += m.inference_facility_kwh;
-            t.batch_facility_kwh += m.batch_facility_kwh;
-            t.idle_facility_kwh += m.idle_facility_kwh;
-            t.batch_acc_h += m.batch_acc_h;
+            t.totals.add(&m.totals);
+            t.costs.add(&m.costs);
         }
         t.peak_import_kw = self.fleet_import_kw.iter().copied().fold(0.0, f64::max);
         t.green_share = ratio(t.green_used_kwh, t.facility_kwh);

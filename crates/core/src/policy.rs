@@ -117,6 +117,9 @@ pub const POLICIES: &[PolicyInfo] = &[
 /// The policy every other is compared with (savings, capture): it always runs.
 pub const REFERENCE: &str = "asap";
 
+/// The policy whose objective is the bound (its plan knows the whole run).
+pub const ORACLE: &str = "oracle";
+
 /// Every policy's name, in the registry's order.
 pub fn names() -> impl Iterator<Item = &'static str> {
     POLICIES.iter().map(|p| p.name)

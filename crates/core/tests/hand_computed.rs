@@ -144,9 +144,9 @@ fn asap_matches_hand_computation() {
     close("timeline scope1_kg", tl_scope1, 0.032);
     close("timeline carbon_location_kg", tl_location, 3.425);
     // Cost: A 0.315 + 0.33 + 0.10125; B 0.02 import + 0.012 thermal - 0.01 export.
-    close("import_cost", m.import_cost, 0.74625 + 0.02);
-    close("thermal_cost", m.thermal_cost, 0.012);
-    close("export_revenue", m.export_revenue, 0.01);
+    close("import_cost", m.costs.import_cost, 0.74625 + 0.02);
+    close("thermal_cost", m.costs.thermal_cost, 0.012);
+    close("export_revenue", m.costs.export_revenue, 0.01);
     close("cost", m.cost, 0.76825);
     // The carbon price applies to Scope 1 + Scope 2 of the chosen (location) basis.
     close("carbon_cost", m.carbon_cost, 3.457e-3 * 100.0);

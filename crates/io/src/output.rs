@@ -5,58 +5,14 @@ use crate::scenario::LoadedScenario;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
-use suandian_core::metrics::{Metrics, ObjectiveKind, ObjectiveWeights};
+use suandian_core::compare::{compare, objective_kind};
+use suandian_core::metrics::{ObjectiveKind, ObjectiveWeights};
 use suandian_core::policy::REFERENCE;
 use suandian_core::sim::{RunResult, SimConfig};
 use suandian_core::Scenario;
 
-/// Saving of `x` against the reference `base`, in % (positive = lower than the reference).
-fn saving_pct(base: f64, x: f64) -> Option<f64> {
-    (base.abs() > 1e-12).then(|| (base - x) / base.abs() * 100.0)
-}
-
 fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |p| format!("{p:+.1}%"))
-}
-
-/// The objective the runs are compared in: the oracle's bound's (`--objective`), else the
-/// balanced one.
-pub fn objective_kind(results: &[RunResult]) -> ObjectiveKind {
-    results
-        .iter()
-        .find(|r| r.objective_bound.is_some())
-        .map_or(ObjectiveKind::Balanced, |r| r.objective_kind)
-}
-
-/// The one objective of each run (the oracle's is its bound), and the share of the oracle's
-/// reduction of it against `asap` that each policy achieved (`None` without an oracle run).
-/// Every run is evaluated in the objective the bound is in ([`objective_kind`]), so that the
-/// bound, the realised objectives and the capture share one unit.
-pub fn objectives(sc: &Scenario, results: &[RunResult]) -> Vec<(f64, f64, Option<f64>)> {
-    let w = ObjectiveWeights::for_scenario(sc);
-    let kind = objective_kind(results);
-    let price = sc.economics.carbon_price_per_t;
-    let realized: Vec<f64> = results
-        .iter()
-        .map(|r| w.evaluate_as(&r.metrics, kind, price))
-        .collect();
-    let asap = results
-        .iter()
-        .position(|r| r.policy == REFERENCE)
-        .map(|i| realized[i]);
-    let bound = results.iter().find_map(|r| r.objective_bound);
-    results
-        .iter()
-        .zip(&realized)
-        .map(|(r, &real)| {
-            let obj = r.objective_bound.unwrap_or(real);
-            let capture = match (asap, bound) {
-                (Some(a), Some(b)) if (a - b).abs() > 1e-9 => Some((a - obj) / (a - b)),
-                _ => None,
-            };
-            (obj, real, capture)
-        })
-        .collect()
 }
 
 /// Rows of cells as aligned columns (the first left-aligned), with a rule under the header.
@@ -92,10 +48,6 @@ fn write_rows(out: &mut String, rows: &[Vec<String>]) {
 pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> String {
     let sc = &loaded.scenario;
     let cur = &sc.economics.currency;
-    let base = results
-        .iter()
-        .find(|r| r.policy == REFERENCE)
-        .map(|r| &r.metrics);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -109,7 +61,7 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         sc.grid.start.format("%Y-%m-%d %H:%M"),
         cfg.forecast.label()
     );
-    let objs = objectives(sc, results);
+    let comparisons = compare(sc, results);
     let has_inference = sc
         .inference
         .iter()
@@ -132,15 +84,13 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         "objective".into(),
         "captures".into(),
     ]];
-    for (r, (obj, _, capture)) in results.iter().zip(&objs) {
+    for (r, c) in results.iter().zip(&comparisons) {
         let m = &r.metrics;
-        let (dc, dk) = match base {
-            Some(b) if r.policy != REFERENCE => (
-                pct(saving_pct(b.equal_work_carbon_kg, m.equal_work_carbon_kg)),
-                pct(saving_pct(b.equal_work_cost, m.equal_work_cost)),
-            ),
+        let (dc, dk) = match &c.savings {
+            Some(s) if r.policy != REFERENCE => (pct(s.equal_work_carbon), pct(s.equal_work_cost)),
             _ => ("".into(), "".into()),
         };
+        let (obj, capture) = (c.objective, c.oracle_capture);
         let done = m.work_done_acc_h > 0.0;
         rows.push(vec![
             r.policy.clone(),
@@ -166,7 +116,7 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             format!("{}/{}", m.jobs_completed, m.jobs_total),
             m.deadline_misses.to_string(),
             format!("{:.2}", m.delay_p95_h),
-            if r.objective_bound.is_some() {
+            if c.is_bound {
                 format!("{obj:.0} (bound)")
             } else {
                 format!("{obj:.0}")
@@ -326,26 +276,20 @@ pub fn first_non_finite(results: &[RunResult]) -> Option<String> {
 /// One JSON object with every metric of every policy.
 pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> Value {
     let sc = &loaded.scenario;
-    let base = results
-        .iter()
-        .find(|r| r.policy == REFERENCE)
-        .map(|r| r.metrics.clone());
-    let objs = objectives(sc, results);
     let policies: Vec<Value> = results
         .iter()
-        .zip(&objs)
-        .map(|(r, (obj, real, capture))| {
-            let savings = base.as_ref().map(|b| savings_vs(b, &r.metrics));
+        .zip(compare(sc, results))
+        .map(|(r, c)| {
             let mut metrics = serde_json::to_value(&r.metrics).expect("metrics serialise");
-            metrics["objective"] = json!(obj);
-            metrics["objective_realized"] = json!(real);
-            metrics["oracle_capture"] = json!(capture);
+            metrics["objective"] = json!(c.objective);
+            metrics["objective_realized"] = json!(c.objective_realized);
+            metrics["oracle_capture"] = json!(c.oracle_capture);
             json!({
                 "name": r.policy,
                 "metrics": metrics,
                 "notes": r.notes,
                 "plan_fallbacks": r.plan_fallbacks,
-                "savings_vs_asap_pct": savings,
+                "savings_vs_asap_pct": c.savings,
                 "sites": r.per_site,
             })
         })
@@ -370,26 +314,6 @@ pub fn json(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> 
         "objective_kind": objective_kind(results),
         "warnings": loaded.warnings,
         "policies": policies,
-    })
-}
-
-fn savings_vs(b: &Metrics, m: &Metrics) -> Value {
-    json!({
-        "carbon_location": saving_pct(b.carbon_location_kg, m.carbon_location_kg),
-        "carbon_market": saving_pct(b.carbon_market_kg, m.carbon_market_kg),
-        "carbon_total_location": saving_pct(b.carbon_total_location_kg, m.carbon_total_location_kg),
-        "equal_work_carbon": saving_pct(b.equal_work_carbon_kg, m.equal_work_carbon_kg),
-        "equal_work_cost": saving_pct(b.equal_work_cost, m.equal_work_cost),
-        "carbon_per_acc_h": saving_pct(b.carbon_kg_per_acc_h, m.carbon_kg_per_acc_h),
-        "cost_per_acc_h": saving_pct(b.cost_per_acc_h, m.cost_per_acc_h),
-        "carbon_total_market": saving_pct(b.carbon_total_market_kg, m.carbon_total_market_kg),
-        "cost": saving_pct(b.cost, m.cost),
-        "total_cost": saving_pct(b.total_cost, m.total_cost),
-        "facility_energy": saving_pct(b.facility_kwh, m.facility_kwh),
-        "green_share_points": (m.green_share - b.green_share) * 100.0,
-        // Green energy asap curtailed and this policy used or stored instead; negative where it
-        // curtails more than asap.
-        "curtailment_avoided_kwh": b.curtailed_kwh - m.curtailed_kwh,
     })
 }
 
@@ -661,27 +585,6 @@ pub fn summary_csv(loaded: &LoadedScenario) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Curtailment is compared with asap's as it happened: a policy that curtails more shows a
-    /// negative saving (a `.max(0)` once hid it), and asap avoids nothing against itself.
-    #[test]
-    fn curtailment_avoided_is_a_signed_difference_against_asap() {
-        let asap = Metrics {
-            curtailed_kwh: 100.0,
-            ..Metrics::default()
-        };
-        let worse = Metrics {
-            curtailed_kwh: 130.0,
-            ..Metrics::default()
-        };
-        let better = Metrics {
-            curtailed_kwh: 40.0,
-            ..Metrics::default()
-        };
-        assert_eq!(savings_vs(&asap, &asap)["curtailment_avoided_kwh"], 0.0);
-        assert_eq!(savings_vs(&asap, &worse)["curtailment_avoided_kwh"], -30.0);
-        assert_eq!(savings_vs(&asap, &better)["curtailment_avoided_kwh"], 60.0);
-    }
 
     /// A run whose planner failed says so in the table and the JSON, not only in a note.
     #[test]

@@ -16,8 +16,10 @@ use crate::output;
 use crate::scenario::LoadedScenario;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
+use suandian_core::compare::Headline;
+use suandian_core::metrics::Metrics;
 use suandian_core::model::{GreenKind, Pue, Scenario};
-use suandian_core::policy::REFERENCE;
+use suandian_core::policy::{ORACLE, REFERENCE};
 use suandian_core::sim::{RunResult, SimConfig};
 
 const ECHARTS_JS: &str = include_str!("../assets/echarts.min.js");
@@ -656,29 +658,17 @@ fn signed(v: Option<f64>, unit: &str, decimals: usize) -> String {
 fn headline(doc: &Value) -> String {
     let policies = doc["policies"].as_array().cloned().unwrap_or_default();
     let metric = |p: &Value, k: &str| num(&p["metrics"][k]);
+    // The figures come from the core's one comparison, over the metrics read back.
+    let typed = |p: &Value| serde_json::from_value::<Metrics>(p["metrics"].clone()).ok();
     let asap = policies.iter().find(|p| p["name"] == REFERENCE);
-    let oracle = policies.iter().find(|p| p["name"] == "oracle");
+    let oracle = policies
+        .iter()
+        .find(|p| p["name"] == ORACLE)
+        .and_then(typed);
     let cur = esc(doc["currency"].as_str().unwrap_or(""));
     let mut out = String::new();
-    let Some(asap) = asap else {
+    let Some(asap_m) = asap.and_then(typed) else {
         return "<p>No <code>asap</code> run: savings cannot be shown.</p>".into();
-    };
-    // Saving of `p` against asap, and the share of the oracle's saving (for lower-is-better
-    // metrics; `higher` flips the sign).
-    let saving = |p: &Value, k: &str, higher: bool| -> (Option<f64>, Option<f64>) {
-        let (a, x) = (metric(asap, k), metric(p, k));
-        let d = match (a, x) {
-            (Some(a), Some(x)) => Some(if higher { x - a } else { a - x }),
-            _ => None,
-        };
-        let share = match (d, oracle.and_then(|o| metric(o, k)), a) {
-            (Some(d), Some(o), Some(a)) => {
-                let od = if higher { o - a } else { a - o };
-                (od.abs() > 1e-9).then(|| d / od)
-            }
-            _ => None,
-        };
-        (d, share)
     };
     let share_txt = |s: Option<f64>| {
         s.map_or(String::new(), |s| {
@@ -706,17 +696,21 @@ fn headline(doc: &Value) -> String {
             );
             continue;
         }
-        let (dc, sc_) = saving(p, "equal_work_carbon_kg", false);
-        let (dk, sk) = saving(p, "equal_work_cost", false);
-        let (dg, sg) = saving(p, "green_share", true);
-        let (da, sa) = saving(p, "curtailed_kwh", false);
-        let pc = |d: Option<f64>, k: &str| {
-            d.and_then(|d| {
-                metric(asap, k)
-                    .filter(|a| a.abs() > 1e-12)
-                    .map(|a| d / a * 100.0)
-            })
-        };
+        let Some(m) = typed(p) else { continue };
+        let h = Headline::between(&asap_m, &m, oracle.as_ref());
+        let (dc, sc_) = (
+            Some(h.equal_work_carbon_kg.improvement),
+            h.equal_work_carbon_kg.oracle_share,
+        );
+        let (dk, sk) = (
+            Some(h.equal_work_cost.improvement),
+            h.equal_work_cost.oracle_share,
+        );
+        let (dg, sg) = (Some(h.green_share.improvement), h.green_share.oracle_share);
+        let (da, sa) = (
+            Some(h.curtailed_kwh.improvement),
+            h.curtailed_kwh.oracle_share,
+        );
         let capture = metric(p, "oracle_capture");
         let cls = |d: Option<f64>| {
             if d.unwrap_or(0.0) > 0.0 {
@@ -733,11 +727,11 @@ fn headline(doc: &Value) -> String {
              <td class=\"{}\">{}{}</td><td class=\"{}\">{}{}</td><td>{}</td></tr>",
             esc(name),
             cls(dc),
-            signed(pc(dc, "equal_work_carbon_kg"), " %", 1),
+            signed(h.equal_work_carbon_kg.pct, " %", 1),
             signed(dc.map(|d| d / 1000.0), "", 1),
             share_txt(sc_),
             cls(dk),
-            signed(pc(dk, "equal_work_cost"), " %", 1),
+            signed(h.equal_work_cost.pct, " %", 1),
             signed(dk, "", 0),
             share_txt(sk),
             cls(dg),
@@ -747,7 +741,7 @@ fn headline(doc: &Value) -> String {
             signed(da.map(|d| d / 1000.0), " MWh", 1),
             share_txt(sa),
             match (name, capture) {
-                ("oracle", _) => "the bound (100 %)".to_string(),
+                (ORACLE, _) => "the bound (100 %)".to_string(),
                 (_, Some(c)) => format!("<b>{:.0} %</b>", c * 100.0),
                 _ => "- (run the oracle)".to_string(),
             }

@@ -114,9 +114,9 @@ fn the_feed_in_price_may_be_a_series() {
         })
         .sum();
     assert!(
-        (r.metrics.export_revenue - want).abs() < 1e-9,
+        (r.metrics.costs.export_revenue - want).abs() < 1e-9,
         "{} vs {want}",
-        r.metrics.export_revenue
+        r.metrics.costs.export_revenue
     );
 }
 

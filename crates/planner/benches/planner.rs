@@ -18,7 +18,7 @@ use suandian_core::synthetic::{fleet_with_eligibility, FleetSpec};
 use suandian_planner::lp::{
     solve, solve_from, LpSolver, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
 };
-use suandian_planner::{Coordinated, CoordinatedConfig, Oracle};
+use suandian_planner::{Coordinated, Oracle, PlannerOptions};
 
 /// A planning problem of the given size: daily price and carbon cycles, solar and a battery at
 /// every site, `classes` workload classes each eligible at three sites with staggered deadlines.
@@ -206,10 +206,10 @@ fn small_and_rolling(quick: bool) {
     for warm_start in [false, true] {
         let t = Instant::now();
         let mut policy = Coordinated::new(
-            CoordinatedConfig {
+            PlannerOptions {
                 warm_start,
                 solver: solver(),
-                ..CoordinatedConfig::default()
+                ..PlannerOptions::default()
             },
             ObjectiveWeights::for_scenario(&sc),
         );

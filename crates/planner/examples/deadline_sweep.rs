@@ -11,7 +11,7 @@ use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::policy;
 use suandian_core::sim::{simulate, SimConfig};
 use suandian_core::synthetic::{fleet, FleetSpec};
-use suandian_planner::{Coordinated, CoordinatedConfig, LpSolver};
+use suandian_planner::{Coordinated, LpSolver, PlannerOptions};
 
 fn main() {
     let seeds: u64 = std::env::args()
@@ -52,10 +52,10 @@ fn main() {
                 };
                 let asap = simulate(&sc, policy::by_name("asap").unwrap().as_mut(), &cfg);
                 let mut p = Coordinated::new(
-                    CoordinatedConfig {
+                    PlannerOptions {
                         warm_start: warm,
                         solver,
-                        ..CoordinatedConfig::default()
+                        ..PlannerOptions::default()
                     },
                     w,
                 );

@@ -6,6 +6,7 @@ use crate::lp::{
     CappedLevel, Home, InferenceClass, MarketCarbon, PlanBattery, PlanInput, PlanSite, Running,
     WorkClass,
 };
+use crate::PlannerOptions;
 use std::collections::HashMap;
 use suandian_core::fleet::{FleetView, JobState};
 use suandian_core::metrics::{
@@ -135,23 +136,12 @@ pub fn tangent_levels(a: &Accelerators) -> Vec<CappedLevel> {
         .collect()
 }
 
-/// Settings shared by the planners.
-#[derive(Debug, Clone, Copy)]
-pub struct Knobs {
-    pub mode: crate::lp::ObjectiveMode,
-    pub min_green_share: f64,
-    pub time_limit_s: f64,
-    pub solver: crate::lp::LpSolver,
-    /// Plan migrations of started, migratable jobs (rolling plans only).
-    pub migrate: bool,
-}
-
 /// The rolling-horizon input at the current slot: `window` slots of forecasts, the jobs that
 /// have arrived (running non-interruptible jobs are fixed load), and the forecast inference.
 pub fn from_context(
     ctx: &dyn FleetView,
     window: usize,
-    knobs: Knobs,
+    knobs: &PlannerOptions,
     weights: &ObjectiveWeights,
 ) -> (PlanInput, ClassMap) {
     let now = ctx.slot();
@@ -420,7 +410,7 @@ pub fn from_context(
 pub fn from_scenario(
     sc: &Scenario,
     bucket: usize,
-    knobs: Knobs,
+    knobs: &PlannerOptions,
     weights: &ObjectiveWeights,
 ) -> (PlanInput, ClassMap) {
     let h = sc.grid.slots;

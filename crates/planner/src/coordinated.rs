@@ -1,49 +1,17 @@
 //! `coordinated`: model-predictive control. Every `replan_every` slots, plan the next
 //! `window_h` hours on the forecasts available now, apply the first slot, move on.
 
-use crate::classes::{from_context, ClassMap, Knobs};
+use crate::classes::{from_context, ClassMap};
 use crate::dispatch;
-use crate::lp::{solve, solve_from, Home, LpSolver, ObjectiveMode, Plan, WarmStart};
+use crate::lp::{solve, solve_from, Home, Plan, WarmStart};
+use crate::PlannerOptions;
 use suandian_core::fleet::{Fleet, FleetView, JobState};
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, SiteId};
 use suandian_core::policy::Policy;
 
-#[derive(Debug, Clone, Copy)]
-pub struct CoordinatedConfig {
-    pub window_h: f64,
-    pub replan_every: usize,
-    pub mode: ObjectiveMode,
-    pub min_green_share: f64,
-    pub time_limit_s: f64,
-    /// Share of the recent arrival rate of work kept free in later slots for work still to come.
-    pub reserve_for_arrivals: f64,
-    /// Start each re-plan from the last plan's simplex basis (docs/planner.md#warm-starts).
-    pub warm_start: bool,
-    pub solver: LpSolver,
-    /// Plan migrations of started, migratable jobs, weighing the price of moving their data
-    /// (docs/planner.md#migration). Off by default: on the default week they do not pay.
-    pub migrate: bool,
-}
-
-impl Default for CoordinatedConfig {
-    fn default() -> Self {
-        Self {
-            window_h: 24.0,
-            replan_every: 1,
-            mode: ObjectiveMode::Balanced,
-            min_green_share: 0.0,
-            time_limit_s: 10.0,
-            reserve_for_arrivals: 0.5,
-            warm_start: true,
-            solver: LpSolver::Auto,
-            migrate: false,
-        }
-    }
-}
-
 pub struct Coordinated {
-    cfg: CoordinatedConfig,
+    cfg: PlannerOptions,
     weights: ObjectiveWeights,
     current: Option<Current>,
     planned_at: Option<usize>,
@@ -74,7 +42,7 @@ struct Current {
 }
 
 impl Coordinated {
-    pub fn new(cfg: CoordinatedConfig, weights: ObjectiveWeights) -> Self {
+    pub fn new(cfg: PlannerOptions, weights: ObjectiveWeights) -> Self {
         Self {
             cfg,
             weights,
@@ -120,14 +88,7 @@ impl Coordinated {
             self.arrivals.pop_front();
         }
         let window = ((self.cfg.window_h / ctx.slot_h()).round() as usize).max(1);
-        let knobs = Knobs {
-            mode: self.cfg.mode,
-            min_green_share: self.cfg.min_green_share,
-            time_limit_s: self.cfg.time_limit_s,
-            solver: self.cfg.solver,
-            migrate: self.cfg.migrate,
-        };
-        let (mut input, map) = from_context(ctx, window, knobs, &self.weights);
+        let (mut input, map) = from_context(ctx, window, &self.cfg, &self.weights);
         // Work will keep arriving and compete for the same capacity: keep room for it in the
         // later slots of the window, in proportion to each site's size.
         let rate_acc =

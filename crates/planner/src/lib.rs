@@ -11,7 +11,7 @@ pub mod dispatch;
 pub mod lp;
 mod oracle;
 
-pub use coordinated::{Coordinated, CoordinatedConfig};
+pub use coordinated::Coordinated;
 pub use lp::{solve, LpSolver, ObjectiveMode, Plan, PlanInput};
 pub use oracle::Oracle;
 
@@ -22,8 +22,9 @@ use suandian_core::Scenario;
 /// Every policy known by name (the core's list).
 pub use suandian_core::policy::POLICIES;
 
-/// How `coordinated` and `oracle` plan.
-#[derive(Debug, Clone, Copy)]
+/// How `coordinated` and `oracle` plan: the planner's one options struct (the CLI's flags,
+/// the rolling policy and the oracle all read it).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlannerOptions {
     /// What the plans minimise.
     pub mode: ObjectiveMode,
@@ -32,21 +33,50 @@ pub struct PlannerOptions {
     /// its limit. The oracle keeps none: it bounds the objective, which a floor only raises.
     pub min_green_share: f64,
     pub solver: LpSolver,
-    /// Start each re-plan from the last plan's basis.
+    /// Start each re-plan from the last plan's simplex basis (docs/planner.md#warm-starts).
     pub warm_start: bool,
-    /// Plan migrations of started jobs where moving their data pays.
+    /// Plan migrations of started, migratable jobs, weighing the price of moving their data
+    /// (docs/planner.md#migration). Off by default: on the default week they do not pay. The
+    /// oracle plans none.
     pub migrate: bool,
+    /// The rolling plan's window, hours.
+    pub window_h: f64,
+    /// Re-plan every this many slots (1: every slot).
+    pub replan_every: usize,
+    /// The LP solver's time limit for one rolling plan, seconds.
+    pub time_limit_s: f64,
+    /// The LP solver's time limit for the oracle's one plan, seconds.
+    pub oracle_time_limit_s: f64,
+    /// Share of the recent arrival rate of work kept free in later slots for work still to come.
+    pub reserve_for_arrivals: f64,
 }
 
 impl Default for PlannerOptions {
     fn default() -> Self {
-        let c = CoordinatedConfig::default();
         Self {
-            mode: c.mode,
-            min_green_share: c.min_green_share,
-            solver: c.solver,
-            warm_start: c.warm_start,
-            migrate: c.migrate,
+            mode: ObjectiveMode::Balanced,
+            min_green_share: 0.0,
+            solver: LpSolver::Auto,
+            warm_start: true,
+            migrate: false,
+            window_h: 24.0,
+            replan_every: 1,
+            time_limit_s: 10.0,
+            oracle_time_limit_s: 300.0,
+            reserve_for_arrivals: 0.5,
+        }
+    }
+}
+
+impl PlannerOptions {
+    /// The options the oracle plans with: no green-share floor (it bounds the objective,
+    /// which a floor only raises), no migrations, its own time limit.
+    pub fn for_oracle(&self) -> Self {
+        Self {
+            min_green_share: 0.0,
+            migrate: false,
+            time_limit_s: self.oracle_time_limit_s,
+            ..*self
         }
     }
 }
@@ -73,19 +103,9 @@ pub fn policy_with_options(
 ) -> Option<Result<Box<dyn Policy + Send>, String>> {
     let weights = ObjectiveWeights::for_scenario(sc);
     match name {
-        "coordinated" => Some(Ok(Box::new(Coordinated::new(
-            CoordinatedConfig {
-                mode: options.mode,
-                min_green_share: options.min_green_share,
-                solver: options.solver,
-                warm_start: options.warm_start,
-                migrate: options.migrate,
-                ..CoordinatedConfig::default()
-            },
-            weights,
-        )))),
+        "coordinated" => Some(Ok(Box::new(Coordinated::new(*options, weights)))),
         "oracle" => Some(
-            Oracle::with_solver(sc, &weights, options.mode, options.solver)
+            Oracle::with_options(sc, &weights, options)
                 .map(|o| Box::new(o) as Box<dyn Policy + Send>)
                 .map_err(|e| e.to_string()),
         ),

@@ -3,9 +3,10 @@
 //! oracle policy then follows that plan as closely as the dispatcher can (jobs cannot start
 //! before they arrive; the plan is a fluid over classes).
 
-use crate::classes::{from_scenario, ClassMap, Knobs};
+use crate::classes::{from_scenario, ClassMap};
 use crate::dispatch;
 use crate::lp::{solve, LpSolver, ObjectiveMode, Plan, PlanError};
+use crate::PlannerOptions;
 use suandian_core::fleet::{Fleet, FleetView};
 use suandian_core::metrics::{ObjectiveKind, ObjectiveWeights};
 use suandian_core::model::{JobId, Scenario, SiteId};
@@ -45,17 +46,25 @@ impl Oracle {
         mode: ObjectiveMode,
         solver: LpSolver,
     ) -> Result<Self, PlanError> {
-        // No green-share floor: the oracle bounds the objective, which a floor only raises.
-        let knobs = Knobs {
+        let options = PlannerOptions {
             mode,
-            min_green_share: 0.0,
-            time_limit_s: 300.0,
             solver,
-            migrate: false,
+            ..PlannerOptions::default()
         };
+        Self::with_options(sc, weights, &options)
+    }
+
+    /// The oracle planned with `options` ([`PlannerOptions::for_oracle`]: no green-share floor,
+    /// no migrations, its own time limit).
+    pub fn with_options(
+        sc: &Scenario,
+        weights: &ObjectiveWeights,
+        options: &PlannerOptions,
+    ) -> Result<Self, PlanError> {
+        let knobs = options.for_oracle();
         let mut bucket = 1;
         let (input, map) = loop {
-            let (input, map) = from_scenario(sc, bucket, knobs, weights);
+            let (input, map) = from_scenario(sc, bucket, &knobs, weights);
             // A column per slot for full power and for each level below it at each site.
             let levels = |s: usize| {
                 let site = &input.sites[s];
@@ -85,7 +94,7 @@ impl Oracle {
             live: ClassMap::default(),
             bucket,
             blocking: dispatch::SiteBlocking::default(),
-            mode,
+            mode: options.mode,
         })
     }
 

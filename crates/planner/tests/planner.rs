@@ -13,7 +13,7 @@ use suandian_planner::lp::{
     solve, solve_from, CappedLevel, LpSolver, ObjectiveMode, PlanBattery, PlanInput, PlanSite,
     WorkClass,
 };
-use suandian_planner::{policy_by_name, Coordinated, CoordinatedConfig, Oracle};
+use suandian_planner::{policy_by_name, Coordinated, Oracle, PlannerOptions};
 
 fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
     let h = price.len();
@@ -620,9 +620,9 @@ fn a_started_job_moves_only_where_moving_pays() {
         sc.validate().unwrap();
         let w = ObjectiveWeights::for_scenario(&sc);
         let mut p = Coordinated::new(
-            CoordinatedConfig {
+            PlannerOptions {
                 migrate,
-                ..CoordinatedConfig::default()
+                ..PlannerOptions::default()
             },
             w,
         );
@@ -947,9 +947,9 @@ fn a_failed_plan_is_counted_in_the_result() {
         ..SimConfig::default()
     };
     let mut failing = Coordinated::new(
-        CoordinatedConfig {
+        PlannerOptions {
             time_limit_s: 0.0,
-            ..CoordinatedConfig::default()
+            ..PlannerOptions::default()
         },
         ObjectiveWeights::for_scenario(&sc),
     );
@@ -957,7 +957,7 @@ fn a_failed_plan_is_counted_in_the_result() {
     assert_eq!(r.plan_fallbacks, sc.grid.slots, "notes: {:?}", r.notes);
     assert!(r.notes.iter().any(|n| n.contains("last solver failure")));
     let mut ok = Coordinated::new(
-        CoordinatedConfig::default(),
+        PlannerOptions::default(),
         ObjectiveWeights::for_scenario(&sc),
     );
     assert_eq!(simulate(&sc, &mut ok, &cfg).plan_fallbacks, 0);
@@ -1076,9 +1076,9 @@ fn coordinated_cycles_less_when_cycling_wears_the_battery() {
         let r = simulate(&sc, p.as_mut(), &SimConfig::default());
         let m = r.metrics;
         assert!(
-            (m.battery_wear_cost - m.battery_discharge_kwh * w).abs() < 1e-6,
+            (m.costs.battery_wear_cost - m.battery_discharge_kwh * w).abs() < 1e-6,
             "{} against {} kWh x {w}",
-            m.battery_wear_cost,
+            m.costs.battery_wear_cost,
             m.battery_discharge_kwh
         );
         m.battery_discharge_kwh
