@@ -232,10 +232,12 @@ mod tests {
     /// hid a negative saving), and the reference avoids nothing against itself.
     #[test]
     fn curtailment_avoided_is_a_signed_difference() {
-        let curtailed = |kwh: f64| {
-            let mut m = Metrics::default();
-            m.curtailed_kwh = kwh;
-            m
+        let curtailed = |kwh: f64| Metrics {
+            totals: crate::metrics::Totals {
+                curtailed_kwh: kwh,
+                ..Default::default()
+            },
+            ..Default::default()
         };
         let (reference, worse, better) = (curtailed(100.0), curtailed(130.0), curtailed(40.0));
         let s = |m: &Metrics| Savings::between(&reference, m).curtailment_avoided_kwh;

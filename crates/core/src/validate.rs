@@ -95,7 +95,6 @@ impl Scenario {
         if self.sites.is_empty() {
             return Err(err("sites", "no sites", "at least one site"));
         }
-        let n = g.slots;
         let mut names = std::collections::HashSet::new();
         for (s, site) in self.sites.iter().enumerate() {
             if !names.insert(site.name.as_str()) {
@@ -117,236 +116,7 @@ impl Scenario {
             }
         }
         for (s, site) in self.sites.iter().enumerate() {
-            let p = format!("sites[{s}] ({})", site.name);
-            let a = &site.accelerators;
-            if a.count == 0 {
-                return Err(err(format!("{p}.accelerators.count"), 0, "at least 1"));
-            }
-            if a.per_server == 0 {
-                return Err(err(format!("{p}.accelerators.per_server"), 0, "at least 1"));
-            }
-            finite_nonneg(&format!("{p}.accelerators.idle_w"), a.idle_w, max::DEVICE_W)?;
-            if !(a.peak_w <= max::DEVICE_W && a.peak_w >= a.idle_w) {
-                return Err(err(
-                    format!("{p}.accelerators.peak_w"),
-                    a.peak_w,
-                    format!("a number >= idle_w ({})", a.idle_w),
-                ));
-            }
-            finite_nonneg(
-                &format!("{p}.accelerators.other_it_w_per_server"),
-                a.other_it_w_per_server,
-                max::DEVICE_W,
-            )?;
-            if !(a.min_power_level > 0.0 && a.min_power_level <= 1.0) {
-                return Err(err(
-                    format!("{p}.accelerators.min_power_level"),
-                    a.min_power_level,
-                    "a fraction in (0, 1]",
-                ));
-            }
-            if !(a.throughput_exponent > 0.0 && a.throughput_exponent <= max::THROUGHPUT_EXPONENT) {
-                return Err(err(
-                    format!("{p}.accelerators.throughput_exponent"),
-                    a.throughput_exponent,
-                    "a number > 0",
-                ));
-            }
-            match &site.pue {
-                Pue::Constant { value } => {
-                    if !(*value >= 1.0 && *value <= max::PUE) {
-                        return Err(err(
-                            format!("{p}.pue"),
-                            value,
-                            format!("a number from 1.0 to {}", max::PUE),
-                        ));
-                    }
-                }
-                Pue::Temperature {
-                    base,
-                    max,
-                    per_degree,
-                    temperature_c,
-                    ..
-                } => {
-                    if !(*base >= 1.0 && *max >= *base && *max <= max::PUE) {
-                        return Err(err(
-                            format!("{p}.pue.base/max"),
-                            format!("base {base}, max {max}"),
-                            "1.0 <= base <= max",
-                        ));
-                    }
-                    finite_nonneg(
-                        &format!("{p}.pue.per_degree"),
-                        *per_degree,
-                        max::PUE_PER_DEGREE,
-                    )?;
-                    series(
-                        &format!("{p}.pue.temperature"),
-                        temperature_c,
-                        n,
-                        false,
-                        max::TEMPERATURE_C,
-                    )?;
-                }
-            }
-            let gr = &site.grid;
-            finite_nonneg(
-                &format!("{p}.grid.import_limit_kw"),
-                gr.import_limit_kw,
-                max::POWER_KW,
-            )?;
-            finite_nonneg(
-                &format!("{p}.grid.export_limit_kw"),
-                gr.export_limit_kw,
-                max::POWER_KW,
-            )?;
-            finite_nonneg(
-                &format!("{p}.grid.green_certificates_kwh"),
-                gr.green_certificates_kwh,
-                max::ENERGY_KWH,
-            )?;
-            series(
-                &format!("{p}.grid.feed_in_price_per_mwh"),
-                &gr.feed_in_price_per_mwh,
-                n,
-                false,
-                max::PRICE_PER_MWH,
-            )?;
-            match gr.residual_mix_g_co2_per_kwh {
-                Some(r) => finite_nonneg(
-                    &format!("{p}.grid.residual_mix_g_co2_per_kwh"),
-                    r,
-                    max::CARBON_G_PER_KWH,
-                )?,
-                // Market-based carbon with certificates priced at the grid average would count
-                // the certificates' green attributes twice (they are in the average already).
-                None if gr.green_certificates_kwh > 0.0 => {
-                    return Err(err(
-                        format!("{p}.grid.residual_mix_g_co2_per_kwh"),
-                        format!(
-                            "no residual mix, with {} kWh of green certificates",
-                            gr.green_certificates_kwh
-                        ),
-                        "the region's residual mix in g CO2/kWh wherever certificates are held \
-                         (for China: 585.6, the MEE/NBS 2022 national average excluding \
-                         market-traded non-fossil electricity)",
-                    ))
-                }
-                None => {}
-            }
-            series(
-                &format!("{p}.grid.price"),
-                &gr.price_per_mwh,
-                n,
-                false,
-                max::PRICE_PER_MWH,
-            )?;
-            series(
-                &format!("{p}.grid.carbon"),
-                &gr.carbon_g_per_kwh,
-                n,
-                true,
-                max::CARBON_G_PER_KWH,
-            )?;
-            for (k, plant) in site.green.iter().enumerate() {
-                let q = format!("{p}.green[{k}] ({})", plant.name);
-                finite_nonneg(
-                    &format!("{q}.capacity_kw"),
-                    plant.capacity_kw,
-                    max::POWER_KW,
-                )?;
-                series(
-                    &format!("{q}.capacity_factor"),
-                    &plant.capacity_factor,
-                    n,
-                    true,
-                    // Above 1 is reported below, with its own message.
-                    f64::MAX,
-                )?;
-                if let Some((i, v)) = plant
-                    .capacity_factor
-                    .iter()
-                    .enumerate()
-                    .find(|(_, v)| **v > 1.0 + 1e-9)
-                {
-                    return Err(err(
-                        format!("{q}.capacity_factor[slot {i}]"),
-                        v,
-                        "a fraction 0..=1 of capacity",
-                    ));
-                }
-            }
-            if let Some(b) = &site.battery {
-                let q = format!("{p}.battery");
-                finite_nonneg(
-                    &format!("{q}.capacity_kwh"),
-                    b.capacity_kwh,
-                    max::ENERGY_KWH,
-                )?;
-                finite_nonneg(&format!("{q}.power_kw"), b.power_kw, max::POWER_KW)?;
-                if !(b.round_trip_efficiency > 0.0 && b.round_trip_efficiency <= 1.0) {
-                    return Err(err(
-                        format!("{q}.round_trip_efficiency"),
-                        b.round_trip_efficiency,
-                        "a fraction in (0, 1]",
-                    ));
-                }
-                if !(0.0 <= b.soc_min && b.soc_min <= b.soc_max && b.soc_max <= 1.0) {
-                    return Err(err(
-                        format!("{q}.soc_min/soc_max"),
-                        format!("{}..{}", b.soc_min, b.soc_max),
-                        "0 <= soc_min <= soc_max <= 1",
-                    ));
-                }
-                match b.wear_cost_per_kwh {
-                    Some(w) => {
-                        finite_nonneg(&format!("{q}.wear_cost_per_kwh"), w, max::PRICE_PER_UNIT)?
-                    }
-                    None if crate::model::default_battery_wear_cost_per_kwh(
-                        &self.economics.currency,
-                    )
-                    .is_none() =>
-                    {
-                        return Err(err(
-                            format!("{q}.wear_cost_per_kwh"),
-                            "nothing",
-                            format!(
-                                "the battery's wear cost per kWh it delivers, in {} (there is a default only for USD, CNY, EUR, AUD and GBP)",
-                                self.economics.currency
-                            ),
-                        ));
-                    }
-                    None => {}
-                }
-                if !(b.soc_min <= b.soc_initial && b.soc_initial <= b.soc_max) {
-                    return Err(err(
-                        format!("{q}.soc_initial"),
-                        b.soc_initial,
-                        format!(
-                            "a fraction between soc_min ({}) and soc_max ({})",
-                            b.soc_min, b.soc_max
-                        ),
-                    ));
-                }
-            }
-            if let Some(t) = &site.thermal {
-                finite_nonneg(
-                    &format!("{p}.thermal.capacity_kw"),
-                    t.capacity_kw,
-                    max::POWER_KW,
-                )?;
-                finite_nonneg(
-                    &format!("{p}.thermal.cost_per_kwh"),
-                    t.cost_per_kwh,
-                    max::PRICE_PER_UNIT,
-                )?;
-                finite_nonneg(
-                    &format!("{p}.thermal.g_co2_per_kwh"),
-                    t.g_co2_per_kwh,
-                    max::CARBON_G_PER_KWH,
-                )?;
-            }
+            self.validate_site(s, site)?;
         }
         let mut last_arrival = f64::NEG_INFINITY;
         for (j, job) in self.jobs.iter().enumerate() {
@@ -354,51 +124,7 @@ impl Scenario {
             last_arrival = job.arrival_h;
         }
         for (r, d) in self.inference.iter().enumerate() {
-            let p = format!("inference[{r}] ({})", d.region);
-            series(
-                &format!("{p}.tokens_per_s"),
-                &d.tokens_per_s,
-                n,
-                true,
-                max::TOKENS_PER_S,
-            )?;
-            if d.sites.is_empty() {
-                return Err(err(
-                    format!("{p}.sites"),
-                    "none",
-                    "at least one latency-eligible site",
-                ));
-            }
-            if d.sites.len() != d.joules_per_token.len() {
-                return Err(err(
-                    format!("{p}.joules_per_token"),
-                    format!("{} values", d.joules_per_token.len()),
-                    format!("{} values, one per eligible site", d.sites.len()),
-                ));
-            }
-            for (k, s) in d.sites.iter().enumerate() {
-                if *s >= self.sites.len() {
-                    return Err(err(
-                        format!("{p}.sites[{k}]"),
-                        s,
-                        format!("a site index below {}", self.sites.len()),
-                    ));
-                }
-                let jpt = d.joules_per_token[k];
-                if !(jpt > 0.0 && jpt <= max::JOULES_PER_TOKEN) {
-                    return Err(err(
-                        format!("{p}.joules_per_token[{k}]"),
-                        jpt,
-                        format!(
-                            "energy per token > 0 and at most {} J",
-                            max::JOULES_PER_TOKEN
-                        ),
-                    ));
-                }
-                if self.sites[*s].accelerators.peak_w <= self.sites[*s].accelerators.idle_w {
-                    return Err(err(format!("{p}.sites[{k}]"), &self.sites[*s].name, "a site whose accelerators have peak_w > idle_w (inference throughput is derived from it)"));
-                }
-            }
+            self.validate_inference(r, d)?;
         }
         let mut event_ids = std::collections::HashSet::new();
         for (k, e) in self.demand_response.iter().enumerate() {
@@ -442,6 +168,320 @@ impl Scenario {
             self.dispatch.restart_h,
             max::DURATION_H,
         )?;
+        Ok(())
+    }
+
+    /// One site: its accelerators, PUE, grid connection and signals, green plants, battery and
+    /// thermal backup, each checked in its own step.
+    fn validate_site(&self, s: usize, site: &Site) -> Result<(), ModelError> {
+        let p = format!("sites[{s}] ({})", site.name);
+        self.validate_accelerators(&p, site)?;
+        self.validate_pue(&p, site)?;
+        self.validate_grid(&p, site)?;
+        self.validate_supply(&p, site)?;
+        Ok(())
+    }
+
+    /// A site's accelerators: count, servers, power range, power levels, speed curve.
+    fn validate_accelerators(&self, p: &str, site: &Site) -> Result<(), ModelError> {
+        let a = &site.accelerators;
+        if a.count == 0 {
+            return Err(err(format!("{p}.accelerators.count"), 0, "at least 1"));
+        }
+        if a.per_server == 0 {
+            return Err(err(format!("{p}.accelerators.per_server"), 0, "at least 1"));
+        }
+        finite_nonneg(&format!("{p}.accelerators.idle_w"), a.idle_w, max::DEVICE_W)?;
+        if !(a.peak_w <= max::DEVICE_W && a.peak_w >= a.idle_w) {
+            return Err(err(
+                format!("{p}.accelerators.peak_w"),
+                a.peak_w,
+                format!("a number >= idle_w ({})", a.idle_w),
+            ));
+        }
+        finite_nonneg(
+            &format!("{p}.accelerators.other_it_w_per_server"),
+            a.other_it_w_per_server,
+            max::DEVICE_W,
+        )?;
+        if !(a.min_power_level > 0.0 && a.min_power_level <= 1.0) {
+            return Err(err(
+                format!("{p}.accelerators.min_power_level"),
+                a.min_power_level,
+                "a fraction in (0, 1]",
+            ));
+        }
+        if !(a.throughput_exponent > 0.0 && a.throughput_exponent <= max::THROUGHPUT_EXPONENT) {
+            return Err(err(
+                format!("{p}.accelerators.throughput_exponent"),
+                a.throughput_exponent,
+                "a number > 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A site's PUE model.
+    fn validate_pue(&self, p: &str, site: &Site) -> Result<(), ModelError> {
+        let n = self.grid.slots;
+        match &site.pue {
+            Pue::Constant { value } => {
+                if !(*value >= 1.0 && *value <= max::PUE) {
+                    return Err(err(
+                        format!("{p}.pue"),
+                        value,
+                        format!("a number from 1.0 to {}", max::PUE),
+                    ));
+                }
+            }
+            Pue::Temperature {
+                base,
+                max,
+                per_degree,
+                temperature_c,
+                ..
+            } => {
+                if !(*base >= 1.0 && *max >= *base && *max <= max::PUE) {
+                    return Err(err(
+                        format!("{p}.pue.base/max"),
+                        format!("base {base}, max {max}"),
+                        "1.0 <= base <= max",
+                    ));
+                }
+                finite_nonneg(
+                    &format!("{p}.pue.per_degree"),
+                    *per_degree,
+                    max::PUE_PER_DEGREE,
+                )?;
+                series(
+                    &format!("{p}.pue.temperature"),
+                    temperature_c,
+                    n,
+                    false,
+                    max::TEMPERATURE_C,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A site's grid connection and its series (carbon, prices, certificates).
+    fn validate_grid(&self, p: &str, site: &Site) -> Result<(), ModelError> {
+        let n = self.grid.slots;
+        let gr = &site.grid;
+        finite_nonneg(
+            &format!("{p}.grid.import_limit_kw"),
+            gr.import_limit_kw,
+            max::POWER_KW,
+        )?;
+        finite_nonneg(
+            &format!("{p}.grid.export_limit_kw"),
+            gr.export_limit_kw,
+            max::POWER_KW,
+        )?;
+        finite_nonneg(
+            &format!("{p}.grid.green_certificates_kwh"),
+            gr.green_certificates_kwh,
+            max::ENERGY_KWH,
+        )?;
+        series(
+            &format!("{p}.grid.feed_in_price_per_mwh"),
+            &gr.feed_in_price_per_mwh,
+            n,
+            false,
+            max::PRICE_PER_MWH,
+        )?;
+        match gr.residual_mix_g_co2_per_kwh {
+            Some(r) => finite_nonneg(
+                &format!("{p}.grid.residual_mix_g_co2_per_kwh"),
+                r,
+                max::CARBON_G_PER_KWH,
+            )?,
+            // Market-based carbon with certificates priced at the grid average would count
+            // the certificates' green attributes twice (they are in the average already).
+            None if gr.green_certificates_kwh > 0.0 => {
+                return Err(err(
+                    format!("{p}.grid.residual_mix_g_co2_per_kwh"),
+                    format!(
+                        "no residual mix, with {} kWh of green certificates",
+                        gr.green_certificates_kwh
+                    ),
+                    "the region's residual mix in g CO2/kWh wherever certificates are held \
+                     (for China: 585.6, the MEE/NBS 2022 national average excluding \
+                     market-traded non-fossil electricity)",
+                ))
+            }
+            None => {}
+        }
+        series(
+            &format!("{p}.grid.price"),
+            &gr.price_per_mwh,
+            n,
+            false,
+            max::PRICE_PER_MWH,
+        )?;
+        series(
+            &format!("{p}.grid.carbon"),
+            &gr.carbon_g_per_kwh,
+            n,
+            true,
+            max::CARBON_G_PER_KWH,
+        )?;
+        Ok(())
+    }
+
+    /// A site's own supply: green plants, battery, thermal backup.
+    fn validate_supply(&self, p: &str, site: &Site) -> Result<(), ModelError> {
+        let n = self.grid.slots;
+        for (k, plant) in site.green.iter().enumerate() {
+            let q = format!("{p}.green[{k}] ({})", plant.name);
+            finite_nonneg(
+                &format!("{q}.capacity_kw"),
+                plant.capacity_kw,
+                max::POWER_KW,
+            )?;
+            series(
+                &format!("{q}.capacity_factor"),
+                &plant.capacity_factor,
+                n,
+                true,
+                // Above 1 is reported below, with its own message.
+                f64::MAX,
+            )?;
+            if let Some((i, v)) = plant
+                .capacity_factor
+                .iter()
+                .enumerate()
+                .find(|(_, v)| **v > 1.0 + 1e-9)
+            {
+                return Err(err(
+                    format!("{q}.capacity_factor[slot {i}]"),
+                    v,
+                    "a fraction 0..=1 of capacity",
+                ));
+            }
+        }
+        if let Some(b) = &site.battery {
+            let q = format!("{p}.battery");
+            finite_nonneg(
+                &format!("{q}.capacity_kwh"),
+                b.capacity_kwh,
+                max::ENERGY_KWH,
+            )?;
+            finite_nonneg(&format!("{q}.power_kw"), b.power_kw, max::POWER_KW)?;
+            if !(b.round_trip_efficiency > 0.0 && b.round_trip_efficiency <= 1.0) {
+                return Err(err(
+                    format!("{q}.round_trip_efficiency"),
+                    b.round_trip_efficiency,
+                    "a fraction in (0, 1]",
+                ));
+            }
+            if !(0.0 <= b.soc_min && b.soc_min <= b.soc_max && b.soc_max <= 1.0) {
+                return Err(err(
+                    format!("{q}.soc_min/soc_max"),
+                    format!("{}..{}", b.soc_min, b.soc_max),
+                    "0 <= soc_min <= soc_max <= 1",
+                ));
+            }
+            match b.wear_cost_per_kwh {
+                Some(w) => {
+                    finite_nonneg(&format!("{q}.wear_cost_per_kwh"), w, max::PRICE_PER_UNIT)?
+                }
+                None if crate::model::default_battery_wear_cost_per_kwh(
+                    &self.economics.currency,
+                )
+                .is_none() =>
+                {
+                    return Err(err(
+                        format!("{q}.wear_cost_per_kwh"),
+                        "nothing",
+                        format!(
+                            "the battery's wear cost per kWh it delivers, in {} (there is a default only for USD, CNY, EUR, AUD and GBP)",
+                            self.economics.currency
+                        ),
+                    ));
+                }
+                None => {}
+            }
+            if !(b.soc_min <= b.soc_initial && b.soc_initial <= b.soc_max) {
+                return Err(err(
+                    format!("{q}.soc_initial"),
+                    b.soc_initial,
+                    format!(
+                        "a fraction between soc_min ({}) and soc_max ({})",
+                        b.soc_min, b.soc_max
+                    ),
+                ));
+            }
+        }
+        if let Some(t) = &site.thermal {
+            finite_nonneg(
+                &format!("{p}.thermal.capacity_kw"),
+                t.capacity_kw,
+                max::POWER_KW,
+            )?;
+            finite_nonneg(
+                &format!("{p}.thermal.cost_per_kwh"),
+                t.cost_per_kwh,
+                max::PRICE_PER_UNIT,
+            )?;
+            finite_nonneg(
+                &format!("{p}.thermal.g_co2_per_kwh"),
+                t.g_co2_per_kwh,
+                max::CARBON_G_PER_KWH,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// One inference region: its demand series and latency-eligible sites.
+    fn validate_inference(&self, r: usize, d: &InferenceDemand) -> Result<(), ModelError> {
+        let n = self.grid.slots;
+        let p = format!("inference[{r}] ({})", d.region);
+        series(
+            &format!("{p}.tokens_per_s"),
+            &d.tokens_per_s,
+            n,
+            true,
+            max::TOKENS_PER_S,
+        )?;
+        if d.sites.is_empty() {
+            return Err(err(
+                format!("{p}.sites"),
+                "none",
+                "at least one latency-eligible site",
+            ));
+        }
+        if d.sites.len() != d.joules_per_token.len() {
+            return Err(err(
+                format!("{p}.joules_per_token"),
+                format!("{} values", d.joules_per_token.len()),
+                format!("{} values, one per eligible site", d.sites.len()),
+            ));
+        }
+        for (k, s) in d.sites.iter().enumerate() {
+            if *s >= self.sites.len() {
+                return Err(err(
+                    format!("{p}.sites[{k}]"),
+                    s,
+                    format!("a site index below {}", self.sites.len()),
+                ));
+            }
+            let jpt = d.joules_per_token[k];
+            if !(jpt > 0.0 && jpt <= max::JOULES_PER_TOKEN) {
+                return Err(err(
+                    format!("{p}.joules_per_token[{k}]"),
+                    jpt,
+                    format!(
+                        "energy per token > 0 and at most {} J",
+                        max::JOULES_PER_TOKEN
+                    ),
+                ));
+            }
+            if self.sites[*s].accelerators.peak_w <= self.sites[*s].accelerators.idle_w {
+                return Err(err(format!("{p}.sites[{k}]"), &self.sites[*s].name, "a site whose accelerators have peak_w > idle_w (inference throughput is derived from it)"));
+            }
+        }
         Ok(())
     }
 

@@ -136,6 +136,13 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
         num(sc.dispatch.migration_h),
         num(sc.dispatch.restart_h)
     );
+    write_sites(&mut o, sc);
+    write_work_and_events(&mut o, sc);
+    o
+}
+
+/// The `[[sites]]` tables.
+fn write_sites(o: &mut String, sc: &Scenario) {
     for s in &sc.sites {
         let a = &s.accelerators;
         let _ = writeln!(
@@ -238,6 +245,10 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
             );
         }
     }
+}
+
+/// The `[work]` jobs, `[[inference]]` demand and `[[demand_response]]` events.
+fn write_work_and_events(o: &mut String, sc: &Scenario) {
     if !sc.jobs.is_empty() {
         let _ = writeln!(o, "[work]\n");
     }
@@ -293,7 +304,6 @@ pub fn to_toml(loaded: &LoadedScenario) -> String {
                 .map_or(String::new(), |p| format!("\npenalty_per_kwh = {}", num(p)))
         );
     }
-    o
 }
 
 #[cfg(test)]

@@ -47,7 +47,6 @@ fn write_rows(out: &mut String, rows: &[Vec<String>]) {
 /// what was measured.
 pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) -> String {
     let sc = &loaded.scenario;
-    let cur = &sc.economics.currency;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -61,13 +60,17 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         sc.grid.start.format("%Y-%m-%d %H:%M"),
         cfg.forecast.label()
     );
-    let comparisons = compare(sc, results);
-    let has_inference = sc
-        .inference
-        .iter()
-        .any(|d| d.tokens_per_s.iter().any(|v| *v > 0.0));
-    let dash = || "-".to_string();
+    equal_work_section(&mut out, sc, results);
+    measured_section(&mut out, sc, results);
+    notes_section(&mut out, sc, results);
+    out
+}
 
+/// The table's first part: the comparison on equal work, with the bound and the captures.
+fn equal_work_section(out: &mut String, sc: &Scenario, results: &[RunResult]) {
+    let cur = &sc.economics.currency;
+    let comparisons = compare(sc, results);
+    let dash = || "-".to_string();
     // 1. The comparison, on equal work.
     let mut rows = vec![vec![
         "policy".to_string(),
@@ -124,7 +127,7 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             capture.map_or(String::new(), |c| format!("{:.0}%", c * 100.0)),
         ]);
     }
-    write_rows(&mut out, &rows);
+    write_rows(out, &rows);
     let rates = suandian_core::metrics::ReferenceRates::for_scenario(sc);
     let _ = writeln!(
         out,
@@ -134,7 +137,12 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
         rates.kg_co2_per_acc_h, rates.cost_per_acc_h
     );
     let _ = writeln!(out);
+}
 
+/// The table's second part: what was measured (carbon by scope, cost, green, inference).
+fn measured_section(out: &mut String, sc: &Scenario, results: &[RunResult]) {
+    let cur = &sc.economics.currency;
+    let dash = || "-".to_string();
     // 2. What was measured.
     let mut rows = vec![vec![
         "policy".to_string(),
@@ -183,7 +191,17 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             },
         ]);
     }
-    write_rows(&mut out, &rows);
+    write_rows(out, &rows);
+}
+
+/// The notes under the table: what each column means, the objective, warnings and each
+/// policy's notes.
+fn notes_section(out: &mut String, sc: &Scenario, results: &[RunResult]) {
+    let cur = &sc.economics.currency;
+    let has_inference = sc
+        .inference
+        .iter()
+        .any(|d| d.tokens_per_s.iter().any(|v| *v > 0.0));
     let _ = writeln!(
         out,
         "measured: S2 = Scope 2, grid import: location-based (grid average) or market-based (after certificates), never mixed; \
@@ -251,7 +269,6 @@ pub fn table(loaded: &LoadedScenario, cfg: &SimConfig, results: &[RunResult]) ->
             );
         }
     }
-    out
 }
 
 /// The first metric of a run that is not a finite number (`policy.metric`), if any: results

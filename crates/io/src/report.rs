@@ -474,10 +474,17 @@ fn delay_histogram(sc: &Scenario, r: &RunResult) -> Vec<usize> {
 
 /// The scenario's parameters as rows for the parameter tables, with where they come from.
 fn params(loaded: &LoadedScenario, cfg: &SimConfig) -> Value {
-    let sc = &loaded.scenario;
+    json!({
+        "general": general_params(loaded, cfg).into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+        "sites": site_params(&loaded.scenario),
+    })
+}
+
+/// One row per site: accelerators, PUE, grid, green supply, battery, thermal backup.
+fn site_params(sc: &Scenario) -> Vec<Value> {
     let n = sc.grid.slots as f64;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / n;
-    let sites: Vec<Value> = sc
+    sc
         .sites
         .iter()
         .map(|s| {
@@ -533,7 +540,13 @@ fn params(loaded: &LoadedScenario, cfg: &SimConfig) -> Value {
                 )),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The run's general parameters as (name, value) rows, with where they come from.
+fn general_params(loaded: &LoadedScenario, cfg: &SimConfig) -> Vec<(&'static str, String)> {
+    let sc = &loaded.scenario;
+    let n = sc.grid.slots as f64;
     let sources = if loaded.source.starts_with("built-in default") {
         "docs/default-scenario.md lists every parameter of the default scenario with its source \
          or marks it as an assumption; signals are modelled, not measured."
@@ -547,7 +560,7 @@ fn params(loaded: &LoadedScenario, cfg: &SimConfig) -> Value {
         )
     };
     let work_h: f64 = sc.jobs.iter().map(|j| j.work_acc_h()).sum();
-    let general = vec![
+    vec![
         ("scenario", sc.name.clone()),
         ("source", loaded.source.clone()),
         ("sources of the parameters", sources),
@@ -627,11 +640,7 @@ fn params(loaded: &LoadedScenario, cfg: &SimConfig) -> Value {
                 sc.dispatch.migration_h, sc.economics.transfer_cost_per_gb, sc.economics.currency
             ),
         ),
-    ];
-    json!({
-        "general": general.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
-        "sites": sites,
-    })
+    ]
 }
 
 /// A string for HTML text and quoted attribute values: every character that could end the

@@ -649,61 +649,8 @@ pub fn resample(
     let slot = i64::from(grid.slot_minutes) * 60;
     let start = grid.start.timestamp();
     let end = start + grid.slots as i64 * slot;
-    // Timestamps out of order: an error where the horizon (with two days around it) is
-    // concerned; elsewhere a warning naming the line, and only the part near the horizon is
-    // read (one duplicated row two years away once rejected a whole market file).
-    let disorder: Vec<usize> = (1..n).filter(|&i| t[i] <= t[i - 1]).collect();
-    if !disorder.is_empty() {
-        let near_range = (start - 2 * 86_400)..=(end + 2 * 86_400);
-        let near = |i: usize| near_range.contains(&t[i]) || near_range.contains(&t[i - 1]);
-        let describe = |i: usize| {
-            let how = if t[i] == t[i - 1] {
-                "repeats"
-            } else {
-                "is earlier than"
-            };
-            let prev = match raw.line(i - 1) {
-                Some(l) => format!("line {l}"),
-                None => format!("{}[{}]", raw.column, i - 1),
-            };
-            format!(
-                "{}timestamp {} {how} the one on {prev}",
-                if raw.line(i).is_none() {
-                    format!("{}: ", raw.place(i))
-                } else {
-                    String::new()
-                },
-                format_timestamp(t[i]),
-            )
-        };
-        if let Some(&i) = disorder.iter().find(|&&i| near(i)) {
-            return Err(InputError::data(
-                file,
-                raw.line(i),
-                format!("{} (expected strictly increasing timestamps)", describe(i)),
-            ));
-        }
-        let keep: Vec<usize> = (0..n).filter(|&i| near_range.contains(&t[i])).collect();
-        let sub = RawSeries {
-            source: raw.source.clone(),
-            column: raw.column.clone(),
-            times: keep.iter().map(|&i| t[i]).collect(),
-            values: keep.iter().map(|&i| raw.values[i]).collect(),
-            lines: keep
-                .iter()
-                .map(|&i| raw.lines.get(i).copied().unwrap_or(0))
-                .collect(),
-            naive: vec![],
-        };
-        let mut r = resample(&sub, grid, gaps, bounds)?;
-        r.warnings.extend(disorder.iter().map(|&i| {
-            format!(
-                "{file}: {}{} outside the scenario's horizon: ignored (only the part the scenario reads is judged)",
-                raw.line(i).map_or(String::new(), |l| format!("line {l}: ")),
-                describe(i)
-            )
-        }));
-        return Ok(r);
+    if let Some(r) = out_of_order(raw, grid, gaps, bounds) {
+        return r;
     }
     let spacing = usual_spacing(t);
     let covered_end = t[n - 1] + spacing;
@@ -740,7 +687,154 @@ pub fn resample(
     // runs past the end of the horizon is still a gap inside it).
     let i1 = t.partition_point(|&x| x < end).min(n - 1);
 
-    // Clean points (values present), with value checks and gap handling.
+    let (ct, cv, gaps_filled) = clean_points(raw, (i0, i1), end, spacing, gaps, bounds)?;
+    // Empty values at the edges of the horizon cannot be filled.
+    let clean_end = ct.last().map_or(i64::MIN, |x| x + spacing);
+    if ct.first().map_or(true, |&x| x > start) || clean_end < end {
+        let i = if ct.first().map_or(true, |&x| x > start) {
+            i0
+        } else {
+            i1
+        };
+        return Err(InputError::data(
+            file,
+            raw.line(i),
+            format!(
+                "{}: the value at {} is missing at the edge of the horizon, where it cannot be filled (expected a value)",
+                raw.column,
+                format_timestamp(t[i])
+            ),
+        ));
+    }
+
+    // One linear pass: slot k covers [a, a + slot).
+    let m = ct.len();
+    let seg_end = |j: usize| {
+        if j + 1 < m {
+            ct[j + 1]
+        } else {
+            ct[j] + spacing
+        }
+    };
+    let mut out = Vec::with_capacity(grid.slots);
+    let mut j = 0usize;
+    for k in 0..grid.slots as i64 {
+        let a = start + k * slot;
+        let b = a + slot;
+        while j + 1 < m && ct[j + 1] <= a {
+            j += 1;
+        }
+        if seg_end(j) >= b {
+            out.push(cv[j]);
+            continue;
+        }
+        let mut acc = 0.0;
+        let mut pos = a;
+        let mut q = j;
+        while pos < b && q < m {
+            let e = seg_end(q).min(b);
+            acc += cv[q] * (e - pos) as f64;
+            pos = e;
+            q += 1;
+        }
+        out.push(acc / slot as f64);
+    }
+    Ok(Resampled {
+        values: out,
+        gaps_filled,
+        warnings: vec![],
+    })
+}
+
+/// Timestamps out of order: an error where the horizon (with two days around it) is
+/// concerned; elsewhere a warning naming the line, and only the part near the horizon is
+/// read (one duplicated row two years away once rejected a whole market file). `None` where
+/// the timestamps are in order.
+fn out_of_order(
+    raw: &RawSeries,
+    grid: &TimeGrid,
+    gaps: GapRule,
+    bounds: Bounds,
+) -> Option<Result<Resampled, InputError>> {
+    let file = raw.source.as_str();
+    let n = raw.len();
+    let t = &raw.times;
+    let slot = i64::from(grid.slot_minutes) * 60;
+    let start = grid.start.timestamp();
+    let end = start + grid.slots as i64 * slot;
+    let disorder: Vec<usize> = (1..n).filter(|&i| t[i] <= t[i - 1]).collect();
+    if disorder.is_empty() {
+        return None;
+    }
+    {
+        let near_range = (start - 2 * 86_400)..=(end + 2 * 86_400);
+        let near = |i: usize| near_range.contains(&t[i]) || near_range.contains(&t[i - 1]);
+        let describe = |i: usize| {
+            let how = if t[i] == t[i - 1] {
+                "repeats"
+            } else {
+                "is earlier than"
+            };
+            let prev = match raw.line(i - 1) {
+                Some(l) => format!("line {l}"),
+                None => format!("{}[{}]", raw.column, i - 1),
+            };
+            format!(
+                "{}timestamp {} {how} the one on {prev}",
+                if raw.line(i).is_none() {
+                    format!("{}: ", raw.place(i))
+                } else {
+                    String::new()
+                },
+                format_timestamp(t[i]),
+            )
+        };
+        if let Some(&i) = disorder.iter().find(|&&i| near(i)) {
+            return Some(Err(InputError::data(
+                file,
+                raw.line(i),
+                format!("{} (expected strictly increasing timestamps)", describe(i)),
+            )));
+        }
+        let keep: Vec<usize> = (0..n).filter(|&i| near_range.contains(&t[i])).collect();
+        let sub = RawSeries {
+            source: raw.source.clone(),
+            column: raw.column.clone(),
+            times: keep.iter().map(|&i| t[i]).collect(),
+            values: keep.iter().map(|&i| raw.values[i]).collect(),
+            lines: keep
+                .iter()
+                .map(|&i| raw.lines.get(i).copied().unwrap_or(0))
+                .collect(),
+            naive: vec![],
+        };
+        let mut r = match resample(&sub, grid, gaps, bounds) {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
+        r.warnings.extend(disorder.iter().map(|&i| {
+            format!(
+                "{file}: {}{} outside the scenario's horizon: ignored (only the part the scenario reads is judged)",
+                raw.line(i).map_or(String::new(), |l| format!("line {l}: ")),
+                describe(i)
+            )
+        }));
+        Some(Ok(r))
+    }
+}
+
+/// The points `raw[i0..=i1]` with values (checked against `bounds`), gaps longer than
+/// `spacing` handled by `gaps`: their times, values and the number of gaps filled.
+fn clean_points(
+    raw: &RawSeries,
+    (i0, i1): (usize, usize),
+    end: i64,
+    spacing: i64,
+    gaps: GapRule,
+    bounds: Bounds,
+) -> Result<(Vec<i64>, Vec<f64>, usize), InputError> {
+    let file = raw.source.as_str();
+    let t = &raw.times;
     let mut ct: Vec<i64> = Vec::with_capacity(i1 - i0 + 1);
     let mut cv: Vec<f64> = Vec::with_capacity(i1 - i0 + 1);
     let mut gaps_filled = 0usize;
@@ -814,62 +908,7 @@ pub fn resample(
         cv.push(v);
         last_idx = Some(i);
     }
-    // Empty values at the edges of the horizon cannot be filled.
-    let clean_end = ct.last().map_or(i64::MIN, |x| x + spacing);
-    if ct.first().map_or(true, |&x| x > start) || clean_end < end {
-        let i = if ct.first().map_or(true, |&x| x > start) {
-            i0
-        } else {
-            i1
-        };
-        return Err(InputError::data(
-            file,
-            raw.line(i),
-            format!(
-                "{}: the value at {} is missing at the edge of the horizon, where it cannot be filled (expected a value)",
-                raw.column,
-                format_timestamp(t[i])
-            ),
-        ));
-    }
-
-    // One linear pass: slot k covers [a, a + slot).
-    let m = ct.len();
-    let seg_end = |j: usize| {
-        if j + 1 < m {
-            ct[j + 1]
-        } else {
-            ct[j] + spacing
-        }
-    };
-    let mut out = Vec::with_capacity(grid.slots);
-    let mut j = 0usize;
-    for k in 0..grid.slots as i64 {
-        let a = start + k * slot;
-        let b = a + slot;
-        while j + 1 < m && ct[j + 1] <= a {
-            j += 1;
-        }
-        if seg_end(j) >= b {
-            out.push(cv[j]);
-            continue;
-        }
-        let mut acc = 0.0;
-        let mut pos = a;
-        let mut q = j;
-        while pos < b && q < m {
-            let e = seg_end(q).min(b);
-            acc += cv[q] * (e - pos) as f64;
-            pos = e;
-            q += 1;
-        }
-        out.push(acc / slot as f64);
-    }
-    Ok(Resampled {
-        values: out,
-        gaps_filled,
-        warnings: vec![],
-    })
+    Ok((ct, cv, gaps_filled))
 }
 
 #[cfg(test)]
