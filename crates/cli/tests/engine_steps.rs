@@ -132,7 +132,7 @@ fn a_hand_written_driver_gets_what_simulate_gets_on_the_demo() {
 
 #[test]
 fn a_hand_written_driver_gets_what_simulate_gets_under_a_demand_response_event() {
-    let mut sc = suandian_core::default_scenario::default_scenario(2, 2024);
+    let mut sc = suandian_scenarios::default_scenario::default_scenario(2, 2024);
     let site = 0;
     let cap = sc.sites[site].grid.import_limit_kw * 0.3;
     sc.demand_response.push(DemandResponseEvent {
