@@ -138,10 +138,10 @@ struct SimulateArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "scenario")]
     builtin: Option<String>,
     /// Days of the built-in default scenario.
-    #[arg(long, default_value_t = suandian_core::default_scenario::DEFAULT_DAYS, value_name = "N")]
+    #[arg(long, default_value_t = suandian_scenarios::default_scenario::DEFAULT_DAYS, value_name = "N")]
     days: u32,
     /// Seed of the built-in default scenario's weather and jobs.
-    #[arg(long, default_value_t = suandian_core::default_scenario::DEFAULT_SEED, value_name = "N")]
+    #[arg(long, default_value_t = suandian_scenarios::default_scenario::DEFAULT_SEED, value_name = "N")]
     scenario_seed: u64,
     /// A policy to run (repeat for several). Default: the scenario's list, else all baselines.
     /// `asap` is always run as the reference for savings.
@@ -292,10 +292,10 @@ struct BuiltinArgs {
     /// default or demo.
     name: String,
     /// Days (default scenario only).
-    #[arg(long, default_value_t = suandian_core::default_scenario::DEFAULT_DAYS, value_name = "N")]
+    #[arg(long, default_value_t = suandian_scenarios::default_scenario::DEFAULT_DAYS, value_name = "N")]
     days: u32,
     /// Seed of the weather and jobs (default scenario only).
-    #[arg(long, default_value_t = suandian_core::default_scenario::DEFAULT_SEED, value_name = "N")]
+    #[arg(long, default_value_t = suandian_scenarios::default_scenario::DEFAULT_SEED, value_name = "N")]
     seed: u64,
     /// Output format of `show`: table (text), json, or csv (one row per site).
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -625,7 +625,7 @@ struct GaiaArgs {
 }
 
 fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
-    use suandian_core::gaia;
+    use suandian_gaia as gaia;
     let known = |names: &[&str]| names.join(", ");
     let policy = gaia::SchedulingPolicy::from_name(&args.policy).ok_or_else(|| {
         let names: Vec<&str> = gaia::SchedulingPolicy::ALL.iter().map(|p| p.0).collect();
@@ -661,24 +661,24 @@ fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
             args.out.display()
         ))
     })?;
-    let zone = suandian_io::gaia::zone_of(&args.carbon);
+    let zone = gaia::formats::zone_of(&args.carbon);
     let names: Vec<String> = starts
         .iter()
         .map(|&s| {
-            suandian_io::gaia::run_name(policy.name(), s, carbon_policy.name(), &zone, &args.wait)
+            gaia::formats::run_name(policy.name(), s, carbon_policy.name(), &zone, &args.wait)
         })
         .collect();
     let paths: Vec<std::path::PathBuf> = names
         .iter()
-        .flat_map(|n| suandian_io::gaia::output_paths(&args.out, n))
+        .flat_map(|n| gaia::formats::output_paths(&args.out, n))
         .collect();
     let outputs: Vec<(&str, &std::path::Path)> =
         paths.iter().map(|p| ("--out", p.as_path())).collect();
     files::check_outputs(&[args.carbon.clone(), args.trace.clone()], &outputs)
         .map_err(Failure::BadInput)?;
     let bad = |e: suandian_io::InputError| Failure::BadInput(e.to_string());
-    let carbon = suandian_io::gaia::read_carbon(&args.carbon).map_err(bad)?;
-    let jobs = suandian_io::gaia::read_trace(&args.trace).map_err(bad)?;
+    let carbon = gaia::formats::read_carbon(&args.carbon).map_err(bad)?;
+    let jobs = gaia::formats::read_trace(&args.trace).map_err(bad)?;
     let windows = starts
         .iter()
         .map(|&s| carbon.window(s))
@@ -718,7 +718,7 @@ fn gaia_cmd(args: GaiaArgs) -> Result<(), Failure> {
                 args.trace.display()
             ))
         })?;
-        suandian_io::gaia::write_outputs(&args.out, name, &run)
+        gaia::formats::write_outputs(&args.out, name, &run)
             .map_err(|e| Failure::Other(format!("{}: cannot write: {e}", args.out.display())))?;
         if !args.quiet {
             out(&format!(

@@ -69,6 +69,20 @@ fn the_crates_keep_their_dependency_rules() {
         "core depends on {:?}: the kernel does no I/O (ARCHITECTURE.md)",
         core.difference(&pure).collect::<Vec<_>>()
     );
+    // The scenario generators build on the core's model alone, and are as pure as the core
+    // (seeded randomness, no I/O): no file format, no planner, no solver.
+    let scenarios = deps_of(&all, "suandian-scenarios");
+    assert_eq!(
+        ours(&scenarios),
+        set(&["suandian-core"]),
+        "the scenario generators' workspace dependencies"
+    );
+    let pure_or_core = &pure | &set(&["suandian-core"]);
+    assert!(
+        scenarios.is_subset(&pure_or_core),
+        "scenarios depends on {:?}: the generators do no I/O (ARCHITECTURE.md)",
+        scenarios.difference(&pure_or_core).collect::<Vec<_>>()
+    );
     // HiGHS' adapter stands alone.
     let highs = deps_of(&all, "suandian-highs");
     assert!(
@@ -82,12 +96,26 @@ fn the_crates_keep_their_dependency_rules() {
         set(&["suandian-core", "suandian-highs"]),
         "the planner's workspace dependencies"
     );
-    // The formats know the core, not the planner or the solver.
+    // The formats know the core (and the generators, for the built-in default scenario), not
+    // the planner, the solver or GAIA.
     assert_eq!(
         ours(&deps_of(&all, "suandian-io")),
-        set(&["suandian-core"]),
+        set(&["suandian-core", "suandian-scenarios"]),
         "io's workspace dependencies"
     );
+    // GAIA's engine and formats stand on the core (limits) and io (input errors, CSV, atomic
+    // writes); no planner, solver or command line, and nothing but the binary depends on GAIA.
+    assert_eq!(
+        ours(&deps_of(&all, "suandian-gaia")),
+        set(&["suandian-core", "suandian-io"]),
+        "gaia's workspace dependencies"
+    );
+    for (name, deps) in &all {
+        assert!(
+            name == "suandian" || !deps.contains("suandian-gaia"),
+            "{name} depends on suandian-gaia: only the binary runs GAIA"
+        );
+    }
 }
 
 /// The non-test source of every `.rs` file under `dir` (test modules, which start at
@@ -107,8 +135,9 @@ fn sources(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
     out
 }
 
-/// Module rules of ARCHITECTURE.md: the kernel does no I/O and reads no clock or environment;
-/// the LP knows numbers only, no scenario or simulator type.
+/// Module rules of ARCHITECTURE.md: the kernel, the scenario generators and GAIA's engine do
+/// no I/O and read no clock or environment; the LP knows numbers only, no scenario or simulator
+/// type.
 #[test]
 fn the_kernel_does_no_io_and_the_lp_knows_numbers_only() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -123,11 +152,18 @@ fn the_kernel_does_no_io_and_the_lp_knows_numbers_only() {
         "println!",
         "eprintln!",
     ];
-    for (path, code) in sources(&root.join("crates/core/src")) {
+    let mut pure = sources(&root.join("crates/core/src"));
+    pure.extend(sources(&root.join("crates/scenarios/src")));
+    let engine = root.join("crates/gaia/src/engine.rs");
+    let text = std::fs::read_to_string(&engine).unwrap();
+    let code = text.split("#[cfg(test)]").next().unwrap_or("").to_string();
+    pure.push((engine, code));
+    for (path, code) in pure {
         for f in forbidden {
             assert!(
                 !code.contains(f),
-                "{}: uses {f}; the core is pure (no I/O, no clock, no environment)",
+                "{}: uses {f}; the core, the generators and GAIA's engine are pure (no I/O, \
+                 no clock, no environment)",
                 path.display()
             );
         }

@@ -133,7 +133,7 @@ fn a_hand_written_driver_gets_what_simulate_gets_on_the_demo() {
 
 #[test]
 fn a_hand_written_driver_gets_what_simulate_gets_under_a_demand_response_event() {
-    let mut sc = suandian_core::default_scenario::default_scenario(2, 2024);
+    let mut sc = suandian_scenarios::default_scenario::default_scenario(2, 2024);
     let site = 0;
     let cap = sc.sites[site].grid.import_limit_kw * 0.3;
     sc.demand_response.push(DemandResponseEvent {
@@ -251,7 +251,7 @@ impl Signals for &Fed {
 /// `simulate` gives with persistence forecasts over the whole series.
 #[test]
 fn a_provider_fed_slot_by_slot_equals_the_replay() {
-    let sc = suandian_core::default_scenario::default_scenario(3, 5);
+    let sc = suandian_scenarios::default_scenario::default_scenario(3, 5);
     let fed = Fed {
         slots_per_day: sc.grid.slots_per_day(),
         observed: RefCell::default(),

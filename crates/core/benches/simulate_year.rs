@@ -9,7 +9,7 @@ use std::time::Instant;
 use suandian_core::forecast::ForecastKind;
 use suandian_core::policy;
 use suandian_core::sim::{simulate, SimConfig};
-use suandian_core::synthetic::{fleet, FleetSpec};
+use suandian_scenarios::synthetic::{fleet, FleetSpec};
 
 const ROUNDS: usize = 3;
 

@@ -9,23 +9,18 @@
 //! now and the arrived jobs, dispatches each site's energy ([`dispatch`]) and accounts it
 //! ([`metrics`]), writing decisions and the timeline to an [`engine::Sink`].
 
-pub mod china;
 pub mod compare;
-pub mod default_scenario;
 pub mod dispatch;
 pub mod engine;
 pub mod fleet;
 pub mod forecast;
-pub mod gaia;
 pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod signals;
 pub mod sim;
-pub mod synthetic;
 pub mod validate;
-pub mod weather;
 
 pub use model::*;
 pub use validate::ModelError;

@@ -6,7 +6,7 @@
 //! carbon cycles, 24 h of slack), on which `asap` keeps every deadline.
 use suandian_core::policy;
 use suandian_core::sim::{simulate, SimConfig};
-use suandian_core::synthetic::{fleet, FleetSpec};
+use suandian_scenarios::synthetic::{fleet, FleetSpec};
 
 #[test]
 fn carbon_wait_and_greenest_site_keep_the_deadlines_asap_keeps() {

@@ -154,7 +154,7 @@ fn the_breach_penalty_is_the_scenario_s_or_the_event_s() {
 /// avoid.
 #[test]
 fn the_default_penalty_ranks_a_breach_above_lateness() {
-    let sc = suandian_core::default_scenario::default_scenario(7, 2024);
+    let sc = suandian_scenarios::default_scenario::default_scenario(7, 2024);
     let w = ObjectiveWeights::for_scenario(&sc);
     let e_min = sc
         .sites

@@ -1,5 +1,5 @@
 //! The built-in scenarios: `default` ("East Data, West Computing" on the eight national
-//! hubs, built by [`suandian_core::default_scenario`]) and `demo` (three sites over two
+//! hubs, built by [`suandian_scenarios::default_scenario`]) and `demo` (three sites over two
 //! days, `crates/io/scenarios/demo.toml`). Both are self-contained (no files).
 
 use crate::scenario::{from_toml_str, LoadedScenario, SimulationDefaults};
@@ -18,7 +18,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
 /// The default scenario over `days` days, weather and work seeded by `seed`; its runs use a
 /// noisy forecast (15 % error a day ahead, seed 42) and every baseline policy.
 pub fn default_scenario(days: u32, seed: u64) -> LoadedScenario {
-    let scenario = suandian_core::default_scenario::default_scenario(days, seed);
+    let scenario = suandian_scenarios::default_scenario::default_scenario(days, seed);
     LoadedScenario {
         scenario,
         simulation: SimulationDefaults {

@@ -77,7 +77,9 @@ impl InputError {
         }
     }
 
-    pub(crate) fn value(
+    /// A value out of range or of the wrong kind (the readers of other crates, GAIA's formats
+    /// in `suandian-gaia`, build theirs with it too).
+    pub fn value(
         file: impl Into<String>,
         line: Option<usize>,
         field: impl Into<String>,
@@ -93,11 +95,8 @@ impl InputError {
         }
     }
 
-    pub(crate) fn data(
-        file: impl Into<String>,
-        line: Option<usize>,
-        message: impl Into<String>,
-    ) -> Self {
+    /// Data unusable as a whole.
+    pub fn data(file: impl Into<String>, line: Option<usize>, message: impl Into<String>) -> Self {
         InputError::Data {
             file: file.into(),
             line,

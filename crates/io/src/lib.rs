@@ -13,7 +13,6 @@ pub mod builtin;
 pub mod error;
 pub mod export;
 pub mod files;
-pub mod gaia;
 pub mod output;
 pub mod report;
 pub mod scenario;

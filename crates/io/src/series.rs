@@ -294,8 +294,10 @@ fn csv_error(file: &str, e: csv::Error) -> InputError {
     }
 }
 
-/// Open a CSV file with a header line; returns the reader and the trimmed header names.
-pub(crate) fn open_csv(
+/// Open a CSV file with a header line (an input: a regular file under the size limit, see
+/// [`crate::files`]); returns the reader and the trimmed header names. Every CSV reader uses it,
+/// GAIA's formats (`suandian-gaia`) too.
+pub fn open_csv(
     path: &Path,
     file: &str,
 ) -> Result<(csv::Reader<std::fs::File>, Vec<String>), InputError> {
@@ -310,7 +312,8 @@ pub(crate) fn open_csv(
     Ok((rdr, headers))
 }
 
-pub(crate) fn csv_err(file: &str, e: csv::Error) -> InputError {
+/// A CSV reader's error as an [`InputError`] naming the file and line.
+pub fn csv_err(file: &str, e: csv::Error) -> InputError {
     csv_error(file, e)
 }
 

@@ -136,14 +136,9 @@ fn field(rec: &csv::StringRecord, i: usize) -> &str {
 }
 
 /// A finite number from a CSV cell (surrounding spaces allowed), or an error naming the file,
-/// line and column: the one number parser of the trace readers (GAIA's too).
-pub(crate) fn num(
-    file: &str,
-    line: usize,
-    col: &str,
-    s: &str,
-    expected: &str,
-) -> Result<f64, InputError> {
+/// line and column: the one number parser of the trace readers (GAIA's formats in
+/// `suandian-gaia` too).
+pub fn num(file: &str, line: usize, col: &str, s: &str, expected: &str) -> Result<f64, InputError> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         _ => Err(InputError::value(

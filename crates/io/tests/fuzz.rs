@@ -4,99 +4,17 @@
 //! deletions, duplications, and tokens that broke parsers before: `1e308`, `nan`, `inf`,
 //! negative numbers, odd dates, quotes, BOMs, NUL bytes) and asserts that the parser returns
 //! an answer, never panics or hangs, and that whatever it accepts is finite and valid.
+//! (GAIA's own file formats, read by `suandian gaia`, are fuzzed in `crates/gaia/tests/fuzz.rs`.)
 //! Failing inputs are kept in `fuzz.proptest-regressions` beside this file and replayed first.
 //! `PROPTEST_CASES` sets the cases per target (CI: the default 128).
 
+mod mutate;
+
+use mutate::{apply, cases, edits, scratch};
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use suandian_io::series::{self, Bounds, GapRule, SeriesFormat};
 use suandian_io::traces::{self, TimeUnit, TraceFormat, TraceOptions};
-
-/// An edit of a seed: where (a fraction of its length), what, and a token or byte.
-#[derive(Debug, Clone)]
-enum Edit {
-    Insert(f64, usize),
-    Delete(f64, usize),
-    Duplicate(f64, usize),
-    Byte(f64, u8),
-}
-
-/// Tokens that once broke parsers, or could.
-const TOKENS: [&str; 24] = [
-    "1e308",
-    "-1e308",
-    "nan",
-    "NaN",
-    "inf",
-    "-inf",
-    "-1",
-    "0",
-    "99999999999999999999",
-    "1.5",
-    "2024-13-45T99:99:99Z",
-    "2024-06-01T00:00:00.5Z",
-    "\"",
-    ",",
-    "\n",
-    "\r\n",
-    "\u{feff}",
-    "\u{0}",
-    "[",
-    "]",
-    "{",
-    "}",
-    "=",
-    "",
-];
-
-fn edits() -> impl Strategy<Value = Vec<Edit>> {
-    let edit = prop_oneof![
-        (0.0..1.0f64, 0..TOKENS.len()).prop_map(|(a, t)| Edit::Insert(a, t)),
-        (0.0..1.0f64, 1..40usize).prop_map(|(a, n)| Edit::Delete(a, n)),
-        (0.0..1.0f64, 1..200usize).prop_map(|(a, n)| Edit::Duplicate(a, n)),
-        (0.0..1.0f64, any::<u8>()).prop_map(|(a, b)| Edit::Byte(a, b)),
-    ];
-    proptest::collection::vec(edit, 1..6)
-}
-
-fn apply(seed: &str, edits: &[Edit]) -> Vec<u8> {
-    let mut b = seed.as_bytes().to_vec();
-    for e in edits {
-        let at = |f: f64, len: usize| ((f * len as f64) as usize).min(len);
-        match *e {
-            Edit::Insert(f, t) => {
-                let i = at(f, b.len());
-                b.splice(i..i, TOKENS[t].bytes());
-            }
-            Edit::Delete(f, n) => {
-                let i = at(f, b.len());
-                let j = (i + n).min(b.len());
-                b.drain(i..j);
-            }
-            Edit::Duplicate(f, n) => {
-                let i = at(f, b.len());
-                let j = (i + n).min(b.len());
-                let part: Vec<u8> = b[i..j].to_vec();
-                b.splice(j..j, part);
-            }
-            Edit::Byte(f, v) => {
-                if !b.is_empty() {
-                    let i = at(f, b.len() - 1);
-                    b[i] = v;
-                }
-            }
-        }
-    }
-    b
-}
-
-fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("suandian-fuzz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
 
 fn manifest(rel: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
@@ -223,26 +141,6 @@ proptest! {
     }
 
     #[test]
-    fn the_gaia_command_readers_never_panic(seed in 0usize..2, e in edits()) {
-        if seed == 0 {
-            let text = "arrival_time,length,cpus\n0.0,6302.0,1\n10.0,300.5,4\n20.0,7200,2\n";
-            let path = scratch("gaia-trace.csv", &apply(text, &e));
-            if let Ok(jobs) = suandian_io::gaia::read_trace(&path) {
-                for j in &jobs {
-                    prop_assert!(j.length_s.is_finite() && j.arrival_s.is_finite() && j.cpus.is_finite());
-                }
-            }
-        } else {
-            let mut text = String::from("datetime,carbon_intensity_avg\n");
-            for h in 0..30 {
-                text.push_str(&format!("2020-01-01 {:02}:00:00,{}.5\n", h % 24, 300 + h));
-            }
-            let path = scratch("DE20.csv", &apply(&text, &e));
-            let _ = suandian_io::gaia::read_carbon(&path);
-        }
-    }
-
-    #[test]
     fn the_saved_run_check_never_panics(e in edits(), path in 0usize..8, value in 0usize..8) {
         let doc = saved_run();
         // Text edits of the whole document, and a value set at one of its paths.
@@ -285,12 +183,4 @@ fn saved_run() -> serde_json::Value {
         suandian_io::report::data(&loaded, &cfg, &results)
     })
     .clone()
-}
-
-/// 128 cases per target, or `PROPTEST_CASES`.
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128)
 }

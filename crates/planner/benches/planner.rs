@@ -14,11 +14,11 @@ use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::model::{JobId, SiteId};
 use suandian_core::policy::Policy;
 use suandian_core::sim::{simulate, SimConfig};
-use suandian_core::synthetic::{fleet_with_eligibility, FleetSpec};
 use suandian_planner::lp::{
     solve, solve_from, LpSolver, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass,
 };
 use suandian_planner::{Coordinated, Oracle, PlannerOptions};
+use suandian_scenarios::synthetic::{fleet_with_eligibility, FleetSpec};
 
 /// A planning problem of the given size: daily price and carbon cycles, solar and a battery at
 /// every site, `classes` workload classes each eligible at three sites with staggered deadlines.

@@ -10,8 +10,8 @@ use suandian_core::forecast::ForecastKind;
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::policy;
 use suandian_core::sim::{simulate, SimConfig};
-use suandian_core::synthetic::{fleet, FleetSpec};
 use suandian_planner::{Coordinated, LpSolver, PlannerOptions};
+use suandian_scenarios::synthetic::{fleet, FleetSpec};
 
 fn main() {
     let seeds: u64 = std::env::args()

@@ -10,10 +10,10 @@ use proptest::prelude::*;
 use suandian_core::forecast::ForecastKind;
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::sim::{simulate, SimConfig};
-use suandian_core::synthetic::{fleet, FleetSpec};
 use suandian_core::*;
 use suandian_planner::lp::ObjectiveMode;
 use suandian_planner::policy_by_name;
+use suandian_scenarios::synthetic::{fleet, FleetSpec};
 
 /// A small deterministic generator (splitmix64), so that one `u64` names a scenario.
 struct Rng(u64);

@@ -7,13 +7,13 @@ use suandian_core::forecast::ForecastKind;
 use suandian_core::metrics::ObjectiveWeights;
 use suandian_core::policy;
 use suandian_core::sim::{simulate, RunResult, SimConfig};
-use suandian_core::synthetic::{fleet, FleetSpec};
 use suandian_core::*;
 use suandian_planner::lp::{
     solve, solve_from, CappedLevel, LpSolver, ObjectiveMode, PlanBattery, PlanInput, PlanSite,
     WorkClass,
 };
 use suandian_planner::{policy_by_name, Coordinated, Oracle, PlannerOptions};
+use suandian_scenarios::synthetic::{fleet, FleetSpec};
 
 fn plan_site(price: Vec<f64>, carbon: Vec<f64>) -> PlanSite {
     let h = price.len();

@@ -1,13 +1,13 @@
 //! GAIA speed, side by side with GAIA's own wall times (../shared/reference/gaia/timing.csv):
 //! each reference case end to end (read GAIA's two input files, run, write GAIA's three files),
 //! then GAIA's whole `-i -1` sweep (start indices 0, 500, ..., 8000) for every policy of the
-//! reference on both zones, spread over the machine's cores. `cargo bench -p suandian --bench
+//! reference on both zones, spread over the machine's cores. `cargo bench -p suandian-gaia --bench
 //! gaia_sweep`; figures in docs/benchmarks.md.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use suandian_core::gaia;
-use suandian_io::gaia as gio;
+use suandian_gaia as gaia;
+use suandian_gaia::formats as gio;
 
 struct Case {
     zone: String,

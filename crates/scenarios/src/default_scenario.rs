@@ -18,7 +18,6 @@
 //! parameter's source or assumption is in `docs/default-scenario.md`.
 
 use crate::china::{province, Province};
-use crate::model::*;
 use crate::weather::climate::Climate;
 use crate::weather::pue::PueModel;
 use crate::weather::solar::{self, PvSystem, SolarSite};
@@ -27,6 +26,7 @@ use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
+use suandian_core::model::*;
 
 /// China Standard Time, hours east of UTC.
 pub const CST_OFFSET_H: f64 = 8.0;

@@ -10,7 +10,7 @@
 //! quantile, CPython's heap), so start times, costs and even the order of the output rows agree.
 //! The semantics, and every quirk kept on purpose, are in docs/gaia.md.
 //!
-//! Pure: no I/O. The file formats are in `suandian_io::gaia`.
+//! Pure: no I/O. The file formats are in [`crate::formats`].
 
 use std::fmt;
 

@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use std::path::PathBuf;
-use suandian_core::weather::climate::Climate;
-use suandian_core::weather::solar::{self, PvSystem, SolarSite};
+use suandian_scenarios::weather::climate::Climate;
+use suandian_scenarios::weather::solar::{self, PvSystem, SolarSite};
 
 fn data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/solar")

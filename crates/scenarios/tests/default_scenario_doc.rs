@@ -3,9 +3,9 @@
 
 use chrono::{TimeZone, Utc};
 use std::path::PathBuf;
-use suandian_core::china::{FactorBasis, PROVINCES};
-use suandian_core::default_scenario::HUBS;
-use suandian_core::weather::solar::{self, PvSystem, SolarSite};
+use suandian_scenarios::china::{FactorBasis, PROVINCES};
+use suandian_scenarios::default_scenario::HUBS;
+use suandian_scenarios::weather::solar::{self, PvSystem, SolarSite};
 
 fn doc() -> String {
     std::fs::read_to_string(

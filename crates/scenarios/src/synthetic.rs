@@ -7,11 +7,11 @@
 //! up to 64, run times log-normal around 40 minutes with a mean of about 2.3 h, arrivals
 //! spread evenly over the horizon, a 24 h maximum delay, any site allowed.
 
-use crate::model::*;
 use chrono::{TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
+use suandian_core::model::*;
 
 /// Shape of a synthetic fleet.
 #[derive(Debug, Clone, Copy)]

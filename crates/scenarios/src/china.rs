@@ -3,7 +3,7 @@
 //! hours, and time-of-use (TOU) tariffs.
 //!
 //! Every number, its source, or the assumption behind it is in `docs/default-scenario.md`
-//! (section "Provinces"); a test in `crates/io/tests/default_scenario_doc.rs` checks that the
+//! (section "Provinces"); a test in `crates/scenarios/tests/default_scenario_doc.rs` checks that the
 //! table there and [`PROVINCES`] agree.
 //!
 //! The hourly carbon intensity follows the modelled renewable share of the province:

@@ -9,11 +9,12 @@
 //!   job, then GAIA's `-1` row) and `runtime-NAME.csv` (`time,cpus`: mean CPUs in use per
 //!   5 minutes). Numbers are written the way pandas writes them (Python's `repr`).
 
-use crate::error::InputError;
-use crate::series::{csv_err, open_csv};
+use crate::engine::{Outcome, TraceJob, PAD_ROWS, WINDOW_HOURS};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use suandian_core::gaia::{Outcome, TraceJob, PAD_ROWS, WINDOW_HOURS};
+use suandian_io::series::{csv_err, open_csv};
+use suandian_io::traces::num;
+use suandian_io::InputError;
 
 fn column(file: &str, headers: &[String], name: &str) -> Result<usize, InputError> {
     headers.iter().position(|h| h == name).ok_or_else(|| {
@@ -64,7 +65,7 @@ pub fn read_carbon(path: &Path) -> Result<CarbonFile, InputError> {
     let mut rec = csv::StringRecord::new();
     while rdr.read_record(&mut rec).map_err(|e| csv_err(&file, e))? {
         let line = rec.position().map_or(0, |p| p.line() as usize);
-        let v = crate::traces::num(
+        let v = num(
             &file,
             line,
             "carbon_intensity_avg",
@@ -111,8 +112,8 @@ pub fn read_trace(path: &Path) -> Result<Vec<TraceJob>, InputError> {
     while rdr.read_record(&mut rec).map_err(|e| csv_err(&file, e))? {
         let line = rec.position().map_or(0, |p| p.line() as usize);
         let get = |i: usize| rec.get(i).unwrap_or("");
-        let arrival_s = crate::traces::num(&file, line, "arrival_time", get(ca), "seconds")?;
-        let length_s = crate::traces::num(&file, line, "length", get(cl), "seconds")?;
+        let arrival_s = num(&file, line, "arrival_time", get(ca), "seconds")?;
+        let length_s = num(&file, line, "length", get(cl), "seconds")?;
         if !(300.0..=suandian_core::limits::RUNTIME_H * 3600.0).contains(&length_s) {
             return Err(InputError::value(
                 &file,
@@ -137,7 +138,7 @@ pub fn read_trace(path: &Path) -> Result<Vec<TraceJob>, InputError> {
                 ),
             ));
         }
-        let cpus = crate::traces::num(&file, line, "cpus", get(cc), "a CPU count >= 1")?;
+        let cpus = num(&file, line, "cpus", get(cc), "a CPU count >= 1")?;
         if !(1.0..=f64::from(suandian_core::limits::ACCELERATORS)).contains(&cpus) {
             return Err(InputError::value(
                 &file,
@@ -248,7 +249,7 @@ pub fn write_outputs(dir: &Path, name: &str, out: &Outcome) -> std::io::Result<[
         .iter()
         .zip([totals_csv(out), details_csv(out), runtime_csv(out)])
     {
-        crate::files::write_atomic(path, |w| w.write_all(text.as_bytes()))?;
+        suandian_io::files::write_atomic(path, |w| w.write_all(text.as_bytes()))?;
     }
     Ok(paths)
 }

@@ -10,7 +10,7 @@
 //! [`PueModel::typical`] reproduces the seed article's breakdown of a typical data centre's
 //! electricity (IT 45 %, cooling 43 %, distribution 10 %, other 2 %) at 25 °C.
 
-use crate::model::Pue;
+use suandian_core::model::Pue;
 
 /// Overheads of a data centre as fractions of IT power.
 #[derive(Debug, Clone, Copy, PartialEq)]
