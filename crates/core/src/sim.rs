@@ -82,6 +82,32 @@ pub fn simulate_with_progress(
     replay(sc, policy, cfg, &mut sink)
 }
 
+/// Simulate every policy in `policies` on `sc`, side by side on the available cores (each run
+/// is independent and deterministic: the results are those of [`simulate`], in the order of
+/// `policies`). `progress(i, slot)` is called after each slot of policy `i`.
+pub fn simulate_all(
+    sc: &Scenario,
+    policies: Vec<Box<dyn Policy + Send>>,
+    cfg: &SimConfig,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<RunResult> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = policies
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut p)| {
+                scope.spawn(move || {
+                    simulate_with_progress(sc, p.as_mut(), cfg, &mut |t| progress(i, t))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// [`simulate`], also passing every slot's decisions (and timeline rows and job runs, when
 /// recorded) to `sink` as the engine writes them.
 pub fn simulate_into(

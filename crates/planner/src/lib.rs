@@ -69,6 +69,24 @@ impl Default for PlannerOptions {
 }
 
 impl PlannerOptions {
+    /// The options' ranges: `Err((field, found, expected))` naming the first one out of range.
+    pub fn check(&self) -> Result<(), (&'static str, String, &'static str)> {
+        if !(0.0..=1.0).contains(&self.min_green_share) {
+            return Err((
+                "min_green_share",
+                self.min_green_share.to_string(),
+                "a fraction between 0 and 1",
+            ));
+        }
+        if !(self.window_h > 0.0 && self.window_h.is_finite()) {
+            return Err(("window_h", self.window_h.to_string(), "hours > 0"));
+        }
+        if self.replan_every == 0 {
+            return Err(("replan_every", "0".into(), "at least 1 slot"));
+        }
+        Ok(())
+    }
+
     /// The options the oracle plans with: no green-share floor (it bounds the objective,
     /// which a floor only raises), no migrations, its own time limit.
     pub fn for_oracle(&self) -> Self {
@@ -111,4 +129,44 @@ pub fn policy_with_options(
         ),
         other => policy::by_name(other).map(Ok),
     }
+}
+
+/// Why [`policies_for`] could not make a policy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyError {
+    /// No policy has this name; `known` lists those that do.
+    Unknown {
+        name: String,
+        known: Vec<&'static str>,
+    },
+    /// The policy could not be built (the oracle's model could not be solved).
+    Failed { name: String, reason: String },
+}
+
+/// The policies `names` for `sc`, in that order, with the reference policy first (it is always
+/// run: savings and captures are against it) and each name once.
+pub fn policies_for(
+    names: &[String],
+    sc: &Scenario,
+    options: &PlannerOptions,
+) -> Result<Vec<Box<dyn Policy + Send>>, PolicyError> {
+    let mut names = names.to_vec();
+    if !names.iter().any(|n| n == policy::REFERENCE) {
+        names.insert(0, policy::REFERENCE.into());
+    }
+    names.dedup();
+    names
+        .iter()
+        .map(|n| match policy_with_options(n, sc, options) {
+            Some(Ok(p)) => Ok(p),
+            Some(Err(reason)) => Err(PolicyError::Failed {
+                name: n.clone(),
+                reason,
+            }),
+            None => Err(PolicyError::Unknown {
+                name: n.clone(),
+                known: policy::names().collect(),
+            }),
+        })
+        .collect()
 }
