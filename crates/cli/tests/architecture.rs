@@ -168,11 +168,18 @@ fn the_kernel_does_no_io_and_the_lp_knows_numbers_only() {
             );
         }
     }
-    let lp = std::fs::read_to_string(root.join("crates/planner/src/lp.rs")).unwrap();
+    let lp = sources(&root.join("crates/planner/src/lp"));
     assert!(
-        !lp.contains("suandian_core"),
-        "planner/src/lp.rs uses suandian_core: the LP is built from numbers only (PlanInput)"
+        lp.len() >= 4,
+        "planner/src/lp/ has its model, builder and adapter"
     );
+    for (path, code) in lp {
+        assert!(
+            !code.contains("suandian_core"),
+            "{}: uses suandian_core: the LP is built from numbers only (PlanInput)",
+            path.display()
+        );
+    }
 }
 
 /// A policy talks to a fleet through `core::fleet`'s traits, never through the engine's or the

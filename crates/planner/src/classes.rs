@@ -147,8 +147,52 @@ pub fn from_context(
     let now = ctx.slot();
     let h = window.min(ctx.slots() - now).max(1);
     let dt = ctx.slot_h();
-    let n_sites = ctx.site_count();
-    let mut sites: Vec<PlanSite> = (0..n_sites)
+    let mut sites = context_sites(ctx, h);
+    let eco = ctx.economics();
+    let prices = window_prices(ctx, &sites, h);
+    let over_limit_per_kwh = window_over_limit(ctx, &mut sites, h, prices.late_per_acc_h);
+    let (classes, map) = context_classes(ctx, knobs, h, &prices.site_acc_h_cost, &mut sites);
+    value_stored_energy(ctx, knobs, h, &mut sites);
+    let inference = (0..ctx.inference_regions())
+        .map(|r| {
+            let (s, jpt) = ctx.inference_sites(r);
+            InferenceClass {
+                tokens_per_s: (0..h).map(|t| ctx.inference_forecast(r, now + t)).collect(),
+                sites: s.iter().copied().zip(jpt.iter().copied()).collect(),
+            }
+        })
+        .collect();
+    (
+        PlanInput {
+            slot_h: dt,
+            first_slot: now,
+            slots: h,
+            sites,
+            classes,
+            inference,
+            carbon_price_per_t: eco.carbon_price_per_t,
+            late_per_acc_h: prices.late_per_acc_h,
+            deferred_per_acc_h: prices.deferred_per_acc_h,
+            unserved_per_million_tokens: weights.unserved_per_million_tokens,
+            over_limit_per_kwh,
+            mode: knobs.mode,
+            // Stored energy is valued at the window's end instead (`end_value_per_kwh`): a
+            // floor at the initial charge ratcheted the battery (stored solar never used).
+            keep_final_soc: false,
+            bound: false,
+            min_green_share: knobs.min_green_share,
+            time_limit_s: knobs.time_limit_s,
+            solver: knobs.solver,
+        },
+        map,
+    )
+}
+
+/// The sites over the next `h` slots, from the forecasts: no fixed load yet (the classes add
+/// it) and no over-limit penalty yet (it depends on the window's late penalty).
+fn context_sites(ctx: &dyn FleetView, h: usize) -> Vec<PlanSite> {
+    let now = ctx.slot();
+    (0..ctx.site_count())
         .map(|s| {
             let a = ctx.accelerators(s);
             PlanSite {
@@ -158,7 +202,7 @@ pub fn from_context(
                 import_limit_kw: (0..h)
                     .map(|t| ctx.import_limit_forecast_kw(s, now + t))
                     .collect(),
-                // Filled below, once the window's late penalty is known.
+                // Filled by `window_over_limit`, once the window's late penalty is known.
                 over_limit_per_kwh: vec![],
                 // The run's certificates, in proportion to the window's share of the run.
                 market_carbon: market_carbon(
@@ -187,12 +231,23 @@ pub fn from_context(
                 bound_levels: vec![],
             }
         })
-        .collect();
+        .collect()
+}
+
+/// What work costs over the window, from the forecasts ([`window_prices`]).
+struct WindowPrices {
+    /// Per site: the mean cost of an accelerator-hour.
+    site_acc_h_cost: Vec<f64>,
+    late_per_acc_h: f64,
+    deferred_per_acc_h: f64,
+}
+
+/// The forecast cost of an accelerator-hour at each site and window slot, computed once: its
+/// mean per site prices deferred work; the late and deferral prices as the objective defines
+/// them ([`ObjectiveWeights`]) come from all of them, estimated from what the policy may know
+/// (the window's forecasts, not the whole run).
+fn window_prices(ctx: &dyn FleetView, sites: &[PlanSite], h: usize) -> WindowPrices {
     let eco = ctx.economics();
-    // The forecast cost of an accelerator-hour at each site and window slot, computed once: its
-    // mean per site prices deferred work; the late and deferral prices as the objective defines
-    // them ([`ObjectiveWeights`]) come from all of them, estimated from what the policy may
-    // know (the window's forecasts, not the whole run).
     let per_site: Vec<Vec<f64>> = sites
         .iter()
         .map(|s| {
@@ -217,10 +272,25 @@ pub fn from_context(
     let late_per_acc_h = (5.0 * acc_h_costs.iter().copied().fold(0.0, f64::max)).max(0.01);
     let deferred_per_acc_h =
         (acc_h_costs.iter().sum::<f64>() / acc_h_costs.len().max(1) as f64).max(0.0);
-    // The breach penalty: the scenario's, else its default ([`default_over_limit_per_kwh`])
-    // from the window's late penalty and PUE forecasts, not the whole run's; an announced
-    // event's own penalty in the slots it caps.
-    let over_limit_per_kwh = eco.over_limit_per_kwh.unwrap_or_else(|| {
+    WindowPrices {
+        site_acc_h_cost,
+        late_per_acc_h,
+        deferred_per_acc_h,
+    }
+}
+
+/// The breach penalty: the scenario's, else its default (`default_over_limit_per_kwh`'s rule,
+/// [`breach_penalty_per_kwh`]) from the window's late penalty and PUE forecasts, not the whole
+/// run's; an announced event's own penalty in the slots it caps (set per site and slot; the
+/// plan's default returned).
+fn window_over_limit(
+    ctx: &dyn FleetView,
+    sites: &mut [PlanSite],
+    h: usize,
+    late_per_acc_h: f64,
+) -> f64 {
+    let now = ctx.slot();
+    let over_limit_per_kwh = ctx.economics().over_limit_per_kwh.unwrap_or_else(|| {
         breach_penalty_per_kwh(
             late_per_acc_h,
             sites.iter().enumerate().map(|(s, site)| {
@@ -237,6 +307,22 @@ pub fn from_context(
             })
             .collect();
     }
+    over_limit_per_kwh
+}
+
+/// The classes of the jobs that have arrived, in the order their first job comes in the
+/// active jobs, and which jobs belong to each. Running non-interruptible jobs are no class but
+/// fixed load at their site (added to `sites`).
+fn context_classes(
+    ctx: &dyn FleetView,
+    knobs: &PlannerOptions,
+    h: usize,
+    site_acc_h_cost: &[f64],
+    sites: &mut [PlanSite],
+) -> (Vec<WorkClass>, ClassMap) {
+    let now = ctx.slot();
+    let dt = ctx.slot_h();
+    let eco = ctx.economics();
     let now_h = ctx.now_h();
     // Work left after the end of the run is charged as late (as the objective does), so
     // deferring past the window is only priced at the expected cost while the run goes on.
@@ -271,17 +357,7 @@ pub fn from_context(
             (true, false) => (vec![ctx.job_site(j)], None),
             (true, true) => (job.allowed_sites.clone(), Some(ctx.job_site(j))),
         };
-        // Slots wholly before the deadline; beyond the window, bucketed by 4 slots.
-        let due = if job.deadline_h.is_finite() {
-            let d = ((job.deadline_h - now_h) / dt + 1e-9).floor().max(0.0) as usize;
-            if d > h {
-                h + (d - h).div_ceil(4) * 4
-            } else {
-                d
-            }
-        } else {
-            h + 24 * ctx.slots_per_day() / 24 * 2
-        };
+        let due = window_due(job.deadline_h, now_h, dt, h, ctx.slots_per_day());
         let key = (eligible.clone(), due, home);
         let k = *key_of.entry(key).or_insert_with(|| {
             let cost = eligible
@@ -314,18 +390,9 @@ pub fn from_context(
         if state == JobState::Running && ctx.restart_h() > 0.0 {
             // Pausing it now costs a restart later: the plan weighs that.
             let site = ctx.job_site(j);
-            if let Some(pos) = classes[k].sites.iter().position(|&s| s == site) {
-                let acc_h = f64::from(job.accelerators) * dt.min(remaining);
-                let stop_cost_per_acc_h = ctx.restart_h() / dt * site_acc_h_cost[site];
-                match classes[k].running.iter_mut().find(|r| r.pos == pos) {
-                    Some(r) => r.acc_h += acc_h,
-                    None => classes[k].running.push(Running {
-                        pos,
-                        acc_h,
-                        stop_cost_per_acc_h,
-                    }),
-                }
-            }
+            let acc_h = f64::from(job.accelerators) * dt.min(remaining);
+            let stop_cost_per_acc_h = ctx.restart_h() / dt * site_acc_h_cost[site];
+            add_running(&mut classes[k], site, acc_h, stop_cost_per_acc_h);
         }
         if home.is_some() {
             // A move is paid in full however little of the job then runs there: spread its
@@ -341,10 +408,50 @@ pub fn from_context(
             home.move_cost_per_acc_h = cost / work.max(1e-9);
         }
     }
+    (classes, map)
+}
 
-    // A kWh left in a battery at the window's end serves the load after it: it is worth the
-    // forecast mean cost of a kWh over the day beyond the window, as delivered (one-way
-    // efficiency) and less the wear of delivering it. Nothing beyond the run's end.
+/// A job's deadline as a window slot: slots wholly before it; beyond the window, bucketed by 4
+/// slots (so that fewer classes form); without one, two days beyond the window.
+fn window_due(deadline_h: f64, now_h: f64, dt: f64, h: usize, slots_per_day: usize) -> usize {
+    if deadline_h.is_finite() {
+        let d = ((deadline_h - now_h) / dt + 1e-9).floor().max(0.0) as usize;
+        if d > h {
+            h + (d - h).div_ceil(4) * 4
+        } else {
+            d
+        }
+    } else {
+        h + 24 * slots_per_day / 24 * 2
+    }
+}
+
+/// A job of class `c` running at `site`: its accelerator-hours in the first slot join the
+/// class's running work there, which the plan keeps or pauses at the price of its restart.
+fn add_running(c: &mut WorkClass, site: SiteId, acc_h: f64, stop_cost_per_acc_h: f64) {
+    if let Some(pos) = c.sites.iter().position(|&s| s == site) {
+        match c.running.iter_mut().find(|r| r.pos == pos) {
+            Some(r) => r.acc_h += acc_h,
+            None => c.running.push(Running {
+                pos,
+                acc_h,
+                stop_cost_per_acc_h,
+            }),
+        }
+    }
+}
+
+/// A kWh left in a battery at the window's end serves the load after it: it is worth the
+/// forecast mean cost of a kWh over the day beyond the window, as delivered (one-way
+/// efficiency) and less the wear of delivering it. Nothing beyond the run's end.
+fn value_stored_energy(
+    ctx: &dyn FleetView,
+    knobs: &PlannerOptions,
+    h: usize,
+    sites: &mut [PlanSite],
+) {
+    let now = ctx.slot();
+    let eco = ctx.economics();
     for (s, site) in sites.iter_mut().enumerate() {
         let Some(b) = &mut site.battery else { continue };
         let beyond = (now + h)..(now + h + ctx.slots_per_day()).min(ctx.slots());
@@ -369,39 +476,6 @@ pub fn from_context(
         };
         b.end_value_per_kwh = (b.one_way_efficiency * mean - wear).max(0.0);
     }
-    let inference = (0..ctx.inference_regions())
-        .map(|r| {
-            let (s, jpt) = ctx.inference_sites(r);
-            InferenceClass {
-                tokens_per_s: (0..h).map(|t| ctx.inference_forecast(r, now + t)).collect(),
-                sites: s.iter().copied().zip(jpt.iter().copied()).collect(),
-            }
-        })
-        .collect();
-    (
-        PlanInput {
-            slot_h: dt,
-            first_slot: now,
-            slots: h,
-            sites,
-            classes,
-            inference,
-            carbon_price_per_t: eco.carbon_price_per_t,
-            late_per_acc_h,
-            deferred_per_acc_h,
-            unserved_per_million_tokens: weights.unserved_per_million_tokens,
-            over_limit_per_kwh,
-            mode: knobs.mode,
-            // Stored energy is valued at the window's end instead (`end_value_per_kwh`): a
-            // floor at the initial charge ratcheted the battery (stored solar never used).
-            keep_final_soc: false,
-            bound: false,
-            min_green_share: knobs.min_green_share,
-            time_limit_s: knobs.time_limit_s,
-            solver: knobs.solver,
-        },
-        map,
-    )
 }
 
 /// The oracle's input: the whole run, the true series, every job known in advance. Jobs are
@@ -415,51 +489,7 @@ pub fn from_scenario(
 ) -> (PlanInput, ClassMap) {
     let h = sc.grid.slots;
     let dt = sc.grid.slot_h();
-    let sites = sc
-        .sites
-        .iter()
-        .enumerate()
-        .map(|(si, s)| {
-            let a = &s.accelerators;
-            PlanSite {
-                accelerators: f64::from(a.count),
-                dyn_kw_per_acc: (a.peak_w - a.idle_w) / 1000.0,
-                idle_it_kw: a.idle_it_kw(),
-                import_limit_kw: (0..h).map(|t| sc.import_limit_kw(si, t)).collect(),
-                over_limit_per_kwh: (0..h)
-                    .map(|t| over_limit_penalty_per_kwh(sc, si, t, weights.over_limit_per_kwh))
-                    .collect(),
-                market_carbon: market_carbon(
-                    &sc.economics,
-                    (
-                        s.grid.green_certificates_kwh,
-                        s.grid.residual_mix_g_co2_per_kwh,
-                    ),
-                    1.0,
-                ),
-                export_limit_kw: s.grid.export_limit_kw,
-                feed_in_per_mwh: s.grid.feed_in_price_per_mwh.clone(),
-                battery: battery(
-                    s.battery.as_ref(),
-                    s.battery
-                        .as_ref()
-                        .map_or(0.0, |b| b.capacity_kwh * b.soc_initial),
-                    sc.battery_wear_cost_per_kwh(si),
-                ),
-                thermal: s
-                    .thermal
-                    .as_ref()
-                    .map(|t| (t.capacity_kw, t.cost_per_kwh, t.g_co2_per_kwh)),
-                pue: (0..h).map(|t| s.pue.at(t)).collect(),
-                price_per_mwh: s.grid.price_per_mwh.clone(),
-                carbon_g_per_kwh: s.grid.carbon_g_per_kwh.clone(),
-                green_kw: (0..h).map(|t| s.green_kw(t)).collect(),
-                fixed_acc: vec![0.0; h],
-                capped: capped_level(a),
-                bound_levels: tangent_levels(a),
-            }
-        })
-        .collect();
+    let sites = scenario_sites(sc, weights);
     let bucket = bucket.max(1);
     let mut key_of: HashMap<(usize, Vec<SiteId>, usize), usize> = HashMap::new();
     let mut classes: Vec<WorkClass> = Vec::new();
@@ -554,6 +584,55 @@ pub fn from_scenario(
         },
         map,
     )
+}
+
+/// The sites over the whole run, from the true series; a bound's levels below full power.
+fn scenario_sites(sc: &Scenario, weights: &ObjectiveWeights) -> Vec<PlanSite> {
+    let h = sc.grid.slots;
+    sc.sites
+        .iter()
+        .enumerate()
+        .map(|(si, s)| {
+            let a = &s.accelerators;
+            PlanSite {
+                accelerators: f64::from(a.count),
+                dyn_kw_per_acc: (a.peak_w - a.idle_w) / 1000.0,
+                idle_it_kw: a.idle_it_kw(),
+                import_limit_kw: (0..h).map(|t| sc.import_limit_kw(si, t)).collect(),
+                over_limit_per_kwh: (0..h)
+                    .map(|t| over_limit_penalty_per_kwh(sc, si, t, weights.over_limit_per_kwh))
+                    .collect(),
+                market_carbon: market_carbon(
+                    &sc.economics,
+                    (
+                        s.grid.green_certificates_kwh,
+                        s.grid.residual_mix_g_co2_per_kwh,
+                    ),
+                    1.0,
+                ),
+                export_limit_kw: s.grid.export_limit_kw,
+                feed_in_per_mwh: s.grid.feed_in_price_per_mwh.clone(),
+                battery: battery(
+                    s.battery.as_ref(),
+                    s.battery
+                        .as_ref()
+                        .map_or(0.0, |b| b.capacity_kwh * b.soc_initial),
+                    sc.battery_wear_cost_per_kwh(si),
+                ),
+                thermal: s
+                    .thermal
+                    .as_ref()
+                    .map(|t| (t.capacity_kw, t.cost_per_kwh, t.g_co2_per_kwh)),
+                pue: (0..h).map(|t| s.pue.at(t)).collect(),
+                price_per_mwh: s.grid.price_per_mwh.clone(),
+                carbon_g_per_kwh: s.grid.carbon_g_per_kwh.clone(),
+                green_kw: (0..h).map(|t| s.green_kw(t)).collect(),
+                fixed_acc: vec![0.0; h],
+                capped: capped_level(a),
+                bound_levels: tangent_levels(a),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
