@@ -459,7 +459,39 @@ pub fn default_scenario(days: u32, seed: u64) -> Scenario {
         })
         .collect();
 
-    // Batch jobs.
+    let jobs = batch_jobs(&grid, &sites, seed);
+
+    Scenario {
+        name: format!(
+            "default: East Data, West Computing, 8 national hubs, {days} days from 2024-04-08 (CST), seed {seed}"
+        ),
+        grid,
+        sites,
+        jobs,
+        inference,
+        economics: Economics {
+            currency: "CNY".into(),
+            carbon_price_per_t: 90.0,
+            carbon_price_basis: CarbonBasis::Location,
+            value_per_million_tokens: 1.25,
+            transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
+            over_limit_per_kwh: None,
+        },
+        dispatch: DispatchRule::default(),
+        demand_response: vec![],
+    }
+}
+
+/// The batch jobs of the default scenario over `grid`: arrivals weighted to working hours,
+/// classes by their share, run times log-normal, homes and allowed sites by class.
+fn batch_jobs(grid: &TimeGrid, sites: &[Site], seed: u64) -> Vec<Job> {
+    let start = grid.start;
+    let index = |name: &str| {
+        sites
+            .iter()
+            .position(|s| s.name == name)
+            .expect("a hub name")
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0b5e_55ed);
     let east: Vec<(SiteId, f64)> = ["zhangjiakou", "wuhu", "shaoguan", "tianfu"]
         .iter()
@@ -546,25 +578,7 @@ pub fn default_scenario(days: u32, seed: u64) -> Scenario {
         });
     }
 
-    Scenario {
-        name: format!(
-            "default: East Data, West Computing, 8 national hubs, {days} days from 2024-04-08 (CST), seed {seed}"
-        ),
-        grid,
-        sites,
-        jobs,
-        inference,
-        economics: Economics {
-            currency: "CNY".into(),
-            carbon_price_per_t: 90.0,
-            carbon_price_basis: CarbonBasis::Location,
-            value_per_million_tokens: 1.25,
-            transfer_cost_per_gb: DEFAULT_TRANSFER_COST_PER_GB,
-            over_limit_per_kwh: None,
-        },
-        dispatch: DispatchRule::default(),
-        demand_response: vec![],
-    }
+    jobs
 }
 
 #[cfg(test)]
