@@ -184,7 +184,7 @@ fn the_engine_refuses_bad_input_and_changes_nothing() {
         .unwrap_err();
     assert!(e.to_string().contains(".accelerators"), "{e}");
     // All or none: the good job before the bad one was not taken.
-    assert_eq!(engine.jobs().len(), 1);
+    assert_eq!(engine.job_count(), 1);
     // Step past the first slot, then a job that arrives before the current slot is refused.
     engine
         .step(SlotInput::default(), asap.as_mut(), &mut NoSink)
@@ -199,7 +199,7 @@ fn the_engine_refuses_bad_input_and_changes_nothing() {
         })
         .unwrap_err();
     assert!(matches!(e, EngineError::LateJob { .. }), "{e}");
-    assert_eq!(engine.jobs().len(), 1);
+    assert_eq!(engine.job_count(), 1);
     assert_eq!(engine.slot(), 1);
 }
 

@@ -33,6 +33,7 @@ use crate::policy::Policy;
 use crate::signals::{Signal, Signals};
 use crate::validate::ModelError;
 use serde::Serialize;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
 struct JobRt {
@@ -253,6 +254,23 @@ impl std::fmt::Display for EngineError {
 
 impl std::error::Error for EngineError {}
 
+/// A job the engine holds: borrowed from a replayed scenario, or owned when submitted live
+/// (two words either way, so a year of jobs stays small).
+enum JobDef<'s> {
+    Borrowed(&'s Job),
+    Owned(Box<Job>),
+}
+
+impl std::ops::Deref for JobDef<'_> {
+    type Target = Job;
+    fn deref(&self) -> &Job {
+        match self {
+            JobDef::Borrowed(j) => j,
+            JobDef::Owned(j) => j,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     SlotStart,
@@ -271,6 +289,8 @@ struct Counters {
 /// private, and every accessor checks the time.
 struct Context<'a> {
     sc: &'a Scenario,
+    /// Every job submitted, in submission (arrival) order.
+    defs: &'a [JobDef<'a>],
     signals: &'a dyn Signals,
     jobs: &'a mut [JobRt],
     active: &'a [JobId],
@@ -291,6 +311,23 @@ impl FleetView for Context<'_> {
     }
     fn now_h(&self) -> f64 {
         self.now_h
+    }
+    // The grid's figures directly (the trait's defaults would go through `grid()`).
+    fn slots(&self) -> usize {
+        self.sc.grid.slots
+    }
+    fn slot_h(&self) -> f64 {
+        self.sc.grid.slot_h()
+    }
+    fn slot_end_h(&self) -> f64 {
+        self.sc.grid.slot_start_h(self.slot + 1)
+    }
+    fn waiting_jobs(&self) -> Vec<JobId> {
+        self.active
+            .iter()
+            .copied()
+            .filter(|&j| matches!(self.jobs[j].state, JobState::Queued | JobState::Suspended))
+            .collect()
     }
     fn site_count(&self) -> usize {
         self.sc.sites.len()
@@ -397,8 +434,8 @@ impl FleetView for Context<'_> {
         self.active
     }
     fn job(&self, job: JobId) -> Option<&Job> {
-        let j = self.sc.jobs.get(job)?;
-        (j.arrival_h <= self.now_h).then_some(j)
+        let j = self.defs.get(job)?;
+        (j.arrival_h <= self.now_h).then_some(&**j)
     }
     fn state(&self, job: JobId) -> JobState {
         self.jobs.get(job).map_or(JobState::Pending, |r| r.state)
@@ -439,8 +476,8 @@ impl<'a> Context<'a> {
     }
     /// A job that has arrived by now, and its status (the admission rules' inputs).
     fn arrived(&self, job: JobId) -> Result<(&'a Job, JobStatus), Reject> {
-        let sc: &'a Scenario = self.sc;
-        let j = sc.jobs.get(job).ok_or(Reject::UnknownJob)?;
+        let defs: &'a [JobDef<'a>] = self.defs;
+        let j: &'a Job = defs.get(job).ok_or(Reject::UnknownJob)?;
         let rt = self.jobs.get(job).ok_or(Reject::UnknownJob)?;
         Ok((j, rt.status()))
     }
@@ -497,7 +534,7 @@ impl<'a> Context<'a> {
         srt.jobs_it_kwh += kwh;
         match self.phase {
             Phase::SlotStart => srt.committed_acc += accelerators,
-            Phase::Arrival => run_now(self.sc, self.jobs, self.sites, job, from, end_h),
+            Phase::Arrival => run_now(self.sc, self.defs, self.jobs, self.sites, job, from, end_h),
         }
         self.decided(Action::Start {
             job,
@@ -514,6 +551,7 @@ impl<'a> Context<'a> {
         admit_suspend(j, status)?;
         release(
             self.sc,
+            self.defs,
             self.jobs,
             self.sites,
             job,
@@ -533,6 +571,7 @@ impl<'a> Context<'a> {
         if status.state == JobState::Running {
             release(
                 self.sc,
+                self.defs,
                 self.jobs,
                 self.sites,
                 job,
@@ -572,10 +611,17 @@ impl Fleet for Context<'_> {
 /// The steppable engine: a policy, its fleet model and the accounting, one slot at a time.
 pub struct Engine<'s> {
     /// The fleet's description and series (the truth of a backtest; a live driver's observed
-    /// values), with the jobs and events submitted so far.
-    sc: Scenario,
+    /// values) and the events announced so far (its jobs are not used: see `defs`). Borrowed
+    /// until an event is announced to an engine that was not given it.
+    sc: Cow<'s, Scenario>,
     signals: Box<dyn Signals + 's>,
+    /// Every job submitted, in arrival order (a replay borrows its scenario's).
+    defs: Vec<JobDef<'s>>,
     jobs: Vec<JobRt>,
+    /// Each job's handle by its stable id, for `defs[..indexed]` (a replay needs none: the
+    /// index catches up when a job is submitted or looked up).
+    job_index: std::collections::HashMap<String, JobId>,
+    indexed: usize,
     /// Jobs that have arrived and are not done, in arrival order.
     active: Vec<JobId>,
     /// The first job not yet queued (jobs are held in arrival order).
@@ -594,17 +640,45 @@ impl<'s> Engine<'s> {
     /// An engine over `sc`'s sites, grid, inference demand and economics, with no jobs and no
     /// events yet (they come with each [`Engine::step`]), reading forecasts from `signals`.
     /// `sc` must be valid ([`Scenario::validate`]); its own jobs and events are ignored.
-    pub fn new(sc: &Scenario, signals: Box<dyn Signals + 's>, record_timeline: bool) -> Self {
-        let sc = Scenario {
-            name: sc.name.clone(),
-            grid: sc.grid.clone(),
-            sites: sc.sites.clone(),
-            jobs: Vec::new(),
-            inference: sc.inference.clone(),
-            economics: sc.economics.clone(),
-            dispatch: sc.dispatch.clone(),
-            demand_response: Vec::new(),
+    pub fn new(sc: &'s Scenario, signals: Box<dyn Signals + 's>, record_timeline: bool) -> Self {
+        let sc = if sc.jobs.is_empty() && sc.demand_response.is_empty() {
+            Cow::Borrowed(sc)
+        } else {
+            Cow::Owned(Scenario {
+                name: sc.name.clone(),
+                grid: sc.grid.clone(),
+                sites: sc.sites.clone(),
+                jobs: Vec::new(),
+                inference: sc.inference.clone(),
+                economics: sc.economics.clone(),
+                dispatch: sc.dispatch.clone(),
+                demand_response: Vec::new(),
+            })
         };
+        Self::with(sc, signals, record_timeline)
+    }
+
+    /// The replay driver's engine over a validated scenario, borrowed whole: its events are
+    /// known from the start (each visible to the policy once announced, as
+    /// [`FleetView::demand_response_announced`] filters them) and its jobs are ignored (they come
+    /// through [`Engine::submit_validated`]).
+    pub(crate) fn replaying(
+        sc: &'s Scenario,
+        forecast: crate::forecast::ForecastKind,
+        record_timeline: bool,
+    ) -> Self {
+        // The job state first: a year of jobs is the largest block, and taken before the
+        // forecasts it is reused from one run to the next (fewer page faults in a long process).
+        let jobs = Vec::with_capacity(sc.jobs.len());
+        let defs = Vec::with_capacity(sc.jobs.len());
+        let signals = Box::new(crate::signals::Replay::new(sc, forecast));
+        let mut e = Self::with(Cow::Borrowed(sc), signals, record_timeline);
+        e.jobs = jobs;
+        e.defs = defs;
+        e
+    }
+
+    fn with(sc: Cow<'s, Scenario>, signals: Box<dyn Signals + 's>, record_timeline: bool) -> Self {
         let sites = sc
             .sites
             .iter()
@@ -622,7 +696,10 @@ impl<'s> Engine<'s> {
             acc: Accumulator::new(&sc, record_timeline),
             inference_order: sc.inference.iter().map(|d| d.sites.clone()).collect(),
             signals,
+            defs: Vec::new(),
             jobs: Vec::new(),
+            job_index: std::collections::HashMap::new(),
+            indexed: 0,
             active: Vec::new(),
             next_arrival: 0,
             sites,
@@ -642,9 +719,13 @@ impl<'s> Engine<'s> {
     pub fn grid(&self) -> &TimeGrid {
         &self.sc.grid
     }
-    /// The jobs submitted so far, in arrival order; a [`JobId`] is a position here.
-    pub fn jobs(&self) -> &[Job] {
-        &self.sc.jobs
+    /// How many jobs have been submitted; a [`JobId`] is a position in submission order.
+    pub fn job_count(&self) -> usize {
+        self.defs.len()
+    }
+    /// A job submitted.
+    pub fn job(&self, job: JobId) -> Option<&Job> {
+        self.defs.get(job).map(|j| &**j)
     }
     /// A job's state.
     pub fn job_state(&self, job: JobId) -> Option<JobState> {
@@ -652,13 +733,18 @@ impl<'s> Engine<'s> {
     }
     /// The handle of the job with the stable id `id`.
     pub fn job_by_id(&self, id: &str) -> Option<JobId> {
-        self.sc.jobs.iter().position(|j| j.id == id)
+        self.job_index.get(id).copied().or_else(|| {
+            let rest = &self.defs[self.indexed..];
+            rest.iter()
+                .position(|j| j.id == id)
+                .map(|k| self.indexed + k)
+        })
     }
 
     /// `d` with stable ids: the job's id and the site's name.
     pub fn describe(&self, d: &Decision) -> DecisionRecord {
         let name = |s: SiteId| self.sc.sites[s].name.clone();
-        let id = |j: JobId| Some(self.sc.jobs[j].id.clone());
+        let id = |j: JobId| Some(self.defs[j].id.clone());
         let mut r = DecisionRecord {
             slot: d.slot,
             at_h: d.at_h,
@@ -700,14 +786,14 @@ impl<'s> Engine<'s> {
 
     /// Take `input`'s jobs and events: all or none (each is validated first).
     fn accept(&mut self, input: SlotInput) -> Result<(), EngineError> {
+        if input.jobs.is_empty() && input.events.is_empty() {
+            return Ok(());
+        }
         let slot_start_h = self.sc.grid.slot_start_h(self.slot);
-        let mut last_arrival = self
-            .sc
-            .jobs
-            .last()
-            .map_or(f64::NEG_INFINITY, |j| j.arrival_h);
-        let mut ids: std::collections::HashSet<&str> =
-            self.sc.jobs.iter().map(|j| j.id.as_str()).collect();
+        self.catch_up_index();
+        let mut last_arrival = self.defs.last().map_or(f64::NEG_INFINITY, |j| j.arrival_h);
+        // The ids held already (an index kept as jobs come) and those of this input.
+        let mut new_ids = std::collections::HashSet::new();
         for (k, job) in input.jobs.iter().enumerate() {
             if job.arrival_h < slot_start_h {
                 return Err(EngineError::LateJob {
@@ -716,11 +802,11 @@ impl<'s> Engine<'s> {
                     slot_start_h,
                 });
             }
-            if !ids.insert(job.id.as_str()) {
+            if self.job_index.contains_key(&job.id) || !new_ids.insert(job.id.as_str()) {
                 return Err(EngineError::DuplicateId { id: job.id.clone() });
             }
             self.sc
-                .validate_job(self.sc.jobs.len() + k, job, last_arrival)
+                .validate_job(self.defs.len() + k, job, last_arrival)
                 .map_err(EngineError::Invalid)?;
             last_arrival = job.arrival_h;
         }
@@ -739,17 +825,43 @@ impl<'s> Engine<'s> {
                 .map_err(EngineError::Invalid)?;
         }
         for job in input.jobs {
+            self.job_index.insert(job.id.clone(), self.defs.len());
             self.jobs.push(JobRt::new(&job));
-            self.sc.jobs.push(job);
+            self.defs.push(JobDef::Owned(Box::new(job)));
         }
-        self.sc.demand_response.extend(input.events);
+        self.indexed = self.defs.len();
+        if !input.events.is_empty() {
+            self.sc.to_mut().demand_response.extend(input.events);
+        }
         Ok(())
+    }
+
+    /// Index the jobs submitted without one (a replay's).
+    fn catch_up_index(&mut self) {
+        for (k, j) in self.defs.iter().enumerate().skip(self.indexed) {
+            self.job_index.insert(j.id.clone(), k);
+        }
+        self.indexed = self.defs.len();
+    }
+
+    /// Take jobs of an already validated scenario, borrowed, ahead of the next step: the
+    /// replay driver's way in ([`crate::sim`]), which spares a copy and a second check of each
+    /// job. They must come in arrival order, none before the current slot.
+    pub(crate) fn submit_validated(&mut self, jobs: &'s [Job]) {
+        self.jobs.reserve(jobs.len());
+        self.defs.reserve(jobs.len());
+        for job in jobs {
+            debug_assert!(job.arrival_h >= self.sc.grid.slot_start_h(self.slot));
+            self.jobs.push(JobRt::new(job));
+            self.defs.push(JobDef::Borrowed(job));
+        }
     }
 
     /// The policy's view and actions at `now_h` (one place lends it the engine's state).
     fn context(&mut self, now_h: f64, phase: Phase) -> Context<'_> {
         Context {
             sc: &self.sc,
+            defs: &self.defs,
             signals: &*self.signals,
             jobs: &mut self.jobs,
             active: &self.active,
@@ -786,7 +898,15 @@ impl<'s> Engine<'s> {
         policy.on_slot(&mut self.context(now_h, Phase::SlotStart));
         for &j in &self.active {
             if self.jobs[j].state == JobState::Running {
-                run_now(&self.sc, &mut self.jobs, &mut self.sites, j, now_h, end_h);
+                run_now(
+                    &self.sc,
+                    &self.defs,
+                    &mut self.jobs,
+                    &mut self.sites,
+                    j,
+                    now_h,
+                    end_h,
+                );
             }
         }
         self.arrivals_in_slot(end_h, policy);
@@ -801,8 +921,7 @@ impl<'s> Engine<'s> {
 
     /// Step 1: arrivals up to the slot start; landed migrations.
     fn queue_arrivals(&mut self, now_h: f64) {
-        while self.next_arrival < self.sc.jobs.len()
-            && self.sc.jobs[self.next_arrival].arrival_h <= now_h
+        while self.next_arrival < self.defs.len() && self.defs[self.next_arrival].arrival_h <= now_h
         {
             self.jobs[self.next_arrival].state = JobState::Queued;
             self.active.push(self.next_arrival);
@@ -857,7 +976,7 @@ impl<'s> Engine<'s> {
         for &j in &self.active {
             let rt = &self.jobs[j];
             if rt.state == JobState::Running {
-                let job = &sc.jobs[j];
+                let job = &self.defs[j];
                 let spec = &sc.sites[rt.site].accelerators;
                 let (_, kwh) = segment(
                     spec,
@@ -874,10 +993,18 @@ impl<'s> Engine<'s> {
         }
         for &j in self.active.iter().rev() {
             let rt = &self.jobs[j];
-            if rt.state == JobState::Running && sc.jobs[j].interruptible {
+            if rt.state == JobState::Running && self.defs[j].interruptible {
                 let srt = &self.sites[rt.site];
                 if srt.jobs_it_kwh > srt.it_cap_kwh + 1e-9 {
-                    release(sc, &mut self.jobs, &mut self.sites, j, now_h, end_h);
+                    release(
+                        sc,
+                        &self.defs,
+                        &mut self.jobs,
+                        &mut self.sites,
+                        j,
+                        now_h,
+                        end_h,
+                    );
                     self.counters.power_preemptions += 1;
                 }
             }
@@ -940,14 +1067,13 @@ impl<'s> Engine<'s> {
 
     /// Step 6: arrivals inside the slot, in order, each offered to the policy at its instant.
     fn arrivals_in_slot(&mut self, end_h: f64, policy: &mut dyn Policy) {
-        while self.next_arrival < self.sc.jobs.len()
-            && self.sc.jobs[self.next_arrival].arrival_h < end_h
+        while self.next_arrival < self.defs.len() && self.defs[self.next_arrival].arrival_h < end_h
         {
             let j = self.next_arrival;
             self.next_arrival += 1;
             self.jobs[j].state = JobState::Queued;
             self.active.push(j);
-            let at_h = self.sc.jobs[j].arrival_h;
+            let at_h = self.defs[j].arrival_h;
             policy.on_arrival(&mut self.context(at_h, Phase::Arrival), j);
         }
     }
@@ -1014,8 +1140,8 @@ impl<'s> Engine<'s> {
     /// site's, and every job's outcome. The timeline went to the sink.
     pub fn finish(self, policy: &dyn Policy) -> RunOutcome {
         let sc = &self.sc;
-        let outcomes: Vec<JobOutcome> = sc
-            .jobs
+        let outcomes: Vec<JobOutcome> = self
+            .defs
             .iter()
             .zip(&self.jobs)
             .map(|(j, rt)| JobOutcome {
@@ -1038,9 +1164,15 @@ impl<'s> Engine<'s> {
             })
             .collect();
         let c = self.counters;
+        let work_total_acc_h = self
+            .defs
+            .iter()
+            .map(|j| j.runtime_h * f64::from(j.accelerators))
+            .sum();
         let (metrics, per_site) = self.acc.finish(
             sc,
             &outcomes,
+            work_total_acc_h,
             c.rejected,
             c.power_preemptions,
             c.power_deferrals,
@@ -1113,13 +1245,14 @@ fn segment(
 /// Take a running job off its site for the rest of the slot (slot-start phase).
 fn release(
     sc: &Scenario,
+    defs: &[JobDef<'_>],
     jobs: &mut [JobRt],
     sites: &mut [SiteRt],
     job: JobId,
     now_h: f64,
     end_h: f64,
 ) {
-    let j = &sc.jobs[job];
+    let j = &defs[job];
     let rt = &mut jobs[job];
     let spec = &sc.sites[rt.site].accelerators;
     let (_, kwh) = segment(spec, j.accelerators, rt.level, rt.remaining_h, now_h, end_h);
@@ -1134,13 +1267,14 @@ fn release(
 /// Make a running job progress from `from_h` to the slot end (or its completion).
 fn run_now(
     sc: &Scenario,
+    defs: &[JobDef<'_>],
     jobs: &mut [JobRt],
     sites: &mut [SiteRt],
     job: JobId,
     from_h: f64,
     end_h: f64,
 ) {
-    let j = &sc.jobs[job];
+    let j = &defs[job];
     let rt = &mut jobs[job];
     let spec = &sc.sites[rt.site].accelerators;
     let (run_h, kwh) = segment(

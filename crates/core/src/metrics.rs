@@ -478,6 +478,7 @@ impl Accumulator {
         mut self,
         sc: &Scenario,
         jobs: &[JobOutcome],
+        work_total_acc_h: f64,
         rejected_actions: u64,
         power_preemptions: u64,
         power_deferrals: u64,
@@ -550,11 +551,7 @@ impl Accumulator {
             t.migrated_gb += j.migrated_gb;
             t.migration_cost += j.migration_cost;
         }
-        t.work_total_acc_h = sc
-            .jobs
-            .iter()
-            .map(|j| j.runtime_h * f64::from(j.accelerators))
-            .sum();
+        t.work_total_acc_h = work_total_acc_h;
         t.work_done_acc_h = (t.work_total_acc_h - t.unfinished_work_acc_h).max(0.0);
         let rates = ReferenceRates::for_scenario(sc);
         t.equal_work_facility_kwh = t.facility_kwh + t.unfinished_work_acc_h * rates.kwh_per_acc_h;

@@ -157,8 +157,25 @@ pub(crate) fn waiting_least_slack_first(ctx: &dyn FleetView) -> Vec<JobId> {
 /// last, taken in one step: the work is bounded by the horizon, not by the duration (a job of
 /// 1e8 hours took 6 s a call, one of 1e308 never ended).
 pub(crate) fn mean_carbon(ctx: &dyn FleetView, site: usize, start: usize, duration_h: f64) -> f64 {
-    let dt = ctx.slot_h();
-    let last = ctx.slots() - 1;
+    mean_of(
+        |t| ctx.carbon_forecast(site, t),
+        ctx.slots(),
+        ctx.slot_h(),
+        start,
+        duration_h,
+    )
+}
+
+/// [`mean_carbon`] over any per-slot series `value` (a policy's cache of the forecasts): the
+/// same sums in the same order.
+pub(crate) fn mean_of(
+    value: impl Fn(usize) -> f64,
+    slots: usize,
+    dt: f64,
+    start: usize,
+    duration_h: f64,
+) -> f64 {
+    let last = slots - 1;
     let mut left = duration_h.max(1e-9);
     let mut slot = start;
     let mut sum = 0.0;
@@ -166,12 +183,12 @@ pub(crate) fn mean_carbon(ctx: &dyn FleetView, site: usize, start: usize, durati
     while left > 1e-12 {
         if slot >= last {
             // The last slot and everything after it, at the last slot's forecast.
-            sum += left * ctx.carbon_forecast(site, last);
+            sum += left * value(last);
             weight += left;
             break;
         }
         let w = left.min(dt);
-        sum += w * ctx.carbon_forecast(site, slot);
+        sum += w * value(slot);
         weight += w;
         left -= w;
         slot += 1;

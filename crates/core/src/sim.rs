@@ -2,7 +2,7 @@
 //!
 //! [`simulate`] replays a scenario into the engine slot by slot: each slot's new jobs (those
 //! arriving before its end) and newly announced demand-response events, with the scenario's
-//! series as the signals ([`Replay`], forecast by the run's [`ForecastKind`]), and collects what
+//! series as the signals ([`crate::signals::Replay`], forecast by the run's [`ForecastKind`]), and collects what
 //! the engine writes to its [`Sink`] (the timeline, the job runs) into a [`RunResult`]. A live
 //! driver steps the same engine with the same policies: nothing here is needed to run one.
 
@@ -12,7 +12,6 @@ use crate::forecast::ForecastKind;
 use crate::metrics::{JobOutcome, Metrics, TimelineRow};
 use crate::model::*;
 use crate::policy::Policy;
-use crate::signals::Replay;
 use serde::Serialize;
 
 /// Settings of one simulation run.
@@ -134,35 +133,22 @@ fn replay(
     cfg: &SimConfig,
     sink: &mut Collect<'_>,
 ) -> RunResult {
-    let signals = Replay::new(sc, cfg.forecast);
-    let mut engine = Engine::new(sc, Box::new(signals), cfg.record_timeline);
+    let mut engine = Engine::replaying(sc, cfg.forecast, cfg.record_timeline);
     let mut next_job = 0;
-    let mut announced = vec![false; sc.demand_response.len()];
     for t in 0..sc.grid.slots {
         let end_h = sc.grid.slot_start_h(t + 1);
-        let mut input = SlotInput::default();
+        let first = next_job;
         while next_job < sc.jobs.len() && sc.jobs[next_job].arrival_h < end_h {
-            input.jobs.push(sc.jobs[next_job].clone());
             next_job += 1;
         }
-        for (e, done) in sc.demand_response.iter().zip(&mut announced) {
-            if !*done && e.announced_h < end_h {
-                input.events.push(e.clone());
-                *done = true;
-            }
-        }
-        if let Err(e) = engine.step(input, policy, sink) {
+        engine.submit_validated(&sc.jobs[first..next_job]);
+        if let Err(e) = engine.step(SlotInput::default(), policy, sink) {
             // A valid scenario replays without error (validation is the same rules).
             unreachable!("replaying a validated scenario: {e}");
         }
     }
-    let late = SlotInput {
-        jobs: sc.jobs[next_job..].to_vec(),
-        events: Vec::new(),
-    };
-    engine
-        .submit(late)
-        .unwrap_or_else(|e| unreachable!("replaying a validated scenario: {e}"));
+    // Jobs arriving after the run: counted, never started.
+    engine.submit_validated(&sc.jobs[next_job..]);
     let out = engine.finish(policy);
     RunResult {
         policy: out.policy,

@@ -15,7 +15,7 @@
 //! counted in the run's notes.
 
 use super::asap::try_start;
-use super::{mean_carbon, waiting_least_slack_first, Policy};
+use super::{waiting_least_slack_first, Policy};
 use crate::fleet::{Fleet, FleetView};
 use crate::model::JobId;
 use std::collections::HashMap;
@@ -112,16 +112,28 @@ impl CarbonWait {
             .accelerators(site)
             .count
             .saturating_sub(self.inference_peak[site]);
+        // The forecasts every candidate window reads, fetched once.
+        let (slots, last) = (ctx.slots(), ctx.slots() - 1);
+        let hi = ((latest_start_h.max(now) + run_h) / dt).ceil() as usize + 1;
+        let hi = hi.min(last);
+        let cached: Vec<f64> = (slot..=hi.max(slot))
+            .map(|t| ctx.carbon_forecast(site, t))
+            .collect();
+        let carbon = |t: usize| match t.checked_sub(slot).and_then(|k| cached.get(k)) {
+            Some(v) => *v,
+            None => ctx.carbon_forecast(site, t),
+        };
+        let window_carbon = |b: usize| super::mean_of(carbon, slots, dt, b, run_h);
         // Starting now: the rest of this slot, then the following ones.
         let now_span = Self::span(ctx, slot, now, run_h);
         let mut best: Option<(f64, usize, (usize, usize))> = self
             .fits(site, now_span, acc, room)
-            .then(|| (mean_carbon(ctx, site, slot, run_h), slot, now_span));
+            .then(|| (window_carbon(slot), slot, now_span));
         let mut b = slot + 1;
         while b < ctx.slots() && (b as f64) * dt <= latest_start_h + 1e-9 {
             let span = Self::span(ctx, b, b as f64 * dt, run_h);
             if self.fits(site, span, acc, room) {
-                let c = mean_carbon(ctx, site, b, run_h);
+                let c = window_carbon(b);
                 let better = match best {
                     Some((bc, ..)) => c < bc - 1e-9,
                     None => true,
