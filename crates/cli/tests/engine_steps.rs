@@ -3,12 +3,12 @@
 //! and gets the same decisions, metrics and job outcomes as `simulate`, for every policy and
 //! forecast kind, on the demo scenario and on a default day with a demand-response event.
 
-use std::cell::RefCell;
+use std::sync::RwLock;
 use suandian_core::engine::{Decision, Engine, EngineError, NoSink, Sink, SlotInput};
 use suandian_core::forecast::ForecastKind;
 use suandian_core::model::{DemandResponseEvent, Scenario};
 use suandian_core::policy::{self, Policy};
-use suandian_core::signals::{Replay, Signal, Signals};
+use suandian_core::signals::{Live, Replay, Signal};
 use suandian_core::sim::{simulate_into, SimConfig};
 use suandian_planner::{policy_by_name, ObjectiveMode};
 
@@ -203,104 +203,80 @@ fn the_engine_refuses_bad_input_and_changes_nothing() {
     assert_eq!(engine.slot(), 1);
 }
 
-/// A live-style provider: it holds only what has been fed to it, slot by slot (as a service's
-/// feeds would), and forecasts by persistence (same time yesterday). It panics if asked about
-/// anything it was not fed.
-struct Fed {
-    slots_per_day: usize,
-    /// Observations per (signal, site or region), in slot order.
-    observed: RefCell<std::collections::HashMap<(Signal, usize), Vec<f64>>>,
-}
-
-impl Fed {
-    fn feed(&self, signal: Signal, index: usize, value: f64) {
-        self.observed
-            .borrow_mut()
-            .entry((signal, index))
-            .or_default()
-            .push(value);
-    }
-}
-
-impl Signals for &Fed {
-    fn at(&self, signal: Signal, index: usize, now: usize, target: usize) -> f64 {
-        let observed = self.observed.borrow();
-        let o = &observed[&(signal, index)];
-        assert_eq!(o.len(), now + 1, "fed up to the current slot only");
-        let i = if target < now {
-            target
-        } else if now == 0 {
-            0
-        } else if now >= self.slots_per_day {
-            target - ((target - now) / self.slots_per_day + 1) * self.slots_per_day
-        } else {
-            now - 1
-        };
-        assert!(
-            i < now || now == 0,
-            "{signal:?}: slot {i} asked at slot {now}"
-        );
-        o[i]
-    }
-    fn label(&self) -> String {
-        "persistence".into()
-    }
-}
-
-/// Signals fed one slot at a time to a provider that never held the future give exactly what
-/// `simulate` gives with persistence forecasts over the whole series.
+/// The service's provider (`signals::Live`), fed one slot at a time and never holding the
+/// future, gives exactly what `simulate` gives: with observations only, what persistence
+/// forecasts give; with a perfect forecast published every slot, what perfect ones give.
 #[test]
-fn a_provider_fed_slot_by_slot_equals_the_replay() {
+fn a_live_provider_fed_slot_by_slot_equals_the_replay() {
     let sc = suandian_scenarios::default_scenario::default_scenario(3, 5);
-    let fed = Fed {
-        slots_per_day: sc.grid.slots_per_day(),
-        observed: RefCell::default(),
-    };
-    for name in ["asap", "carbon-wait", "greenest-site", "coordinated"] {
-        fed.observed.borrow_mut().clear();
-        let mut policy = make(name, &sc);
-        let mut engine = Engine::new(&sc, Box::new(&fed), false);
-        let mut next = 0;
-        for t in 0..sc.grid.slots {
-            for (s, site) in sc.sites.iter().enumerate() {
-                fed.feed(Signal::CarbonGPerKwh, s, site.grid.carbon_g_per_kwh[t]);
-                fed.feed(Signal::PricePerMwh, s, site.grid.price_per_mwh[t]);
-                fed.feed(
-                    Signal::FeedInPricePerMwh,
-                    s,
-                    site.grid.feed_in_price_per_mwh[t],
-                );
-                fed.feed(Signal::GreenKw, s, site.green_kw(t));
-                fed.feed(Signal::Pue, s, site.pue.at(t));
+    let n = sc.grid.slots;
+    // Each feed's truth, by (signal, site or region).
+    let mut truth: Vec<(Signal, usize, Vec<f64>)> = Vec::new();
+    for (s, site) in sc.sites.iter().enumerate() {
+        truth.push((Signal::CarbonGPerKwh, s, site.grid.carbon_g_per_kwh.clone()));
+        truth.push((Signal::PricePerMwh, s, site.grid.price_per_mwh.clone()));
+        truth.push((
+            Signal::FeedInPricePerMwh,
+            s,
+            site.grid.feed_in_price_per_mwh.clone(),
+        ));
+        truth.push((
+            Signal::GreenKw,
+            s,
+            (0..n).map(|t| site.green_kw(t)).collect(),
+        ));
+        truth.push((Signal::Pue, s, (0..n).map(|t| site.pue.at(t)).collect()));
+    }
+    for (r, d) in sc.inference.iter().enumerate() {
+        truth.push((Signal::InferenceTokensPerS, r, d.tokens_per_s.clone()));
+    }
+    for (publish, kind) in [
+        (false, ForecastKind::Persistence),
+        (true, ForecastKind::Perfect),
+    ] {
+        for name in ["asap", "carbon-wait", "greenest-site", "coordinated"] {
+            let live = RwLock::new(Live::new(&sc.grid, 1));
+            for (sig, i, _) in &truth {
+                live.write().unwrap().declare(*sig, *i, 0.0);
             }
-            for (r, d) in sc.inference.iter().enumerate() {
-                fed.feed(Signal::InferenceTokensPerS, r, d.tokens_per_s[t]);
+            let mut policy = make(name, &sc);
+            let mut engine = Engine::new(&sc, Box::new(&live), false);
+            let mut next = 0;
+            for t in 0..n {
+                {
+                    let mut feeds = live.write().unwrap();
+                    for (sig, i, v) in &truth {
+                        feeds.observe(*sig, *i, t, v[t]).unwrap();
+                        if publish {
+                            feeds.publish(*sig, *i, t, t, &v[t..]).unwrap();
+                        }
+                    }
+                }
+                let end_h = sc.grid.slot_start_h(t + 1);
+                let mut input = SlotInput::default();
+                while next < sc.jobs.len() && sc.jobs[next].arrival_h < end_h {
+                    input.jobs.push(sc.jobs[next].clone());
+                    next += 1;
+                }
+                engine.step(input, policy.as_mut(), &mut NoSink).unwrap();
             }
-            let end_h = sc.grid.slot_start_h(t + 1);
-            let mut input = SlotInput::default();
-            while next < sc.jobs.len() && sc.jobs[next].arrival_h < end_h {
-                input.jobs.push(sc.jobs[next].clone());
-                next += 1;
-            }
-            engine.step(input, policy.as_mut(), &mut NoSink).unwrap();
+            engine
+                .submit(SlotInput {
+                    jobs: sc.jobs[next..].to_vec(),
+                    events: vec![],
+                })
+                .unwrap();
+            let out = engine.finish(policy.as_ref());
+            let cfg = SimConfig {
+                forecast: kind,
+                ..SimConfig::default()
+            };
+            let sim = suandian_core::sim::simulate(&sc, make(name, &sc).as_mut(), &cfg);
+            assert_eq!(
+                serde_json::to_value(&out.metrics).unwrap(),
+                serde_json::to_value(&sim.metrics).unwrap(),
+                "{name} {kind:?}"
+            );
         }
-        engine
-            .submit(SlotInput {
-                jobs: sc.jobs[next..].to_vec(),
-                events: vec![],
-            })
-            .unwrap();
-        let live = engine.finish(policy.as_ref());
-        let cfg = SimConfig {
-            forecast: ForecastKind::Persistence,
-            ..SimConfig::default()
-        };
-        let sim = suandian_core::sim::simulate(&sc, make(name, &sc).as_mut(), &cfg);
-        assert_eq!(
-            serde_json::to_value(&live.metrics).unwrap(),
-            serde_json::to_value(&sim.metrics).unwrap(),
-            "{name}"
-        );
-        assert_eq!(live.forecast, sim.forecast);
     }
 }
