@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cmd::gaia::{gaia_cmd, GaiaArgs};
 use cmd::report::report_cmd;
 use cmd::scenario::{scenario_cmd, ScenarioAction};
+use cmd::serve::{serve_cmd, ServeArgs};
 use cmd::simulate::{simulate_cmd, SimulateArgs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,9 @@ enum Command {
     /// Run GAIA's carbon-aware batch policies on GAIA's own input files and write GAIA's
     /// three output files (see docs/gaia.md).
     Gaia(GaiaArgs),
+    /// Run the live coordinator: a JSON API over HTTP, state in SQLite, the same engine and
+    /// policies as `simulate` stepping every slot (see docs/serve.md).
+    Serve(ServeArgs),
     /// Show or export a built-in scenario (default, demo).
     Scenario {
         #[command(subcommand)]
@@ -193,5 +197,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Simulate(args) => simulate_cmd(args),
         Command::Gaia(args) => gaia_cmd(args),
         Command::Scenario { action } => scenario_cmd(action),
+        Command::Serve(args) => serve_cmd(args),
     }
 }

@@ -116,6 +116,24 @@ fn the_crates_keep_their_dependency_rules() {
             "{name} depends on suandian-gaia: only the binary runs GAIA"
         );
     }
+    // Only the service knows HTTP and the database; it runs the core's engine and the
+    // planner's policies, never the file formats.
+    assert_eq!(
+        ours(&deps_of(&all, "suandian-serve")),
+        set(&["suandian-core", "suandian-planner"]),
+        "serve's workspace dependencies"
+    );
+    let net = ["axum", "sqlx", "tokio", "hyper"];
+    for (name, deps) in &all {
+        if name != "suandian-serve" {
+            for n in net {
+                assert!(
+                    !deps.contains(n),
+                    "{name} depends on {n}: only suandian-serve knows HTTP and the database"
+                );
+            }
+        }
+    }
 }
 
 /// The non-test source of every `.rs` file under `dir` (test modules, which start at

@@ -29,19 +29,35 @@ const NEED_SYSTEM_TOOLS: &[(&str, &str)] = &[
 
 /// Crates that declare `links` and build what they link from sources they ship, with the
 /// `cc` crate and the system C/C++ compiler only.
-const BUNDLED_NATIVE: &[(&str, &str)] = &[(
-    "suandian-highs",
-    "compiles the vendored HiGHS sources with cc (crates/highs/README.md)",
-)];
+const BUNDLED_NATIVE: &[(&str, &str)] = &[
+    (
+        "suandian-highs",
+        "compiles the vendored HiGHS sources with cc (crates/highs/README.md)",
+    ),
+    (
+        "libsqlite3-sys",
+        "compiles its bundled SQLite amalgamation with cc (sqlx's `sqlite` feature)",
+    ),
+];
 
 fn cargo(args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(&cargo)
-        .args(args)
-        .current_dir(&root)
-        .output()
-        .unwrap_or_else(|e| panic!("{cargo} {args:?}: {e}"));
+    let run = |args: &[&str]| {
+        Command::new(&cargo)
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .unwrap_or_else(|e| panic!("{cargo} {args:?}: {e}"))
+    };
+    let mut out = run(args);
+    if !out.status.success() && args.contains(&"--offline") {
+        // A package of Cargo.lock that no build here needed (an optional dependency for
+        // another platform or feature) is not downloaded yet: let cargo fetch it, still
+        // against Cargo.lock.
+        let online: Vec<&str> = args.iter().copied().filter(|a| *a != "--offline").collect();
+        out = run(&online);
+    }
     assert!(
         out.status.success(),
         "{cargo} {args:?} failed:\n{}",
@@ -81,6 +97,9 @@ fn no_crate_in_the_build_needs_cmake_libclang_or_pkg_config() {
     let offenders: Vec<String> = NEED_SYSTEM_TOOLS
         .iter()
         .filter(|(name, _)| graph.contains(*name))
+        .filter(|(name, _)| {
+            !(["pkg-config", "vcpkg"].contains(name) && only_through_bundled_sqlite(name))
+        })
         .map(|(name, why)| {
             let path = cargo(&[
                 "tree",
@@ -100,6 +119,44 @@ fn no_crate_in_the_build_needs_cmake_libclang_or_pkg_config() {
         "a fresh machine (Rust and a C/C++ compiler) cannot build these:\n{}",
         offenders.join("\n")
     );
+}
+
+/// `pkg-config` and `vcpkg` are build dependencies of libsqlite3-sys, whose build script uses
+/// them only for a system SQLite: with its `bundled` feature on (sqlx's `sqlite`) it compiles
+/// the bundled amalgamation with cc and calls neither. True when that is `name`'s only way in.
+fn only_through_bundled_sqlite(name: &str) -> bool {
+    let dependents = cargo(&[
+        "tree",
+        "--workspace",
+        "--offline",
+        "--locked",
+        "-e",
+        "normal,build,dev",
+        "-i",
+        "pkg-config",
+        "--prefix",
+        "none",
+        "--depth",
+        "1",
+    ]);
+    let direct: Vec<&str> = dependents
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let features = cargo(&[
+        "tree",
+        "--workspace",
+        "--offline",
+        "--locked",
+        "-e",
+        "features",
+        "-i",
+        "libsqlite3-sys",
+    ]);
+    !direct.is_empty()
+        && direct.iter().all(|l| l.starts_with("libsqlite3-sys "))
+        && features.contains("libsqlite3-sys feature \"bundled\"")
 }
 
 #[test]

@@ -789,10 +789,26 @@ impl<'s> Engine<'s> {
         if input.jobs.is_empty() && input.events.is_empty() {
             return Ok(());
         }
-        let slot_start_h = self.sc.grid.slot_start_h(self.slot);
+        self.check(&input)?;
         self.catch_up_index();
+        for job in input.jobs {
+            self.job_index.insert(job.id.clone(), self.defs.len());
+            self.jobs.push(JobRt::new(&job));
+            self.defs.push(JobDef::Owned(Box::new(job)));
+        }
+        self.indexed = self.defs.len();
+        if !input.events.is_empty() {
+            self.sc.to_mut().demand_response.extend(input.events);
+        }
+        Ok(())
+    }
+
+    /// Whether [`Engine::submit`] would take `input` now (a live driver checks before it
+    /// commits a job to its store): jobs in arrival order, none before the current slot, ids
+    /// new, every field valid.
+    pub fn check(&self, input: &SlotInput) -> Result<(), EngineError> {
+        let slot_start_h = self.sc.grid.slot_start_h(self.slot);
         let mut last_arrival = self.defs.last().map_or(f64::NEG_INFINITY, |j| j.arrival_h);
-        // The ids held already (an index kept as jobs come) and those of this input.
         let mut new_ids = std::collections::HashSet::new();
         for (k, job) in input.jobs.iter().enumerate() {
             if job.arrival_h < slot_start_h {
@@ -802,7 +818,7 @@ impl<'s> Engine<'s> {
                     slot_start_h,
                 });
             }
-            if self.job_index.contains_key(&job.id) || !new_ids.insert(job.id.as_str()) {
+            if self.job_by_id(&job.id).is_some() || !new_ids.insert(job.id.as_str()) {
                 return Err(EngineError::DuplicateId { id: job.id.clone() });
             }
             self.sc
@@ -823,15 +839,6 @@ impl<'s> Engine<'s> {
             self.sc
                 .validate_event(self.sc.demand_response.len() + k, e)
                 .map_err(EngineError::Invalid)?;
-        }
-        for job in input.jobs {
-            self.job_index.insert(job.id.clone(), self.defs.len());
-            self.jobs.push(JobRt::new(&job));
-            self.defs.push(JobDef::Owned(Box::new(job)));
-        }
-        self.indexed = self.defs.len();
-        if !input.events.is_empty() {
-            self.sc.to_mut().demand_response.extend(input.events);
         }
         Ok(())
     }
@@ -1136,9 +1143,26 @@ impl<'s> Engine<'s> {
         }
     }
 
+    /// The accounting so far, as [`Engine::finish`] would give it now (the engine goes on).
+    pub fn so_far(&self, policy: &dyn Policy) -> RunOutcome {
+        self.outcome(self.acc.clone(), policy)
+    }
+
+    /// When a job started and finished, and where it runs or ran (`None` for an unknown job).
+    pub fn job_times(&self, job: JobId) -> Option<(Option<f64>, Option<f64>, SiteId)> {
+        self.jobs
+            .get(job)
+            .map(|r| (r.started_h, r.completed_h, r.site))
+    }
+
     /// The run's result once every slot is stepped (or the driver stops): the metrics, each
     /// site's, and every job's outcome. The timeline went to the sink.
     pub fn finish(self, policy: &dyn Policy) -> RunOutcome {
+        let acc = self.acc.clone();
+        self.outcome(acc, policy)
+    }
+
+    fn outcome(&self, acc: Accumulator, policy: &dyn Policy) -> RunOutcome {
         let sc = &self.sc;
         let outcomes: Vec<JobOutcome> = self
             .defs
@@ -1169,7 +1193,7 @@ impl<'s> Engine<'s> {
             .iter()
             .map(|j| j.runtime_h * f64::from(j.accelerators))
             .sum();
-        let (metrics, per_site) = self.acc.finish(
+        let (metrics, per_site) = acc.finish(
             sc,
             &outcomes,
             work_total_acc_h,

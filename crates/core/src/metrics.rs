@@ -343,6 +343,7 @@ pub(crate) struct ItUse {
 }
 
 /// Collects per-slot flows during a run.
+#[derive(Clone)]
 pub(crate) struct Accumulator {
     sites: Vec<SiteMetrics>,
     /// Penalty per kWh above a limit where no event sets one.

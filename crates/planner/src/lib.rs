@@ -113,6 +113,17 @@ pub fn policy_by_name(
     policy_with_options(name, sc, &options)
 }
 
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyError::Unknown { name, known } => {
+                write!(f, "found `{name}`, expected one of {}", known.join(", "))
+            }
+            PolicyError::Failed { name, reason } => write!(f, "policy {name}: {reason}"),
+        }
+    }
+}
+
 /// [`policy_by_name`] with the planner's options.
 pub fn policy_with_options(
     name: &str,

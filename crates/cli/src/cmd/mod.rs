@@ -3,4 +3,5 @@
 pub(crate) mod gaia;
 pub(crate) mod report;
 pub(crate) mod scenario;
+pub(crate) mod serve;
 pub(crate) mod simulate;

@@ -1,0 +1,82 @@
+//! `suandian serve`: the live coordinator on a scenario's sites (docs/serve.md).
+
+use crate::{builtin, load, Failure};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "The admin token (writes and reads) comes from SUANDIAN_ADMIN_TOKEN, an
+optional read-only token from SUANDIAN_READ_TOKEN; neither is ever printed.
+
+Example (an hourly slot a second, on the built-in demo):
+  SUANDIAN_ADMIN_TOKEN=$(openssl rand -hex 16) suandian serve --builtin demo --speed 3600"
+)]
+pub(crate) struct ServeArgs {
+    /// The scenario file whose sites, grid and signals the service runs on (its jobs are not
+    /// used: jobs come through the API). Without it, the built-in default scenario.
+    pub(crate) scenario: Option<PathBuf>,
+    /// A built-in scenario instead of a file: default, demo.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) builtin: Option<String>,
+    /// Where to listen. Port 0 picks a free one (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8642", value_name = "ADDR")]
+    pub(crate) listen: SocketAddr,
+    /// The SQLite file that keeps the accepted jobs and the loop's progress.
+    #[arg(long, default_value = "suandian.db", value_name = "FILE")]
+    pub(crate) database: PathBuf,
+    /// How much faster than real time slots pass (3600: an hourly slot a second).
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub(crate) speed: f64,
+    /// The policy that steers the fleet.
+    #[arg(short, long, default_value = "coordinated", value_name = "NAME")]
+    pub(crate) policy: String,
+    /// Start with the clock stopped (POST /v1/clock {"running": true} starts it).
+    #[arg(long)]
+    pub(crate) paused: bool,
+    /// Answer reads without a token.
+    #[arg(long)]
+    pub(crate) open_reads: bool,
+}
+
+pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
+    let loaded = match (&args.scenario, &args.builtin) {
+        (Some(_), _) => load(args.scenario.as_ref())?,
+        (None, Some(name)) => builtin(name, 7, 2024)?,
+        (None, None) => builtin("default", 7, 2024)?,
+    };
+    let admin_token = std::env::var("SUANDIAN_ADMIN_TOKEN").map_err(|_| {
+        Failure::BadInput(
+            "SUANDIAN_ADMIN_TOKEN: found nothing, expected the admin token (16 characters or more) in the environment"
+                .into(),
+        )
+    })?;
+    let read_token = std::env::var("SUANDIAN_READ_TOKEN").ok();
+    let options = suandian_planner::PlannerOptions::default();
+    let policy = suandian_planner::policies_for(
+        std::slice::from_ref(&args.policy),
+        &loaded.scenario,
+        &options,
+    )
+    .map_err(|e| Failure::BadInput(format!("--policy: {e}")))?
+    .into_iter()
+    .find(|p| p.name() == args.policy)
+    .ok_or_else(|| Failure::BadInput(format!("--policy: found `{}`", args.policy)))?;
+    let config = suandian_serve::Config {
+        listen: args.listen,
+        database: args.database,
+        speed: args.speed,
+        policy,
+        forecast: loaded.simulation.forecast,
+        admin_token,
+        read_token,
+        open_reads: args.open_reads,
+        paused: args.paused,
+    };
+    suandian_serve::serve(loaded.scenario, config, |addr| {
+        use std::io::Write;
+        println!("listening on http://{addr}");
+        let _ = std::io::stdout().flush();
+    })
+    .map_err(Failure::BadInput)
+}

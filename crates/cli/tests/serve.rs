@@ -1,0 +1,276 @@
+//! `suandian serve` driven over HTTP only, on 127.0.0.1: the same decisions as `simulate`
+//! (its metrics equal simulate's for the same jobs), writes refused without the token, inputs
+//! refused with the field named, idempotent submissions, and a SIGKILL mid-run that loses
+//! nothing: restarted on the same database, the run ends with simulate's metrics.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+struct Service {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db: &std::path::Path, paused: bool) -> Service {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_suandian"));
+    cmd.args([
+        "serve",
+        "--builtin",
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--speed",
+        "18000",
+    ])
+    .arg("--database")
+    .arg(db)
+    .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    if paused {
+        cmd.arg("--paused");
+    }
+    let mut child = cmd.spawn().expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .parse()
+        .unwrap();
+    Service { child, addr }
+}
+
+/// One HTTP/1.1 request; the status and the JSON body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status: u16 = resp[9..12].parse().unwrap();
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The demo's jobs as the API takes them.
+fn demo_jobs() -> Vec<serde_json::Value> {
+    let sc = suandian_io::builtin::demo().scenario;
+    sc.jobs
+        .iter()
+        .map(|j| {
+            serde_json::json!({
+                "id": j.id,
+                "accelerators": j.accelerators,
+                "runtime_h": j.runtime_h,
+                "arrival_h": j.arrival_h,
+                "deadline_h": j.deadline_h.is_finite().then_some(j.deadline_h),
+                "allowed_sites": j.allowed_sites.iter().map(|&s| sc.sites[s].name.clone()).collect::<Vec<_>>(),
+                "home_site": sc.sites[j.home_site].name,
+                "interruptible": j.interruptible,
+                "migratable": j.migratable,
+                "checkpoint_gb": j.checkpoint_gb,
+            })
+        })
+        .collect()
+}
+
+/// What `simulate` gives for the demo with the coordinated policy.
+fn simulated() -> serde_json::Value {
+    let loaded = suandian_io::builtin::demo();
+    let sc = &loaded.scenario;
+    let mut p = suandian_planner::policy_by_name(
+        "coordinated",
+        sc,
+        suandian_planner::ObjectiveMode::Balanced,
+    )
+    .unwrap()
+    .unwrap();
+    let cfg = suandian_core::sim::SimConfig {
+        forecast: loaded.simulation.forecast,
+        ..Default::default()
+    };
+    serde_json::to_value(suandian_core::sim::simulate(sc, p.as_mut(), &cfg).metrics).unwrap()
+}
+
+fn wait_until_done(addr: SocketAddr, limit: Duration) -> serde_json::Value {
+    let t = Instant::now();
+    loop {
+        let (code, s) = http(addr, "GET", "/v1/status", Some(TOKEN), &[], "");
+        assert_eq!(code, 200, "{s}");
+        if s["slots_done"] == s["slots"] {
+            return s;
+        }
+        assert!(t.elapsed() < limit, "not done in {limit:?}: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
+    let dir = std::env::temp_dir().join(format!("suandian-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("a.db");
+    let _ = std::fs::remove_file(&db);
+    let svc = start(&db, true);
+    let a = svc.addr;
+    assert_eq!(http(a, "GET", "/healthz", None, &[], "").0, 200);
+    let jobs = demo_jobs();
+    let first = jobs[0].to_string();
+    // Writes need the admin token; reads need a token.
+    assert_eq!(http(a, "POST", "/v1/jobs", None, &[], &first).0, 401);
+    assert_eq!(
+        http(
+            a,
+            "POST",
+            "/v1/jobs",
+            Some("wrong-token-wrong"),
+            &[],
+            &first
+        )
+        .0,
+        401
+    );
+    assert_eq!(http(a, "GET", "/v1/status", None, &[], "").0, 401);
+    // Bad input: 422 naming the field.
+    let mut bad = jobs[0].clone();
+    bad["accelerators"] = serde_json::json!("many");
+    let (code, e) = http(a, "POST", "/v1/jobs", Some(TOKEN), &[], &bad.to_string());
+    assert_eq!(code, 422, "{e}");
+    assert_eq!(e["error"]["field"], "accelerators", "{e}");
+    let mut bad = jobs[0].clone();
+    bad["allowed_sites"] = serde_json::json!(["atlantis"]);
+    let (code, e) = http(a, "POST", "/v1/jobs", Some(TOKEN), &[], &bad.to_string());
+    assert_eq!(
+        (code, e["error"]["field"].as_str()),
+        (422, Some("allowed_sites[0]")),
+        "{e}"
+    );
+    let mut bad = jobs[0].clone();
+    bad["runtime_h"] = serde_json::json!(-1.0);
+    let (code, e) = http(a, "POST", "/v1/jobs", Some(TOKEN), &[], &bad.to_string());
+    assert_eq!(
+        (code, e["error"]["field"].as_str()),
+        (422, Some("runtime_h")),
+        "{e}"
+    );
+    // Every job, each with its idempotency key; the first twice.
+    for (k, j) in jobs.iter().enumerate() {
+        let key = format!("key-{k}");
+        let (code, v) = http(
+            a,
+            "POST",
+            "/v1/jobs",
+            Some(TOKEN),
+            &[("Idempotency-Key", &key)],
+            &j.to_string(),
+        );
+        assert_eq!(code, 201, "{v}");
+    }
+    let (code, v) = http(
+        a,
+        "POST",
+        "/v1/jobs",
+        Some(TOKEN),
+        &[("Idempotency-Key", "key-0")],
+        &first,
+    );
+    assert_eq!(
+        (code, v["id"].clone()),
+        (200, jobs[0]["id"].clone()),
+        "the same key, the same job"
+    );
+    let (code, _) = http(
+        a,
+        "POST",
+        "/v1/jobs",
+        Some(TOKEN),
+        &[("Idempotency-Key", "other")],
+        &first,
+    );
+    assert_eq!(code, 409, "the same id under another key");
+    assert_eq!(
+        http(a, "GET", "/v1/status", Some(TOKEN), &[], "").1["jobs"],
+        jobs.len()
+    );
+    // Run it, kill -9 mid-run, restart on the same database: nothing lost.
+    assert_eq!(
+        http(
+            a,
+            "POST",
+            "/v1/clock",
+            Some(TOKEN),
+            &[],
+            r#"{"running": true}"#
+        )
+        .0,
+        200
+    );
+    let t = Instant::now();
+    loop {
+        let s = http(a, "GET", "/v1/status", Some(TOKEN), &[], "").1;
+        if s["slots_done"].as_u64().unwrap() >= 15 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "{s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(svc); // SIGKILL
+    let svc = start(&db, false);
+    let s = http(svc.addr, "GET", "/v1/status", Some(TOKEN), &[], "").1;
+    assert_eq!(s["jobs"], jobs.len(), "every acknowledged job is back: {s}");
+    assert!(
+        s["slots_done"].as_u64().unwrap() >= 15,
+        "the loop resumes where it stopped: {s}"
+    );
+    wait_until_done(svc.addr, Duration::from_secs(60));
+    let (code, m) = http(svc.addr, "GET", "/v1/metrics", Some(TOKEN), &[], "");
+    assert_eq!(code, 200);
+    assert_eq!(m["metrics"], simulated(), "live = backtest");
+    let (code, j) = http(
+        svc.addr,
+        "GET",
+        &format!("/v1/jobs/{}", jobs[0]["id"].as_str().unwrap()),
+        Some(TOKEN),
+        &[],
+        "",
+    );
+    assert_eq!((code, j["state"].as_str()), (200, Some("done")), "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

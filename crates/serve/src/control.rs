@@ -1,0 +1,476 @@
+//! The control loop: one thread owns the engine and the policy, and does everything that
+//! changes them in one order: a job is checked, committed to the store, then handed to the
+//! engine; a slot is stepped, then recorded as done. Because the engine is deterministic, the
+//! store's jobs (each with the slot it was handed over before) and the slots done are its
+//! whole state: [`Control::start`] re-steps through them after a restart.
+
+use crate::store::{Store, StoredJob};
+use crate::ApiError;
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use suandian_core::engine::{Engine, EngineError, NoSink, SlotInput};
+use suandian_core::model::{Job, Scenario, DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR};
+use suandian_core::policy::Policy;
+use suandian_core::signals::Replay;
+use tokio::sync::oneshot;
+
+/// A job as the API takes it. Sites are named; times are hours since the scenario's start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    pub id: String,
+    pub accelerators: u32,
+    pub runtime_h: f64,
+    /// When the job may start; default: the start of the next slot.
+    pub arrival_h: Option<f64>,
+    /// Latest completion; or `max_delay_h` after its earliest end; default: none.
+    pub deadline_h: Option<f64>,
+    pub max_delay_h: Option<f64>,
+    /// Sites it may run on (default: all) and its home (default: the first of them).
+    pub allowed_sites: Option<Vec<String>>,
+    pub home_site: Option<String>,
+    #[serde(default = "yes")]
+    pub interruptible: bool,
+    #[serde(default)]
+    pub migratable: bool,
+    pub checkpoint_gb: Option<f64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A job as committed to the store (the engine's `Job`; no deadline is `null`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct JobRecord {
+    id: String,
+    arrival_h: f64,
+    accelerators: u32,
+    runtime_h: f64,
+    deadline_h: Option<f64>,
+    interruptible: bool,
+    migratable: bool,
+    allowed_sites: Vec<usize>,
+    home_site: usize,
+    checkpoint_gb: f64,
+}
+
+impl From<&Job> for JobRecord {
+    fn from(j: &Job) -> Self {
+        JobRecord {
+            id: j.id.clone(),
+            arrival_h: j.arrival_h,
+            accelerators: j.accelerators,
+            runtime_h: j.runtime_h,
+            deadline_h: j.deadline_h.is_finite().then_some(j.deadline_h),
+            interruptible: j.interruptible,
+            migratable: j.migratable,
+            allowed_sites: j.allowed_sites.clone(),
+            home_site: j.home_site,
+            checkpoint_gb: j.checkpoint_gb,
+        }
+    }
+}
+
+impl From<JobRecord> for Job {
+    fn from(r: JobRecord) -> Self {
+        Job {
+            id: r.id,
+            arrival_h: r.arrival_h,
+            accelerators: r.accelerators,
+            runtime_h: r.runtime_h,
+            deadline_h: r.deadline_h.unwrap_or(f64::INFINITY),
+            interruptible: r.interruptible,
+            migratable: r.migratable,
+            allowed_sites: r.allowed_sites,
+            home_site: r.home_site,
+            checkpoint_gb: r.checkpoint_gb,
+        }
+    }
+}
+
+/// A job's state as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    pub id: String,
+    pub state: String,
+    pub site: String,
+    pub arrival_h: f64,
+    pub started_h: Option<f64>,
+    pub completed_h: Option<f64>,
+}
+
+/// The loop's state as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub policy: String,
+    pub slots_done: usize,
+    pub slots: usize,
+    pub running: bool,
+    pub jobs: usize,
+}
+
+pub enum Command {
+    Submit {
+        job: JobRequest,
+        idempotency_key: Option<String>,
+        reply: oneshot::Sender<Result<(JobView, bool), ApiError>>,
+    },
+    Job {
+        id: String,
+        reply: oneshot::Sender<Option<JobView>>,
+    },
+    Status {
+        reply: oneshot::Sender<Status>,
+    },
+    Metrics {
+        reply: oneshot::Sender<serde_json::Value>,
+    },
+    Run {
+        running: bool,
+        reply: oneshot::Sender<Status>,
+    },
+}
+
+/// The loop's handle: commands go in, replies come back on each command's channel.
+#[derive(Clone)]
+pub struct Control {
+    tx: mpsc::Sender<Command>,
+}
+
+struct Loop {
+    sc: &'static Scenario,
+    engine: Engine<'static>,
+    policy: Box<dyn Policy + Send>,
+    store: Store,
+    rt: tokio::runtime::Handle,
+    running: bool,
+    /// Idempotency keys and ids already taken.
+    keys: std::collections::HashMap<String, String>,
+    slot_interval: Duration,
+}
+
+impl Control {
+    /// Start the loop on its own thread: rebuild the engine from the store (re-stepping the
+    /// slots done with the jobs as they were handed over), then step a slot every
+    /// `slot length / speed` while running.
+    pub async fn start(
+        sc: &'static Scenario,
+        policy: Box<dyn Policy + Send>,
+        store: Store,
+        speed: f64,
+        running: bool,
+        forecast: suandian_core::forecast::ForecastKind,
+    ) -> Result<Control, String> {
+        let stored = store.jobs().await?;
+        let done = store.slots_done().await?;
+        let slot_interval = Duration::from_secs_f64(sc.grid.slot_h() * 3600.0 / speed);
+        let rt = tokio::runtime::Handle::current();
+        let (tx, rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("suandian-control".into())
+            .spawn(move || {
+                let engine = Engine::new(sc, Box::new(Replay::new(sc, forecast)), false);
+                let mut l = Loop {
+                    sc,
+                    engine,
+                    policy,
+                    store,
+                    rt,
+                    running,
+                    keys: Default::default(),
+                    slot_interval,
+                };
+                match l.restore(&stored, done) {
+                    Ok(()) => {
+                        let _ = ready_tx.send(Ok(()));
+                        l.run(rx);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the control loop: {e}"))?;
+        ready_rx
+            .await
+            .map_err(|_| "the control loop stopped while starting".to_string())??;
+        Ok(Control { tx })
+    }
+
+    /// Send a command and wait for its answer.
+    pub async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .map_err(|_| ApiError::unavailable("the control loop has stopped"))?;
+        rx.await
+            .map_err(|_| ApiError::unavailable("the control loop has stopped"))
+    }
+}
+
+impl Loop {
+    /// Re-step the engine through the stored inputs: before slot `t`, the jobs handed over
+    /// before it; then the jobs handed over before the next slot.
+    fn restore(&mut self, stored: &[StoredJob], done: usize) -> Result<(), String> {
+        let mut k = 0;
+        for t in 0..=done.min(self.sc.grid.slots) {
+            let mut input = SlotInput::default();
+            while k < stored.len() && stored[k].submit_slot <= t {
+                let job: JobRecord = serde_json::from_str(&stored[k].job)
+                    .map_err(|e| format!("stored job {}: {e}", stored[k].id))?;
+                if let Some(key) = &stored[k].idempotency_key {
+                    self.keys.insert(key.clone(), stored[k].id.clone());
+                }
+                input.jobs.push(job.into());
+                k += 1;
+            }
+            self.engine
+                .submit(input)
+                .map_err(|e| format!("restoring the stored jobs: {e}"))?;
+            if t < done && t < self.sc.grid.slots {
+                self.engine
+                    .step(SlotInput::default(), self.policy.as_mut(), &mut NoSink)
+                    .map_err(|e| format!("restoring slot {t}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, rx: mpsc::Receiver<Command>) {
+        let mut next = Instant::now() + self.slot_interval;
+        loop {
+            let stepping = self.running && self.engine.slot() < self.sc.grid.slots;
+            let wait = if stepping {
+                next.saturating_duration_since(Instant::now())
+            } else {
+                Duration::from_secs(3600)
+            };
+            match rx.recv_timeout(wait) {
+                Ok(cmd) => {
+                    if let Command::Run { running: true, .. } = &cmd {
+                        if !self.running {
+                            next = Instant::now() + self.slot_interval;
+                        }
+                    }
+                    self.handle(cmd);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if stepping => {
+                    if let Err(e) = self.step() {
+                        eprintln!("error: {e}; the loop is paused");
+                        self.running = false;
+                    }
+                    next += self.slot_interval;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// Step one slot, then record it as done.
+    fn step(&mut self) -> Result<(), String> {
+        self.engine
+            .step(SlotInput::default(), self.policy.as_mut(), &mut NoSink)
+            .map_err(|e| e.to_string())?;
+        let done = self.engine.slot();
+        self.rt.block_on(self.store.set_slots_done(done))
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            policy: self.policy.name(),
+            slots_done: self.engine.slot(),
+            slots: self.sc.grid.slots,
+            running: self.running,
+            jobs: self.engine.job_count(),
+        }
+    }
+
+    fn view(&self, id: &str) -> Option<JobView> {
+        let j = self.engine.job_by_id(id)?;
+        let job = self.engine.job(j)?;
+        let state = self.engine.job_state(j)?;
+        let (started_h, completed_h, site) = self.engine.job_times(j)?;
+        Some(JobView {
+            id: job.id.clone(),
+            state: serde_json::to_value(state)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            site: self.sc.sites[site].name.clone(),
+            arrival_h: job.arrival_h,
+            started_h,
+            completed_h,
+        })
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Submit {
+                job,
+                idempotency_key,
+                reply,
+            } => {
+                let _ = reply.send(self.submit(job, idempotency_key));
+            }
+            Command::Job { id, reply } => {
+                let _ = reply.send(self.view(&id));
+            }
+            Command::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+            Command::Metrics { reply } => {
+                let out = self.engine.so_far(self.policy.as_ref());
+                let _ = reply.send(serde_json::json!({
+                    "policy": out.policy,
+                    "slots_done": self.engine.slot(),
+                    "metrics": out.metrics,
+                    "sites": out.per_site,
+                }));
+            }
+            Command::Run { running, reply } => {
+                self.running = running;
+                let _ = reply.send(self.status());
+            }
+        }
+    }
+
+    /// Check a job, commit it, then hand it to the engine. The same idempotency key gives the
+    /// same job back (`false`: not created now).
+    fn submit(
+        &mut self,
+        req: JobRequest,
+        key: Option<String>,
+    ) -> Result<(JobView, bool), ApiError> {
+        if let Some(k) = &key {
+            if let Some(id) = self.keys.get(k) {
+                if *id != req.id {
+                    return Err(ApiError::conflict(
+                        "Idempotency-Key",
+                        format!("a key already used for job {id}"),
+                        "a new key for a new job",
+                    ));
+                }
+                return Ok((self.view(id).expect("a stored job"), false));
+            }
+        }
+        let job = self.job(req)?;
+        let input = SlotInput {
+            jobs: vec![job.clone()],
+            events: vec![],
+        };
+        self.engine.check(&input).map_err(engine_error)?;
+        let stored = StoredJob {
+            id: job.id.clone(),
+            idempotency_key: key.clone(),
+            submit_slot: self.engine.slot(),
+            job: serde_json::to_string(&JobRecord::from(&job)).expect("a job serialises"),
+        };
+        self.rt
+            .block_on(self.store.insert_job(&stored))
+            .map_err(|e| ApiError::unavailable(&e))?;
+        self.engine
+            .submit(input)
+            .expect("checked before it was committed");
+        if let Some(k) = key {
+            self.keys.insert(k, job.id.clone());
+        }
+        Ok((self.view(&job.id).expect("just submitted"), true))
+    }
+
+    /// The engine's job from the API's: names to sites, defaults filled in.
+    fn job(&self, r: JobRequest) -> Result<Job, ApiError> {
+        let site = |field: String, name: &str| {
+            self.sc
+                .sites
+                .iter()
+                .position(|s| s.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = self.sc.sites.iter().map(|s| s.name.as_str()).collect();
+                    ApiError::invalid(
+                        field,
+                        format!("`{name}`"),
+                        format!("one of {}", names.join(", ")),
+                    )
+                })
+        };
+        let allowed_sites = match &r.allowed_sites {
+            Some(names) => names
+                .iter()
+                .enumerate()
+                .map(|(k, n)| site(format!("allowed_sites[{k}]"), n))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => (0..self.sc.sites.len()).collect(),
+        };
+        let home_site = match &r.home_site {
+            Some(n) => site("home_site".into(), n)?,
+            None => *allowed_sites
+                .first()
+                .ok_or_else(|| ApiError::invalid("allowed_sites", "none", "at least one site"))?,
+        };
+        let next_slot_h = self.sc.grid.slot_start_h(self.engine.slot());
+        let arrival_h = r.arrival_h.unwrap_or(next_slot_h);
+        let deadline_h = match (r.deadline_h, r.max_delay_h) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    "max_delay_h",
+                    "both deadline_h and max_delay_h",
+                    "one of them",
+                ))
+            }
+            (Some(d), None) => d,
+            (None, Some(m)) => arrival_h + r.runtime_h + m,
+            (None, None) => f64::INFINITY,
+        };
+        Ok(Job {
+            id: r.id,
+            arrival_h,
+            accelerators: r.accelerators,
+            runtime_h: r.runtime_h,
+            deadline_h,
+            interruptible: r.interruptible,
+            migratable: r.migratable,
+            allowed_sites,
+            home_site,
+            checkpoint_gb: r
+                .checkpoint_gb
+                .unwrap_or(DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR * f64::from(r.accelerators)),
+        })
+    }
+}
+
+/// The engine's refusal as a 4xx naming the field.
+fn engine_error(e: EngineError) -> ApiError {
+    match e {
+        EngineError::Invalid(m) => {
+            // "jobs[3] (x).runtime_h" → "runtime_h": the request's own field.
+            let field = m.field.rsplit(").").next().unwrap_or(&m.field).to_string();
+            ApiError::invalid(field, m.found, m.expected)
+        }
+        EngineError::LateJob {
+            arrival_h,
+            slot_start_h,
+            ..
+        } => ApiError::invalid(
+            "arrival_h",
+            format!("{arrival_h} h"),
+            format!("at or after the current slot's start ({slot_start_h} h) and after the last job's arrival"),
+        ),
+        EngineError::DuplicateId { id } => ApiError::conflict(
+            "id",
+            format!("`{id}`, the id of a job already submitted"),
+            "a new id (or the same Idempotency-Key to get that job back)",
+        ),
+        EngineError::RunOver { slots } => ApiError::invalid(
+            "arrival_h",
+            "a run whose slots are all done".to_string(),
+            format!("a run with slots left (it has {slots})"),
+        ),
+    }
+}

@@ -1,0 +1,363 @@
+//! suandian-serve: the live coordinator (`suandian serve`). The only crate that knows HTTP and
+//! the database. It runs the same engine, policies and accounting as `suandian simulate`
+//! ([`control`]), keeps what it accepted in SQLite ([`store`]), and answers a versioned JSON
+//! API (docs/serve.md). Writes need the admin token; reads need a token unless opened.
+
+pub mod control;
+pub mod store;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use control::{Command, Control, JobRequest};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use suandian_core::model::Scenario;
+use suandian_core::policy::Policy;
+
+/// A refused request: a 4xx (or 503) with a JSON body naming the field, what was found and
+/// what was expected.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    field: String,
+    found: String,
+    expected: String,
+}
+
+impl ApiError {
+    pub fn invalid(
+        field: impl Into<String>,
+        found: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            field: field.into(),
+            found: found.into(),
+            expected: expected.into(),
+        }
+    }
+    pub fn conflict(
+        field: impl Into<String>,
+        found: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            ..Self::invalid(field, found, expected)
+        }
+    }
+    pub fn unavailable(what: &str) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            ..Self::invalid("", what, "a moment later")
+        }
+    }
+    fn unauthorized(found: &str) -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            ..Self::invalid(
+                "Authorization",
+                found,
+                "Bearer <token> with the right to do this",
+            )
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": {
+                "status": self.status.as_u16(),
+                "field": self.field,
+                "found": self.found,
+                "expected": self.expected,
+            }
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Who may do what: the tokens' SHA-256 digests (the tokens themselves are not kept).
+#[derive(Clone)]
+struct Auth {
+    admin: [u8; 32],
+    read: Option<[u8; 32]>,
+    open_reads: bool,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Auth {
+    fn presented(headers: &HeaderMap) -> Option<[u8; 32]> {
+        let v = headers.get("authorization")?.to_str().ok()?;
+        let t = v.strip_prefix("Bearer ")?.trim();
+        (!t.is_empty()).then(|| digest(t))
+    }
+    /// Digests compared in full, whatever the first difference.
+    fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+    fn write(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        match Self::presented(headers) {
+            Some(d) if Self::same(&d, &self.admin) => Ok(()),
+            Some(_) => Err(ApiError::unauthorized("a token without the right to write")),
+            None => Err(ApiError::unauthorized("no bearer token")),
+        }
+    }
+    fn read(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        if self.open_reads {
+            return Ok(());
+        }
+        match Self::presented(headers) {
+            Some(d)
+                if Self::same(&d, &self.admin)
+                    || self.read.as_ref().is_some_and(|r| Self::same(&d, r)) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(ApiError::unauthorized("an unknown token")),
+            None => Err(ApiError::unauthorized("no bearer token")),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    control: Control,
+    auth: Arc<Auth>,
+}
+
+/// How the service runs.
+pub struct Config {
+    /// Where to listen (127.0.0.1 unless told otherwise; port 0 picks one).
+    pub listen: SocketAddr,
+    /// The SQLite file that holds the accepted jobs and the loop's progress.
+    pub database: PathBuf,
+    /// Slots per slot length of wall time: 1 is real time; 3600 runs an hourly slot a second.
+    pub speed: f64,
+    pub policy: Box<dyn Policy + Send>,
+    pub forecast: suandian_core::forecast::ForecastKind,
+    /// The admin token (writes and reads) and an optional read-only token.
+    pub admin_token: String,
+    pub read_token: Option<String>,
+    /// Reads without a token.
+    pub open_reads: bool,
+    /// Start with the clock stopped (`POST /v1/clock {"running": true}` starts it).
+    pub paused: bool,
+}
+
+/// Run the service until SIGTERM or Ctrl-C; `ready` gets the address it listens on.
+pub fn serve(
+    sc: Scenario,
+    cfg: Config,
+    ready: impl FnOnce(SocketAddr) + Send + 'static,
+) -> Result<(), String> {
+    if !(cfg.speed > 0.0 && cfg.speed.is_finite()) {
+        return Err(format!(
+            "--speed: found {}, expected a number > 0",
+            cfg.speed
+        ));
+    }
+    if cfg.admin_token.trim().len() < 16 {
+        return Err(
+            "SUANDIAN_ADMIN_TOKEN: found a token shorter than 16 characters, expected at least 16"
+                .into(),
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    // One scenario for the life of the process: the engine borrows it.
+    let sc: &'static Scenario = Box::leak(Box::new(sc));
+    rt.block_on(async move {
+        let store = store::Store::open(&cfg.database).await?;
+        let control =
+            Control::start(sc, cfg.policy, store, cfg.speed, !cfg.paused, cfg.forecast).await?;
+        let app = App {
+            control,
+            auth: Arc::new(Auth {
+                admin: digest(cfg.admin_token.trim()),
+                read: cfg.read_token.as_deref().map(|t| digest(t.trim())),
+                open_reads: cfg.open_reads,
+            }),
+        };
+        let router = Router::new()
+            .route(
+                "/healthz",
+                get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+            )
+            .route("/readyz", get(readyz))
+            .route("/v1/jobs", post(submit))
+            .route("/v1/jobs/{id}", get(job))
+            .route("/v1/status", get(status))
+            .route("/v1/metrics", get(metrics))
+            .route("/v1/clock", post(clock))
+            .fallback(|| async {
+                ApiError {
+                    status: StatusCode::NOT_FOUND,
+                    ..ApiError::invalid("path", "an unknown path", "a path of docs/serve.md")
+                }
+            })
+            .layer(DefaultBodyLimit::max(64 * 1024))
+            .with_state(app);
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| format!("--listen {}: cannot bind: {e}", cfg.listen))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        ready(addr);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| format!("the server stopped: {e}"))
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn readyz(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = app.control.ask(|reply| Command::Status { reply }).await?;
+    Ok(Json(
+        serde_json::json!({"ready": true, "slots_done": s.slots_done}),
+    ))
+}
+
+async fn submit(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    app.auth.write(&headers)?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let job: JobRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::invalid(
+            if path == "." { "body".into() } else { path },
+            e.inner().to_string(),
+            "a job as docs/serve.md describes it",
+        )
+    })?;
+    let idempotency_key = match headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "Idempotency-Key",
+                        "an unreadable key",
+                        "1-200 visible characters",
+                    )
+                })?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let (view, created) = app
+        .control
+        .ask(|reply| Command::Submit {
+            job,
+            idempotency_key,
+            reply,
+        })
+        .await??;
+    let code = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((code, Json(view)).into_response())
+}
+
+async fn job(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    match app
+        .control
+        .ask(|reply| Command::Job {
+            id: id.clone(),
+            reply,
+        })
+        .await?
+    {
+        Some(v) => Ok(Json(v).into_response()),
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            ..ApiError::invalid("id", format!("`{id}`"), "the id of a submitted job")
+        }),
+    }
+}
+
+async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    let s = app.control.ask(|reply| Command::Status { reply }).await?;
+    Ok(Json(s).into_response())
+}
+
+async fn metrics(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    let m = app.control.ask(|reply| Command::Metrics { reply }).await?;
+    Ok(Json(m).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    running: bool,
+}
+
+async fn clock(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    app.auth.write(&headers)?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let req: ClockRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+        ApiError::invalid(
+            e.path().to_string(),
+            e.inner().to_string(),
+            "{\"running\": true|false}",
+        )
+    })?;
+    let s = app
+        .control
+        .ask(|reply| Command::Run {
+            running: req.running,
+            reply,
+        })
+        .await?;
+    Ok(Json(s).into_response())
+}
