@@ -274,3 +274,107 @@ fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
     assert_eq!((code, j["state"].as_str()), (200, Some("done")), "{j}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// [`http`] that says `None` where the service did not answer (killed mid-request).
+fn try_http(addr: SocketAddr, path: &str, key: &str, body: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {TOKEN}\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    resp.get(9..12)?.parse().ok()
+}
+
+/// 10,000 submissions from 8 concurrent clients over ten rounds, the service killed with
+/// SIGKILL mid-stream each round and restarted on the same database: every job that got a
+/// 2xx is there, once; a job that got no answer is there at most once (its key, sent again,
+/// gives it back or makes it, never a second one).
+#[test]
+fn kill_9_mid_stream_loses_no_acknowledged_job() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("suandian-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("c.db");
+    let _ = std::fs::remove_file(&db);
+    let clients = 8;
+    let per_round = 1000;
+    let mut acked: Vec<String> = Vec::new();
+    let mut unanswered: Vec<String> = Vec::new();
+    for round in 0..10 {
+        let mut svc = start(&db, true);
+        let addr = svc.addr;
+        let done = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let done = done.clone();
+                std::thread::spawn(move || {
+                    let mut out = Vec::new();
+                    for k in 0..per_round / clients {
+                        let id = format!("r{round}-c{c}-{k}");
+                        let body =
+                            format!(r#"{{"id": "{id}", "accelerators": 1, "runtime_h": 1.0}}"#);
+                        let code = try_http(addr, "/v1/jobs", &id, &body);
+                        if code.is_some_and(|c| (200..300).contains(&c)) {
+                            done.fetch_add(1, Ordering::SeqCst);
+                        }
+                        out.push((id, code));
+                    }
+                    out
+                })
+            })
+            .collect();
+        // Kill it when about half the round is acknowledged.
+        let t = Instant::now();
+        while done.load(Ordering::SeqCst) < per_round / 2 && t.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        svc.child.kill().unwrap();
+        svc.child.wait().unwrap();
+        for h in handles {
+            for (id, code) in h.join().unwrap() {
+                match code {
+                    Some(c) if (200..300).contains(&c) => acked.push(id),
+                    Some(c) => panic!("{id}: {c} for a valid job"),
+                    None => unanswered.push(id),
+                }
+            }
+        }
+    }
+    assert_eq!(acked.len() + unanswered.len(), 10 * per_round);
+    assert!(
+        !unanswered.is_empty(),
+        "the kills came after every answer: the test proves nothing"
+    );
+    let svc = start(&db, true);
+    let a = svc.addr;
+    for id in &acked {
+        let (code, j) = http(a, "GET", &format!("/v1/jobs/{id}"), Some(TOKEN), &[], "");
+        assert_eq!(code, 200, "{id} was acknowledged and is gone: {j}");
+    }
+    let before = http(a, "GET", "/v1/status", Some(TOKEN), &[], "").1["jobs"]
+        .as_u64()
+        .unwrap() as usize;
+    assert!(before >= acked.len() && before <= acked.len() + unanswered.len());
+    // Sent again with its key, an unanswered job is given back (200) or made now (201): once.
+    let mut made = 0;
+    for id in &unanswered {
+        let body = format!(r#"{{"id": "{id}", "accelerators": 1, "runtime_h": 1.0}}"#);
+        match try_http(a, "/v1/jobs", id, &body) {
+            Some(201) => made += 1,
+            Some(200) => {}
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    let after = http(a, "GET", "/v1/status", Some(TOKEN), &[], "").1["jobs"]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(after, before + made);
+    assert_eq!(after, 10 * per_round, "every job once, none twice");
+    drop(svc);
+    let _ = std::fs::remove_dir_all(&dir);
+}
