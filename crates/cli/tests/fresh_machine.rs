@@ -133,7 +133,7 @@ fn only_through_bundled_sqlite(name: &str) -> bool {
         "-e",
         "normal,build,dev",
         "-i",
-        "pkg-config",
+        name,
         "--prefix",
         "none",
         "--depth",
