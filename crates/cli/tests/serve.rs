@@ -111,9 +111,25 @@ fn demo_jobs() -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// What `simulate` gives for the demo with the coordinated policy.
+/// The demand-response event the test posts: a cap of 30 % of the first site's import limit
+/// from 18 h to 21 h, announced at 12 h.
+fn event() -> suandian_core::model::DemandResponseEvent {
+    let sc = suandian_io::builtin::demo().scenario;
+    suandian_core::model::DemandResponseEvent {
+        id: "evening-peak".into(),
+        sites: vec![0],
+        start_h: 18.0,
+        end_h: 21.0,
+        announced_h: 12.0,
+        import_cap_kw: (sc.sites[0].grid.import_limit_kw * 0.3).round(),
+        penalty_per_kwh: None,
+    }
+}
+
+/// What `simulate` gives for the demo and the event with the coordinated policy.
 fn simulated() -> serde_json::Value {
-    let loaded = suandian_io::builtin::demo();
+    let mut loaded = suandian_io::builtin::demo();
+    loaded.scenario.demand_response.push(event());
     let sc = &loaded.scenario;
     let mut p = suandian_planner::policy_by_name(
         "coordinated",
@@ -229,6 +245,27 @@ fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
         http(a, "GET", "/v1/status", Some(TOKEN), &[], "").1["jobs"],
         jobs.len()
     );
+    // A demand-response event, with its site by name.
+    let e = event();
+    let demo = suandian_io::builtin::demo().scenario;
+    let body = serde_json::json!({
+        "id": e.id, "sites": [demo.sites[0].name], "start_h": e.start_h, "end_h": e.end_h,
+        "announced_h": e.announced_h, "import_cap_kw": e.import_cap_kw,
+    });
+    assert_eq!(
+        http(a, "POST", "/v1/events", None, &[], &body.to_string()).0,
+        401
+    );
+    let mut bad = body.clone();
+    bad["end_h"] = serde_json::json!(10.0);
+    let (code, err) = http(a, "POST", "/v1/events", Some(TOKEN), &[], &bad.to_string());
+    assert_eq!(
+        (code, err["error"]["field"].as_str()),
+        (422, Some("end_h")),
+        "{err}"
+    );
+    let (code, v) = http(a, "POST", "/v1/events", Some(TOKEN), &[], &body.to_string());
+    assert_eq!(code, 201, "{v}");
     // Run it, kill -9 mid-run, restart on the same database: nothing lost.
     assert_eq!(
         http(
@@ -263,6 +300,10 @@ fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
     let (code, m) = http(svc.addr, "GET", "/v1/metrics", Some(TOKEN), &[], "");
     assert_eq!(code, 200);
     assert_eq!(m["metrics"], simulated(), "live = backtest");
+    assert!(
+        m["metrics"]["dr_event_slots"].as_u64().unwrap() > 0,
+        "the event covered slots: {m}"
+    );
     let (code, j) = http(
         svc.addr,
         "GET",

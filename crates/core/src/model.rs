@@ -317,7 +317,7 @@ pub struct InferenceDemand {
 ///
 /// Slots are the unit of control, so an event caps every slot it covers any part of (a slot
 /// half inside an event is capped for the whole slot): conservative, never late.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct DemandResponseEvent {
     pub id: String,
     /// The sites it caps (every site when the scenario file names none).

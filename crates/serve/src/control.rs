@@ -4,13 +4,15 @@
 //! store's jobs (each with the slot it was handed over before) and the slots done are its
 //! whole state: [`Control::start`] re-steps through them after a restart.
 
-use crate::store::{Store, StoredJob};
+use crate::store::{Store, StoredEvent, StoredJob};
 use crate::ApiError;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use suandian_core::engine::{Engine, EngineError, NoSink, SlotInput};
-use suandian_core::model::{Job, Scenario, DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR};
+use suandian_core::model::{
+    DemandResponseEvent, Job, Scenario, DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR,
+};
 use suandian_core::policy::Policy;
 use suandian_core::signals::Replay;
 use tokio::sync::oneshot;
@@ -90,6 +92,21 @@ impl From<JobRecord> for Job {
     }
 }
 
+/// A demand-response event as the API takes it: an import cap on named sites over a window
+/// (hours since the scenario's start), announced at `announced_h` (default: the next slot's
+/// start; a policy sees it from then on).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRequest {
+    pub id: String,
+    pub sites: Vec<String>,
+    pub start_h: f64,
+    pub end_h: f64,
+    pub announced_h: Option<f64>,
+    pub import_cap_kw: f64,
+    pub penalty_per_kwh: Option<f64>,
+}
+
 /// A job's state as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobView {
@@ -120,6 +137,10 @@ pub enum Command {
     Job {
         id: String,
         reply: oneshot::Sender<Option<JobView>>,
+    },
+    Event {
+        event: EventRequest,
+        reply: oneshot::Sender<Result<DemandResponseEvent, ApiError>>,
     },
     Status {
         reply: oneshot::Sender<Status>,
@@ -164,6 +185,7 @@ impl Control {
         forecast: suandian_core::forecast::ForecastKind,
     ) -> Result<Control, String> {
         let stored = store.jobs().await?;
+        let events = store.events().await?;
         let done = store.slots_done().await?;
         let slot_interval = Duration::from_secs_f64(sc.grid.slot_h() * 3600.0 / speed);
         let rt = tokio::runtime::Handle::current();
@@ -183,7 +205,7 @@ impl Control {
                     keys: Default::default(),
                     slot_interval,
                 };
-                match l.restore(&stored, done) {
+                match l.restore(&stored, &events, done) {
                     Ok(()) => {
                         let _ = ready_tx.send(Ok(()));
                         l.run(rx);
@@ -217,10 +239,21 @@ impl Control {
 impl Loop {
     /// Re-step the engine through the stored inputs: before slot `t`, the jobs handed over
     /// before it; then the jobs handed over before the next slot.
-    fn restore(&mut self, stored: &[StoredJob], done: usize) -> Result<(), String> {
-        let mut k = 0;
+    fn restore(
+        &mut self,
+        stored: &[StoredJob],
+        events: &[StoredEvent],
+        done: usize,
+    ) -> Result<(), String> {
+        let (mut k, mut ke) = (0, 0);
         for t in 0..=done.min(self.sc.grid.slots) {
             let mut input = SlotInput::default();
+            while ke < events.len() && events[ke].submit_slot <= t {
+                let e: DemandResponseEvent = serde_json::from_str(&events[ke].event)
+                    .map_err(|e| format!("stored event {}: {e}", events[ke].id))?;
+                input.events.push(e);
+                ke += 1;
+            }
             while k < stored.len() && stored[k].submit_slot <= t {
                 let job: JobRecord = serde_json::from_str(&stored[k].job)
                     .map_err(|e| format!("stored job {}: {e}", stored[k].id))?;
@@ -322,6 +355,9 @@ impl Loop {
             Command::Job { id, reply } => {
                 let _ = reply.send(self.view(&id));
             }
+            Command::Event { event, reply } => {
+                let _ = reply.send(self.event(event));
+            }
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
             }
@@ -382,6 +418,66 @@ impl Loop {
             self.keys.insert(k, job.id.clone());
         }
         Ok((self.view(&job.id).expect("just submitted"), true))
+    }
+
+    /// Check an event, commit it, then hand it to the engine.
+    fn event(&mut self, r: EventRequest) -> Result<DemandResponseEvent, ApiError> {
+        let sites = r
+            .sites
+            .iter()
+            .enumerate()
+            .map(|(k, n)| self.site(format!("sites[{k}]"), n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let e = DemandResponseEvent {
+            id: r.id,
+            sites,
+            start_h: r.start_h,
+            end_h: r.end_h,
+            announced_h: r
+                .announced_h
+                .unwrap_or(self.sc.grid.slot_start_h(self.engine.slot())),
+            import_cap_kw: r.import_cap_kw,
+            penalty_per_kwh: r.penalty_per_kwh,
+        };
+        let input = SlotInput {
+            jobs: vec![],
+            events: vec![e.clone()],
+        };
+        self.engine.check(&input).map_err(|e| {
+            let mut e = engine_error(e);
+            // The model's names for an event's times are the file format's; the API's end in _h.
+            if ["start", "end", "announced"].contains(&e.field.as_str()) {
+                e.field.push_str("_h");
+            }
+            e
+        })?;
+        let stored = StoredEvent {
+            id: e.id.clone(),
+            submit_slot: self.engine.slot(),
+            event: serde_json::to_string(&e).expect("an event serialises"),
+        };
+        self.rt
+            .block_on(self.store.insert_event(&stored))
+            .map_err(|e| ApiError::unavailable(&e))?;
+        self.engine
+            .submit(input)
+            .expect("checked before it was committed");
+        Ok(e)
+    }
+
+    fn site(&self, field: String, name: &str) -> Result<usize, ApiError> {
+        self.sc
+            .sites
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.sc.sites.iter().map(|s| s.name.as_str()).collect();
+                ApiError::invalid(
+                    field,
+                    format!("`{name}`"),
+                    format!("one of {}", names.join(", ")),
+                )
+            })
     }
 
     /// The engine's job from the API's: names to sites, defaults filled in.

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use control::{Command, Control, JobRequest};
+use control::{Command, Control, EventRequest, JobRequest};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -26,7 +26,7 @@ use suandian_core::policy::Policy;
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
-    field: String,
+    pub(crate) field: String,
     found: String,
     expected: String,
 }
@@ -201,6 +201,7 @@ pub fn serve(
             .route("/readyz", get(readyz))
             .route("/v1/jobs", post(submit))
             .route("/v1/jobs/{id}", get(job))
+            .route("/v1/events", post(event))
             .route("/v1/status", get(status))
             .route("/v1/metrics", get(metrics))
             .route("/v1/clock", post(clock))
@@ -296,6 +297,28 @@ async fn submit(
         StatusCode::OK
     };
     Ok((code, Json(view)).into_response())
+}
+
+async fn event(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    app.auth.write(&headers)?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let event: EventRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::invalid(
+            if path == "." { "body".into() } else { path },
+            e.inner().to_string(),
+            "a demand-response event as docs/serve.md describes it",
+        )
+    })?;
+    let e = app
+        .control
+        .ask(|reply| Command::Event { event, reply })
+        .await??;
+    Ok((StatusCode::CREATED, Json(e)).into_response())
 }
 
 async fn job(

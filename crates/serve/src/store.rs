@@ -8,7 +8,8 @@ use sqlx::{Row, SqlitePool};
 use std::path::Path;
 
 /// The schema, applied in order; `schema_version` records how far a database is.
-const MIGRATIONS: &[&str] = &["CREATE TABLE jobs (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE jobs (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
         idempotency_key TEXT UNIQUE,
@@ -19,7 +20,22 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE jobs (
         one INTEGER PRIMARY KEY CHECK (one = 1),
         slots_done INTEGER NOT NULL
     );
-    INSERT INTO progress (one, slots_done) VALUES (1, 0);"];
+    INSERT INTO progress (one, slots_done) VALUES (1, 0);",
+    "CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        submit_slot INTEGER NOT NULL,
+        event TEXT NOT NULL
+    );",
+];
+
+/// A demand-response event as stored: its JSON and the slot it was handed over before.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: String,
+    pub submit_slot: usize,
+    pub event: String,
+}
 
 /// A job as stored: its JSON (the engine's `Job`), the slot it was handed to the engine at.
 #[derive(Debug, Clone)]
@@ -103,6 +119,34 @@ impl Store {
             .bind(&j.idempotency_key)
             .bind(j.submit_slot as i64)
             .bind(&j.job)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Every event, in the order accepted.
+    pub async fn events(&self) -> Result<Vec<StoredEvent>, String> {
+        let rows = sqlx::query("SELECT id, submit_slot, event FROM events ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredEvent {
+                id: r.get(0),
+                submit_slot: r.get::<i64, _>(1) as usize,
+                event: r.get(2),
+            })
+            .collect())
+    }
+
+    /// Commit an accepted event.
+    pub async fn insert_event(&self, e: &StoredEvent) -> Result<(), String> {
+        sqlx::query("INSERT INTO events (id, submit_slot, event) VALUES (?, ?, ?)")
+            .bind(&e.id)
+            .bind(e.submit_slot as i64)
+            .bind(&e.event)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
