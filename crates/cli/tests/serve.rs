@@ -89,6 +89,22 @@ fn http(
     )
 }
 
+/// A GET whose answer is text.
+fn get_text(addr: SocketAddr, path: &str, token: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp[9..12].parse().unwrap();
+    (
+        status,
+        resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
 /// The demo's jobs as the API takes them.
 fn demo_jobs() -> Vec<serde_json::Value> {
     let sc = suandian_io::builtin::demo().scenario;

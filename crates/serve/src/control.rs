@@ -363,9 +363,22 @@ impl Loop {
             }
             Command::Metrics { reply } => {
                 let out = self.engine.so_far(self.policy.as_ref());
+                let mut by_state = std::collections::BTreeMap::<String, usize>::new();
+                for j in 0..self.engine.job_count() {
+                    if let Some(st) = self.engine.job_state(j) {
+                        let name = serde_json::to_value(st)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default();
+                        *by_state.entry(name).or_default() += 1;
+                    }
+                }
                 let _ = reply.send(serde_json::json!({
                     "policy": out.policy,
+                    "currency": self.sc.economics.currency,
                     "slots_done": self.engine.slot(),
+                    "running": self.running,
+                    "jobs_by_state": by_state,
                     "metrics": out.metrics,
                     "sites": out.per_site,
                 }));

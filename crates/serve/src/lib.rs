@@ -205,6 +205,7 @@ pub fn serve(
             .route("/v1/status", get(status))
             .route("/v1/metrics", get(metrics))
             .route("/v1/clock", post(clock))
+            .route("/metrics", get(prometheus))
             .fallback(|| async {
                 ApiError {
                     status: StatusCode::NOT_FOUND,
@@ -383,4 +384,173 @@ async fn clock(
         })
         .await?;
     Ok(Json(s).into_response())
+}
+
+/// The figures operators graph, in Prometheus' text format (units in the names), from the same
+/// snapshot as `GET /v1/metrics`.
+async fn prometheus(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    let m = app.control.ask(|reply| Command::Metrics { reply }).await?;
+    let text = prometheus_text(&m);
+    Ok((
+        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+/// `snapshot` (the JSON of `GET /v1/metrics`) as Prometheus text.
+fn prometheus_text(snapshot: &serde_json::Value) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
+        let _ = writeln!(out, "# HELP suandian_{name} {help}");
+        let _ = writeln!(out, "# TYPE suandian_{name} {kind}");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "suandian_{name}{labels} {v}");
+        }
+    };
+    let num = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    let label = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
+    metric(
+        "slots_done",
+        "counter",
+        "Slots the control loop has stepped.",
+        vec![(String::new(), num(&snapshot["slots_done"]))],
+    );
+    metric(
+        "clock_running",
+        "gauge",
+        "1 while the clock runs, 0 while it is stopped.",
+        vec![(
+            String::new(),
+            f64::from(u8::from(snapshot["running"] == true)),
+        )],
+    );
+    let states = snapshot["jobs_by_state"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    metric(
+        "jobs",
+        "gauge",
+        "Jobs by state.",
+        states
+            .iter()
+            .map(|(k, v)| (format!("{{state=\"{}\"}}", label(k)), num(v)))
+            .collect(),
+    );
+    let m = &snapshot["metrics"];
+    let currency = label(snapshot["currency"].as_str().unwrap_or(""));
+    for (key, name, help) in [
+        (
+            "facility_kwh",
+            "facility_energy_kwh",
+            "Facility energy (IT x PUE) so far.",
+        ),
+        ("it_kwh", "it_energy_kwh", "IT energy so far."),
+        (
+            "grid_import_kwh",
+            "grid_import_kwh",
+            "Energy imported from the grid so far.",
+        ),
+        (
+            "green_used_kwh",
+            "green_used_kwh",
+            "Direct green energy that reached the load so far.",
+        ),
+        (
+            "curtailed_kwh",
+            "curtailed_kwh",
+            "Green energy curtailed so far.",
+        ),
+        (
+            "exported_kwh",
+            "exported_kwh",
+            "Energy fed into the grid so far.",
+        ),
+        (
+            "thermal_kwh",
+            "thermal_kwh",
+            "Energy from thermal backup so far.",
+        ),
+        (
+            "import_over_limit_kwh",
+            "import_over_limit_kwh",
+            "Import above connection limits and demand-response caps so far.",
+        ),
+        (
+            "carbon_location_kg",
+            "carbon_scope2_location_kg",
+            "Scope 2 location-based emissions so far.",
+        ),
+        (
+            "carbon_market_kg",
+            "carbon_scope2_market_kg",
+            "Scope 2 market-based emissions so far.",
+        ),
+        (
+            "scope1_kg",
+            "carbon_scope1_kg",
+            "Scope 1 emissions (thermal backup) so far.",
+        ),
+        ("tokens", "tokens", "Inference tokens served so far."),
+    ] {
+        metric(name, "counter", help, vec![(String::new(), num(&m[key]))]);
+    }
+    metric(
+        "energy_cost",
+        "counter",
+        "Energy cost so far (import + thermal + battery wear - export), in the scenario's currency.",
+        vec![(format!("{{currency=\"{currency}\"}}"), num(&m["cost"]))],
+    );
+    metric(
+        "green_share_ratio",
+        "gauge",
+        "Direct green share of facility energy so far.",
+        vec![(String::new(), num(&m["green_share"]))],
+    );
+    let sites = snapshot["sites"].as_array().cloned().unwrap_or_default();
+    for (key, name, help) in [
+        (
+            "facility_kwh",
+            "site_facility_energy_kwh",
+            "Facility energy per site so far.",
+        ),
+        (
+            "grid_import_kwh",
+            "site_grid_import_kwh",
+            "Grid import per site so far.",
+        ),
+        (
+            "peak_import_kw",
+            "site_peak_import_kw",
+            "Highest import per site in any slot so far.",
+        ),
+    ] {
+        let kind = if key.ends_with("_kw") {
+            "gauge"
+        } else {
+            "counter"
+        };
+        metric(
+            name,
+            kind,
+            help,
+            sites
+                .iter()
+                .map(|s| {
+                    (
+                        format!("{{site=\"{}\"}}", label(s["site"].as_str().unwrap_or(""))),
+                        num(&s[key]),
+                    )
+                })
+                .collect(),
+        );
+    }
+    out
 }
