@@ -320,6 +320,24 @@ fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
         m["metrics"]["dr_event_slots"].as_u64().unwrap() > 0,
         "the event covered slots: {m}"
     );
+    // The same figures for Prometheus, units in the names.
+    let (code, text) = get_text(svc.addr, "/metrics", TOKEN);
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains("suandian_slots_done 48\n"), "{text}");
+    let n = jobs.len();
+    assert!(
+        text.contains(&format!("suandian_jobs{{state=\"done\"}} {n}\n")),
+        "{text}"
+    );
+    let kwh = m["metrics"]["facility_kwh"].as_f64().unwrap();
+    assert!(
+        text.contains(&format!("suandian_facility_energy_kwh {kwh}\n")),
+        "{text}"
+    );
+    assert_eq!(
+        get_text(svc.addr, "/metrics", "not-the-token-at-all").0,
+        401
+    );
     let (code, j) = http(
         svc.addr,
         "GET",
