@@ -3,62 +3,13 @@
 //! the culprit. The library's conformance on every reference case is
 //! `crates/gaia/tests/conformance.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use suandian_gaia as gaia;
 
-fn reference() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/gaia");
-    if p.join("timing.csv").is_file() {
-        Some(p)
-    } else {
-        println!("skipped: ../shared/reference/gaia not found");
-        None
-    }
-}
-
-struct Case {
-    zone: String,
-    start: usize,
-    policy: String,
-    carbon_policy: String,
-    wait: String,
-}
-
-impl Case {
-    fn name(&self) -> String {
-        gaia::formats::run_name(
-            &self.policy,
-            self.start,
-            &self.carbon_policy,
-            &self.zone,
-            &self.wait,
-        )
-    }
-}
-
-/// The reference runs, from timing.csv (`zone,start,sched,carbonpol,wait,seconds`).
-fn cases(dir: &Path) -> Vec<Case> {
-    let text = std::fs::read_to_string(dir.join("timing.csv")).unwrap();
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            Case {
-                zone: f[0].into(),
-                start: f[1].parse().unwrap(),
-                policy: f[2].into(),
-                carbon_policy: f[3].into(),
-                wait: f[4].into(),
-            }
-        })
-        .collect()
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
+#[path = "../../gaia/tests/reference/mod.rs"]
+mod reference;
+use reference::{cases, read, reference};
 
 fn first_difference(ours: &str, theirs: &str) -> String {
     for (i, (a, b)) in ours.lines().zip(theirs.lines()).enumerate() {

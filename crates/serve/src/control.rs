@@ -495,20 +495,7 @@ impl Loop {
 
     /// The engine's job from the API's: names to sites, defaults filled in.
     fn job(&self, r: JobRequest) -> Result<Job, ApiError> {
-        let site = |field: String, name: &str| {
-            self.sc
-                .sites
-                .iter()
-                .position(|s| s.name == name)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = self.sc.sites.iter().map(|s| s.name.as_str()).collect();
-                    ApiError::invalid(
-                        field,
-                        format!("`{name}`"),
-                        format!("one of {}", names.join(", ")),
-                    )
-                })
-        };
+        let site = |field: String, name: &str| self.site(field, name);
         let allowed_sites = match &r.allowed_sites {
             Some(names) => names
                 .iter()

@@ -253,21 +253,26 @@ async fn readyz(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiEr
     ))
 }
 
+/// A JSON body as `T`, or a 422 naming the field that does not fit (`what`: what was expected).
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::invalid(
+            if path == "." { "body".into() } else { path },
+            e.inner().to_string(),
+            what,
+        )
+    })
+}
+
 async fn submit(
     State(app): State<App>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     app.auth.write(&headers)?;
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    let job: JobRequest = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::invalid(
-            if path == "." { "body".into() } else { path },
-            e.inner().to_string(),
-            "a job as docs/serve.md describes it",
-        )
-    })?;
+    let job: JobRequest = parse(&body, "a job as docs/serve.md describes it")?;
     let idempotency_key = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()
@@ -306,15 +311,10 @@ async fn event(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     app.auth.write(&headers)?;
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    let event: EventRequest = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::invalid(
-            if path == "." { "body".into() } else { path },
-            e.inner().to_string(),
-            "a demand-response event as docs/serve.md describes it",
-        )
-    })?;
+    let event: EventRequest = parse(
+        &body,
+        "a demand-response event as docs/serve.md describes it",
+    )?;
     let e = app
         .control
         .ask(|reply| Command::Event { event, reply })
@@ -368,14 +368,7 @@ async fn clock(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     app.auth.write(&headers)?;
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    let req: ClockRequest = serde_path_to_error::deserialize(de).map_err(|e| {
-        ApiError::invalid(
-            e.path().to_string(),
-            e.inner().to_string(),
-            "{\"running\": true|false}",
-        )
-    })?;
+    let req: ClockRequest = parse(&body, "{\"running\": true|false}")?;
     let s = app
         .control
         .ask(|reply| Command::Run {
