@@ -320,6 +320,45 @@ fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
         m["metrics"]["dr_event_slots"].as_u64().unwrap() > 0,
         "the event covered slots: {m}"
     );
+    // Listed by state, a page at a time.
+    let (code, page) = http(
+        svc.addr,
+        "GET",
+        "/v1/jobs?state=done&limit=7",
+        Some(TOKEN),
+        &[],
+        "",
+    );
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 7);
+    let next = page["next"].as_str().unwrap().to_string();
+    let (_, rest) = http(
+        svc.addr,
+        "GET",
+        &format!("/v1/jobs?state=done&limit=1000&after={next}"),
+        Some(TOKEN),
+        &[],
+        "",
+    );
+    assert_eq!(
+        rest["jobs"].as_array().unwrap().len(),
+        jobs.len() - 7,
+        "{rest}"
+    );
+    assert!(rest["next"].is_null());
+    let (code, e) = http(
+        svc.addr,
+        "GET",
+        "/v1/jobs?state=sleeping",
+        Some(TOKEN),
+        &[],
+        "",
+    );
+    assert_eq!(
+        (code, e["error"]["field"].as_str()),
+        (422, Some("state")),
+        "{e}"
+    );
     // The same figures for Prometheus, units in the names.
     let (code, text) = get_text(svc.addr, "/metrics", TOKEN);
     assert_eq!(code, 200, "{text}");

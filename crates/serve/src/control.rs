@@ -138,6 +138,12 @@ pub enum Command {
         id: String,
         reply: oneshot::Sender<Option<JobView>>,
     },
+    List {
+        state: Option<String>,
+        after: Option<String>,
+        limit: usize,
+        reply: oneshot::Sender<Result<serde_json::Value, ApiError>>,
+    },
     Event {
         event: EventRequest,
         reply: oneshot::Sender<Result<DemandResponseEvent, ApiError>>,
@@ -355,6 +361,14 @@ impl Loop {
             Command::Job { id, reply } => {
                 let _ = reply.send(self.view(&id));
             }
+            Command::List {
+                state,
+                after,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(self.list(state.as_deref(), after.as_deref(), limit));
+            }
             Command::Event { event, reply } => {
                 let _ = reply.send(self.event(event));
             }
@@ -431,6 +445,62 @@ impl Loop {
             self.keys.insert(k, job.id.clone());
         }
         Ok((self.view(&job.id).expect("just submitted"), true))
+    }
+
+    /// Jobs in submission order, those in `state` only, from the one after `after` on, at most
+    /// `limit`; `next` is the cursor for the following page.
+    fn list(
+        &self,
+        state: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<serde_json::Value, ApiError> {
+        const STATES: [&str; 6] = [
+            "pending",
+            "queued",
+            "running",
+            "suspended",
+            "migrating",
+            "done",
+        ];
+        if let Some(st) = state {
+            if !STATES.contains(&st) {
+                return Err(ApiError::invalid(
+                    "state",
+                    format!("`{st}`"),
+                    format!("one of {}", STATES.join(", ")),
+                ));
+            }
+        }
+        let from = match after {
+            Some(id) => {
+                self.engine.job_by_id(id).ok_or_else(|| {
+                    ApiError::invalid(
+                        "after",
+                        format!("`{id}`"),
+                        "the id of a submitted job (the `next` of a page)",
+                    )
+                })? + 1
+            }
+            None => 0,
+        };
+        let mut jobs = Vec::new();
+        let mut next = None;
+        for j in from..self.engine.job_count() {
+            let Some(id) = self.engine.job(j).map(|x| x.id.clone()) else {
+                continue;
+            };
+            let Some(v) = self.view(&id) else { continue };
+            if state.is_some_and(|st| st != v.state) {
+                continue;
+            }
+            if jobs.len() == limit {
+                next = jobs.last().map(|l: &JobView| l.id.clone());
+                break;
+            }
+            jobs.push(v);
+        }
+        Ok(serde_json::json!({ "jobs": jobs, "next": next }))
     }
 
     /// Check an event, commit it, then hand it to the engine.

@@ -199,7 +199,7 @@ pub fn serve(
                 get(|| async { Json(serde_json::json!({"status": "ok"})) }),
             )
             .route("/readyz", get(readyz))
-            .route("/v1/jobs", post(submit))
+            .route("/v1/jobs", post(submit).get(list))
             .route("/v1/jobs/{id}", get(job))
             .route("/v1/events", post(event))
             .route("/v1/status", get(status))
@@ -320,6 +320,57 @@ async fn event(
         .ask(|reply| Command::Event { event, reply })
         .await??;
     Ok((StatusCode::CREATED, Json(e)).into_response())
+}
+
+async fn list(
+    State(app): State<App>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    let (mut state, mut after, mut limit) = (None, None, 100usize);
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "state" => state = Some(v.to_string()),
+            "after" => after = Some(v.to_string()),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "limit",
+                            format!("`{v}`"),
+                            "a whole number from 1 to 1000",
+                        )
+                    })?
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    other.to_string(),
+                    "an unknown query parameter",
+                    "state, after or limit",
+                ))
+            }
+        }
+    }
+    let page = app
+        .control
+        .ask(|reply| Command::List {
+            state,
+            after,
+            limit,
+            reply,
+        })
+        .await??;
+    Ok(Json(page).into_response())
 }
 
 async fn job(
