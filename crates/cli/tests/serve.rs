@@ -492,3 +492,37 @@ fn kill_9_mid_stream_loses_no_acknowledged_job() {
     drop(svc);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGTERM ends the service cleanly (exit 0, promptly), and what it accepted is there when it
+/// starts again.
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let dir = std::env::temp_dir().join(format!("suandian-term-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("t.db");
+    let _ = std::fs::remove_file(&db);
+    let mut svc = start(&db, true);
+    let body = r#"{"id": "one", "accelerators": 1, "runtime_h": 1.0}"#;
+    assert_eq!(try_http(svc.addr, "/v1/jobs", "k1", body), Some(201));
+    let pid = svc.child.id().to_string();
+    let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(ok.success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = svc.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    drop(svc);
+    let svc = start(&db, true);
+    let (code, j) = http(svc.addr, "GET", "/v1/jobs/one", Some(TOKEN), &[], "");
+    assert_eq!(code, 200, "{j}");
+    drop(svc);
+    let _ = std::fs::remove_dir_all(&dir);
+}
