@@ -1,0 +1,126 @@
+//! Load on `suandian serve`: job submissions from concurrent clients over keep-alive HTTP/1.1
+//! connections to 127.0.0.1, for a bounded time, against the SQLite store (every 2xx is on
+//! disk, synchronous=FULL). Prints the sustained rate and the latency percentiles.
+//!
+//!     cargo bench -p suandian --bench serve_load               # 60 s, 16 clients
+//!     cargo bench -p suandian --bench serve_load -- 10 8       # 10 s, 8 clients
+//!
+//! Results: docs/benchmarks.md.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "bench-admin-token-0123456789";
+
+/// One POST on a kept-alive connection; the status.
+fn post(
+    w: &mut TcpStream,
+    r: &mut BufReader<TcpStream>,
+    host: &str,
+    body: &str,
+    key: &str,
+) -> Option<u16> {
+    let req = format!(
+        "POST /v1/jobs HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAuthorization: Bearer {TOKEN}\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    w.write_all(req.as_bytes()).ok()?;
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let status: u16 = line.get(9..12)?.parse().ok()?;
+    let mut len = 0usize;
+    loop {
+        line.clear();
+        r.read_line(&mut line).ok()?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(status)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let seconds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(60);
+    let clients: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(16);
+    let dir = std::env::temp_dir().join(format!("suandian-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_suandian"))
+        .args([
+            "serve",
+            "--builtin",
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--paused",
+        ])
+        .arg("--database")
+        .arg(dir.join("load.db"))
+        .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut w = TcpStream::connect(&addr).unwrap();
+                w.set_nodelay(true).unwrap();
+                let mut r = BufReader::new(w.try_clone().unwrap());
+                let (mut lat, mut errors) = (Vec::new(), 0usize);
+                let mut k = 0;
+                while Instant::now() < deadline {
+                    let id = format!("c{c}-{k}");
+                    let body = format!(r#"{{"id": "{id}", "accelerators": 1, "runtime_h": 1.0}}"#);
+                    let t = Instant::now();
+                    match post(&mut w, &mut r, &addr, &body, &id) {
+                        Some(201) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
+                        _ => errors += 1,
+                    }
+                    k += 1;
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let (mut lat, mut errors) = (Vec::new(), 0);
+    for h in handles {
+        let (l, e) = h.join().unwrap();
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    println!(
+        "{clients} clients, {elapsed:.1} s: {} jobs accepted ({:.0} per s), {errors} errors; latency ms p50 {:.2}, p99 {:.2}, max {:.2}",
+        lat.len(),
+        lat.len() as f64 / elapsed,
+        pct(0.5),
+        pct(0.99),
+        lat.last().copied().unwrap_or(0.0)
+    );
+}
