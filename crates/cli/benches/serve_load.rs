@@ -4,6 +4,8 @@
 //!
 //!     cargo bench -p suandian --bench serve_load               # 60 s, 16 clients
 //!     cargo bench -p suandian --bench serve_load -- 10 8       # 10 s, 8 clients
+//!     cargo bench -p suandian --bench serve_load -- 60 16 run  # the clock running (a slot a
+//!                                                              # second, coordinated re-plans)
 //!
 //! Results: docs/benchmarks.md.
 
@@ -53,6 +55,7 @@ fn main() {
         .collect();
     let seconds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(60);
     let clients: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(16);
+    let running = args.get(2).is_some_and(|a| a == "run");
     let dir = std::env::temp_dir().join(format!("suandian-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_suandian"))
@@ -62,8 +65,10 @@ fn main() {
             "demo",
             "--listen",
             "127.0.0.1:0",
-            "--paused",
+            "--speed",
+            "3600",
         ])
+        .args(if running { &[][..] } else { &["--paused"][..] })
         .arg("--database")
         .arg(dir.join("load.db"))
         .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
@@ -110,6 +115,15 @@ fn main() {
         errors += e;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    if running {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        let req = format!("GET /v1/status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
+        println!("the loop under this load: {body}");
+    }
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);

@@ -126,6 +126,10 @@ pub struct Status {
     pub slots: usize,
     pub running: bool,
     pub jobs: usize,
+    /// Wall-clock time of the last slot's step (the policy's re-plan and the engine), ms.
+    pub last_step_ms: f64,
+    /// The longest step so far, ms.
+    pub max_step_ms: f64,
 }
 
 pub enum Command {
@@ -176,6 +180,8 @@ struct Loop {
     /// Idempotency keys and ids already taken.
     keys: std::collections::HashMap<String, String>,
     slot_interval: Duration,
+    last_step_ms: f64,
+    max_step_ms: f64,
 }
 
 impl Control {
@@ -210,6 +216,8 @@ impl Control {
                     running,
                     keys: Default::default(),
                     slot_interval,
+                    last_step_ms: 0.0,
+                    max_step_ms: 0.0,
                 };
                 match l.restore(&stored, &events, done) {
                     Ok(()) => {
@@ -285,6 +293,16 @@ impl Loop {
         let mut next = Instant::now() + self.slot_interval;
         loop {
             let stepping = self.running && self.engine.slot() < self.sc.grid.slots;
+            // A slot that is due is stepped before the next command: a steady stream of
+            // requests never holds the clock back.
+            if stepping && Instant::now() >= next {
+                if let Err(e) = self.step() {
+                    eprintln!("error: {e}; the loop is paused");
+                    self.running = false;
+                }
+                next += self.slot_interval;
+                continue;
+            }
             let wait = if stepping {
                 next.saturating_duration_since(Instant::now())
             } else {
@@ -299,13 +317,6 @@ impl Loop {
                     }
                     self.handle(cmd);
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) if stepping => {
-                    if let Err(e) = self.step() {
-                        eprintln!("error: {e}; the loop is paused");
-                        self.running = false;
-                    }
-                    next += self.slot_interval;
-                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
@@ -314,9 +325,12 @@ impl Loop {
 
     /// Step one slot, then record it as done.
     fn step(&mut self) -> Result<(), String> {
+        let t = Instant::now();
         self.engine
             .step(SlotInput::default(), self.policy.as_mut(), &mut NoSink)
             .map_err(|e| e.to_string())?;
+        self.last_step_ms = t.elapsed().as_secs_f64() * 1000.0;
+        self.max_step_ms = self.max_step_ms.max(self.last_step_ms);
         let done = self.engine.slot();
         self.rt.block_on(self.store.set_slots_done(done))
     }
@@ -328,6 +342,8 @@ impl Loop {
             slots: self.sc.grid.slots,
             running: self.running,
             jobs: self.engine.job_count(),
+            last_step_ms: self.last_step_ms,
+            max_step_ms: self.max_step_ms,
         }
     }
 
@@ -392,6 +408,8 @@ impl Loop {
                     "currency": self.sc.economics.currency,
                     "slots_done": self.engine.slot(),
                     "running": self.running,
+                    "last_step_ms": self.last_step_ms,
+                    "max_step_ms": self.max_step_ms,
                     "jobs_by_state": by_state,
                     "metrics": out.metrics,
                     "sites": out.per_site,

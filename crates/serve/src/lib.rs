@@ -475,6 +475,18 @@ fn prometheus_text(snapshot: &serde_json::Value) -> String {
             f64::from(u8::from(snapshot["running"] == true)),
         )],
     );
+    metric(
+        "step_seconds",
+        "gauge",
+        "Wall-clock time of the last slot's step (re-plan and engine).",
+        vec![(String::new(), num(&snapshot["last_step_ms"]) / 1000.0)],
+    );
+    metric(
+        "step_seconds_max",
+        "gauge",
+        "The longest step so far.",
+        vec![(String::new(), num(&snapshot["max_step_ms"]) / 1000.0)],
+    );
     let states = snapshot["jobs_by_state"]
         .as_object()
         .cloned()
