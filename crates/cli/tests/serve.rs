@@ -386,6 +386,10 @@ fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
         "",
     );
     assert_eq!((code, j["state"].as_str()), (200, Some("done")), "{j}");
+    // Its history: the decisions the engine took, the first a start where it ran.
+    let history = j["history"].as_array().unwrap();
+    assert_eq!(history[0]["action"], "start", "{j}");
+    assert_eq!(history[0]["at_h"], j["started_h"], "{j}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

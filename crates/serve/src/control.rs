@@ -107,7 +107,7 @@ pub struct EventRequest {
     pub penalty_per_kwh: Option<f64>,
 }
 
-/// A job's state as the API shows it.
+/// A job's state as the API shows it, with what the policy decided for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobView {
     pub id: String,
@@ -116,6 +116,20 @@ pub struct JobView {
     pub arrival_h: f64,
     pub started_h: Option<f64>,
     pub completed_h: Option<f64>,
+    /// Every start (or power-level change), suspension and migration, in order.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// One decision about a job.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub at_h: f64,
+    /// `start`, `suspend` or `migrate`.
+    pub action: &'static str,
+    /// Where it started, ran, or moves to.
+    pub site: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power_level: Option<f64>,
 }
 
 /// The loop's state as the API shows it.
@@ -182,6 +196,8 @@ struct Loop {
     slot_interval: Duration,
     last_step_ms: f64,
     max_step_ms: f64,
+    /// Each job's decisions (rebuilt by the re-stepping after a restart).
+    history: std::collections::HashMap<String, Vec<HistoryEntry>>,
 }
 
 impl Control {
@@ -218,6 +234,7 @@ impl Control {
                     slot_interval,
                     last_step_ms: 0.0,
                     max_step_ms: 0.0,
+                    history: Default::default(),
                 };
                 match l.restore(&stored, &events, done) {
                     Ok(()) => {
@@ -281,8 +298,7 @@ impl Loop {
                 .submit(input)
                 .map_err(|e| format!("restoring the stored jobs: {e}"))?;
             if t < done && t < self.sc.grid.slots {
-                self.engine
-                    .step(SlotInput::default(), self.policy.as_mut(), &mut NoSink)
+                self.step_engine()
                     .map_err(|e| format!("restoring slot {t}: {e}"))?;
             }
         }
@@ -324,11 +340,29 @@ impl Loop {
     }
 
     /// Step one slot, then record it as done.
+    /// Step the engine one slot and keep each job's decisions.
+    fn step_engine(&mut self) -> Result<(), EngineError> {
+        let decisions = self
+            .engine
+            .step(SlotInput::default(), self.policy.as_mut(), &mut NoSink)?
+            .to_vec();
+        for d in &decisions {
+            let r = self.engine.describe(d);
+            if let Some(job) = r.job {
+                self.history.entry(job).or_default().push(HistoryEntry {
+                    at_h: r.at_h,
+                    action: r.action,
+                    site: r.site,
+                    power_level: r.power_level,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn step(&mut self) -> Result<(), String> {
         let t = Instant::now();
-        self.engine
-            .step(SlotInput::default(), self.policy.as_mut(), &mut NoSink)
-            .map_err(|e| e.to_string())?;
+        self.step_engine().map_err(|e| e.to_string())?;
         self.last_step_ms = t.elapsed().as_secs_f64() * 1000.0;
         self.max_step_ms = self.max_step_ms.max(self.last_step_ms);
         let done = self.engine.slot();
@@ -362,6 +396,7 @@ impl Loop {
             arrival_h: job.arrival_h,
             started_h,
             completed_h,
+            history: self.history.get(id).cloned().unwrap_or_default(),
         })
     }
 
