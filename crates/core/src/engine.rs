@@ -984,15 +984,7 @@ impl<'s> Engine<'s> {
             let rt = &self.jobs[j];
             if rt.state == JobState::Running {
                 let job = &self.defs[j];
-                let spec = &sc.sites[rt.site].accelerators;
-                let (_, kwh) = segment(
-                    spec,
-                    job.accelerators,
-                    rt.level,
-                    rt.remaining_h,
-                    now_h,
-                    end_h,
-                );
+                let (_, kwh) = job_segment(sc, job, rt, now_h, end_h);
                 let srt = &mut self.sites[rt.site];
                 srt.committed_acc += job.accelerators;
                 srt.jobs_it_kwh += kwh;
@@ -1145,7 +1137,7 @@ impl<'s> Engine<'s> {
 
     /// The accounting so far, as [`Engine::finish`] would give it now (the engine goes on).
     pub fn so_far(&self, policy: &dyn Policy) -> RunOutcome {
-        self.outcome(self.acc.clone(), policy)
+        self.outcome(policy)
     }
 
     /// When a job started and finished, and where it runs or ran (`None` for an unknown job).
@@ -1158,11 +1150,10 @@ impl<'s> Engine<'s> {
     /// The run's result once every slot is stepped (or the driver stops): the metrics, each
     /// site's, and every job's outcome. The timeline went to the sink.
     pub fn finish(self, policy: &dyn Policy) -> RunOutcome {
-        let acc = self.acc.clone();
-        self.outcome(acc, policy)
+        self.outcome(policy)
     }
 
-    fn outcome(&self, acc: Accumulator, policy: &dyn Policy) -> RunOutcome {
+    fn outcome(&self, policy: &dyn Policy) -> RunOutcome {
         let sc = &self.sc;
         let outcomes: Vec<JobOutcome> = self
             .defs
@@ -1193,7 +1184,7 @@ impl<'s> Engine<'s> {
             .iter()
             .map(|j| j.runtime_h * f64::from(j.accelerators))
             .sum();
-        let (metrics, per_site) = acc.finish(
+        let (metrics, per_site) = self.acc.finish(
             sc,
             &outcomes,
             work_total_acc_h,
@@ -1266,6 +1257,19 @@ fn segment(
     (run_h, f64::from(acc) * spec.busy_extra_kw(level) * run_h)
 }
 
+/// [`segment`] of job `j` as it runs now (its site, power level and work left).
+fn job_segment(sc: &Scenario, j: &Job, rt: &JobRt, from_h: f64, end_h: f64) -> (f64, f64) {
+    let spec = &sc.sites[rt.site].accelerators;
+    segment(
+        spec,
+        j.accelerators,
+        rt.level,
+        rt.remaining_h,
+        from_h,
+        end_h,
+    )
+}
+
 /// Take a running job off its site for the rest of the slot (slot-start phase).
 fn release(
     sc: &Scenario,
@@ -1278,8 +1282,7 @@ fn release(
 ) {
     let j = &defs[job];
     let rt = &mut jobs[job];
-    let spec = &sc.sites[rt.site].accelerators;
-    let (_, kwh) = segment(spec, j.accelerators, rt.level, rt.remaining_h, now_h, end_h);
+    let (_, kwh) = job_segment(sc, j, rt, now_h, end_h);
     let srt = &mut sites[rt.site];
     srt.committed_acc -= j.accelerators;
     srt.jobs_it_kwh -= kwh;
@@ -1301,14 +1304,7 @@ fn run_now(
     let j = &defs[job];
     let rt = &mut jobs[job];
     let spec = &sc.sites[rt.site].accelerators;
-    let (run_h, kwh) = segment(
-        spec,
-        j.accelerators,
-        rt.level,
-        rt.remaining_h,
-        from_h,
-        end_h,
-    );
+    let (run_h, kwh) = job_segment(sc, j, rt, from_h, end_h);
     let progress_h = run_h * spec.speed(rt.level);
     rt.remaining_h -= progress_h;
     // The restart overhead runs first.

@@ -343,7 +343,6 @@ pub(crate) struct ItUse {
 }
 
 /// Collects per-slot flows during a run.
-#[derive(Clone)]
 pub(crate) struct Accumulator {
     sites: Vec<SiteMetrics>,
     /// Penalty per kWh above a limit where no event sets one.
@@ -475,8 +474,9 @@ impl Accumulator {
         })
     }
 
+    /// The totals so far; the accumulator goes on (a live engine asks mid-run).
     pub(crate) fn finish(
-        mut self,
+        &self,
         sc: &Scenario,
         jobs: &[JobOutcome],
         work_total_acc_h: f64,
@@ -485,7 +485,8 @@ impl Accumulator {
         power_deferrals: u64,
     ) -> (Metrics, Vec<SiteMetrics>) {
         let mut t = Metrics::default();
-        for (s, m) in self.sites.iter_mut().enumerate() {
+        let mut sites = self.sites.clone();
+        for (s, m) in sites.iter_mut().enumerate() {
             let grid = &sc.sites[s].grid;
             m.green_share = ratio(m.green_used_kwh, m.facility_kwh);
             let covered = grid.green_certificates_kwh.min(m.grid_import_kwh);
@@ -568,7 +569,7 @@ impl Accumulator {
         t.rejected_actions = rejected_actions;
         t.power_preemptions = power_preemptions;
         t.power_deferrals = power_deferrals;
-        (t, self.sites)
+        (t, sites)
     }
 }
 
