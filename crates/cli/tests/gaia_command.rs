@@ -9,20 +9,7 @@ use suandian_gaia as gaia;
 
 #[path = "../../gaia/tests/reference/mod.rs"]
 mod reference;
-use reference::{cases, read, reference};
-
-fn first_difference(ours: &str, theirs: &str) -> String {
-    for (i, (a, b)) in ours.lines().zip(theirs.lines()).enumerate() {
-        if a != b {
-            return format!("line {}: ours `{a}`, GAIA `{b}`", i + 1);
-        }
-    }
-    format!(
-        "{} lines here, {} in GAIA's",
-        ours.lines().count(),
-        theirs.lines().count()
-    )
-}
+use reference::{cases, first_difference, read, reference};
 
 #[test]
 fn the_binary_writes_gaias_three_files() {

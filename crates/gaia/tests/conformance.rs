@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use suandian_gaia as gaia;
 
 mod reference;
-use reference::{cases, read, reference};
+use reference::{cases, first_difference, read, reference};
 
 /// GAIA's totals file: (carbon_cost, dollar_cost).
 fn totals(text: &str) -> (f64, f64) {
@@ -31,19 +31,6 @@ fn mean_wait(details: &str) -> f64 {
         .map(|l| l.split(',').nth(9).unwrap().parse().unwrap())
         .collect();
     waits.iter().sum::<f64>() / waits.len() as f64
-}
-
-fn first_difference(ours: &str, theirs: &str) -> String {
-    for (i, (a, b)) in ours.lines().zip(theirs.lines()).enumerate() {
-        if a != b {
-            return format!("line {}: ours `{a}`, GAIA `{b}`", i + 1);
-        }
-    }
-    format!(
-        "{} lines here, {} in GAIA's",
-        ours.lines().count(),
-        theirs.lines().count()
-    )
 }
 
 #[test]

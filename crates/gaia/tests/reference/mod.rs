@@ -57,3 +57,17 @@ pub fn cases(dir: &Path) -> Vec<Case> {
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// Where our file first differs from GAIA's, for a failure message.
+pub fn first_difference(ours: &str, theirs: &str) -> String {
+    for (i, (a, b)) in ours.lines().zip(theirs.lines()).enumerate() {
+        if a != b {
+            return format!("line {}: ours `{a}`, GAIA `{b}`", i + 1);
+        }
+    }
+    format!(
+        "{} lines here, {} in GAIA's",
+        ours.lines().count(),
+        theirs.lines().count()
+    )
+}
