@@ -2,6 +2,11 @@
 //! (its metrics equal simulate's for the same jobs), writes refused without the token, inputs
 //! refused with the field named, idempotent submissions, and a SIGKILL mid-run that loses
 //! nothing: restarted on the same database, the run ends with simulate's metrics.
+//!
+//! Every test runs on both storage backends: SQLite (a file) and PostgreSQL, whose URL
+//! `SUANDIAN_TEST_POSTGRES` gives (`scripts/postgres-dev.sh start` starts one on 127.0.0.1;
+//! `.ci/run` does, and sets `SUANDIAN_REQUIRE_POSTGRES=1` so that it is not skipped there).
+//! Each test gets a database of its own (`psql` makes it).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -22,7 +27,83 @@ impl Drop for Service {
     }
 }
 
-fn start(db: &std::path::Path, paused: bool) -> Service {
+/// Where a test keeps its state: a SQLite file or a PostgreSQL database of its own.
+enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    /// A fresh, empty database named after `name` on `backend` (`sqlite` or `postgres`), or
+    /// `None` (with the reason printed) where PostgreSQL is not at hand.
+    fn fresh(backend: &str, name: &str) -> Option<Db> {
+        let unique = format!("suandian_{name}_{}", std::process::id());
+        if backend == "sqlite" {
+            let dir = std::env::temp_dir().join(&unique);
+            std::fs::create_dir_all(&dir).unwrap();
+            return Some(Db::Sqlite(dir.join("state.db")));
+        }
+        let Ok(base) = std::env::var("SUANDIAN_TEST_POSTGRES") else {
+            assert!(
+                std::env::var_os("SUANDIAN_REQUIRE_POSTGRES").is_none(),
+                "SUANDIAN_REQUIRE_POSTGRES is set but SUANDIAN_TEST_POSTGRES is not"
+            );
+            eprintln!("skipped: SUANDIAN_TEST_POSTGRES not set (scripts/postgres-dev.sh start)");
+            return None;
+        };
+        let out = Command::new("psql")
+            .args([base.as_str(), "-v", "ON_ERROR_STOP=1", "-q", "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {unique}"))
+            .arg("-c")
+            .arg(format!("CREATE DATABASE {unique}"))
+            .output()
+            .expect("psql (PostgreSQL's client) runs");
+        assert!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (server, _) = base.rsplit_once('/').expect("a URL ending in /DATABASE");
+        Some(Db::Postgres(format!("{server}/{unique}")))
+    }
+
+    fn arg(&self) -> std::ffi::OsString {
+        match self {
+            Db::Sqlite(p) => p.clone().into_os_string(),
+            Db::Postgres(u) => u.into(),
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Db::Sqlite(p) = self {
+            let _ = std::fs::remove_dir_all(p.parent().unwrap());
+        }
+    }
+}
+
+/// `body` as a test on each backend.
+macro_rules! on_both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                if let Some(db) = super::Db::fresh("sqlite", stringify!($body)) {
+                    super::$body(&db);
+                }
+            }
+            #[test]
+            fn postgres() {
+                if let Some(db) = super::Db::fresh("postgres", stringify!($body)) {
+                    super::$body(&db);
+                }
+            }
+        }
+    };
+}
+
+fn start(db: &Db, paused: bool) -> Service {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_suandian"));
     cmd.args([
         "serve",
@@ -34,7 +115,7 @@ fn start(db: &std::path::Path, paused: bool) -> Service {
         "18000",
     ])
     .arg("--database")
-    .arg(db)
+    .arg(db.arg())
     .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
@@ -174,13 +255,12 @@ fn wait_until_done(addr: SocketAddr, limit: Duration) -> serde_json::Value {
     }
 }
 
-#[test]
-fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
-    let dir = std::env::temp_dir().join(format!("suandian-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("a.db");
-    let _ = std::fs::remove_file(&db);
-    let svc = start(&db, true);
+on_both_backends!(
+    the_service_runs_what_simulate_runs_and_refuses_what_it_must,
+    runs_what_simulate_runs
+);
+fn runs_what_simulate_runs(db: &Db) {
+    let svc = start(db, true);
     let a = svc.addr;
     assert_eq!(http(a, "GET", "/healthz", None, &[], "").0, 200);
     let jobs = demo_jobs();
@@ -305,7 +385,7 @@ fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
         std::thread::sleep(Duration::from_millis(20));
     }
     drop(svc); // SIGKILL
-    let svc = start(&db, false);
+    let svc = start(db, false);
     let s = http(svc.addr, "GET", "/v1/status", Some(TOKEN), &[], "").1;
     assert_eq!(s["jobs"], jobs.len(), "every acknowledged job is back: {s}");
     assert!(
@@ -390,7 +470,6 @@ fn the_service_runs_what_simulate_runs_and_refuses_what_it_must() {
     let history = j["history"].as_array().unwrap();
     assert_eq!(history[0]["action"], "start", "{j}");
     assert_eq!(history[0]["at_h"], j["started_h"], "{j}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// [`http`] that says `None` where the service did not answer (killed mid-request).
@@ -407,24 +486,23 @@ fn try_http(addr: SocketAddr, path: &str, key: &str, body: &str) -> Option<u16> 
     resp.get(9..12)?.parse().ok()
 }
 
+on_both_backends!(
+    kill_9_mid_stream_loses_no_acknowledged_job,
+    kill_9_mid_stream
+);
 /// 10,000 submissions from 8 concurrent clients over ten rounds, the service killed with
 /// SIGKILL mid-stream each round and restarted on the same database: every job that got a
 /// 2xx is there, once; a job that got no answer is there at most once (its key, sent again,
 /// gives it back or makes it, never a second one).
-#[test]
-fn kill_9_mid_stream_loses_no_acknowledged_job() {
+fn kill_9_mid_stream(db: &Db) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    let dir = std::env::temp_dir().join(format!("suandian-crash-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("c.db");
-    let _ = std::fs::remove_file(&db);
     let clients = 8;
     let per_round = 1000;
     let mut acked: Vec<String> = Vec::new();
     let mut unanswered: Vec<String> = Vec::new();
     for round in 0..10 {
-        let mut svc = start(&db, true);
+        let mut svc = start(db, true);
         let addr = svc.addr;
         let done = Arc::new(AtomicUsize::new(0));
         let handles: Vec<_> = (0..clients)
@@ -468,7 +546,7 @@ fn kill_9_mid_stream_loses_no_acknowledged_job() {
         !unanswered.is_empty(),
         "the kills came after every answer: the test proves nothing"
     );
-    let svc = start(&db, true);
+    let svc = start(db, true);
     let a = svc.addr;
     for id in &acked {
         let (code, j) = http(a, "GET", &format!("/v1/jobs/{id}"), Some(TOKEN), &[], "");
@@ -494,18 +572,13 @@ fn kill_9_mid_stream_loses_no_acknowledged_job() {
     assert_eq!(after, before + made);
     assert_eq!(after, 10 * per_round, "every job once, none twice");
     drop(svc);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
+on_both_backends!(sigterm_shuts_down_gracefully, sigterm);
 /// SIGTERM ends the service cleanly (exit 0, promptly), and what it accepted is there when it
 /// starts again.
-#[test]
-fn sigterm_shuts_down_gracefully() {
-    let dir = std::env::temp_dir().join(format!("suandian-term-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("t.db");
-    let _ = std::fs::remove_file(&db);
-    let mut svc = start(&db, true);
+fn sigterm(db: &Db) {
+    let mut svc = start(db, true);
     let body = r#"{"id": "one", "accelerators": 1, "runtime_h": 1.0}"#;
     assert_eq!(try_http(svc.addr, "/v1/jobs", "k1", body), Some(201));
     let pid = svc.child.id().to_string();
@@ -524,9 +597,35 @@ fn sigterm_shuts_down_gracefully() {
     };
     assert!(status.success(), "{status:?}");
     drop(svc);
-    let svc = start(&db, true);
+    let svc = start(db, true);
     let (code, j) = http(svc.addr, "GET", "/v1/jobs/one", Some(TOKEN), &[], "");
     assert_eq!(code, 200, "{j}");
     drop(svc);
-    let _ = std::fs::remove_dir_all(&dir);
+    // The database holds this run: another policy on it would re-step its jobs into another
+    // run, so it is refused, with the reason.
+    let out = Command::new(env!("CARGO_BIN_EXE_suandian"))
+        .args([
+            "serve",
+            "--builtin",
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "-p",
+            "asap",
+        ])
+        .arg("--database")
+        .arg(db.arg())
+        .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("holds a run of scenario `demo") && err.contains("policy coordinated, not of"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("suandian-dev"),
+        "a password in a message: {err}"
+    );
 }

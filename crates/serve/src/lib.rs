@@ -16,7 +16,6 @@ use control::{Command, Control, EventRequest, JobRequest};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use suandian_core::model::Scenario;
 use suandian_core::policy::Policy;
@@ -142,8 +141,9 @@ struct App {
 pub struct Config {
     /// Where to listen (127.0.0.1 unless told otherwise; port 0 picks one).
     pub listen: SocketAddr,
-    /// The SQLite file that holds the accepted jobs and the loop's progress.
-    pub database: PathBuf,
+    /// Where the accepted jobs and the loop's progress are kept: a SQLite file, or a
+    /// `postgres://` URL.
+    pub database: String,
     /// Slots per slot length of wall time: 1 is real time; 3600 runs an hourly slot a second.
     pub speed: f64,
     pub policy: Box<dyn Policy + Send>,
@@ -182,7 +182,9 @@ pub fn serve(
     // One scenario for the life of the process: the engine borrows it.
     let sc: &'static Scenario = Box::leak(Box::new(sc));
     rt.block_on(async move {
-        let store = store::Store::open(&cfg.database).await?;
+        let store = store::open(&cfg.database).await?;
+        let (fingerprint, described) = run_fingerprint(sc, cfg.policy.name(), cfg.forecast);
+        store.claim(&fingerprint, &described).await?;
         let control =
             Control::start(sc, cfg.policy, store, cfg.speed, !cfg.paused, cfg.forecast).await?;
         let app = App {
@@ -226,6 +228,30 @@ pub fn serve(
             .await
             .map_err(|e| format!("the server stopped: {e}"))
     })
+}
+
+/// What a database's stored inputs belong to: the scenario (its jobs aside: the service's come
+/// through the API), the policy and the forecasts, as a SHA-256 digest and in words.
+fn run_fingerprint(
+    sc: &Scenario,
+    policy: String,
+    forecast: suandian_core::forecast::ForecastKind,
+) -> (String, String) {
+    let mut v = serde_json::to_value(sc).expect("a scenario serialises");
+    if let Some(o) = v.as_object_mut() {
+        o.remove("jobs");
+    }
+    let text = serde_json::json!({"scenario": v, "policy": policy, "forecast": forecast});
+    let d = Sha256::digest(text.to_string().as_bytes());
+    let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    let described = format!(
+        "scenario `{}` ({} sites, {} slots, fingerprint {}), policy {policy}",
+        sc.name,
+        sc.sites.len(),
+        sc.grid.slots,
+        &hex[..12]
+    );
+    (hex, described)
 }
 
 async fn shutdown() {

@@ -1,31 +1,49 @@
-//! Durable state in SQLite (one file, WAL, full sync): the jobs accepted, each with the slot
+//! Durable state behind one trait, [`Storage`], in SQLite (one file, WAL, full sync; the
+//! default) or PostgreSQL (`postgres://…`): the jobs and events accepted, each with the slot
 //! before which the engine took it, and the last slot the engine finished. The engine is
-//! deterministic, so these inputs are the state: a restart re-steps the engine through them
-//! and reaches the decisions and metrics it had (docs/serve.md). Queries are parameterised.
+//! deterministic, so these inputs are the state: a restart re-steps the engine through them and
+//! reaches the decisions and metrics it had (docs/serve.md). Both backends run the same
+//! statements (parameterised, `$1` placeholders, which SQLite reads too); only the schema's
+//! auto-numbered key is spelled per backend.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
 
-/// The schema, applied in order; `schema_version` records how far a database is.
+/// The schema, applied in order; `schema_version` records how far a database is. `{SEQ}` is
+/// the backend's auto-numbered key.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE jobs (
-        seq INTEGER PRIMARY KEY,
+        seq {SEQ},
         id TEXT NOT NULL UNIQUE,
         idempotency_key TEXT UNIQUE,
-        submit_slot INTEGER NOT NULL,
+        submit_slot BIGINT NOT NULL,
         job TEXT NOT NULL
     );
     CREATE TABLE progress (
-        one INTEGER PRIMARY KEY CHECK (one = 1),
-        slots_done INTEGER NOT NULL
+        one BIGINT PRIMARY KEY CHECK (one = 1),
+        slots_done BIGINT NOT NULL
     );
     INSERT INTO progress (one, slots_done) VALUES (1, 0);",
     "CREATE TABLE events (
-        seq INTEGER PRIMARY KEY,
+        seq {SEQ},
         id TEXT NOT NULL UNIQUE,
-        submit_slot INTEGER NOT NULL,
+        submit_slot BIGINT NOT NULL,
         event TEXT NOT NULL
+    );",
+    // What the stored inputs were accepted for: a restart on another scenario or policy would
+    // re-step them into a different run, so it is refused.
+    "CREATE TABLE run (
+        one BIGINT PRIMARY KEY CHECK (one = 1),
+        fingerprint TEXT NOT NULL,
+        described TEXT NOT NULL
     );",
 ];
 
@@ -46,18 +64,54 @@ pub struct StoredJob {
     pub job: String,
 }
 
-#[derive(Clone)]
-pub struct Store {
-    pool: SqlitePool,
+pub type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// What the service keeps. Each write returns once it is committed.
+pub trait Storage: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Every job, in the order accepted.
+    fn jobs(&self) -> Answer<'_, Vec<StoredJob>>;
+    fn insert_job<'a>(&'a self, j: &'a StoredJob) -> Answer<'a, ()>;
+    /// Every event, in the order accepted.
+    fn events(&self) -> Answer<'_, Vec<StoredEvent>>;
+    fn insert_event<'a>(&'a self, e: &'a StoredEvent) -> Answer<'a, ()>;
+    /// How many slots the engine has finished.
+    fn slots_done(&self) -> Answer<'_, usize>;
+    fn set_slots_done(&self, n: usize) -> Answer<'_, ()>;
+    /// Bind the database to a run (scenario, policy, forecasts: `fingerprint`, with
+    /// `described` for the message), or check that it is bound to this one.
+    fn claim<'a>(&'a self, fingerprint: &'a str, described: &'a str) -> Answer<'a, ()>;
 }
 
-fn db_err(e: sqlx::Error) -> String {
-    format!("database: {e}")
-}
+pub type Store = Arc<dyn Storage>;
 
-impl Store {
-    /// Open (or create) the database file and bring its schema up to date.
-    pub async fn open(path: &Path) -> Result<Store, String> {
+/// Open `database`: a `postgres://` or `postgresql://` URL, or else a SQLite file (created if
+/// missing). The schema is brought up to date.
+pub async fn open(database: &str) -> Result<Store, String> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        let options = PgConnectOptions::from_str(database)
+            .map_err(|e| format!("--database: {}: {e}", redact(database)))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                format!(
+                    "--database {}: cannot connect to PostgreSQL: {e}",
+                    redact(database)
+                )
+            })?;
+        let store = Postgres(pool);
+        migrate_postgres(
+            &store.0,
+            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        )
+        .await?;
+        Ok(Arc::new(store))
+    } else {
+        let path = Path::new(database);
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -68,107 +122,210 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|e| format!("{}: cannot open the database: {e}", path.display()))?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            .execute(&pool)
-            .await
-            .map_err(db_err)?;
-        let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            .fetch_one(&pool)
-            .await
-            .map_err(db_err)?
-            .get(0);
-        for (k, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            // The schema is this file's constant text, no input.
-            sqlx::raw_sql(sqlx::AssertSqlSafe(*m))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
-                .bind(k as i64 + 1)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
+        let store = Sqlite(pool);
+        migrate_sqlite(&store.0, "INTEGER PRIMARY KEY").await?;
+        Ok(Arc::new(store))
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
         }
-        Ok(Store { pool })
+        _ => url.to_string(),
     }
+}
 
-    /// Every job, in the order accepted.
-    pub async fn jobs(&self) -> Result<Vec<StoredJob>, String> {
-        let rows =
-            sqlx::query("SELECT id, idempotency_key, submit_slot, job FROM jobs ORDER BY seq")
-                .fetch_all(&self.pool)
+fn db_err(e: sqlx::Error) -> String {
+    format!("database: {e}")
+}
+
+/// The SQLite backend.
+pub struct Sqlite(SqlitePool);
+/// The PostgreSQL backend.
+pub struct Postgres(PgPool);
+
+/// The migrations and the statements, the same text on both backends.
+macro_rules! backend {
+    ($ty:ident, $pool:ty, $name:literal, $migrate:ident) => {
+        async fn $migrate(pool: &$pool, seq: &str) -> Result<(), String> {
+            sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                .execute(pool)
                 .await
                 .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StoredJob {
-                id: r.get(0),
-                idempotency_key: r.get(1),
-                submit_slot: r.get::<i64, _>(2) as usize,
-                job: r.get(3),
-            })
-            .collect())
-    }
+            let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?
+                .get(0);
+            for (k, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                let mut tx = pool.begin().await.map_err(db_err)?;
+                // The schema is this file's constant text (and the backend's key), no input.
+                sqlx::raw_sql(sqlx::AssertSqlSafe(m.replace("{SEQ}", seq)))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                    .bind(k as i64 + 1)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            Ok(())
+        }
 
-    /// Commit an accepted job. Returns only once it is on disk.
-    pub async fn insert_job(&self, j: &StoredJob) -> Result<(), String> {
-        sqlx::query("INSERT INTO jobs (id, idempotency_key, submit_slot, job) VALUES (?, ?, ?, ?)")
-            .bind(&j.id)
-            .bind(&j.idempotency_key)
-            .bind(j.submit_slot as i64)
-            .bind(&j.job)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
+        impl Storage for $ty {
+            fn backend(&self) -> &'static str {
+                $name
+            }
 
-    /// Every event, in the order accepted.
-    pub async fn events(&self) -> Result<Vec<StoredEvent>, String> {
-        let rows = sqlx::query("SELECT id, submit_slot, event FROM events ORDER BY seq")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StoredEvent {
-                id: r.get(0),
-                submit_slot: r.get::<i64, _>(1) as usize,
-                event: r.get(2),
-            })
-            .collect())
-    }
+            fn jobs(&self) -> Answer<'_, Vec<StoredJob>> {
+                Box::pin(async move {
+                    let rows = sqlx::query(
+                        "SELECT id, idempotency_key, submit_slot, job FROM jobs ORDER BY seq",
+                    )
+                    .fetch_all(&self.0)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|r| StoredJob {
+                            id: r.get(0),
+                            idempotency_key: r.get(1),
+                            submit_slot: r.get::<i64, _>(2) as usize,
+                            job: r.get(3),
+                        })
+                        .collect())
+                })
+            }
 
-    /// Commit an accepted event.
-    pub async fn insert_event(&self, e: &StoredEvent) -> Result<(), String> {
-        sqlx::query("INSERT INTO events (id, submit_slot, event) VALUES (?, ?, ?)")
-            .bind(&e.id)
-            .bind(e.submit_slot as i64)
-            .bind(&e.event)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
+            fn insert_job<'a>(&'a self, j: &'a StoredJob) -> Answer<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO jobs (id, idempotency_key, submit_slot, job)
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&j.id)
+                    .bind(&j.idempotency_key)
+                    .bind(j.submit_slot as i64)
+                    .bind(&j.job)
+                    .execute(&self.0)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(())
+                })
+            }
 
-    /// How many slots the engine has finished.
-    pub async fn slots_done(&self) -> Result<usize, String> {
-        let n: i64 = sqlx::query("SELECT slots_done FROM progress WHERE one = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?
-            .get(0);
-        Ok(n as usize)
-    }
+            fn events(&self) -> Answer<'_, Vec<StoredEvent>> {
+                Box::pin(async move {
+                    let rows =
+                        sqlx::query("SELECT id, submit_slot, event FROM events ORDER BY seq")
+                            .fetch_all(&self.0)
+                            .await
+                            .map_err(db_err)?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|r| StoredEvent {
+                            id: r.get(0),
+                            submit_slot: r.get::<i64, _>(1) as usize,
+                            event: r.get(2),
+                        })
+                        .collect())
+                })
+            }
 
-    pub async fn set_slots_done(&self, n: usize) -> Result<(), String> {
-        sqlx::query("UPDATE progress SET slots_done = ? WHERE one = 1")
-            .bind(n as i64)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+            fn insert_event<'a>(&'a self, e: &'a StoredEvent) -> Answer<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO events (id, submit_slot, event) VALUES ($1, $2, $3)")
+                        .bind(&e.id)
+                        .bind(e.submit_slot as i64)
+                        .bind(&e.event)
+                        .execute(&self.0)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                })
+            }
+
+            fn slots_done(&self) -> Answer<'_, usize> {
+                Box::pin(async move {
+                    let n: i64 = sqlx::query("SELECT slots_done FROM progress WHERE one = 1")
+                        .fetch_one(&self.0)
+                        .await
+                        .map_err(db_err)?
+                        .get(0);
+                    Ok(n as usize)
+                })
+            }
+
+            fn set_slots_done(&self, n: usize) -> Answer<'_, ()> {
+                Box::pin(async move {
+                    sqlx::query("UPDATE progress SET slots_done = $1 WHERE one = 1")
+                        .bind(n as i64)
+                        .execute(&self.0)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                })
+            }
+
+            fn claim<'a>(&'a self, fingerprint: &'a str, described: &'a str) -> Answer<'a, ()> {
+                Box::pin(async move {
+                    let mut tx = self.0.begin().await.map_err(db_err)?;
+                    let row = sqlx::query("SELECT fingerprint, described FROM run WHERE one = 1")
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    match row {
+                        Some(r) => {
+                            let (f, d): (String, String) = (r.get(0), r.get(1));
+                            if f != fingerprint {
+                                return Err(format!(
+                                    "the database holds a run of {d}, not of {described}: \
+                                     its stored jobs would replay into another run; use a new \
+                                     --database, or the scenario and policy it was made with"
+                                ));
+                            }
+                        }
+                        None => {
+                            sqlx::query(
+                                "INSERT INTO run (one, fingerprint, described) VALUES (1, $1, $2)",
+                            )
+                            .bind(fingerprint)
+                            .bind(described)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        }
+                    }
+                    tx.commit().await.map_err(db_err)
+                })
+            }
+        }
+    };
+}
+
+backend!(Sqlite, SqlitePool, "sqlite", migrate_sqlite);
+backend!(Postgres, PgPool, "postgres", migrate_postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn a_password_never_reaches_a_message() {
+        assert_eq!(
+            redact("postgres://alice:s3cret@127.0.0.1:5432/db"),
+            "postgres://alice:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(redact("postgres://127.0.0.1/db"), "postgres://127.0.0.1/db");
+        assert_eq!(redact("suandian.db"), "suandian.db");
     }
 }

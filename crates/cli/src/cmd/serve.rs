@@ -22,9 +22,12 @@ pub(crate) struct ServeArgs {
     /// Where to listen. Port 0 picks a free one (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:8642", value_name = "ADDR")]
     pub(crate) listen: SocketAddr,
-    /// The SQLite file that keeps the accepted jobs and the loop's progress.
-    #[arg(long, default_value = "suandian.db", value_name = "FILE")]
-    pub(crate) database: PathBuf,
+    /// Where the accepted jobs and the loop's progress are kept: a SQLite file (created if
+    /// missing), or PostgreSQL as postgres://USER:PASSWORD@HOST:PORT/DATABASE (the password can
+    /// also come from PGPASSWORD). A database holds one run: it refuses another scenario or
+    /// policy.
+    #[arg(long, default_value = "suandian.db", value_name = "FILE|URL")]
+    pub(crate) database: String,
     /// How much faster than real time slots pass (3600: an hourly slot a second).
     #[arg(long, default_value_t = 1.0, value_name = "N")]
     pub(crate) speed: f64,
