@@ -1,11 +1,15 @@
 //! Load on `suandian serve`: job submissions from concurrent clients over keep-alive HTTP/1.1
 //! connections to 127.0.0.1, for a bounded time, against the SQLite store (every 2xx is on
-//! disk, synchronous=FULL). Prints the sustained rate and the latency percentiles.
+//! disk, synchronous=FULL) or PostgreSQL (every 2xx committed). Prints the sustained rate and
+//! the latency percentiles.
 //!
 //!     cargo bench -p suandian --bench serve_load               # 60 s, 16 clients
 //!     cargo bench -p suandian --bench serve_load -- 10 8       # 10 s, 8 clients
 //!     cargo bench -p suandian --bench serve_load -- 60 16 run  # the clock running (a slot a
 //!                                                              # second, coordinated re-plans)
+//!     cargo bench -p suandian --bench serve_load -- 60 16 paused postgres
+//!                          # on PostgreSQL: SUANDIAN_TEST_POSTGRES's server, a fresh database
+//!                          # (eval "$(scripts/postgres-dev.sh start)" starts one)
 //!
 //! Results: docs/benchmarks.md.
 
@@ -58,6 +62,31 @@ fn main() {
     let running = args.get(2).is_some_and(|a| a == "run");
     let dir = std::env::temp_dir().join(format!("suandian-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let database = if args.get(3).is_some_and(|a| a == "postgres") {
+        let base = std::env::var("SUANDIAN_TEST_POSTGRES")
+            .expect("SUANDIAN_TEST_POSTGRES: eval \"$(scripts/postgres-dev.sh start)\"");
+        let out = Command::new("psql")
+            .args([
+                base.as_str(),
+                "-q",
+                "-c",
+                "DROP DATABASE IF EXISTS suandian_load",
+            ])
+            .args(["-c", "CREATE DATABASE suandian_load"])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (server, _) = base.rsplit_once('/').unwrap();
+        println!("on PostgreSQL");
+        format!("{server}/suandian_load")
+    } else {
+        println!("on SQLite");
+        dir.join("load.db").to_string_lossy().into_owned()
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_suandian"))
         .args([
             "serve",
@@ -70,7 +99,7 @@ fn main() {
         ])
         .args(if running { &[][..] } else { &["--paused"][..] })
         .arg("--database")
-        .arg(dir.join("load.db"))
+        .arg(&database)
         .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
         .stdout(Stdio::piped())
         .spawn()

@@ -104,6 +104,10 @@ macro_rules! on_both_backends {
 }
 
 fn start(db: &Db, paused: bool) -> Service {
+    start_with(db, paused, &[])
+}
+
+fn start_with(db: &Db, paused: bool, extra: &[&str]) -> Service {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_suandian"));
     cmd.args([
         "serve",
@@ -122,6 +126,7 @@ fn start(db: &Db, paused: bool) -> Service {
     if paused {
         cmd.arg("--paused");
     }
+    cmd.args(extra);
     let mut child = cmd.spawn().expect("the binary starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
@@ -240,6 +245,56 @@ fn simulated() -> serde_json::Value {
         ..Default::default()
     };
     serde_json::to_value(suandian_core::sim::simulate(sc, p.as_mut(), &cfg).metrics).unwrap()
+}
+
+/// What `simulate` gives for the demo and the event with the coordinated policy and perfect
+/// forecasts (what a live service believes when the truth is posted as the forecast).
+fn simulated_perfect() -> serde_json::Value {
+    let mut loaded = suandian_io::builtin::demo();
+    loaded.scenario.demand_response.push(event());
+    let sc = &loaded.scenario;
+    let mut p = suandian_planner::policy_by_name(
+        "coordinated",
+        sc,
+        suandian_planner::ObjectiveMode::Balanced,
+    )
+    .unwrap()
+    .unwrap();
+    let cfg = suandian_core::sim::SimConfig {
+        forecast: suandian_core::forecast::ForecastKind::Perfect,
+        ..Default::default()
+    };
+    serde_json::to_value(suandian_core::sim::simulate(sc, p.as_mut(), &cfg).metrics).unwrap()
+}
+
+/// The demo's series as postings to `/v1/signals`: each feed's whole run as a forecast
+/// published at slot 0.
+fn demo_signals() -> Vec<serde_json::Value> {
+    let sc = suandian_io::builtin::demo().scenario;
+    let n = sc.grid.slots;
+    let mut out = Vec::new();
+    for site in &sc.sites {
+        let g = &site.grid;
+        for (signal, values) in [
+            ("carbon_g_per_kwh", g.carbon_g_per_kwh.clone()),
+            ("price_per_mwh", g.price_per_mwh.clone()),
+            ("feed_in_price_per_mwh", g.feed_in_price_per_mwh.clone()),
+            ("green_kw", (0..n).map(|t| site.green_kw(t)).collect()),
+            ("pue", (0..n).map(|t| site.pue.at(t)).collect()),
+        ] {
+            out.push(serde_json::json!({
+                "signal": signal, "site": site.name, "kind": "forecast",
+                "start_h": 0.0, "values": values,
+            }));
+        }
+    }
+    for d in &sc.inference {
+        out.push(serde_json::json!({
+            "signal": "inference_tokens_per_s", "region": d.region, "kind": "forecast",
+            "start_h": 0.0, "values": d.tokens_per_s,
+        }));
+    }
+    out
 }
 
 fn wait_until_done(addr: SocketAddr, limit: Duration) -> serde_json::Value {
@@ -484,6 +539,127 @@ fn try_http(addr: SocketAddr, path: &str, key: &str, body: &str) -> Option<u16> 
     let mut resp = String::new();
     s.read_to_string(&mut resp).ok()?;
     resp.get(9..12)?.parse().ok()
+}
+
+on_both_backends!(
+    live_signals_posted_over_http_give_simulates_figures,
+    live_signals
+);
+/// `--signals live`: the service believes only what is posted. Before anything is posted every
+/// feed is on its fallback and /readyz says so; with the demo's series posted as forecasts, the
+/// jobs and the evening cap posted, the clock run and the service SIGKILLed mid-run and
+/// restarted, the run ends with simulate's figures for perfect forecasts, and the cap held.
+fn live_signals(db: &Db) {
+    let live = ["--signals", "live", "--forecast-max-age-h", "48"];
+    let svc = start_with(db, true, &live);
+    let a = svc.addr;
+    let (code, r) = http(a, "GET", "/readyz", None, &[], "");
+    assert_eq!(
+        (code, r["signals"].as_str()),
+        (200, Some("degraded")),
+        "{r}"
+    );
+    assert_eq!(r["degraded_feeds"][0]["state"], "fallback", "{r}");
+    let postings = demo_signals();
+    // Refused with the field named, and nothing taken.
+    let sig = &postings[0];
+    for (field, value, named) in [
+        ("signal", serde_json::json!("wind_speed"), "signal"),
+        ("site", serde_json::json!("atlantis"), "site"),
+        ("start_h", serde_json::json!(0.5), "start_h"),
+        ("values", serde_json::json!([300.0, -1.0]), "values[1]"),
+        ("values", serde_json::json!(vec![1.0; 49]), "values"),
+        ("kind", serde_json::json!("observed"), "values"),
+        ("region", serde_json::json!("north"), "region"),
+    ] {
+        let mut bad = sig.clone();
+        bad[field] = value;
+        let (code, e) = http(a, "POST", "/v1/signals", Some(TOKEN), &[], &bad.to_string());
+        assert_eq!(
+            (code, e["error"]["field"].as_str()),
+            (422, Some(named)),
+            "{bad} {e}"
+        );
+    }
+    assert_eq!(
+        http(a, "POST", "/v1/signals", None, &[], &sig.to_string()).0,
+        401
+    );
+    for p in &postings {
+        let (code, v) = http(a, "POST", "/v1/signals", Some(TOKEN), &[], &p.to_string());
+        assert_eq!(code, 201, "{v}");
+    }
+    let (_, r) = http(a, "GET", "/readyz", None, &[], "");
+    assert_eq!(r["signals"], "ok", "{r}");
+    for j in demo_jobs() {
+        let (code, v) = http(a, "POST", "/v1/jobs", Some(TOKEN), &[], &j.to_string());
+        assert_eq!(code, 201, "{v}");
+    }
+    let e = event();
+    let sc = suandian_io::builtin::demo().scenario;
+    let body = serde_json::json!({
+        "id": e.id, "sites": [sc.sites[0].name], "start_h": e.start_h, "end_h": e.end_h,
+        "announced_h": e.announced_h, "import_cap_kw": e.import_cap_kw,
+    });
+    let (code, v) = http(a, "POST", "/v1/events", Some(TOKEN), &[], &body.to_string());
+    assert_eq!(code, 201, "{v}");
+    http(
+        a,
+        "POST",
+        "/v1/clock",
+        Some(TOKEN),
+        &[],
+        r#"{"running": true}"#,
+    );
+    let t = Instant::now();
+    while http(a, "GET", "/v1/status", Some(TOKEN), &[], "").1["slots_done"]
+        .as_u64()
+        .unwrap()
+        < 20
+    {
+        assert!(t.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(svc); // SIGKILL
+    let svc = start_with(db, false, &live);
+    wait_until_done(svc.addr, Duration::from_secs(60));
+    let (_, m) = http(svc.addr, "GET", "/v1/metrics", Some(TOKEN), &[], "");
+    assert_eq!(m["metrics"], simulated_perfect(), "live = backtest");
+    assert!(m["metrics"]["dr_event_slots"].as_u64().unwrap() > 0, "{m}");
+    assert_eq!(m["metrics"]["dr_over_cap_kwh"], 0.0, "the cap held: {m}");
+    let (_, text) = get_text(svc.addr, "/metrics", TOKEN);
+    let feeds = postings.len();
+    assert!(
+        text.contains(&format!(
+            "suandian_signal_feeds{{state=\"forecast\"}} {feeds}\n"
+        )),
+        "{text}"
+    );
+    drop(svc);
+    // A replaying service refuses postings: its signals are the scenario's.
+    let other = Db::fresh(
+        if matches!(db, Db::Sqlite(_)) {
+            "sqlite"
+        } else {
+            "postgres"
+        },
+        "replay_refuses",
+    )
+    .unwrap();
+    let svc = start(&other, true);
+    let (code, e) = http(
+        svc.addr,
+        "POST",
+        "/v1/signals",
+        Some(TOKEN),
+        &[],
+        &sig.to_string(),
+    );
+    assert_eq!(
+        (code, e["error"]["field"].as_str()),
+        (409, Some("signal")),
+        "{e}"
+    );
 }
 
 on_both_backends!(

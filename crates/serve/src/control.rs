@@ -4,7 +4,7 @@
 //! store's jobs (each with the slot it was handed over before) and the slots done are its
 //! whole state: [`Control::start`] re-steps through them after a restart.
 
-use crate::store::{Store, StoredEvent, StoredJob};
+use crate::store::{Store, StoredEvent, StoredJob, StoredSignal};
 use crate::ApiError;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc;
@@ -14,7 +14,7 @@ use suandian_core::model::{
     DemandResponseEvent, Job, Scenario, DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR,
 };
 use suandian_core::policy::Policy;
-use suandian_core::signals::Replay;
+use suandian_core::signals::{FeedState, FeedStatus, Live, Replay, Signal};
 use tokio::sync::oneshot;
 
 /// A job as the API takes it. Sites are named; times are hours since the scenario's start.
@@ -107,6 +107,102 @@ pub struct EventRequest {
     pub penalty_per_kwh: Option<f64>,
 }
 
+/// Where the service's signals come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SignalsMode {
+    /// The scenario's series, forecast as the scenario says (a replay in real or accelerated
+    /// time).
+    Replay,
+    /// Only what is posted to `POST /v1/signals`; a forecast is used for `max_age_slots` slots
+    /// after it was posted, then persistence from the observations, then the feed's fallback
+    /// (the scenario series' mean).
+    Live { max_age_slots: usize },
+}
+
+/// Observed or forecast values of one signal as the API takes them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalRequest {
+    /// `carbon_g_per_kwh`, `price_per_mwh`, `feed_in_price_per_mwh`, `green_kw`, `pue` (per
+    /// site) or `inference_tokens_per_s` (per user region).
+    pub signal: String,
+    /// The site (every signal but `inference_tokens_per_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// The user region (`inference_tokens_per_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `forecast`: values for the slots from `start_h` on, replacing the earlier forecast
+    /// there; `observed`: measured values of slots that have begun.
+    pub kind: SignalKind,
+    /// The first value's slot, as hours since the scenario's start (a slot boundary).
+    pub start_h: f64,
+    /// One value per slot, in the signal's unit.
+    pub values: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    Forecast,
+    Observed,
+}
+
+const SIGNALS: [Signal; 6] = [
+    Signal::CarbonGPerKwh,
+    Signal::PricePerMwh,
+    Signal::FeedInPricePerMwh,
+    Signal::GreenKw,
+    Signal::Pue,
+    Signal::InferenceTokensPerS,
+];
+
+/// The feeds of a live provider over `sc`, each falling back to its series' mean.
+fn live_feeds(sc: &Scenario, max_age_slots: usize) -> Live {
+    let mut live = Live::new(&sc.grid, max_age_slots);
+    let mean = |v: &mut dyn Iterator<Item = f64>| {
+        let (sum, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+        if n == 0 {
+            0.0
+        } else {
+            sum / n as f64
+        }
+    };
+    let n = sc.grid.slots;
+    for (k, site) in sc.sites.iter().enumerate() {
+        let g = &site.grid;
+        live.declare(
+            Signal::CarbonGPerKwh,
+            k,
+            mean(&mut g.carbon_g_per_kwh.iter().copied()),
+        );
+        live.declare(
+            Signal::PricePerMwh,
+            k,
+            mean(&mut g.price_per_mwh.iter().copied()),
+        );
+        live.declare(
+            Signal::FeedInPricePerMwh,
+            k,
+            mean(&mut g.feed_in_price_per_mwh.iter().copied()),
+        );
+        live.declare(
+            Signal::GreenKw,
+            k,
+            mean(&mut (0..n).map(|t| site.green_kw(t))),
+        );
+        live.declare(Signal::Pue, k, mean(&mut (0..n).map(|t| site.pue.at(t))));
+    }
+    for (r, d) in sc.inference.iter().enumerate() {
+        live.declare(
+            Signal::InferenceTokensPerS,
+            r,
+            mean(&mut d.tokens_per_s.iter().copied()),
+        );
+    }
+    live
+}
+
 /// A job's state as the API shows it, with what the policy decided for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobView {
@@ -144,6 +240,13 @@ pub struct Status {
     pub last_step_ms: f64,
     /// The longest step so far, ms.
     pub max_step_ms: f64,
+    /// `replay` or `live`.
+    pub signals: &'static str,
+    /// Live feeds whose value for the current slot is not a fresh forecast (persistence from
+    /// the observations, or the fallback): empty in replay.
+    pub degraded_feeds: Vec<FeedStatus>,
+    /// Live feeds by where the current slot's value comes from.
+    pub feeds_by_state: std::collections::BTreeMap<String, usize>,
 }
 
 pub enum Command {
@@ -165,6 +268,10 @@ pub enum Command {
     Event {
         event: EventRequest,
         reply: oneshot::Sender<Result<DemandResponseEvent, ApiError>>,
+    },
+    Signals {
+        signals: SignalRequest,
+        reply: oneshot::Sender<Result<serde_json::Value, ApiError>>,
     },
     Status {
         reply: oneshot::Sender<Status>,
@@ -198,6 +305,8 @@ struct Loop {
     max_step_ms: f64,
     /// Each job's decisions (rebuilt by the re-stepping after a restart).
     history: std::collections::HashMap<String, Vec<HistoryEntry>>,
+    /// The live provider the engine reads (`None` in replay).
+    live: Option<&'static std::sync::RwLock<Live>>,
 }
 
 impl Control {
@@ -211,9 +320,11 @@ impl Control {
         speed: f64,
         running: bool,
         forecast: suandian_core::forecast::ForecastKind,
+        signals: SignalsMode,
     ) -> Result<Control, String> {
         let stored = store.jobs().await?;
         let events = store.events().await?;
+        let posted = store.signals().await?;
         let done = store.slots_done().await?;
         let slot_interval = Duration::from_secs_f64(sc.grid.slot_h() * 3600.0 / speed);
         let rt = tokio::runtime::Handle::current();
@@ -222,7 +333,20 @@ impl Control {
         std::thread::Builder::new()
             .name("suandian-control".into())
             .spawn(move || {
-                let engine = Engine::new(sc, Box::new(Replay::new(sc, forecast)), false);
+                let live = match signals {
+                    SignalsMode::Replay => None,
+                    SignalsMode::Live { max_age_slots } => {
+                        // One provider for the life of the process: the engine borrows it.
+                        let l: &'static std::sync::RwLock<Live> = Box::leak(Box::new(
+                            std::sync::RwLock::new(live_feeds(sc, max_age_slots)),
+                        ));
+                        Some(l)
+                    }
+                };
+                let engine = match live {
+                    None => Engine::new(sc, Box::new(Replay::new(sc, forecast)), false),
+                    Some(l) => Engine::new(sc, Box::new(l), false),
+                };
                 let mut l = Loop {
                     sc,
                     engine,
@@ -235,8 +359,9 @@ impl Control {
                     last_step_ms: 0.0,
                     max_step_ms: 0.0,
                     history: Default::default(),
+                    live,
                 };
-                match l.restore(&stored, &events, done) {
+                match l.restore(&stored, &events, &posted, done) {
                     Ok(()) => {
                         let _ = ready_tx.send(Ok(()));
                         l.run(rx);
@@ -274,10 +399,18 @@ impl Loop {
         &mut self,
         stored: &[StoredJob],
         events: &[StoredEvent],
+        posted: &[StoredSignal],
         done: usize,
     ) -> Result<(), String> {
-        let (mut k, mut ke) = (0, 0);
+        let (mut k, mut ke, mut ks) = (0, 0, 0);
         for t in 0..=done.min(self.sc.grid.slots) {
+            while ks < posted.len() && posted[ks].submit_slot <= t {
+                let req: SignalRequest = serde_json::from_str(&posted[ks].body)
+                    .map_err(|e| format!("stored signals #{ks}: {e}"))?;
+                self.apply_signals(&req, posted[ks].submit_slot)
+                    .map_err(|e| format!("stored signals #{ks}: {}: {}", e.field, e.found))?;
+                ks += 1;
+            }
             let mut input = SlotInput::default();
             while ke < events.len() && events[ke].submit_slot <= t {
                 let e: DemandResponseEvent = serde_json::from_str(&events[ke].event)
@@ -370,6 +503,26 @@ impl Loop {
     }
 
     fn status(&self) -> Status {
+        let feeds = match self.live {
+            Some(l) => l
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .status(self.engine.slot().min(self.sc.grid.slots.saturating_sub(1))),
+            None => Vec::new(),
+        };
+        let mut feeds_by_state = std::collections::BTreeMap::new();
+        if self.live.is_some() {
+            for state in ["forecast", "persistence", "fallback"] {
+                feeds_by_state.insert(state.to_string(), 0);
+            }
+        }
+        for f in &feeds {
+            let name = serde_json::to_value(f.state)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            *feeds_by_state.entry(name).or_insert(0) += 1;
+        }
         Status {
             policy: self.policy.name(),
             slots_done: self.engine.slot(),
@@ -378,6 +531,17 @@ impl Loop {
             jobs: self.engine.job_count(),
             last_step_ms: self.last_step_ms,
             max_step_ms: self.max_step_ms,
+            signals: if self.live.is_some() {
+                "live"
+            } else {
+                "replay"
+            },
+            degraded_feeds: feeds
+                .iter()
+                .filter(|f| f.state != FeedState::Forecast)
+                .cloned()
+                .collect(),
+            feeds_by_state,
         }
     }
 
@@ -423,6 +587,9 @@ impl Loop {
             Command::Event { event, reply } => {
                 let _ = reply.send(self.event(event));
             }
+            Command::Signals { signals, reply } => {
+                let _ = reply.send(self.signals(signals));
+            }
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
             }
@@ -438,7 +605,10 @@ impl Loop {
                         *by_state.entry(name).or_default() += 1;
                     }
                 }
+                let status = self.status();
                 let _ = reply.send(serde_json::json!({
+                    "signals": status.signals,
+                    "feeds_by_state": status.feeds_by_state,
                     "policy": out.policy,
                     "currency": self.sc.economics.currency,
                     "slots_done": self.engine.slot(),
@@ -599,6 +769,171 @@ impl Loop {
             .submit(input)
             .expect("checked before it was committed");
         Ok(e)
+    }
+
+    /// Check posted signal values, commit them, then give them to the live provider.
+    fn signals(&mut self, req: SignalRequest) -> Result<serde_json::Value, ApiError> {
+        if self.live.is_none() {
+            return Err(ApiError::conflict(
+                "signal",
+                "a service that replays the scenario's signals",
+                "a service started with --signals live",
+            ));
+        }
+        let at = self.engine.slot();
+        self.check_signals(&req, at)?;
+        let stored = StoredSignal {
+            submit_slot: at,
+            body: serde_json::to_string(&req).expect("signals serialise"),
+        };
+        self.rt
+            .block_on(self.store.insert_signal(&stored))
+            .map_err(|e| ApiError::unavailable(&e))?;
+        self.apply_signals(&req, at)
+            .expect("checked before it was committed");
+        Ok(serde_json::json!({
+            "signal": req.signal,
+            "kind": req.kind,
+            "slots": req.values.len(),
+            "taken_at_slot": at,
+        }))
+    }
+
+    /// The feed `req` is about and its first slot, or the field that does not fit.
+    fn check_signals(
+        &self,
+        req: &SignalRequest,
+        at: usize,
+    ) -> Result<(Signal, usize, usize), ApiError> {
+        let signal = SIGNALS
+            .into_iter()
+            .find(|s| s.name() == req.signal)
+            .ok_or_else(|| {
+                let names: Vec<&str> = SIGNALS.iter().map(|s| s.name()).collect();
+                ApiError::invalid(
+                    "signal",
+                    format!("`{}`", req.signal),
+                    format!("one of {}", names.join(", ")),
+                )
+            })?;
+        let index = if signal == Signal::InferenceTokensPerS {
+            if req.site.is_some() {
+                return Err(ApiError::invalid(
+                    "site",
+                    "a site",
+                    "a region for inference_tokens_per_s",
+                ));
+            }
+            let name = req.region.as_deref().ok_or_else(|| {
+                ApiError::invalid(
+                    "region",
+                    "nothing",
+                    "the user region of inference_tokens_per_s",
+                )
+            })?;
+            self.sc
+                .inference
+                .iter()
+                .position(|d| d.region == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = self
+                        .sc
+                        .inference
+                        .iter()
+                        .map(|d| d.region.as_str())
+                        .collect();
+                    ApiError::invalid(
+                        "region",
+                        format!("`{name}`"),
+                        format!("one of {}", names.join(", ")),
+                    )
+                })?
+        } else {
+            if req.region.is_some() {
+                return Err(ApiError::invalid(
+                    "region",
+                    "a region",
+                    format!("a site for {}", req.signal),
+                ));
+            }
+            let name = req.site.as_deref().ok_or_else(|| {
+                ApiError::invalid(
+                    "site",
+                    "nothing",
+                    format!("the site whose {} this is", req.signal),
+                )
+            })?;
+            self.site("site".into(), name)?
+        };
+        let grid = &self.sc.grid;
+        let slot_f = req.start_h / grid.slot_h();
+        let first = slot_f.round();
+        if !(req.start_h.is_finite()
+            && (slot_f - first).abs() < 1e-9
+            && first >= 0.0
+            && (first as usize) < grid.slots)
+        {
+            return Err(ApiError::invalid(
+                "start_h",
+                format!("{} h", req.start_h),
+                format!(
+                    "the start of a slot: a multiple of {} h from 0 to {} h",
+                    grid.slot_h(),
+                    grid.slot_start_h(grid.slots - 1)
+                ),
+            ));
+        }
+        let first = first as usize;
+        if req.values.is_empty() || first + req.values.len() > grid.slots {
+            return Err(ApiError::invalid(
+                "values",
+                format!("{} values from slot {first}", req.values.len()),
+                format!(
+                    "1 to {} values (up to the run's last slot)",
+                    grid.slots - first
+                ),
+            ));
+        }
+        if req.kind == SignalKind::Observed && first + req.values.len() > at + 1 {
+            return Err(ApiError::invalid(
+                "values",
+                format!("observations up to slot {}", first + req.values.len() - 1),
+                format!("observations of slots that have begun (up to slot {at})"),
+            ));
+        }
+        for (k, v) in req.values.iter().enumerate() {
+            if !v.is_finite() || (signal.nonnegative() && *v < 0.0) {
+                return Err(ApiError::invalid(
+                    format!("values[{k}]"),
+                    v.to_string(),
+                    if signal.nonnegative() {
+                        "a finite value >= 0"
+                    } else {
+                        "a finite value"
+                    },
+                ));
+            }
+        }
+        Ok((signal, index, first))
+    }
+
+    fn apply_signals(&mut self, req: &SignalRequest, at: usize) -> Result<(), ApiError> {
+        let (signal, index, first) = self.check_signals(req, at)?;
+        let live = self.live.expect("a live service");
+        let mut feeds = live.write().unwrap_or_else(|e| e.into_inner());
+        let refused =
+            |e: suandian_core::signals::FeedError| ApiError::invalid("values", e.found, e.expected);
+        match req.kind {
+            SignalKind::Forecast => feeds
+                .publish(signal, index, at, first, &req.values)
+                .map_err(refused),
+            SignalKind::Observed => req
+                .values
+                .iter()
+                .enumerate()
+                .try_for_each(|(k, v)| feeds.observe(signal, index, first + k, *v))
+                .map_err(refused),
+        }
     }
 
     fn site(&self, field: String, name: &str) -> Result<usize, ApiError> {

@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use control::{Command, Control, EventRequest, JobRequest};
+pub use control::SignalsMode;
+use control::{Command, Control, EventRequest, JobRequest, SignalRequest};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -155,6 +156,8 @@ pub struct Config {
     pub open_reads: bool,
     /// Start with the clock stopped (`POST /v1/clock {"running": true}` starts it).
     pub paused: bool,
+    /// The scenario's series replayed, or live feeds posted to `/v1/signals`.
+    pub signals: SignalsMode,
 }
 
 /// Run the service until SIGTERM or Ctrl-C; `ready` gets the address it listens on.
@@ -183,10 +186,19 @@ pub fn serve(
     let sc: &'static Scenario = Box::leak(Box::new(sc));
     rt.block_on(async move {
         let store = store::open(&cfg.database).await?;
-        let (fingerprint, described) = run_fingerprint(sc, cfg.policy.name(), cfg.forecast);
+        let (fingerprint, described) =
+            run_fingerprint(sc, cfg.policy.name(), cfg.forecast, cfg.signals);
         store.claim(&fingerprint, &described).await?;
-        let control =
-            Control::start(sc, cfg.policy, store, cfg.speed, !cfg.paused, cfg.forecast).await?;
+        let control = Control::start(
+            sc,
+            cfg.policy,
+            store,
+            cfg.speed,
+            !cfg.paused,
+            cfg.forecast,
+            cfg.signals,
+        )
+        .await?;
         let app = App {
             control,
             auth: Arc::new(Auth {
@@ -204,6 +216,7 @@ pub fn serve(
             .route("/v1/jobs", post(submit).get(list))
             .route("/v1/jobs/{id}", get(job))
             .route("/v1/events", post(event))
+            .route("/v1/signals", post(signals))
             .route("/v1/status", get(status))
             .route("/v1/metrics", get(metrics))
             .route("/v1/clock", post(clock))
@@ -236,12 +249,17 @@ fn run_fingerprint(
     sc: &Scenario,
     policy: String,
     forecast: suandian_core::forecast::ForecastKind,
+    signals: SignalsMode,
 ) -> (String, String) {
     let mut v = serde_json::to_value(sc).expect("a scenario serialises");
     if let Some(o) = v.as_object_mut() {
         o.remove("jobs");
     }
-    let text = serde_json::json!({"scenario": v, "policy": policy, "forecast": forecast});
+    let signals = match signals {
+        SignalsMode::Replay => serde_json::json!({"replay": forecast}),
+        SignalsMode::Live { max_age_slots } => serde_json::json!({"live": max_age_slots}),
+    };
+    let text = serde_json::json!({"scenario": v, "policy": policy, "signals": signals});
     let d = Sha256::digest(text.to_string().as_bytes());
     let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
     let described = format!(
@@ -272,11 +290,30 @@ async fn shutdown() {
     }
 }
 
+/// Ready when the control loop answers; `signals` says `degraded` (with the feeds) while a
+/// live feed's current value is not a fresh forecast (persistence or fallback).
 async fn readyz(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
     let s = app.control.ask(|reply| Command::Status { reply }).await?;
-    Ok(Json(
-        serde_json::json!({"ready": true, "slots_done": s.slots_done}),
-    ))
+    Ok(Json(serde_json::json!({
+        "ready": true,
+        "slots_done": s.slots_done,
+        "signals": if s.degraded_feeds.is_empty() { "ok" } else { "degraded" },
+        "degraded_feeds": s.degraded_feeds,
+    })))
+}
+
+async fn signals(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    app.auth.write(&headers)?;
+    let signals: SignalRequest = parse(&body, "signal values as docs/serve.md describes them")?;
+    let v = app
+        .control
+        .ask(|reply| Command::Signals { signals, reply })
+        .await??;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
 /// A JSON body as `T`, or a 422 naming the field that does not fit (`what`: what was expected).
@@ -522,6 +559,19 @@ fn prometheus_text(snapshot: &serde_json::Value) -> String {
         "gauge",
         "Jobs by state.",
         states
+            .iter()
+            .map(|(k, v)| (format!("{{state=\"{}\"}}", label(k)), num(v)))
+            .collect(),
+    );
+    let feeds = snapshot["feeds_by_state"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    metric(
+        "signal_feeds",
+        "gauge",
+        "Live signal feeds by where the current slot's value comes from (forecast, persistence, fallback).",
+        feeds
             .iter()
             .map(|(k, v)| (format!("{{state=\"{}\"}}", label(k)), num(v)))
             .collect(),

@@ -45,7 +45,20 @@ const MIGRATIONS: &[&str] = &[
         fingerprint TEXT NOT NULL,
         described TEXT NOT NULL
     );",
+    // Signal values posted to a live service (observations and forecasts), in order.
+    "CREATE TABLE signals (
+        seq {SEQ},
+        submit_slot BIGINT NOT NULL,
+        body TEXT NOT NULL
+    );",
 ];
+
+/// Signal values as posted (the request's JSON, checked) and the slot they were taken before.
+#[derive(Debug, Clone)]
+pub struct StoredSignal {
+    pub submit_slot: usize,
+    pub body: String,
+}
 
 /// A demand-response event as stored: its JSON and the slot it was handed over before.
 #[derive(Debug, Clone)]
@@ -76,6 +89,9 @@ pub trait Storage: Send + Sync {
     /// Every event, in the order accepted.
     fn events(&self) -> Answer<'_, Vec<StoredEvent>>;
     fn insert_event<'a>(&'a self, e: &'a StoredEvent) -> Answer<'a, ()>;
+    /// Every posting of signal values, in the order accepted.
+    fn signals(&self) -> Answer<'_, Vec<StoredSignal>>;
+    fn insert_signal<'a>(&'a self, s: &'a StoredSignal) -> Answer<'a, ()>;
     /// How many slots the engine has finished.
     fn slots_done(&self) -> Answer<'_, usize>;
     fn set_slots_done(&self, n: usize) -> Answer<'_, ()>;
@@ -247,6 +263,34 @@ macro_rules! backend {
                         .bind(&e.id)
                         .bind(e.submit_slot as i64)
                         .bind(&e.event)
+                        .execute(&self.0)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                })
+            }
+
+            fn signals(&self) -> Answer<'_, Vec<StoredSignal>> {
+                Box::pin(async move {
+                    let rows = sqlx::query("SELECT submit_slot, body FROM signals ORDER BY seq")
+                        .fetch_all(&self.0)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|r| StoredSignal {
+                            submit_slot: r.get::<i64, _>(0) as usize,
+                            body: r.get(1),
+                        })
+                        .collect())
+                })
+            }
+
+            fn insert_signal<'a>(&'a self, s: &'a StoredSignal) -> Answer<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO signals (submit_slot, body) VALUES ($1, $2)")
+                        .bind(s.submit_slot as i64)
+                        .bind(&s.body)
                         .execute(&self.0)
                         .await
                         .map_err(db_err)?;

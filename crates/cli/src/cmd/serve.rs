@@ -40,6 +40,16 @@ pub(crate) struct ServeArgs {
     /// Answer reads without a token.
     #[arg(long)]
     pub(crate) open_reads: bool,
+    /// Where carbon intensity, prices, green output, PUE and inference demand come from:
+    /// `replay` (the scenario's series, forecast as its [simulation] says) or `live` (only
+    /// what is posted to POST /v1/signals; each feed falls back to its series' mean until
+    /// something is posted).
+    #[arg(long, default_value = "replay", value_name = "replay|live")]
+    pub(crate) signals: String,
+    /// With --signals live: how long a posted forecast is used; after that the service
+    /// forecasts by persistence from the observations (and says so in /readyz).
+    #[arg(long, default_value_t = 6.0, value_name = "HOURS")]
+    pub(crate) forecast_max_age_h: f64,
 }
 
 pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
@@ -65,7 +75,27 @@ pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
     .into_iter()
     .find(|p| p.name() == args.policy)
     .ok_or_else(|| Failure::BadInput(format!("--policy: found `{}`", args.policy)))?;
+    let signals = match args.signals.as_str() {
+        "replay" => suandian_serve::SignalsMode::Replay,
+        "live" => {
+            let h = args.forecast_max_age_h;
+            if !(h.is_finite() && h >= 0.0) {
+                return Err(Failure::BadInput(format!(
+                    "--forecast-max-age-h: found {h}, expected hours >= 0"
+                )));
+            }
+            suandian_serve::SignalsMode::Live {
+                max_age_slots: (h / loaded.scenario.grid.slot_h()).floor() as usize,
+            }
+        }
+        other => {
+            return Err(Failure::BadInput(format!(
+                "--signals: found `{other}`, expected replay or live"
+            )))
+        }
+    };
     let config = suandian_serve::Config {
+        signals,
         listen: args.listen,
         database: args.database,
         speed: args.speed,
