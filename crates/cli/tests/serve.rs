@@ -805,3 +805,90 @@ fn sigterm(db: &Db) {
         "a password in a message: {err}"
     );
 }
+
+/// The OpenAPI document (`GET /openapi.json`, generated from the code) validates
+/// (openapi-spec-validator), and a bounded property-based pass over it (schemathesis: examples,
+/// coverage, fuzzing and stateful sequences, every check but positive data acceptance, which
+/// our checks beyond the schema refuse: a site's capacity, a feasible deadline) finds no 5xx,
+/// no answer outside the document, and no write taken without the token. Both tools come from
+/// PyPI into the virtual environment `SUANDIAN_PYTHON_VENV` names (`.ci/run` makes it).
+#[test]
+fn the_openapi_document_validates_and_fuzzing_finds_nothing() {
+    let Some(venv) = std::env::var_os("SUANDIAN_PYTHON_VENV").map(std::path::PathBuf::from) else {
+        assert!(
+            std::env::var_os("SUANDIAN_REQUIRE_SCHEMATHESIS").is_none(),
+            "SUANDIAN_REQUIRE_SCHEMATHESIS is set but SUANDIAN_PYTHON_VENV is not"
+        );
+        eprintln!(
+            "skipped: SUANDIAN_PYTHON_VENV not set (python3 -m venv V && V/bin/pip install \
+             schemathesis openapi-spec-validator)"
+        );
+        return;
+    };
+    let db = Db::fresh("sqlite", "fuzz").unwrap();
+    let svc = start(&db, true);
+    let a = svc.addr;
+    let dir = match &db {
+        Db::Sqlite(p) => p.parent().unwrap().to_path_buf(),
+        Db::Postgres(_) => unreachable!(),
+    };
+    let mut s = TcpStream::connect(a).unwrap();
+    write!(
+        s,
+        "GET /openapi.json HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let doc = resp.split("\r\n\r\n").nth(1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+    assert_eq!(v["openapi"], "3.1.0");
+    for path in [
+        "/v1/jobs",
+        "/v1/jobs/{id}",
+        "/v1/events",
+        "/v1/signals",
+        "/metrics",
+    ] {
+        assert!(
+            v["paths"][path].is_object(),
+            "{path} is not in the document"
+        );
+    }
+    let file = dir.join("openapi.json");
+    std::fs::write(&file, doc).unwrap();
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("the venv's python runs");
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(venv.join("bin/schemathesis"))
+        .current_dir(&dir)
+        .args(["run", &format!("http://{a}/openapi.json")])
+        .args([
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+        ])
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["--max-examples", "15", "--max-time", "60", "--seed", "1"])
+        .args(["--no-color"])
+        .output()
+        .expect("schemathesis runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found failures:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(" passed"), "{text}");
+    // Still up, and answering.
+    assert_eq!(http(a, "GET", "/healthz", None, &[], "").0, 200);
+}

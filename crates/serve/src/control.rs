@@ -18,7 +18,7 @@ use suandian_core::signals::{FeedState, FeedStatus, Live, Replay, Signal};
 use tokio::sync::oneshot;
 
 /// A job as the API takes it. Sites are named; times are hours since the scenario's start.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
     pub id: String,
@@ -95,7 +95,7 @@ impl From<JobRecord> for Job {
 /// A demand-response event as the API takes it: an import cap on named sites over a window
 /// (hours since the scenario's start), announced at `announced_h` (default: the next slot's
 /// start; a policy sees it from then on).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventRequest {
     pub id: String,
@@ -120,7 +120,7 @@ pub enum SignalsMode {
 }
 
 /// Observed or forecast values of one signal as the API takes them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalRequest {
     /// `carbon_g_per_kwh`, `price_per_mwh`, `feed_in_price_per_mwh`, `green_kw`, `pue` (per
@@ -141,7 +141,7 @@ pub struct SignalRequest {
     pub values: Vec<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
     Forecast,
@@ -203,8 +203,76 @@ fn live_feeds(sc: &Scenario, max_age_slots: usize) -> Live {
     live
 }
 
+/// One live feed's health (`signals::FeedStatus`), as the API shows it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the schema of `FeedStatus`, which the kernel defines without OpenAPI
+pub struct FeedView {
+    /// The signal's name (as in `POST /v1/signals`).
+    signal: String,
+    /// The site's or region's number, in the scenario's order.
+    index: usize,
+    last_observed_slot: Option<usize>,
+    forecast_published_slot: Option<usize>,
+    /// `forecast`, `persistence` or `fallback`.
+    state: String,
+}
+
+/// A page of jobs: `next` is the `after` of the following page (null on the last).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobPage {
+    pub jobs: Vec<JobView>,
+    pub next: Option<String>,
+}
+
+/// A demand-response event as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    pub id: String,
+    pub sites: Vec<String>,
+    pub start_h: f64,
+    pub end_h: f64,
+    pub announced_h: f64,
+    pub import_cap_kw: f64,
+    pub penalty_per_kwh: Option<f64>,
+    /// The slot before which the engine took it.
+    pub taken_at_slot: usize,
+}
+
+/// Signal values taken.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SignalsTaken {
+    pub signal: String,
+    pub kind: SignalKind,
+    /// How many slots' values.
+    pub slots: usize,
+    /// The slot before which they were taken.
+    pub taken_at_slot: usize,
+}
+
+/// The figures so far: the same accounting as `suandian simulate`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MetricsView {
+    /// `replay` or `live`.
+    pub signals: &'static str,
+    pub feeds_by_state: std::collections::BTreeMap<String, usize>,
+    pub policy: String,
+    pub currency: String,
+    pub slots_done: usize,
+    pub running: bool,
+    pub last_step_ms: f64,
+    pub max_step_ms: f64,
+    pub jobs_by_state: std::collections::BTreeMap<String, usize>,
+    /// `simulate --json`'s metrics for this policy so far (energy in kWh, carbon in kg, cost in
+    /// the scenario's currency, green share, tokens).
+    #[schema(value_type = Object)]
+    pub metrics: suandian_core::metrics::Metrics,
+    /// The same per site.
+    #[schema(value_type = Vec<Object>)]
+    pub sites: Vec<suandian_core::metrics::SiteMetrics>,
+}
+
 /// A job's state as the API shows it, with what the policy decided for it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     pub id: String,
     pub state: String,
@@ -217,7 +285,7 @@ pub struct JobView {
 }
 
 /// One decision about a job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub at_h: f64,
     /// `start`, `suspend` or `migrate`.
@@ -229,7 +297,7 @@ pub struct HistoryEntry {
 }
 
 /// The loop's state as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Status {
     pub policy: String,
     pub slots_done: usize,
@@ -244,6 +312,7 @@ pub struct Status {
     pub signals: &'static str,
     /// Live feeds whose value for the current slot is not a fresh forecast (persistence from
     /// the observations, or the fallback): empty in replay.
+    #[schema(value_type = Vec<FeedView>)]
     pub degraded_feeds: Vec<FeedStatus>,
     /// Live feeds by where the current slot's value comes from.
     pub feeds_by_state: std::collections::BTreeMap<String, usize>,
@@ -263,21 +332,24 @@ pub enum Command {
         state: Option<String>,
         after: Option<String>,
         limit: usize,
-        reply: oneshot::Sender<Result<serde_json::Value, ApiError>>,
+        reply: oneshot::Sender<Result<JobPage, ApiError>>,
     },
     Event {
         event: EventRequest,
-        reply: oneshot::Sender<Result<DemandResponseEvent, ApiError>>,
+        reply: oneshot::Sender<Result<EventView, ApiError>>,
+    },
+    Events {
+        reply: oneshot::Sender<Vec<EventView>>,
     },
     Signals {
         signals: SignalRequest,
-        reply: oneshot::Sender<Result<serde_json::Value, ApiError>>,
+        reply: oneshot::Sender<Result<SignalsTaken, ApiError>>,
     },
     Status {
         reply: oneshot::Sender<Status>,
     },
     Metrics {
-        reply: oneshot::Sender<serde_json::Value>,
+        reply: oneshot::Sender<MetricsView>,
     },
     Run {
         running: bool,
@@ -307,6 +379,8 @@ struct Loop {
     history: std::collections::HashMap<String, Vec<HistoryEntry>>,
     /// The live provider the engine reads (`None` in replay).
     live: Option<&'static std::sync::RwLock<Live>>,
+    /// The events taken, in order.
+    events: Vec<EventView>,
 }
 
 impl Control {
@@ -360,6 +434,7 @@ impl Control {
                     max_step_ms: 0.0,
                     history: Default::default(),
                     live,
+                    events: Vec::new(),
                 };
                 match l.restore(&stored, &events, &posted, done) {
                     Ok(()) => {
@@ -415,6 +490,8 @@ impl Loop {
             while ke < events.len() && events[ke].submit_slot <= t {
                 let e: DemandResponseEvent = serde_json::from_str(&events[ke].event)
                     .map_err(|e| format!("stored event {}: {e}", events[ke].id))?;
+                self.events
+                    .push(self.event_view(&e, events[ke].submit_slot));
                 input.events.push(e);
                 ke += 1;
             }
@@ -587,6 +664,9 @@ impl Loop {
             Command::Event { event, reply } => {
                 let _ = reply.send(self.event(event));
             }
+            Command::Events { reply } => {
+                let _ = reply.send(self.events.clone());
+            }
             Command::Signals { signals, reply } => {
                 let _ = reply.send(self.signals(signals));
             }
@@ -606,19 +686,19 @@ impl Loop {
                     }
                 }
                 let status = self.status();
-                let _ = reply.send(serde_json::json!({
-                    "signals": status.signals,
-                    "feeds_by_state": status.feeds_by_state,
-                    "policy": out.policy,
-                    "currency": self.sc.economics.currency,
-                    "slots_done": self.engine.slot(),
-                    "running": self.running,
-                    "last_step_ms": self.last_step_ms,
-                    "max_step_ms": self.max_step_ms,
-                    "jobs_by_state": by_state,
-                    "metrics": out.metrics,
-                    "sites": out.per_site,
-                }));
+                let _ = reply.send(MetricsView {
+                    signals: status.signals,
+                    feeds_by_state: status.feeds_by_state,
+                    policy: out.policy,
+                    currency: self.sc.economics.currency.clone(),
+                    slots_done: self.engine.slot(),
+                    running: self.running,
+                    last_step_ms: self.last_step_ms,
+                    max_step_ms: self.max_step_ms,
+                    jobs_by_state: by_state,
+                    metrics: out.metrics,
+                    sites: out.per_site,
+                });
             }
             Command::Run { running, reply } => {
                 self.running = running;
@@ -677,7 +757,7 @@ impl Loop {
         state: Option<&str>,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<serde_json::Value, ApiError> {
+    ) -> Result<JobPage, ApiError> {
         const STATES: [&str; 6] = [
             "pending",
             "queued",
@@ -723,11 +803,11 @@ impl Loop {
             }
             jobs.push(v);
         }
-        Ok(serde_json::json!({ "jobs": jobs, "next": next }))
+        Ok(JobPage { jobs, next })
     }
 
     /// Check an event, commit it, then hand it to the engine.
-    fn event(&mut self, r: EventRequest) -> Result<DemandResponseEvent, ApiError> {
+    fn event(&mut self, r: EventRequest) -> Result<EventView, ApiError> {
         let sites = r
             .sites
             .iter()
@@ -768,11 +848,30 @@ impl Loop {
         self.engine
             .submit(input)
             .expect("checked before it was committed");
-        Ok(e)
+        let view = self.event_view(&e, stored.submit_slot);
+        self.events.push(view.clone());
+        Ok(view)
+    }
+
+    fn event_view(&self, e: &DemandResponseEvent, taken_at_slot: usize) -> EventView {
+        EventView {
+            id: e.id.clone(),
+            sites: e
+                .sites
+                .iter()
+                .map(|&s| self.sc.sites[s].name.clone())
+                .collect(),
+            start_h: e.start_h,
+            end_h: e.end_h,
+            announced_h: e.announced_h,
+            import_cap_kw: e.import_cap_kw,
+            penalty_per_kwh: e.penalty_per_kwh,
+            taken_at_slot,
+        }
     }
 
     /// Check posted signal values, commit them, then give them to the live provider.
-    fn signals(&mut self, req: SignalRequest) -> Result<serde_json::Value, ApiError> {
+    fn signals(&mut self, req: SignalRequest) -> Result<SignalsTaken, ApiError> {
         if self.live.is_none() {
             return Err(ApiError::conflict(
                 "signal",
@@ -791,12 +890,12 @@ impl Loop {
             .map_err(|e| ApiError::unavailable(&e))?;
         self.apply_signals(&req, at)
             .expect("checked before it was committed");
-        Ok(serde_json::json!({
-            "signal": req.signal,
-            "kind": req.kind,
-            "slots": req.values.len(),
-            "taken_at_slot": at,
-        }))
+        Ok(SignalsTaken {
+            slots: req.values.len(),
+            signal: req.signal,
+            kind: req.kind,
+            taken_at_slot: at,
+        })
     }
 
     /// The feed `req` is about and its first slot, or the field that does not fit.

@@ -13,13 +13,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use control::SignalsMode;
-use control::{Command, Control, EventRequest, JobRequest, SignalRequest};
+use control::{
+    Command, Control, EventRequest, EventView, JobPage, JobRequest, JobView, MetricsView,
+    SignalRequest, SignalsTaken, Status,
+};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use suandian_core::model::Scenario;
 use suandian_core::policy::Policy;
+use utoipa::OpenApi;
 
 /// A refused request: a 4xx (or 503) with a JSON body naming the field, what was found and
 /// what was expected.
@@ -72,18 +76,74 @@ impl ApiError {
     }
 }
 
+/// Every refusal's body.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What was refused and why.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// The HTTP status.
+    status: u16,
+    /// The field, header or query parameter (a JSON path into the body: `allowed_sites[0]`);
+    /// empty where the request as a whole was refused.
+    field: String,
+    found: String,
+    expected: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": {
-                "status": self.status.as_u16(),
-                "field": self.field,
-                "found": self.found,
-                "expected": self.expected,
-            }
-        });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                status: self.status.as_u16(),
+                field: self.field,
+                found: self.found,
+                expected: self.expected,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
+}
+
+/// The API's OpenAPI document (`GET /openapi.json`), generated from the handlers and types.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "suandian serve",
+        description = "The live coordinator: jobs, demand-response events and signals in; decisions, \
+state and the same accounting as `suandian simulate` out. Times are hours since the scenario's \
+start; sites and regions by name. Writes need the admin token; reads a token unless the service \
+runs with --open-reads. Refusals are JSON naming the field (docs/serve.md)."
+    ),
+    paths(
+        healthz, readyz, submit, list, job, event, events, signals, status, metrics, clock,
+        prometheus, openapi
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the document serialises")
 }
 
 /// Who may do what: the tokens' SHA-256 digests (the tokens themselves are not kept).
@@ -208,14 +268,12 @@ pub fn serve(
             }),
         };
         let router = Router::new()
-            .route(
-                "/healthz",
-                get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-            )
+            .route("/healthz", get(healthz))
+            .route("/openapi.json", get(openapi))
             .route("/readyz", get(readyz))
             .route("/v1/jobs", post(submit).get(list))
             .route("/v1/jobs/{id}", get(job))
-            .route("/v1/events", post(event))
+            .route("/v1/events", post(event).get(events))
             .route("/v1/signals", post(signals))
             .route("/v1/status", get(status))
             .route("/v1/metrics", get(metrics))
@@ -290,18 +348,63 @@ async fn shutdown() {
     }
 }
 
-/// Ready when the control loop answers; `signals` says `degraded` (with the feeds) while a
-/// live feed's current value is not a fresh forecast (persistence or fallback).
-async fn readyz(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
-    let s = app.control.ask(|reply| Command::Status { reply }).await?;
-    Ok(Json(serde_json::json!({
-        "ready": true,
-        "slots_done": s.slots_done,
-        "signals": if s.degraded_feeds.is_empty() { "ok" } else { "degraded" },
-        "degraded_feeds": s.degraded_feeds,
-    })))
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "Up", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    status: &'static str,
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "health",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+async fn openapi() -> Response {
+    ([("content-type", "application/json")], openapi_json()).into_response()
+}
+
+/// Readiness: the control loop answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Readiness {
+    ready: bool,
+    slots_done: usize,
+    /// `ok`, or `degraded` while a live feed's current value is not a fresh forecast.
+    signals: &'static str,
+    #[schema(value_type = Vec<control::FeedView>)]
+    degraded_feeds: Vec<suandian_core::signals::FeedStatus>,
+}
+
+/// Ready when the control loop answers; `signals` says `degraded` (with the feeds) while a
+/// live feed's current value is not a fresh forecast (persistence or fallback).
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "The control loop does not answer", body = ErrorBody)))]
+async fn readyz(State(app): State<App>) -> Result<Json<Readiness>, ApiError> {
+    let s = app.control.ask(|reply| Command::Status { reply }).await?;
+    Ok(Json(Readiness {
+        ready: true,
+        slots_done: s.slots_done,
+        signals: if s.degraded_feeds.is_empty() {
+            "ok"
+        } else {
+            "degraded"
+        },
+        degraded_feeds: s.degraded_feeds,
+    }))
+}
+
+/// Post observed or forecast values of a signal (a service started with `--signals live`).
+#[utoipa::path(post, path = "/v1/signals", tag = "signals", request_body = SignalRequest,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Taken", body = SignalsTaken),
+        (status = 401, description = "No admin token", body = ErrorBody),
+        (status = 409, description = "The service replays the scenario's signals", body = ErrorBody),
+        (status = 422, description = "A field does not fit", body = ErrorBody),
+        (status = 503, description = "Not committed: try again", body = ErrorBody)))]
 async fn signals(
     State(app): State<App>,
     headers: HeaderMap,
@@ -329,6 +432,16 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, A
     })
 }
 
+/// Submit a job. The same `Idempotency-Key` gives the same job back (200), never a second one.
+#[utoipa::path(post, path = "/v1/jobs", tag = "jobs", request_body = JobRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-200 characters; the same key gives the same job back")),
+    security(("bearer" = [])),
+    responses((status = 201, description = "Accepted and committed", body = JobView),
+        (status = 200, description = "The job this key made before", body = JobView),
+        (status = 401, description = "No admin token", body = ErrorBody),
+        (status = 409, description = "The id or key is taken by another job", body = ErrorBody),
+        (status = 422, description = "A field does not fit", body = ErrorBody),
+        (status = 503, description = "Not committed: try again", body = ErrorBody)))]
 async fn submit(
     State(app): State<App>,
     headers: HeaderMap,
@@ -368,6 +481,14 @@ async fn submit(
     Ok((code, Json(view)).into_response())
 }
 
+/// Post a demand-response event: an import cap on sites over a window.
+#[utoipa::path(post, path = "/v1/events", tag = "events", request_body = EventRequest,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Taken", body = EventView),
+        (status = 401, description = "No admin token", body = ErrorBody),
+        (status = 409, description = "The id is taken", body = ErrorBody),
+        (status = 422, description = "A field does not fit", body = ErrorBody),
+        (status = 503, description = "Not committed: try again", body = ErrorBody)))]
 async fn event(
     State(app): State<App>,
     headers: HeaderMap,
@@ -385,6 +506,25 @@ async fn event(
     Ok((StatusCode::CREATED, Json(e)).into_response())
 }
 
+/// The demand-response events taken, in order.
+#[utoipa::path(get, path = "/v1/events", tag = "events", security(("bearer" = [])),
+    responses((status = 200, description = "The events", body = Vec<EventView>),
+        (status = 401, description = "No token", body = ErrorBody)))]
+async fn events(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    let v = app.control.ask(|reply| Command::Events { reply }).await?;
+    Ok(Json(v).into_response())
+}
+
+/// Jobs in submission order, a page at a time.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])),
+    params(
+        ("state" = Option<String>, Query, description = "pending, queued, running, suspended, migrating or done"),
+        ("after" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000 (default 100)", minimum = 1, maximum = 1000)),
+    responses((status = 200, description = "A page", body = JobPage),
+        (status = 401, description = "No token", body = ErrorBody),
+        (status = 422, description = "A parameter does not fit", body = ErrorBody)))]
 async fn list(
     State(app): State<App>,
     headers: HeaderMap,
@@ -436,6 +576,12 @@ async fn list(
     Ok(Json(page).into_response())
 }
 
+/// A job: its state, where and when it ran, and every decision about it.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The job's id")),
+    responses((status = 200, description = "The job", body = JobView),
+        (status = 401, description = "No token", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody)))]
 async fn job(
     State(app): State<App>,
     headers: HeaderMap,
@@ -458,24 +604,39 @@ async fn job(
     }
 }
 
+/// The control loop: slots done, clock, policy, step times, signal feeds.
+#[utoipa::path(get, path = "/v1/status", tag = "state", security(("bearer" = [])),
+    responses((status = 200, description = "The loop", body = Status),
+        (status = 401, description = "No token", body = ErrorBody)))]
 async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     app.auth.read(&headers)?;
     let s = app.control.ask(|reply| Command::Status { reply }).await?;
     Ok(Json(s).into_response())
 }
 
+/// The figures so far, from the same accounting as `suandian simulate`.
+#[utoipa::path(get, path = "/v1/metrics", tag = "state", security(("bearer" = [])),
+    responses((status = 200, description = "The figures", body = MetricsView),
+        (status = 401, description = "No token", body = ErrorBody)))]
 async fn metrics(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     app.auth.read(&headers)?;
     let m = app.control.ask(|reply| Command::Metrics { reply }).await?;
     Ok(Json(m).into_response())
 }
 
-#[derive(Deserialize)]
+/// Start or stop the clock.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ClockRequest {
     running: bool,
 }
 
+/// Start or stop the clock (slots pass at the service's `--speed`).
+#[utoipa::path(post, path = "/v1/clock", tag = "state", request_body = ClockRequest,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The loop", body = Status),
+        (status = 401, description = "No admin token", body = ErrorBody),
+        (status = 422, description = "A field does not fit", body = ErrorBody)))]
 async fn clock(
     State(app): State<App>,
     headers: HeaderMap,
@@ -495,10 +656,13 @@ async fn clock(
 
 /// The figures operators graph, in Prometheus' text format (units in the names), from the same
 /// snapshot as `GET /v1/metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "state", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 401, description = "No token", body = ErrorBody)))]
 async fn prometheus(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     app.auth.read(&headers)?;
     let m = app.control.ask(|reply| Command::Metrics { reply }).await?;
-    let text = prometheus_text(&m);
+    let text = prometheus_text(&serde_json::to_value(m).expect("metrics serialise"));
     Ok((
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
         text,
