@@ -603,19 +603,34 @@ fn live_signals(db: &Db) {
     });
     let (code, v) = http(a, "POST", "/v1/events", Some(TOKEN), &[], &body.to_string());
     assert_eq!(code, 201, "{v}");
-    http(
-        a,
-        "POST",
-        "/v1/clock",
-        Some(TOKEN),
-        &[],
-        r#"{"running": true}"#,
+    let (code, sites) = http(a, "GET", "/v1/sites", Some(TOKEN), &[], "");
+    assert_eq!(code, 200, "{sites}");
+    assert!(sites[0]["last_slot"].is_null(), "{sites}");
+    // Step into the evening cap (18-21 h): the site is told it, and its import holds under it.
+    let step = r#"{"step_slots": 20}"#;
+    let (code, st) = http(a, "POST", "/v1/clock", Some(TOKEN), &[], step);
+    assert_eq!((code, st["slots_done"].as_u64()), (200, Some(20)), "{st}");
+    let (_, sites) = http(a, "GET", "/v1/sites", Some(TOKEN), &[], "");
+    let east = &sites[0];
+    assert_eq!(east["last_slot"], 19, "{east}");
+    assert_eq!(east["import_cap_kw"], e.import_cap_kw, "{east}");
+    assert_eq!(east["events_in_force"][0], "evening-peak", "{east}");
+    assert!(
+        east["import_kw"].as_f64().unwrap() <= e.import_cap_kw + 1e-6,
+        "the cap holds: {east}"
     );
+    assert!(east["facility_kw"].as_f64().unwrap() > 0.0, "{east}");
+    assert!(sites[1]["import_cap_kw"].is_null(), "{sites}");
+    let (code, d) = http(a, "GET", "/v1/decisions", Some(TOKEN), &[], "");
+    assert_eq!((code, d["slot"].as_u64()), (200, Some(19)), "{d}");
+    assert_eq!(d["sites"].as_object().unwrap().len(), sc.sites.len(), "{d}");
+    let run = r#"{"running": true}"#;
+    assert_eq!(http(a, "POST", "/v1/clock", Some(TOKEN), &[], run).0, 200);
     let t = Instant::now();
     while http(a, "GET", "/v1/status", Some(TOKEN), &[], "").1["slots_done"]
         .as_u64()
         .unwrap()
-        < 20
+        < 26
     {
         assert!(t.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(20));

@@ -9,7 +9,8 @@ use crate::ApiError;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use suandian_core::engine::{Engine, EngineError, NoSink, SlotInput};
+use suandian_core::engine::{Decision, DecisionRecord, Engine, EngineError, Sink, SlotInput};
+use suandian_core::metrics::TimelineRow;
 use suandian_core::model::{
     DemandResponseEvent, Job, Scenario, DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR,
 };
@@ -271,6 +272,88 @@ pub struct MetricsView {
     pub sites: Vec<suandian_core::metrics::SiteMetrics>,
 }
 
+/// A site and its state in the last slot stepped.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SiteView {
+    pub name: String,
+    pub region: String,
+    /// Accelerators installed, and their model.
+    pub accelerators: u32,
+    pub accelerator_model: String,
+    pub import_limit_kw: f64,
+    /// The lowest demand-response import cap in force in the current slot (none: null).
+    pub import_cap_kw: Option<f64>,
+    /// The ids of the events capping the site now.
+    pub events_in_force: Vec<String>,
+    pub battery_capacity_kwh: Option<f64>,
+    /// The last slot stepped (null before the first).
+    pub last_slot: Option<usize>,
+    /// Average accelerators busy in that slot (jobs and inference).
+    pub busy_accelerators: Option<f64>,
+    /// That slot's average power flows, kW, and the battery's state of charge at its end.
+    pub it_kw: Option<f64>,
+    pub facility_kw: Option<f64>,
+    /// Where the power came from: direct green, battery, grid, thermal backup (kW).
+    pub green_to_load_kw: Option<f64>,
+    pub battery_to_load_kw: Option<f64>,
+    pub import_kw: Option<f64>,
+    pub thermal_kw: Option<f64>,
+    pub charge_kw: Option<f64>,
+    pub export_kw: Option<f64>,
+    pub curtailed_kw: Option<f64>,
+    pub soc_kwh: Option<f64>,
+    pub carbon_g_per_kwh: Option<f64>,
+    pub price_per_mwh: Option<f64>,
+}
+
+/// What the policy decided in the last slot stepped, per site.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Decisions {
+    /// The last slot stepped (null before the first).
+    pub slot: Option<usize>,
+    /// Site name → that slot's decisions there, in order (starts, power-level changes,
+    /// suspensions, migrations, battery set-points).
+    #[schema(value_type = std::collections::BTreeMap<String, Vec<DecisionView>>)]
+    pub sites: std::collections::BTreeMap<String, Vec<DecisionRecord>>,
+}
+
+/// One decision (`engine::DecisionRecord`), as the API shows it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the schema of `DecisionRecord`, which the kernel defines without OpenAPI
+pub struct DecisionView {
+    slot: usize,
+    at_h: f64,
+    /// `start`, `suspend`, `migrate` or `battery`.
+    action: String,
+    job: Option<String>,
+    site: String,
+    power_level: Option<f64>,
+    /// A battery set-point, kW (charging > 0).
+    kw: Option<f64>,
+}
+
+/// The last slot's flows per site and decisions, kept as the engine steps.
+#[derive(Default)]
+struct LastSlot {
+    rows: Vec<Option<TimelineRow>>,
+    slot: Option<usize>,
+    decisions: Vec<Decision>,
+}
+
+impl Sink for LastSlot {
+    fn timeline(&mut self, row: TimelineRow) {
+        if self.rows.len() <= row.site {
+            self.rows.resize(row.site + 1, None);
+        }
+        let site = row.site;
+        self.rows[site] = Some(row);
+    }
+    fn slot_done(&mut self, slot: usize, decisions: &[Decision]) {
+        self.slot = Some(slot);
+        self.decisions = decisions.to_vec();
+    }
+}
+
 /// A job's state as the API shows it, with what the policy decided for it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobView {
@@ -341,6 +424,12 @@ pub enum Command {
     Events {
         reply: oneshot::Sender<Vec<EventView>>,
     },
+    Sites {
+        reply: oneshot::Sender<Vec<SiteView>>,
+    },
+    Decisions {
+        reply: oneshot::Sender<Decisions>,
+    },
     Signals {
         signals: SignalRequest,
         reply: oneshot::Sender<Result<SignalsTaken, ApiError>>,
@@ -352,8 +441,11 @@ pub enum Command {
         reply: oneshot::Sender<MetricsView>,
     },
     Run {
-        running: bool,
-        reply: oneshot::Sender<Status>,
+        /// Start (`true`) or stop the clock; `None`: as it is.
+        running: Option<bool>,
+        /// Slots to step now, one after another, before answering.
+        step_slots: usize,
+        reply: oneshot::Sender<Result<Status, ApiError>>,
     },
 }
 
@@ -379,8 +471,11 @@ struct Loop {
     history: std::collections::HashMap<String, Vec<HistoryEntry>>,
     /// The live provider the engine reads (`None` in replay).
     live: Option<&'static std::sync::RwLock<Live>>,
-    /// The events taken, in order.
+    /// The events taken, in order, as shown and as the engine has them.
     events: Vec<EventView>,
+    dr: Vec<DemandResponseEvent>,
+    /// The last slot stepped.
+    last: LastSlot,
 }
 
 impl Control {
@@ -418,8 +513,9 @@ impl Control {
                     }
                 };
                 let engine = match live {
-                    None => Engine::new(sc, Box::new(Replay::new(sc, forecast)), false),
-                    Some(l) => Engine::new(sc, Box::new(l), false),
+                    // The timeline goes to the sink that keeps the last slot (GET /v1/sites).
+                    None => Engine::new(sc, Box::new(Replay::new(sc, forecast)), true),
+                    Some(l) => Engine::new(sc, Box::new(l), true),
                 };
                 let mut l = Loop {
                     sc,
@@ -435,6 +531,8 @@ impl Control {
                     history: Default::default(),
                     live,
                     events: Vec::new(),
+                    dr: Vec::new(),
+                    last: LastSlot::default(),
                 };
                 match l.restore(&stored, &events, &posted, done) {
                     Ok(()) => {
@@ -536,7 +634,11 @@ impl Loop {
             };
             match rx.recv_timeout(wait) {
                 Ok(cmd) => {
-                    if let Command::Run { running: true, .. } = &cmd {
+                    if let Command::Run {
+                        running: Some(true),
+                        ..
+                    } = &cmd
+                    {
                         if !self.running {
                             next = Instant::now() + self.slot_interval;
                         }
@@ -554,7 +656,7 @@ impl Loop {
     fn step_engine(&mut self) -> Result<(), EngineError> {
         let decisions = self
             .engine
-            .step(SlotInput::default(), self.policy.as_mut(), &mut NoSink)?
+            .step(SlotInput::default(), self.policy.as_mut(), &mut self.last)?
             .to_vec();
         for d in &decisions {
             let r = self.engine.describe(d);
@@ -667,6 +769,23 @@ impl Loop {
             Command::Events { reply } => {
                 let _ = reply.send(self.events.clone());
             }
+            Command::Sites { reply } => {
+                let _ = reply.send(self.sites());
+            }
+            Command::Decisions { reply } => {
+                let mut sites = std::collections::BTreeMap::<String, Vec<DecisionRecord>>::new();
+                for s in &self.sc.sites {
+                    sites.insert(s.name.clone(), Vec::new());
+                }
+                for d in &self.last.decisions {
+                    let r = self.engine.describe(d);
+                    sites.entry(r.site.clone()).or_default().push(r);
+                }
+                let _ = reply.send(Decisions {
+                    slot: self.last.slot,
+                    sites,
+                });
+            }
             Command::Signals { signals, reply } => {
                 let _ = reply.send(self.signals(signals));
             }
@@ -700,9 +819,25 @@ impl Loop {
                     sites: out.per_site,
                 });
             }
-            Command::Run { running, reply } => {
-                self.running = running;
-                let _ = reply.send(self.status());
+            Command::Run {
+                running,
+                step_slots,
+                reply,
+            } => {
+                let mut answer = Ok(());
+                for _ in 0..step_slots {
+                    if self.engine.slot() >= self.sc.grid.slots {
+                        break;
+                    }
+                    if let Err(e) = self.step() {
+                        answer = Err(ApiError::unavailable(&e));
+                        break;
+                    }
+                }
+                if let Some(r) = running {
+                    self.running = r;
+                }
+                let _ = reply.send(answer.map(|()| self.status()));
             }
         }
     }
@@ -850,7 +985,51 @@ impl Loop {
             .expect("checked before it was committed");
         let view = self.event_view(&e, stored.submit_slot);
         self.events.push(view.clone());
+        self.dr.push(e);
         Ok(view)
+    }
+
+    /// Each site with its state in the last slot stepped and the caps in force now.
+    fn sites(&self) -> Vec<SiteView> {
+        let now = self.engine.slot().min(self.sc.grid.slots.saturating_sub(1));
+        self.sc
+            .sites
+            .iter()
+            .enumerate()
+            .map(|(k, site)| {
+                let capping: Vec<&DemandResponseEvent> = self
+                    .dr
+                    .iter()
+                    .filter(|e| e.caps(&self.sc.grid, k, now))
+                    .collect();
+                let row = self.last.rows.get(k).and_then(|r| r.as_ref());
+                let f = |g: fn(&TimelineRow) -> f64| row.map(g);
+                SiteView {
+                    name: site.name.clone(),
+                    region: site.region.clone(),
+                    accelerators: site.accelerators.count,
+                    accelerator_model: site.accelerators.model.clone(),
+                    import_limit_kw: site.grid.import_limit_kw,
+                    import_cap_kw: capping.iter().map(|e| e.import_cap_kw).reduce(f64::min),
+                    events_in_force: capping.iter().map(|e| e.id.clone()).collect(),
+                    battery_capacity_kwh: site.battery.as_ref().map(|b| b.capacity_kwh),
+                    last_slot: row.map(|r| r.slot),
+                    busy_accelerators: f(|r| r.busy_accelerators),
+                    it_kw: f(|r| r.it_kw),
+                    facility_kw: f(|r| r.flows.facility_kw),
+                    green_to_load_kw: f(|r| r.flows.green_to_load_kw),
+                    battery_to_load_kw: f(|r| r.flows.discharge_to_load_kw),
+                    import_kw: f(|r| r.flows.import_kw),
+                    thermal_kw: f(|r| r.flows.thermal_kw),
+                    charge_kw: f(|r| r.flows.charge_kw),
+                    export_kw: f(|r| r.flows.export_kw),
+                    curtailed_kw: f(|r| r.flows.curtail_kw),
+                    soc_kwh: f(|r| r.flows.soc_kwh),
+                    carbon_g_per_kwh: f(|r| r.carbon_g_per_kwh),
+                    price_per_mwh: f(|r| r.price_per_mwh),
+                }
+            })
+            .collect()
     }
 
     fn event_view(&self, e: &DemandResponseEvent, taken_at_slot: usize) -> EventView {

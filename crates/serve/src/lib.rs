@@ -14,8 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use control::SignalsMode;
 use control::{
-    Command, Control, EventRequest, EventView, JobPage, JobRequest, JobView, MetricsView,
-    SignalRequest, SignalsTaken, Status,
+    Command, Control, Decisions, EventRequest, EventView, JobPage, JobRequest, JobView,
+    MetricsView, SignalRequest, SignalsTaken, SiteView, Status,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -119,8 +119,8 @@ start; sites and regions by name. Writes need the admin token; reads a token unl
 runs with --open-reads. Refusals are JSON naming the field (docs/serve.md)."
     ),
     paths(
-        healthz, readyz, submit, list, job, event, events, signals, status, metrics, clock,
-        prometheus, openapi
+        healthz, readyz, submit, list, job, event, events, signals, sites, decisions, status,
+        metrics, clock, prometheus, openapi
     ),
     modifiers(&BearerAuth)
 )]
@@ -275,6 +275,8 @@ pub fn serve(
             .route("/v1/jobs/{id}", get(job))
             .route("/v1/events", post(event).get(events))
             .route("/v1/signals", post(signals))
+            .route("/v1/sites", get(sites))
+            .route("/v1/decisions", get(decisions))
             .route("/v1/status", get(status))
             .route("/v1/metrics", get(metrics))
             .route("/v1/clock", post(clock))
@@ -516,6 +518,31 @@ async fn events(State(app): State<App>, headers: HeaderMap) -> Result<Response, 
     Ok(Json(v).into_response())
 }
 
+/// Each site: capacity, the caps in force now, and the last slot's load, supply mix and
+/// battery state of charge.
+#[utoipa::path(get, path = "/v1/sites", tag = "state", security(("bearer" = [])),
+    responses((status = 200, description = "The sites", body = Vec<SiteView>),
+        (status = 401, description = "No token", body = ErrorBody)))]
+async fn sites(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    let v = app.control.ask(|reply| Command::Sites { reply }).await?;
+    Ok(Json(v).into_response())
+}
+
+/// What the policy decided in the last slot stepped, per site: what each site was told to
+/// start, pause, move or set its battery to.
+#[utoipa::path(get, path = "/v1/decisions", tag = "state", security(("bearer" = [])),
+    responses((status = 200, description = "The decisions", body = Decisions),
+        (status = 401, description = "No token", body = ErrorBody)))]
+async fn decisions(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    let v = app
+        .control
+        .ask(|reply| Command::Decisions { reply })
+        .await?;
+    Ok(Json(v).into_response())
+}
+
 /// Jobs in submission order, a page at a time.
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])),
     params(
@@ -624,14 +651,20 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Result<Response,
     Ok(Json(m).into_response())
 }
 
-/// Start or stop the clock.
+/// Start or stop the clock, or step slots now.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ClockRequest {
-    running: bool,
+    /// Start (`true`) or stop (`false`) the clock; absent: as it is.
+    running: Option<bool>,
+    /// Step this many slots now, one after another (stopping at the run's end), then answer.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 100000)]
+    step_slots: u32,
 }
 
-/// Start or stop the clock (slots pass at the service's `--speed`).
+/// Start or stop the clock (slots pass at the service's `--speed`), or step slots now: what a
+/// test or a demo uses to advance time by exactly so much.
 #[utoipa::path(post, path = "/v1/clock", tag = "state", request_body = ClockRequest,
     security(("bearer" = [])),
     responses((status = 200, description = "The loop", body = Status),
@@ -643,14 +676,25 @@ async fn clock(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     app.auth.write(&headers)?;
-    let req: ClockRequest = parse(&body, "{\"running\": true|false}")?;
+    let req: ClockRequest = parse(
+        &body,
+        "{\"running\": true|false, \"step_slots\": a whole number}",
+    )?;
+    if req.step_slots > 100_000 {
+        return Err(ApiError::invalid(
+            "step_slots",
+            req.step_slots.to_string(),
+            "0 to 100000",
+        ));
+    }
     let s = app
         .control
         .ask(|reply| Command::Run {
             running: req.running,
+            step_slots: req.step_slots as usize,
             reply,
         })
-        .await?;
+        .await??;
     Ok(Json(s).into_response())
 }
 
