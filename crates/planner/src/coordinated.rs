@@ -17,8 +17,15 @@ pub struct Coordinated {
     planned_at: Option<usize>,
     solves: usize,
     failures: usize,
-    /// Slots run by the fallback rule because the plan in force had failed.
+    /// Slots run by the fallback rule: a solve failed and no earlier plan reached the slot.
     fallback_slots: usize,
+    /// Slots run on the last good plan because the solve due there failed.
+    kept_plan_slots: usize,
+    /// Whether a solve has failed since the plan in force was made.
+    failed_since_plan: bool,
+    /// Solves at this slot and later fail (tests of the failure path).
+    #[cfg(test)]
+    fail_from_slot: Option<usize>,
     solve_s: f64,
     max_solve_s: f64,
     relaxed: usize,
@@ -51,6 +58,10 @@ impl Coordinated {
             solves: 0,
             failures: 0,
             fallback_slots: 0,
+            kept_plan_slots: 0,
+            failed_since_plan: false,
+            #[cfg(test)]
+            fail_from_slot: None,
             solve_s: 0.0,
             max_solve_s: 0.0,
             relaxed: 0,
@@ -106,6 +117,11 @@ impl Coordinated {
         let sites: Vec<Vec<SiteId>> = input.classes.iter().map(|c| c.sites.clone()).collect();
         let homes: Vec<Option<Home>> = input.classes.iter().map(|c| c.home).collect();
         self.solves += 1;
+        #[cfg(test)]
+        if self.fail_from_slot.is_some_and(|f| slot >= f) {
+            self.record_failure(slot, "a failure the test asked for".into());
+            return;
+        }
         let solved = if self.cfg.warm_start {
             solve_from(&input, self.warm.as_ref()).map(|(plan, warm)| {
                 self.warm = Some(warm);
@@ -129,15 +145,27 @@ impl Coordinated {
                     sites,
                     homes,
                 });
+                self.failed_since_plan = false;
             }
-            Err(e) => {
-                self.warm = None;
-                self.failures += 1;
-                self.last_failure = Some(format!("slot {slot}: {e}"));
-                self.current = None;
-            }
+            Err(e) => self.record_failure(slot, e.to_string()),
         }
     }
+
+    /// A solve failed (or ran out of time): the last good plan stays in force for the slots it
+    /// reaches (the next slot tries again); past them the fallback rule runs.
+    fn record_failure(&mut self, slot: usize, why: String) {
+        self.warm = None;
+        self.failures += 1;
+        self.last_failure = Some(format!("slot {slot}: {why}"));
+        self.failed_since_plan = true;
+    }
+}
+
+/// How many slots a plan reaches.
+fn plan_slots(plan: &Plan) -> usize {
+    let work = plan.work.iter().flatten().map(Vec::len);
+    let battery = plan.battery_kw.iter().map(Vec::len);
+    work.chain(battery).max().unwrap_or(0)
 }
 
 /// Where the plan runs a class of started jobs away from their site once their data could
@@ -190,7 +218,16 @@ impl Policy for Coordinated {
     fn on_slot(&mut self, ctx: &mut dyn Fleet) {
         self.ensure_plan(ctx);
         let slot = ctx.slot();
-        match &mut self.current {
+        let in_force = match &self.current {
+            // After a failed solve, the last good plan only for the slots it reaches.
+            Some(c) if self.failed_since_plan => slot - c.at < plan_slots(&c.plan),
+            Some(_) => true,
+            None => false,
+        };
+        if in_force && self.failed_since_plan {
+            self.kept_plan_slots += 1;
+        }
+        match self.current.as_mut().filter(|_| in_force) {
             Some(Current {
                 at,
                 plan,
@@ -264,6 +301,12 @@ impl Policy for Coordinated {
         if let Some(f) = &self.last_failure {
             n.push(format!("last solver failure: {f}"));
         }
+        if self.kept_plan_slots > 0 {
+            n.push(format!(
+                "{} slots ran on the last good plan after a failed solve",
+                self.kept_plan_slots
+            ));
+        }
         n
     }
 
@@ -278,5 +321,41 @@ impl Policy for Coordinated {
             self.max_solve_s,
             self.solves - self.failures
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use suandian_core::metrics::ObjectiveWeights;
+    use suandian_core::sim::{simulate, SimConfig};
+
+    /// Solves fail from slot 10 on: the plan made at slot 9 stays in force for the slots it
+    /// reaches, every later slot tries again (and fails), and only past the plan's end does the
+    /// fallback rule run.
+    #[test]
+    fn a_failed_solve_keeps_the_last_good_plan() {
+        let sc = suandian_scenarios::default_scenario::default_scenario(3, 5);
+        let weights = ObjectiveWeights::for_scenario(&sc);
+        let cfg = SimConfig::default();
+        let mut good = Coordinated::new(PlannerOptions::default(), weights);
+        let base = simulate(&sc, &mut good, &cfg);
+        let mut failing = Coordinated::new(PlannerOptions::default(), weights);
+        failing.fail_from_slot = Some(10);
+        let r = simulate(&sc, &mut failing, &cfg);
+        let after = sc.grid.slots - 10;
+        assert_eq!(failing.failures, after, "each slot from 10 on tried again");
+        assert!(failing.kept_plan_slots > 0, "the last plan was kept");
+        assert_eq!(failing.kept_plan_slots + failing.fallback_slots, after);
+        let reach = plan_slots(&failing.current.as_ref().unwrap().plan);
+        assert_eq!(failing.current.as_ref().unwrap().at, 9);
+        assert_eq!(failing.kept_plan_slots, (reach - 1).min(after));
+        assert_eq!(good.failures, 0);
+        // Until slot 10 both runs are the same run.
+        assert!(r.metrics.jobs_completed > 0 && base.metrics.jobs_completed > 0);
+        assert!(failing
+            .notes()
+            .iter()
+            .any(|n| n.contains("ran on the last good plan")));
     }
 }
