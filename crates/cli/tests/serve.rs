@@ -678,6 +678,97 @@ fn live_signals(db: &Db) {
 }
 
 on_both_backends!(
+    a_database_that_fails_a_write_gives_503_and_takes_nothing,
+    db_unavailable
+);
+/// The database refuses a write for a while (another session holds the jobs table's lock past
+/// the service's 5 s limit): the submission gets a 503 naming the cause, and is not half taken
+/// (the job is not there); once the database is back, the same submission gets a 201, and after
+/// a restart every acknowledged job is there once.
+fn db_unavailable(db: &Db) {
+    let svc = start(db, true);
+    let a = svc.addr;
+    let job = |id: &str| format!(r#"{{"id": "{id}", "accelerators": 1, "runtime_h": 1.0}}"#);
+    assert_eq!(try_http(a, "/v1/jobs", "ka", &job("a")), Some(201));
+    // Hold the write lock for 8 s from another session.
+    let mut locker = match db {
+        Db::Sqlite(path) => Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3, sys, time\n\
+                 c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+                 c.execute('BEGIN IMMEDIATE')\n\
+                 print('locked', flush=True)\n\
+                 time.sleep(8)\n\
+                 c.execute('COMMIT')",
+            ])
+            .arg(path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs"),
+        Db::Postgres(url) => Command::new("psql")
+            .args([url.as_str(), "-q", "-c"])
+            .arg(
+                "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; \
+                 SELECT 'locked'; SELECT pg_sleep(8); COMMIT;",
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("psql runs"),
+    };
+    match db {
+        Db::Sqlite(_) => {
+            let mut line = String::new();
+            BufReader::new(locker.stdout.as_mut().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert_eq!(line.trim(), "locked");
+        }
+        Db::Postgres(url) => {
+            let t = Instant::now();
+            loop {
+                let out = Command::new("psql")
+                    .args([url.as_str(), "-tA", "-c"])
+                    .arg(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON l.relation = c.oid \
+                         WHERE c.relname = 'jobs' AND l.mode = 'AccessExclusiveLock' AND l.granted",
+                    )
+                    .output()
+                    .unwrap();
+                if String::from_utf8_lossy(&out.stdout).trim() == "1" {
+                    break;
+                }
+                assert!(t.elapsed() < Duration::from_secs(10), "the lock never came");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    let t = Instant::now();
+    let (code, e) = http(
+        a,
+        "POST",
+        "/v1/jobs",
+        Some(TOKEN),
+        &[("Idempotency-Key", "kb")],
+        &job("b"),
+    );
+    assert_eq!(code, 503, "{e}");
+    assert!(t.elapsed() < Duration::from_secs(8), "the limit is 5 s");
+    assert!(
+        e["error"]["found"].as_str().unwrap().contains("database"),
+        "{e}"
+    );
+    let (code, _) = http(a, "GET", "/v1/jobs/b", Some(TOKEN), &[], "");
+    assert_eq!(code, 404, "a refused write is not half taken");
+    locker.wait().unwrap();
+    assert_eq!(try_http(a, "/v1/jobs", "kb", &job("b")), Some(201));
+    drop(svc);
+    let svc = start(db, true);
+    let s = http(svc.addr, "GET", "/v1/status", Some(TOKEN), &[], "").1;
+    assert_eq!(s["jobs"], 2, "{s}");
+}
+
+on_both_backends!(
     kill_9_mid_stream_loses_no_acknowledged_job,
     kill_9_mid_stream
 );

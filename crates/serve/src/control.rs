@@ -494,7 +494,18 @@ impl Control {
         let stored = store.jobs().await?;
         let events = store.events().await?;
         let posted = store.signals().await?;
-        let done = store.slots_done().await?;
+
+        // Every input was committed with the slots the engine had done then: a count that was
+        // not recorded (the database failed after a step) is at least that.
+        let done = [
+            store.slots_done().await?,
+            stored.last().map_or(0, |j| j.submit_slot),
+            events.last().map_or(0, |e| e.submit_slot),
+            posted.last().map_or(0, |s| s.submit_slot),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
         let slot_interval = Duration::from_secs_f64(sc.grid.slot_h() * 3600.0 / speed);
         let rt = tokio::runtime::Handle::current();
         let (tx, rx) = mpsc::channel();
@@ -621,8 +632,7 @@ impl Loop {
             // requests never holds the clock back.
             if stepping && Instant::now() >= next {
                 if let Err(e) = self.step() {
-                    eprintln!("error: {e}; the loop is paused");
-                    self.running = false;
+                    eprintln!("error: {e}");
                 }
                 next += self.slot_interval;
                 continue;
@@ -678,7 +688,11 @@ impl Loop {
         self.last_step_ms = t.elapsed().as_secs_f64() * 1000.0;
         self.max_step_ms = self.max_step_ms.max(self.last_step_ms);
         let done = self.engine.slot();
-        self.rt.block_on(self.store.set_slots_done(done))
+        // Not recorded: a restart still re-steps at least to the last input taken, and the next
+        // step records a later count.
+        self.rt
+            .block_on(self.store.set_slots_done(done))
+            .map_err(|e| format!("slot {} stepped, its count not recorded: {e}", done - 1))
     }
 
     fn status(&self) -> Status {

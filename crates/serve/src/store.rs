@@ -106,8 +106,11 @@ pub type Store = Arc<dyn Storage>;
 /// missing). The schema is brought up to date.
 pub async fn open(database: &str) -> Result<Store, String> {
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        // A statement that waits longer than this (a lock held elsewhere, a server in trouble)
+        // fails, and the request with it (503), rather than holding the control loop.
         let options = PgConnectOptions::from_str(database)
-            .map_err(|e| format!("--database: {}: {e}", redact(database)))?;
+            .map_err(|e| format!("--database: {}: {e}", redact(database)))?
+            .options([("statement_timeout", "5s"), ("lock_timeout", "5s")]);
         let pool = PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(std::time::Duration::from_secs(5))
@@ -132,7 +135,9 @@ pub async fn open(database: &str) -> Result<Store, String> {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Full)
+            // A write lock held elsewhere for longer than this fails the request (503).
+            .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options)
