@@ -228,43 +228,36 @@ fn event() -> suandian_core::model::DemandResponseEvent {
     }
 }
 
-/// What `simulate` gives for the demo and the event with the coordinated policy.
-fn simulated() -> serde_json::Value {
+/// What `simulate` gives for the demo and the event with `policy` and `forecast` (the demo's
+/// own where `None`).
+fn simulated_with(
+    policy: &str,
+    forecast: Option<suandian_core::forecast::ForecastKind>,
+) -> suandian_core::metrics::Metrics {
     let mut loaded = suandian_io::builtin::demo();
     loaded.scenario.demand_response.push(event());
     let sc = &loaded.scenario;
-    let mut p = suandian_planner::policy_by_name(
-        "coordinated",
-        sc,
-        suandian_planner::ObjectiveMode::Balanced,
-    )
-    .unwrap()
-    .unwrap();
+    let mut p =
+        suandian_planner::policy_by_name(policy, sc, suandian_planner::ObjectiveMode::Balanced)
+            .unwrap()
+            .unwrap();
     let cfg = suandian_core::sim::SimConfig {
-        forecast: loaded.simulation.forecast,
+        forecast: forecast.unwrap_or(loaded.simulation.forecast),
         ..Default::default()
     };
-    serde_json::to_value(suandian_core::sim::simulate(sc, p.as_mut(), &cfg).metrics).unwrap()
+    suandian_core::sim::simulate(sc, p.as_mut(), &cfg).metrics
 }
 
-/// What `simulate` gives for the demo and the event with the coordinated policy and perfect
-/// forecasts (what a live service believes when the truth is posted as the forecast).
+/// What `simulate` gives for the demo and the event with the coordinated policy.
+fn simulated() -> serde_json::Value {
+    serde_json::to_value(simulated_with("coordinated", None)).unwrap()
+}
+
+/// The same with perfect forecasts (what a live service believes when the truth is posted as
+/// the forecast).
 fn simulated_perfect() -> serde_json::Value {
-    let mut loaded = suandian_io::builtin::demo();
-    loaded.scenario.demand_response.push(event());
-    let sc = &loaded.scenario;
-    let mut p = suandian_planner::policy_by_name(
-        "coordinated",
-        sc,
-        suandian_planner::ObjectiveMode::Balanced,
-    )
-    .unwrap()
-    .unwrap();
-    let cfg = suandian_core::sim::SimConfig {
-        forecast: suandian_core::forecast::ForecastKind::Perfect,
-        ..Default::default()
-    };
-    serde_json::to_value(suandian_core::sim::simulate(sc, p.as_mut(), &cfg).metrics).unwrap()
+    let perfect = Some(suandian_core::forecast::ForecastKind::Perfect);
+    serde_json::to_value(simulated_with("coordinated", perfect)).unwrap()
 }
 
 /// The demo's series as postings to `/v1/signals`: each feed's whole run as a forecast
@@ -451,6 +444,14 @@ fn runs_what_simulate_runs(db: &Db) {
     let (code, m) = http(svc.addr, "GET", "/v1/metrics", Some(TOKEN), &[], "");
     assert_eq!(code, 200);
     assert_eq!(m["metrics"], simulated(), "live = backtest");
+    // The counterfactual tracked beside it is simulate's asap, and the savings are the
+    // comparison's.
+    let asap = simulated_with("asap", None);
+    assert_eq!(m["reference"], serde_json::to_value(&asap).unwrap());
+    let coordinated = simulated_with("coordinated", None);
+    let savings = suandian_core::compare::Savings::between(&asap, &coordinated);
+    assert_eq!(m["savings"], serde_json::to_value(&savings).unwrap());
+    assert!(savings.equal_work_carbon.is_some(), "{savings:?}");
     assert!(
         m["metrics"]["dr_event_slots"].as_u64().unwrap() > 0,
         "the event covered slots: {m}"
@@ -498,6 +499,13 @@ fn runs_what_simulate_runs(db: &Db) {
     let (code, text) = get_text(svc.addr, "/metrics", TOKEN);
     assert_eq!(code, 200, "{text}");
     assert!(text.contains("suandian_slots_done 48\n"), "{text}");
+    let saved = m["savings"]["equal_work_carbon"].as_f64().unwrap();
+    assert!(
+        text.contains(&format!(
+            "suandian_saving_equal_work_carbon_percent {saved}\n"
+        )),
+        "{text}"
+    );
     let n = jobs.len();
     assert!(
         text.contains(&format!("suandian_jobs{{state=\"done\"}} {n}\n")),

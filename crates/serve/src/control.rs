@@ -9,12 +9,16 @@ use crate::ApiError;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use suandian_core::engine::{Decision, DecisionRecord, Engine, EngineError, Sink, SlotInput};
+use suandian_core::compare::Savings;
+use suandian_core::engine::{
+    Decision, DecisionRecord, Engine, EngineError, NoSink, Sink, SlotInput,
+};
+use suandian_core::metrics::Metrics;
 use suandian_core::metrics::TimelineRow;
 use suandian_core::model::{
     DemandResponseEvent, Job, Scenario, DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR,
 };
-use suandian_core::policy::Policy;
+use suandian_core::policy::{Policy, REFERENCE};
 use suandian_core::signals::{FeedState, FeedStatus, Live, Replay, Signal};
 use tokio::sync::oneshot;
 
@@ -270,6 +274,15 @@ pub struct MetricsView {
     /// The same per site.
     #[schema(value_type = Vec<Object>)]
     pub sites: Vec<suandian_core::metrics::SiteMetrics>,
+    /// The counterfactual the service tracks beside the fleet: the reference policy (asap) on
+    /// the same jobs, events and signals, so far; null where the service runs asap itself.
+    pub reference_policy: &'static str,
+    #[schema(value_type = Option<Object>)]
+    pub reference: Option<Metrics>,
+    /// Savings against it, in % (positive = lower than asap); the `equal_work_*` ones charge
+    /// work left undone at the reference rates, so they compare equal work.
+    #[schema(value_type = Option<Object>)]
+    pub savings: Option<Savings>,
 }
 
 /// A site and its state in the last slot stepped.
@@ -476,6 +489,14 @@ struct Loop {
     dr: Vec<DemandResponseEvent>,
     /// The last slot stepped.
     last: LastSlot,
+    /// The counterfactual: the reference policy (asap) on the same jobs, events and signals,
+    /// for the savings so far (`None` where the service runs the reference itself).
+    reference: Option<Reference>,
+}
+
+struct Reference {
+    engine: Engine<'static>,
+    policy: Box<dyn Policy + Send>,
 }
 
 impl Control {
@@ -523,11 +544,18 @@ impl Control {
                         Some(l)
                     }
                 };
-                let engine = match live {
-                    // The timeline goes to the sink that keeps the last slot (GET /v1/sites).
-                    None => Engine::new(sc, Box::new(Replay::new(sc, forecast)), true),
-                    Some(l) => Engine::new(sc, Box::new(l), true),
+                let signals = || -> Box<dyn suandian_core::signals::Signals> {
+                    match live {
+                        None => Box::new(Replay::new(sc, forecast)),
+                        Some(l) => Box::new(l),
+                    }
                 };
+                // The timeline goes to the sink that keeps the last slot (GET /v1/sites).
+                let engine = Engine::new(sc, signals(), true);
+                let reference = (policy.name() != REFERENCE).then(|| Reference {
+                    engine: Engine::new(sc, signals(), false),
+                    policy: suandian_core::policy::by_name(REFERENCE).expect("the reference"),
+                });
                 let mut l = Loop {
                     sc,
                     engine,
@@ -544,6 +572,7 @@ impl Control {
                     events: Vec::new(),
                     dr: Vec::new(),
                     last: LastSlot::default(),
+                    reference,
                 };
                 match l.restore(&stored, &events, &posted, done) {
                     Ok(()) => {
@@ -613,8 +642,7 @@ impl Loop {
                 input.jobs.push(job.into());
                 k += 1;
             }
-            self.engine
-                .submit(input)
+            self.hand_over(input)
                 .map_err(|e| format!("restoring the stored jobs: {e}"))?;
             if t < done && t < self.sc.grid.slots {
                 self.step_engine()
@@ -661,9 +689,20 @@ impl Loop {
         }
     }
 
-    /// Step one slot, then record it as done.
-    /// Step the engine one slot and keep each job's decisions.
+    /// Give jobs and events to the engine and to the reference's.
+    fn hand_over(&mut self, input: SlotInput) -> Result<(), EngineError> {
+        if let Some(r) = &mut self.reference {
+            r.engine.submit(input.clone())?;
+        }
+        self.engine.submit(input)
+    }
+
+    /// Step the engine (and the reference's) one slot and keep each job's decisions.
     fn step_engine(&mut self) -> Result<(), EngineError> {
+        if let Some(r) = &mut self.reference {
+            r.engine
+                .step(SlotInput::default(), r.policy.as_mut(), &mut NoSink)?;
+        }
         let decisions = self
             .engine
             .step(SlotInput::default(), self.policy.as_mut(), &mut self.last)?
@@ -808,6 +847,10 @@ impl Loop {
             }
             Command::Metrics { reply } => {
                 let out = self.engine.so_far(self.policy.as_ref());
+                let reference = self
+                    .reference
+                    .as_ref()
+                    .map(|r| r.engine.so_far(r.policy.as_ref()).metrics);
                 let mut by_state = std::collections::BTreeMap::<String, usize>::new();
                 for j in 0..self.engine.job_count() {
                     if let Some(st) = self.engine.job_state(j) {
@@ -829,6 +872,11 @@ impl Loop {
                     last_step_ms: self.last_step_ms,
                     max_step_ms: self.max_step_ms,
                     jobs_by_state: by_state,
+                    savings: reference
+                        .as_ref()
+                        .map(|r| Savings::between(r, &out.metrics)),
+                    reference,
+                    reference_policy: REFERENCE,
                     metrics: out.metrics,
                     sites: out.per_site,
                 });
@@ -890,8 +938,7 @@ impl Loop {
         self.rt
             .block_on(self.store.insert_job(&stored))
             .map_err(|e| ApiError::unavailable(&e))?;
-        self.engine
-            .submit(input)
+        self.hand_over(input)
             .expect("checked before it was committed");
         if let Some(k) = key {
             self.keys.insert(k, job.id.clone());
@@ -994,8 +1041,7 @@ impl Loop {
         self.rt
             .block_on(self.store.insert_event(&stored))
             .map_err(|e| ApiError::unavailable(&e))?;
-        self.engine
-            .submit(input)
+        self.hand_over(input)
             .expect("checked before it was committed");
         let view = self.event_view(&e, stored.submit_slot);
         self.events.push(view.clone());

@@ -784,6 +784,23 @@ fn prometheus_text(snapshot: &serde_json::Value) -> String {
             .map(|(k, v)| (format!("{{state=\"{}\"}}", label(k)), num(v)))
             .collect(),
     );
+    let savings = &snapshot["savings"];
+    for (key, name, help) in [
+        (
+            "equal_work_carbon",
+            "saving_equal_work_carbon_percent",
+            "Carbon saved against the asap counterfactual on equal work so far, %.",
+        ),
+        (
+            "equal_work_cost",
+            "saving_equal_work_cost_percent",
+            "Cost saved against the asap counterfactual on equal work so far, %.",
+        ),
+    ] {
+        if let Some(v) = savings[key].as_f64() {
+            metric(name, "gauge", help, vec![(String::new(), v)]);
+        }
+    }
     let m = &snapshot["metrics"];
     let currency = label(snapshot["currency"].as_str().unwrap_or(""));
     for (key, name, help) in [
