@@ -1063,7 +1063,8 @@ impl Loop {
                     .filter(|e| e.caps(&self.sc.grid, k, now))
                     .collect();
                 let row = self.last.rows.get(k).and_then(|r| r.as_ref());
-                let f = |g: fn(&TimelineRow) -> f64| row.map(g);
+                // `+ 0.0`: no `-0.0` in the answer.
+                let f = |g: fn(&TimelineRow) -> f64| row.map(|r| g(r) + 0.0);
                 SiteView {
                     name: site.name.clone(),
                     region: site.region.clone(),
