@@ -280,3 +280,69 @@ fn a_live_provider_fed_slot_by_slot_equals_the_replay() {
         }
     }
 }
+
+/// A demand-response event cancelled mid-window ends at the current slot's start (the slots
+/// stepped under it stay as they were, the later ones are uncapped); one cancelled before its
+/// window is dropped; an unknown or finished one is refused and nothing changes.
+#[test]
+fn a_cancelled_event_ends_at_the_current_slot() {
+    let sc = suandian_io::builtin::demo().scenario;
+    let event = DemandResponseEvent {
+        id: "evening".into(),
+        sites: vec![0, 1],
+        start_h: 18.0,
+        end_h: 21.0,
+        announced_h: 12.0,
+        import_cap_kw: 1.0,
+        penalty_per_kwh: None,
+    };
+    // Cancelled at slot 19: under the cap in slot 18 only, on both sites.
+    let run = |cancel_at: usize| {
+        let mut policy = make("asap", &sc);
+        let mut engine = Engine::new(
+            &sc,
+            Box::new(Replay::new(&sc, ForecastKind::Perfect)),
+            false,
+        );
+        engine
+            .submit(SlotInput {
+                jobs: sc.jobs.clone(),
+                events: vec![event.clone()],
+            })
+            .unwrap();
+        let mut cancelled = None;
+        for t in 0..sc.grid.slots {
+            if t == cancel_at {
+                assert!(matches!(
+                    engine.cancel_event("no-such-event"),
+                    Err(EngineError::UnknownEvent { .. })
+                ));
+                cancelled = Some(engine.cancel_event("evening"));
+            }
+            engine
+                .step(SlotInput::default(), policy.as_mut(), &mut NoSink)
+                .unwrap();
+        }
+        let after = engine.cancel_event("evening");
+        (cancelled, after, engine.finish(policy.as_ref()).metrics)
+    };
+    let (cancelled, after, m) = run(19);
+    let now = cancelled.unwrap().unwrap().unwrap();
+    assert_eq!((now.start_h, now.end_h), (18.0, 19.0));
+    assert_eq!(m.dr_event_slots, 2, "slot 18 on two sites");
+    assert!(
+        matches!(after, Err(EngineError::EventOver { .. })),
+        "{after:?}"
+    );
+    // Cancelled before its window: dropped, no slot capped.
+    let (cancelled, after, m) = run(10);
+    assert_eq!(cancelled.unwrap().unwrap(), None);
+    assert_eq!(m.dr_event_slots, 0);
+    assert!(
+        matches!(after, Err(EngineError::UnknownEvent { .. })),
+        "{after:?}"
+    );
+    // Not cancelled: three slots on two sites.
+    let (_, _, m) = run(usize::MAX);
+    assert_eq!(m.dr_event_slots, 6);
+}

@@ -777,6 +777,101 @@ fn db_unavailable(db: &Db) {
 }
 
 on_both_backends!(
+    a_cancelled_event_ends_at_the_current_slot_and_stays_cancelled,
+    cancel_event
+);
+/// `DELETE /v1/events/{id}`: an event in force ends at the current slot's start, one to come
+/// is dropped; cancelling twice, an unknown id or no token is refused; the id is not taken
+/// again; and after a SIGKILL the events and the run are as they were.
+fn cancel_event(db: &Db) {
+    let svc = start(db, true);
+    let a = svc.addr;
+    let sc = suandian_io::builtin::demo().scenario;
+    let site = sc.sites[0].name.clone();
+    for (id, start_h, end_h) in [
+        ("evening", 18.0, 21.0),
+        ("next-day", 30.0, 33.0),
+        ("late", 40.0, 44.0),
+    ] {
+        let body = serde_json::json!({
+            "id": id, "sites": [site], "start_h": start_h, "end_h": end_h,
+            "announced_h": 12.0, "import_cap_kw": 1.0,
+        });
+        let (code, v) = http(a, "POST", "/v1/events", Some(TOKEN), &[], &body.to_string());
+        assert_eq!(code, 201, "{v}");
+    }
+    let step = r#"{"step_slots": 19}"#;
+    assert_eq!(http(a, "POST", "/v1/clock", Some(TOKEN), &[], step).0, 200);
+    assert_eq!(
+        http(a, "DELETE", "/v1/events/evening", None, &[], "").0,
+        401
+    );
+    let (code, v) = http(a, "DELETE", "/v1/events/evening", Some(TOKEN), &[], "");
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        (v["end_h"].as_f64(), v["cancelled_at_slot"].as_u64()),
+        (Some(19.0), Some(19)),
+        "{v}"
+    );
+    let (code, v) = http(a, "DELETE", "/v1/events/evening", Some(TOKEN), &[], "");
+    assert_eq!(
+        (code, v["error"]["field"].as_str()),
+        (409, Some("id")),
+        "{v}"
+    );
+    let (code, v) = http(a, "DELETE", "/v1/events/next-day", Some(TOKEN), &[], "");
+    assert_eq!(
+        (code, v["end_h"].as_f64()),
+        (200, Some(30.0)),
+        "dropped: {v}"
+    );
+    let (code, _) = http(a, "DELETE", "/v1/events/no-such", Some(TOKEN), &[], "");
+    assert_eq!(code, 404);
+    let again = serde_json::json!({
+        "id": "next-day", "sites": [site], "start_h": 40.0, "end_h": 41.0, "import_cap_kw": 1.0,
+    });
+    let (code, v) = http(
+        a,
+        "POST",
+        "/v1/events",
+        Some(TOKEN),
+        &[],
+        &again.to_string(),
+    );
+    assert_eq!(
+        (code, v["error"]["field"].as_str()),
+        (409, Some("id")),
+        "{v}"
+    );
+    let (_, sites) = http(a, "GET", "/v1/sites", Some(TOKEN), &[], "");
+    assert!(
+        sites[0]["import_cap_kw"].is_null(),
+        "no cap from slot 19: {sites}"
+    );
+    let (_, before) = http(a, "GET", "/v1/events", Some(TOKEN), &[], "");
+    drop(svc); // SIGKILL
+    let svc = start(db, true);
+    let a = svc.addr;
+    let (_, after) = http(a, "GET", "/v1/events", Some(TOKEN), &[], "");
+    assert_eq!(before, after, "the events as they were");
+    // The event left standing caps the site in its window after the restart too.
+    let step = r#"{"step_slots": 22}"#;
+    assert_eq!(http(a, "POST", "/v1/clock", Some(TOKEN), &[], step).0, 200);
+    let (_, sites) = http(a, "GET", "/v1/sites", Some(TOKEN), &[], "");
+    assert_eq!(sites[0]["import_cap_kw"], 1.0, "{sites}");
+    assert_eq!(sites[0]["events_in_force"], serde_json::json!(["late"]));
+    let run = r#"{"step_slots": 1000}"#;
+    let (code, st) = http(a, "POST", "/v1/clock", Some(TOKEN), &[], run);
+    assert_eq!((code, st["slots_done"].as_u64()), (200, Some(48)), "{st}");
+    let (_, m) = http(a, "GET", "/v1/metrics", Some(TOKEN), &[], "");
+    assert_eq!(m["metrics"]["dr_event_slots"], 5, "slot 18, and 40-43: {m}");
+    assert_eq!(
+        m["reference"]["dr_event_slots"], 5,
+        "the counterfactual too: {m}"
+    );
+}
+
+on_both_backends!(
     kill_9_mid_stream_loses_no_acknowledged_job,
     kill_9_mid_stream
 );

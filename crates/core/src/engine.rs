@@ -230,6 +230,10 @@ pub enum EngineError {
     },
     /// A job or event id that the engine already holds.
     DuplicateId { id: String },
+    /// No demand-response event has this id.
+    UnknownEvent { id: String },
+    /// The event's window ended before the current slot: nothing is left to cancel.
+    EventOver { id: String, end_h: f64 },
 }
 
 impl std::fmt::Display for EngineError {
@@ -248,6 +252,13 @@ impl std::fmt::Display for EngineError {
             EngineError::DuplicateId { id } => {
                 write!(f, "{id}: found an id already submitted, expected a new one")
             }
+            EngineError::UnknownEvent { id } => {
+                write!(f, "{id}: found no such event, expected the id of an event taken")
+            }
+            EngineError::EventOver { id, end_h } => write!(
+                f,
+                "event {id}: found a window that ended at {end_h} h, expected one still in force"
+            ),
         }
     }
 }
@@ -1198,6 +1209,35 @@ impl<'s> Engine<'s> {
             metrics,
             per_site,
             jobs: outcomes,
+        }
+    }
+
+    /// Cancel the demand-response event `id` from the current slot on (a grid operator's
+    /// cancellation): a window that has begun now ends at this slot's start, so the slots
+    /// already stepped stay as they were; a window still to come is dropped. Policies see the
+    /// event as it now stands from the next step. Returns it as it now stands (`None`: dropped).
+    pub fn cancel_event(&mut self, id: &str) -> Result<Option<DemandResponseEvent>, EngineError> {
+        let now_h = self.sc.grid.slot_start_h(self.slot);
+        let k = self
+            .sc
+            .demand_response
+            .iter()
+            .position(|e| e.id == id)
+            .ok_or_else(|| EngineError::UnknownEvent { id: id.into() })?;
+        let e = &self.sc.demand_response[k];
+        if e.end_h <= now_h + 1e-9 {
+            return Err(EngineError::EventOver {
+                id: id.into(),
+                end_h: e.end_h,
+            });
+        }
+        let events = &mut self.sc.to_mut().demand_response;
+        if events[k].start_h < now_h - 1e-9 {
+            events[k].end_h = now_h;
+            Ok(Some(events[k].clone()))
+        } else {
+            events.remove(k);
+            Ok(None)
         }
     }
 

@@ -241,6 +241,9 @@ pub struct EventView {
     pub penalty_per_kwh: Option<f64>,
     /// The slot before which the engine took it.
     pub taken_at_slot: usize,
+    /// The slot from which it was cancelled (its window ends at that slot's start, or it was
+    /// dropped before it began); null while it stands.
+    pub cancelled_at_slot: Option<usize>,
 }
 
 /// Signal values taken.
@@ -437,6 +440,10 @@ pub enum Command {
     Events {
         reply: oneshot::Sender<Vec<EventView>>,
     },
+    CancelEvent {
+        id: String,
+        reply: oneshot::Sender<Result<EventView, ApiError>>,
+    },
     Sites {
         reply: oneshot::Sender<Vec<SiteView>>,
     },
@@ -515,6 +522,7 @@ impl Control {
         let stored = store.jobs().await?;
         let events = store.events().await?;
         let posted = store.signals().await?;
+        let cancels = store.event_cancels().await?;
 
         // Every input was committed with the slots the engine had done then: a count that was
         // not recorded (the database failed after a step) is at least that.
@@ -523,6 +531,7 @@ impl Control {
             stored.last().map_or(0, |j| j.submit_slot),
             events.last().map_or(0, |e| e.submit_slot),
             posted.last().map_or(0, |s| s.submit_slot),
+            cancels.last().map_or(0, |c| c.1),
         ]
         .into_iter()
         .max()
@@ -574,7 +583,7 @@ impl Control {
                     last: LastSlot::default(),
                     reference,
                 };
-                match l.restore(&stored, &events, &posted, done) {
+                match l.restore(&stored, &events, &posted, &cancels, done) {
                     Ok(()) => {
                         let _ = ready_tx.send(Ok(()));
                         l.run(rx);
@@ -613,9 +622,10 @@ impl Loop {
         stored: &[StoredJob],
         events: &[StoredEvent],
         posted: &[StoredSignal],
+        cancels: &[(String, usize)],
         done: usize,
     ) -> Result<(), String> {
-        let (mut k, mut ke, mut ks) = (0, 0, 0);
+        let (mut k, mut ke, mut ks, mut kc) = (0, 0, 0, 0);
         for t in 0..=done.min(self.sc.grid.slots) {
             while ks < posted.len() && posted[ks].submit_slot <= t {
                 let req: SignalRequest = serde_json::from_str(&posted[ks].body)
@@ -630,6 +640,7 @@ impl Loop {
                     .map_err(|e| format!("stored event {}: {e}", events[ke].id))?;
                 self.events
                     .push(self.event_view(&e, events[ke].submit_slot));
+                self.dr.push(e.clone());
                 input.events.push(e);
                 ke += 1;
             }
@@ -644,6 +655,18 @@ impl Loop {
             }
             self.hand_over(input)
                 .map_err(|e| format!("restoring the stored jobs: {e}"))?;
+            // Cancellations after the events they cancel (an event id is never taken twice).
+            while kc < cancels.len() && cancels[kc].1 <= t {
+                let id = &cancels[kc].0;
+                let e = self
+                    .events
+                    .iter()
+                    .position(|e| e.id == *id)
+                    .ok_or_else(|| format!("stored cancellation of an unknown event {id}"))?;
+                self.apply_cancel(e)
+                    .map_err(|e| format!("restoring the cancellation of {id}: {e}"))?;
+                kc += 1;
+            }
             if t < done && t < self.sc.grid.slots {
                 self.step_engine()
                     .map_err(|e| format!("restoring slot {t}: {e}"))?;
@@ -821,6 +844,9 @@ impl Loop {
             }
             Command::Events { reply } => {
                 let _ = reply.send(self.events.clone());
+            }
+            Command::CancelEvent { id, reply } => {
+                let _ = reply.send(self.cancel_event(&id));
             }
             Command::Sites { reply } => {
                 let _ = reply.send(self.sites());
@@ -1004,6 +1030,10 @@ impl Loop {
 
     /// Check an event, commit it, then hand it to the engine.
     fn event(&mut self, r: EventRequest) -> Result<EventView, ApiError> {
+        // An id names one event for good, cancelled or not.
+        if self.events.iter().any(|e| e.id == r.id) {
+            return Err(engine_error(EngineError::DuplicateId { id: r.id }));
+        }
         let sites = r
             .sites
             .iter()
@@ -1047,6 +1077,65 @@ impl Loop {
         self.events.push(view.clone());
         self.dr.push(e);
         Ok(view)
+    }
+
+    /// Cancel an event from the current slot on: checked, committed, then applied to the
+    /// engine and the reference's.
+    fn cancel_event(&mut self, id: &str) -> Result<EventView, ApiError> {
+        let k = self
+            .events
+            .iter()
+            .position(|e| e.id == id)
+            .ok_or_else(|| engine_error(EngineError::UnknownEvent { id: id.into() }))?;
+        if let Some(at) = self.events[k].cancelled_at_slot {
+            return Err(ApiError::conflict(
+                "id",
+                format!("event `{id}`, cancelled from slot {at}"),
+                "an event still standing",
+            ));
+        }
+        let now_h = self.sc.grid.slot_start_h(self.engine.slot());
+        if self.events[k].end_h <= now_h + 1e-9 {
+            return Err(engine_error(EngineError::EventOver {
+                id: id.into(),
+                end_h: self.events[k].end_h,
+            }));
+        }
+        let at = self.engine.slot();
+        self.rt
+            .block_on(self.store.insert_event_cancel(id, at))
+            .map_err(|e| ApiError::unavailable(&e))?;
+        self.apply_cancel(k)
+            .expect("checked before it was committed");
+        Ok(self.events[k].clone())
+    }
+
+    /// Apply the cancellation of `self.events[k]` at the current slot.
+    fn apply_cancel(&mut self, k: usize) -> Result<(), EngineError> {
+        let id = self.events[k].id.clone();
+        if let Some(r) = &mut self.reference {
+            r.engine.cancel_event(&id)?;
+        }
+        let now = self.engine.cancel_event(&id)?;
+        let at = self.engine.slot();
+        let view = &mut self.events[k];
+        view.cancelled_at_slot = Some(at);
+        match &now {
+            Some(e) => view.end_h = e.end_h,
+            None => view.end_h = view.start_h,
+        }
+        let d = self
+            .dr
+            .iter()
+            .position(|e| e.id == id)
+            .expect("a taken event");
+        match now {
+            Some(e) => self.dr[d] = e,
+            None => {
+                self.dr.remove(d);
+            }
+        }
+        Ok(())
     }
 
     /// Each site with its state in the last slot stepped and the caps in force now.
@@ -1107,6 +1196,7 @@ impl Loop {
             import_cap_kw: e.import_cap_kw,
             penalty_per_kwh: e.penalty_per_kwh,
             taken_at_slot,
+            cancelled_at_slot: None,
         }
     }
 
@@ -1359,6 +1449,15 @@ fn engine_error(e: EngineError) -> ApiError {
             "id",
             format!("`{id}`, the id of a job already submitted"),
             "a new id (or the same Idempotency-Key to get that job back)",
+        ),
+        EngineError::UnknownEvent { id } => ApiError {
+            status: axum::http::StatusCode::NOT_FOUND,
+            ..ApiError::invalid("id", format!("`{id}`"), "the id of an event taken")
+        },
+        EngineError::EventOver { id, end_h } => ApiError::conflict(
+            "id",
+            format!("event `{id}`, whose window ended at {end_h} h"),
+            "an event still in force or to come",
         ),
         EngineError::RunOver { slots } => ApiError::invalid(
             "arrival_h",

@@ -119,7 +119,7 @@ start; sites and regions by name. Writes need the admin token; reads a token unl
 runs with --open-reads. Refusals are JSON naming the field (docs/serve.md)."
     ),
     paths(
-        healthz, readyz, submit, list, job, event, events, signals, sites, decisions, status,
+        healthz, readyz, submit, list, job, event, events, cancel_event, signals, sites, decisions, status,
         metrics, clock, prometheus, openapi
     ),
     modifiers(&BearerAuth)
@@ -274,6 +274,7 @@ pub fn serve(
             .route("/v1/jobs", post(submit).get(list))
             .route("/v1/jobs/{id}", get(job))
             .route("/v1/events", post(event).get(events))
+            .route("/v1/events/{id}", axum::routing::delete(cancel_event))
             .route("/v1/signals", post(signals))
             .route("/v1/sites", get(sites))
             .route("/v1/decisions", get(decisions))
@@ -540,6 +541,28 @@ async fn decisions(State(app): State<App>, headers: HeaderMap) -> Result<Respons
         .control
         .ask(|reply| Command::Decisions { reply })
         .await?;
+    Ok(Json(v).into_response())
+}
+
+/// Cancel an event from the current slot on: a window that has begun ends at this slot's
+/// start (the slots already run stay as they were); one still to come is dropped.
+#[utoipa::path(delete, path = "/v1/events/{id}", tag = "events", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The event's id")),
+    responses((status = 200, description = "The event as it now stands", body = EventView),
+        (status = 401, description = "No admin token", body = ErrorBody),
+        (status = 404, description = "No such event", body = ErrorBody),
+        (status = 409, description = "Already cancelled, or its window is over", body = ErrorBody),
+        (status = 503, description = "Not committed: try again", body = ErrorBody)))]
+async fn cancel_event(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    app.auth.write(&headers)?;
+    let v = app
+        .control
+        .ask(|reply| Command::CancelEvent { id, reply })
+        .await??;
     Ok(Json(v).into_response())
 }
 

@@ -51,6 +51,12 @@ const MIGRATIONS: &[&str] = &[
         submit_slot BIGINT NOT NULL,
         body TEXT NOT NULL
     );",
+    // Demand-response events cancelled, each with the slot it was cancelled from.
+    "CREATE TABLE event_cancels (
+        seq {SEQ},
+        id TEXT NOT NULL UNIQUE,
+        submit_slot BIGINT NOT NULL
+    );",
 ];
 
 /// Signal values as posted (the request's JSON, checked) and the slot they were taken before.
@@ -89,6 +95,9 @@ pub trait Storage: Send + Sync {
     /// Every event, in the order accepted.
     fn events(&self) -> Answer<'_, Vec<StoredEvent>>;
     fn insert_event<'a>(&'a self, e: &'a StoredEvent) -> Answer<'a, ()>;
+    /// Every event cancellation (event id, slot), in the order accepted.
+    fn event_cancels(&self) -> Answer<'_, Vec<(String, usize)>>;
+    fn insert_event_cancel<'a>(&'a self, id: &'a str, slot: usize) -> Answer<'a, ()>;
     /// Every posting of signal values, in the order accepted.
     fn signals(&self) -> Answer<'_, Vec<StoredSignal>>;
     fn insert_signal<'a>(&'a self, s: &'a StoredSignal) -> Answer<'a, ()>;
@@ -268,6 +277,32 @@ macro_rules! backend {
                         .bind(&e.id)
                         .bind(e.submit_slot as i64)
                         .bind(&e.event)
+                        .execute(&self.0)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                })
+            }
+
+            fn event_cancels(&self) -> Answer<'_, Vec<(String, usize)>> {
+                Box::pin(async move {
+                    let rows =
+                        sqlx::query("SELECT id, submit_slot FROM event_cancels ORDER BY seq")
+                            .fetch_all(&self.0)
+                            .await
+                            .map_err(db_err)?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|r| (r.get(0), r.get::<i64, _>(1) as usize))
+                        .collect())
+                })
+            }
+
+            fn insert_event_cancel<'a>(&'a self, id: &'a str, slot: usize) -> Answer<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO event_cancels (id, submit_slot) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(slot as i64)
                         .execute(&self.0)
                         .await
                         .map_err(db_err)?;
