@@ -890,6 +890,36 @@ fn the_bound_does_not_buy_power_to_re_export_it() {
     check_bound(&sun, &run_all(&sun, ForecastKind::Perfect));
 }
 
+/// Work done after its deadline draws energy, and at a negative price that energy earns
+/// money. Two jobs of 8 accelerators x 1 h, due at 1 h, on one site of 8 (PUE 1.15, 0.6 kW
+/// above idle each, idle 2.3 kW of IT), prices 50 then -100 per MWh, no carbon price: one job
+/// must run late, in slot 1. `asap` realises idle 2.645 kWh x (0.05 - 0.1) = -0.13225, the
+/// first job 5.52 kWh x 0.05 = 0.276, the late one 5.52 kWh x -0.1 = -0.552, and 8 late
+/// accelerator-hours x 0.1725 (five times the dearest accelerator-hour, 0.69 kWh x 0.05) =
+/// 1.38: 0.97175. The oracle's LP could only leave the late job undone (the late penalty,
+/// but no energy): its "bound" was 1.52375, above `asap` by the late job's 0.552. With work
+/// after the deadline in the LP, the bound is `asap`'s schedule itself.
+#[test]
+fn the_bound_holds_when_late_work_earns_money() {
+    let mut sc = bare_fleet(1, 2);
+    sc.economics.carbon_price_per_t = 0.0;
+    let g = &mut sc.sites[0].grid;
+    g.price_per_mwh = vec![50.0, -100.0];
+    g.export_limit_kw = 0.0;
+    let mut second = one_job(8, 1.0, 1.0, vec![0]);
+    second.id = "k".into();
+    sc.jobs = vec![one_job(8, 1.0, 1.0, vec![0]), second];
+    sc.validate().unwrap();
+    let w = ObjectiveWeights::for_scenario(&sc);
+    assert!((w.late_per_acc_h - 0.1725).abs() < 1e-12, "{w:?}");
+    let results = run_all(&sc, ForecastKind::Perfect);
+    let asap = w.evaluate(&results[0].metrics);
+    assert_eq!(results[0].metrics.late_work_acc_h, 8.0);
+    assert!((asap - 0.97175).abs() < 1e-9, "asap realises {asap}");
+    let bound = check_bound(&sc, &results);
+    assert!((bound - asap).abs() < 1e-6, "bound {bound}, asap {asap}");
+}
+
 /// Runs every job at one power level from its arrival: a schedule the simulator admits.
 struct FixedLevel(f64);
 

@@ -224,6 +224,9 @@ pub struct Plan {
     /// Each site's capped power level, where it has one.
     pub capped_level: Vec<Option<f64>>,
     pub unmet_work_acc_h: Vec<f64>,
+    /// Per class: the work the plan does after the class's deadline (a bound's, where more
+    /// load can pay: a negative price), charged as late as unmet work is.
+    pub late_work_acc_h: Vec<f64>,
     pub deferred_work_acc_h: Vec<f64>,
     /// Battery power per site and slot, kW: positive charges.
     pub battery_kw: Vec<Vec<f64>>,
