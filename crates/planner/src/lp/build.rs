@@ -96,6 +96,12 @@ pub(super) enum ColKey {
     },
     Unmet(u64),
     Deferred(u64),
+    /// A bound's restarts: accelerator-hours at full power with no progress.
+    Restart {
+        class: u64,
+        site: usize,
+        slot: usize,
+    },
     Inference {
         region: usize,
         site: usize,
@@ -137,6 +143,7 @@ pub(super) enum Flow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum RowKey {
     Work(u64),
+    Restarts(u64),
     Parallelism {
         class: u64,
         slot: usize,
@@ -213,6 +220,9 @@ pub(super) struct Columns {
     pub(super) capped: Vec<Vec<CappedCols>>,
     pub(super) unmet: Vec<Col>,
     pub(super) deferred: Vec<Option<Col>>,
+    /// Per class, per eligible site (in the class's order), per window slot: a bound's
+    /// restarts ([`restart_columns`]).
+    pub(super) restart: Vec<Vec<Vec<Option<Col>>>>,
     /// Per region, per eligible site (in the region's order), per window slot: tokens/s served.
     pub(super) inference: Vec<Vec<Vec<Col>>>,
     /// Per region, per window slot.
@@ -358,6 +368,7 @@ fn work_columns(b: &mut Builder, x: &Terms, cols: &mut Columns) {
             0.0..,
         ));
         cols.deferred.push(deferred_column(b, x, c));
+        cols.restart.push(restart_columns(b, x, c));
     }
 }
 
@@ -453,6 +464,57 @@ fn late_slots(x: &Terms, c: &WorkClass, site: usize) -> std::ops::Range<usize> {
     }
 }
 
+/// The window slots in which a class's restarts may run at `site`: from its first slot to the
+/// end of the window, for a bound, where more load can lower the objective ([`load_can_pay`]);
+/// none elsewhere.
+///
+/// A restart is load without progress: a resumed job runs `restart_h` at its power level
+/// before it works again. The LP has no restart cost (a bound needs none), but where energy
+/// earns money, restarts earn it too: a job suspended and resumed at -100/MWh realised -2.024
+/// against a "bound" of -1.886 (test `the_bound_holds_when_restarts_earn_money`). So a bound
+/// may spend up to the class's `restart_acc_h` at full power (the most energy per
+/// accelerator-hour a restart can draw) with no progress, within its accelerators and the
+/// site's.
+fn restart_slots(x: &Terms, c: &WorkClass, site: usize) -> std::ops::Range<usize> {
+    if x.late_sites.get(site) == Some(&true) && c.restart_acc_h > 0.0 {
+        c.start.min(x.h)..x.h
+    } else {
+        x.h..x.h
+    }
+}
+
+/// A class's restart columns ([`restart_slots`]), site by site.
+fn restart_columns(b: &mut Builder, x: &Terms, c: &WorkClass) -> Vec<Vec<Option<Col>>> {
+    c.sites
+        .iter()
+        .map(|&site| {
+            let slots = restart_slots(x, c, site);
+            (0..x.h)
+                .map(|t| {
+                    slots.contains(&t).then(|| {
+                        let key = ColKey::Restart {
+                            class: c.id,
+                            site,
+                            slot: x.at(t),
+                        };
+                        b.add_column(key, 0.0, 0.0..)
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The last window slot (exclusive) in which a class may use accelerators: its deadline, or
+/// for a bound the end of the run where it has late work or restarts.
+fn class_end(x: &Terms, c: &WorkClass) -> usize {
+    let end = |slots: std::ops::Range<usize>| if slots.is_empty() { 0 } else { slots.end };
+    c.sites
+        .iter()
+        .map(|&s| end(late_slots(x, c, s)).max(end(restart_slots(x, c, s))))
+        .fold(c.due.min(x.h), usize::max)
+}
+
 /// The work columns `build` makes: per class and eligible site, one per slot at full power and
 /// at each level below it (the oracle coarsens its classes when there are too many).
 pub fn work_column_count(input: &PlanInput) -> usize {
@@ -466,7 +528,8 @@ pub fn work_column_count(input: &PlanInput) -> usize {
                 .map(|&site| {
                     let s = &input.sites[site];
                     let levels = 1 + usize::from(s.capped.is_some()) + s.bound_levels.len();
-                    levels * late_slots(&x, c, site).end.saturating_sub(c.start)
+                    let restarts = restart_slots(&x, c, site).len();
+                    levels * late_slots(&x, c, site).end.saturating_sub(c.start) + restarts
                 })
                 .sum::<usize>()
         })
@@ -721,6 +784,15 @@ fn class_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Column
         row.push((d, 1.0));
     }
     b.add_row(RowKey::Work(c.id), c.work_acc_h..=c.work_acc_h, &row);
+    let restarts: Vec<_> = cols.restart[k]
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|c| (*c, 1.0))
+        .collect();
+    if !restarts.is_empty() {
+        b.add_row(RowKey::Restarts(c.id), ..=c.restart_acc_h, &restarts);
+    }
     running_rows(b, x, k, c, cols);
     parallelism_rows(b, x, k, c, cols);
 }
@@ -756,8 +828,7 @@ fn running_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Colu
 
 /// Parallelism: the class cannot use more accelerators than its jobs have.
 fn parallelism_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Columns) {
-    let end = c.sites.iter().map(|&s| late_slots(x, c, s).end).max();
-    for t in c.start..end.unwrap_or(0).max(c.due.min(x.h)) {
+    for t in c.start..class_end(x, c) {
         let frac = if t == c.start { c.start_fraction } else { 1.0 };
         // Capped work takes 1 / speed accelerator-hours per unit.
         let row: Vec<_> = cols.work[k]
@@ -768,6 +839,12 @@ fn parallelism_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &
                 cols.capped[k]
                     .iter()
                     .filter_map(|(_, cl, slots)| slots[t].map(|c| (c, 1.0 / cl.speed))),
+            )
+            .chain(
+                cols.restart[k]
+                    .iter()
+                    .filter_map(|slots| slots[t])
+                    .map(|c| (c, 1.0)),
             )
             .collect();
         let key = RowKey::Parallelism {
@@ -874,6 +951,11 @@ fn load_terms(
         for (j, &site) in c.sites.iter().enumerate() {
             if site == si {
                 if let Some(col) = cols.work[k][j][t] {
+                    cap_row.push((col, 1.0));
+                    bal_row.push((col, pue * s.dyn_kw_per_acc / dt));
+                }
+                // A restart draws full power and does no work.
+                if let Some(col) = cols.restart[k][j][t] {
                     cap_row.push((col, 1.0));
                     bal_row.push((col, pue * s.dyn_kw_per_acc / dt));
                 }

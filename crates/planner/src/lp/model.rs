@@ -93,6 +93,10 @@ pub struct WorkClass {
     /// The class's jobs running now, per site: pausing them in the window's first slot costs
     /// their restart later (rolling plans; empty in a bound, which needs no such cost).
     pub running: Vec<Running>,
+    /// The most accelerator-hours its jobs can spend restarting (a bound's: each resume of an
+    /// interruptible job runs `restart_h` at full power with no progress, load that pays where
+    /// energy does); 0 for a rolling plan.
+    pub restart_acc_h: f64,
 }
 
 /// A class's jobs running at one of its sites when the plan is made.
