@@ -80,6 +80,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
             due_after_run: false,
             home: None,
             running: vec![],
+            restart_acc_h: 0.0,
         })
         .collect();
     PlanInput {

@@ -380,6 +380,7 @@ fn context_classes(
                     move_slots,
                 }),
                 running: vec![],
+                restart_acc_h: 0.0,
             });
             map.members.push(Vec::new());
             move_cost.push((0.0, 0.0));
@@ -497,6 +498,9 @@ pub fn from_scenario(
         members: Vec::new(),
         of_job: vec![None; sc.jobs.len()],
     };
+    // Arrivals in time order: the instants a policy may act at besides slot starts.
+    let mut arrivals: Vec<f64> = sc.jobs.iter().map(|j| j.arrival_h).collect();
+    arrivals.sort_by(f64::total_cmp);
     for (j, job) in sc.jobs.iter().enumerate() {
         let arrival_slot = sc.grid.slot_of(job.arrival_h).min(h - 1);
         let b = arrival_slot / bucket;
@@ -526,6 +530,7 @@ pub fn from_scenario(
                 due_after_run: false,
                 home: None,
                 running: vec![],
+                restart_acc_h: 0.0,
             });
             map.members.push(Vec::new());
             classes.len() - 1
@@ -535,6 +540,13 @@ pub fn from_scenario(
         c.due_after_run |= job.deadline_h > sc.grid.horizon_h();
         c.work_acc_h += job.work_acc_h();
         c.max_acc += f64::from(job.accelerators);
+        if job.interruptible {
+            // Each resume adds a restart, and a job can be resumed at most once at each
+            // instant a policy acts after its arrival: every later slot start and arrival.
+            let later_arrivals = arrivals.len() - arrivals.partition_point(|&a| a <= job.arrival_h);
+            let instants = (h - 1 - arrival_slot + later_arrivals) as f64;
+            c.restart_acc_h += sc.dispatch.restart_h * f64::from(job.accelerators) * instants;
+        }
         if arrival_slot < c.start {
             c.start = arrival_slot;
             c.start_fraction = 0.0;

@@ -5,7 +5,7 @@
 
 use crate::classes::{from_scenario, ClassMap};
 use crate::dispatch;
-use crate::lp::{solve, LpSolver, ObjectiveMode, Plan, PlanError};
+use crate::lp::{solve, work_column_count, LpSolver, ObjectiveMode, Plan, PlanError};
 use crate::PlannerOptions;
 use suandian_core::fleet::{Fleet, FleetView};
 use suandian_core::metrics::{ObjectiveKind, ObjectiveWeights};
@@ -66,18 +66,7 @@ impl Oracle {
         let (input, map) = loop {
             let (input, map) = from_scenario(sc, bucket, &knobs, weights);
             // A column per slot for full power and for each level below it at each site.
-            let levels = |s: usize| {
-                let site = &input.sites[s];
-                1 + usize::from(site.capped.is_some()) + site.bound_levels.len()
-            };
-            let cols: usize = input
-                .classes
-                .iter()
-                .map(|c| {
-                    let per_slot: usize = c.sites.iter().map(|&s| levels(s)).sum();
-                    per_slot * c.due.saturating_sub(c.start)
-                })
-                .sum();
+            let cols = work_column_count(&input);
             if cols <= MAX_WORK_COLUMNS || bucket >= sc.grid.slots {
                 break (input, map);
             }
@@ -209,7 +198,9 @@ impl Policy for Oracle {
 
     fn notes(&self) -> Vec<String> {
         // Rounding can leave a tiny negative sum: shown as 0, not "-0".
-        let unmet: f64 = self.plan.unmet_work_acc_h.iter().sum::<f64>().max(0.0);
+        // Work the plan does late (where that pays) did not fit before its deadline either.
+        let late: f64 = self.plan.late_work_acc_h.iter().sum();
+        let unmet: f64 = (self.plan.unmet_work_acc_h.iter().sum::<f64>() + late).max(0.0);
         let mut n = vec![format!(
             "{unmet:.0} accelerator-hours the model cannot fit before deadlines or the end of the run; bound {:.4} from one LP ({} columns, {} rows, arrival buckets of {} slots)",
             self.plan.objective, self.plan.columns, self.plan.rows, self.bucket

@@ -165,8 +165,9 @@ fn policies() -> impl Iterator<Item = &'static str> {
     suandian_core::policy::names()
 }
 
-/// Starts waiting jobs at random slots and random power levels (within the site's range), so
-/// that schedules no built-in policy makes (capped power, late starts) test the bound too.
+/// Starts waiting jobs at random slots and random power levels (within the site's range), and
+/// suspends running ones at random (a resume restarts them), so that schedules no built-in
+/// policy makes (capped power, late starts, restarts) test the bound too.
 struct RandomSchedule(Rng);
 
 impl policy::Policy for RandomSchedule {
@@ -174,6 +175,23 @@ impl policy::Policy for RandomSchedule {
         "random".into()
     }
     fn on_slot(&mut self, ctx: &mut dyn suandian_core::fleet::Fleet) {
+        let running: Vec<_> = ctx
+            .active_jobs()
+            .iter()
+            .copied()
+            .filter(|&j| ctx.state(j) == suandian_core::fleet::JobState::Running)
+            .collect();
+        for j in running {
+            if self.0.chance(0.2) {
+                let _ = ctx.suspend(j);
+            }
+        }
+        for j in ctx.waiting_jobs() {
+            if ctx.state(j) != suandian_core::fleet::JobState::Suspended || self.0.chance(0.5) {
+                continue;
+            }
+            let _ = ctx.start(j, ctx.job_site(j), 1.0);
+        }
         for j in common::queued(ctx) {
             if self.0.chance(0.5) {
                 continue;

@@ -108,6 +108,7 @@ fn class(sites: Vec<usize>, work: f64, due: usize, max_acc: f64) -> WorkClass {
         due_after_run: false,
         home: None,
         running: vec![],
+        restart_acc_h: 0.0,
     }
 }
 
@@ -888,6 +889,88 @@ fn the_bound_does_not_buy_power_to_re_export_it() {
     });
     sun.validate().unwrap();
     check_bound(&sun, &run_all(&sun, ForecastKind::Perfect));
+}
+
+/// Work done after its deadline draws energy, and at a negative price that energy earns
+/// money. Two jobs of 8 accelerators x 1 h, due at 1 h, on one site of 8 (PUE 1.15, 0.6 kW
+/// above idle each, idle 2.3 kW of IT), prices 50 then -100 per MWh, no carbon price: one job
+/// must run late, in slot 1. `asap` realises idle 2.645 kWh x (0.05 - 0.1) = -0.13225, the
+/// first job 5.52 kWh x 0.05 = 0.276, the late one 5.52 kWh x -0.1 = -0.552, and 8 late
+/// accelerator-hours x 0.1725 (five times the dearest accelerator-hour, 0.69 kWh x 0.05) =
+/// 1.38: 0.97175. The oracle's LP could only leave the late job undone (the late penalty,
+/// but no energy): its "bound" was 1.52375, above `asap` by the late job's 0.552. With work
+/// after the deadline in the LP, the bound is `asap`'s schedule itself.
+#[test]
+fn the_bound_holds_when_late_work_earns_money() {
+    let mut sc = bare_fleet(1, 2);
+    sc.economics.carbon_price_per_t = 0.0;
+    let g = &mut sc.sites[0].grid;
+    g.price_per_mwh = vec![50.0, -100.0];
+    g.export_limit_kw = 0.0;
+    let mut second = one_job(8, 1.0, 1.0, vec![0]);
+    second.id = "k".into();
+    sc.jobs = vec![one_job(8, 1.0, 1.0, vec![0]), second];
+    sc.validate().unwrap();
+    let w = ObjectiveWeights::for_scenario(&sc);
+    assert!((w.late_per_acc_h - 0.1725).abs() < 1e-12, "{w:?}");
+    let results = run_all(&sc, ForecastKind::Perfect);
+    let asap = w.evaluate(&results[0].metrics);
+    assert_eq!(results[0].metrics.late_work_acc_h, 8.0);
+    assert!((asap - 0.97175).abs() < 1e-9, "asap realises {asap}");
+    let bound = check_bound(&sc, &results);
+    assert!((bound - asap).abs() < 1e-6, "bound {bound}, asap {asap}");
+}
+
+/// Starts every job at slot 0, suspends it at slot 1 and resumes it at slot 2.
+struct SuspendResume;
+
+impl policy::Policy for SuspendResume {
+    fn name(&self) -> String {
+        "suspend-resume".into()
+    }
+    fn on_slot(&mut self, ctx: &mut dyn suandian_core::fleet::Fleet) {
+        for j in ctx.active_jobs().to_vec() {
+            match ctx.slot() {
+                0 | 2 => ctx.start(j, 0, 1.0).expect("room for the job"),
+                1 => ctx.suspend(j).expect("an interruptible job"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A restart is load without progress (`dispatch.restart_hours` at full power), and at a
+/// negative price that load earns money. One site (PUE 1.15, 0.6 kW above idle per
+/// accelerator, idle 2.3 kW of IT), four slots at -100/MWh, no carbon price, a job of 8
+/// accelerators x 1.5 h due at 4 h, restarts of 0.25 h. Every policy realises idle 10.58 kWh
+/// and the work's 8.28 kWh at -0.1: -1.886, which was the "bound"; suspended at 1 h and resumed
+/// at 2 h, the job also restarts for 8 x 0.25 = 2 accelerator-hours, 1.38 kWh more: -2.024.
+/// The bound now lets the class restart at each slot start after its arrival (3 x 2
+/// accelerator-hours = 6, 4.14 kWh): -1.886 - 0.414 = -2.300.
+#[test]
+fn the_bound_holds_when_restarts_earn_money() {
+    let mut sc = bare_fleet(1, 4);
+    sc.economics.carbon_price_per_t = 0.0;
+    sc.dispatch.restart_h = 0.25;
+    let g = &mut sc.sites[0].grid;
+    g.price_per_mwh = vec![-100.0; 4];
+    g.export_limit_kw = 0.0;
+    sc.jobs = vec![one_job(8, 1.5, 4.0, vec![0])];
+    sc.validate().unwrap();
+    let w = ObjectiveWeights::for_scenario(&sc);
+    let cfg = SimConfig {
+        forecast: ForecastKind::Perfect,
+        ..SimConfig::default()
+    };
+    let resumed = simulate(&sc, &mut SuspendResume, &cfg);
+    assert_eq!(resumed.metrics.restart_acc_h, 2.0);
+    assert_eq!(resumed.metrics.late_work_acc_h, 0.0);
+    let realised = w.evaluate(&resumed.metrics);
+    assert!((realised + 2.024).abs() < 1e-9, "realised {realised}");
+    let mut results = run_all(&sc, ForecastKind::Perfect);
+    results.push(resumed);
+    let bound = check_bound(&sc, &results);
+    assert!((bound + 2.3).abs() < 1e-6, "bound {bound}");
 }
 
 /// Runs every job at one power level from its arrival: a schedule the simulator admits.

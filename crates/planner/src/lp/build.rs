@@ -96,6 +96,12 @@ pub(super) enum ColKey {
     },
     Unmet(u64),
     Deferred(u64),
+    /// A bound's restarts: accelerator-hours at full power with no progress.
+    Restart {
+        class: u64,
+        site: usize,
+        slot: usize,
+    },
     Inference {
         region: usize,
         site: usize,
@@ -137,6 +143,7 @@ pub(super) enum Flow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum RowKey {
     Work(u64),
+    Restarts(u64),
     Parallelism {
         class: u64,
         slot: usize,
@@ -213,6 +220,9 @@ pub(super) struct Columns {
     pub(super) capped: Vec<Vec<CappedCols>>,
     pub(super) unmet: Vec<Col>,
     pub(super) deferred: Vec<Option<Col>>,
+    /// Per class, per eligible site (in the class's order), per window slot: a bound's
+    /// restarts ([`restart_columns`]).
+    pub(super) restart: Vec<Vec<Vec<Option<Col>>>>,
     /// Per region, per eligible site (in the region's order), per window slot: tokens/s served.
     pub(super) inference: Vec<Vec<Vec<Col>>>,
     /// Per region, per window slot.
@@ -257,6 +267,8 @@ struct Terms<'a> {
     deferred_after_run: f64,
     over_limit: f64,
     unserved_per_token_slot: f64,
+    /// Per site: whether a bound offers work after its deadline there ([`late_slots`]).
+    late_sites: Vec<bool>,
 }
 
 /// A penalty in objective units: in Carbon mode a currency-valued penalty is converted at the
@@ -272,7 +284,7 @@ impl<'a> Terms<'a> {
     fn new(input: &'a PlanInput) -> Self {
         let dt = input.slot_h;
         let to_obj = |currency| objective_units(input, currency);
-        Terms {
+        let mut x = Terms {
             input,
             h: input.slots,
             dt,
@@ -280,7 +292,12 @@ impl<'a> Terms<'a> {
             deferred_after_run: to_obj(input.deferred_per_acc_h),
             over_limit: to_obj(input.over_limit_per_kwh),
             unserved_per_token_slot: to_obj(input.unserved_per_million_tokens) / 1e6 * dt * 3600.0,
+            late_sites: vec![],
+        };
+        if input.bound {
+            x.late_sites = input.sites.iter().map(|s| load_can_pay(&x, s)).collect();
         }
+        x
     }
 
     fn to_obj(&self, currency: f64) -> f64 {
@@ -351,6 +368,7 @@ fn work_columns(b: &mut Builder, x: &Terms, cols: &mut Columns) {
             0.0..,
         ));
         cols.deferred.push(deferred_column(b, x, c));
+        cols.restart.push(restart_columns(b, x, c));
     }
 }
 
@@ -376,15 +394,20 @@ fn class_work_columns(
             _ => (c.start, 0.0),
         };
         let due = c.due.min(h);
+        // Work may run before the deadline; for a bound, where load can pay, to the end of
+        // the run ([`late_slots`]), each accelerator-hour done late charged as late.
+        let last = late_slots(x, c, site).end;
+        let late = |t: usize| if t >= due { x.late } else { 0.0 };
         let full: Vec<_> = (0..h)
             .map(|t| {
-                (t >= first && t < due).then(|| {
+                (t >= first && t < last).then(|| {
                     let key = ColKey::Work {
                         class: c.id,
                         site,
                         slot: x.at(t),
                     };
-                    b.add_column(key, move_cost + EARLY_WORK_PREFERENCE * t as f64, 0.0..)
+                    let cost = move_cost + late(t) + EARLY_WORK_PREFERENCE * t as f64;
+                    b.add_column(key, cost, 0.0..)
                 })
             })
             .collect();
@@ -393,7 +416,7 @@ fn class_work_columns(
         // hysteresis): no capped work in the last slots before the deadline. A bound has
         // no such margin: the simulator admits capped work up to the deadline.
         let capped_due = if x.input.bound {
-            c.due.min(h)
+            last
         } else {
             c.due.saturating_sub(CAPPED_MARGIN_SLOTS).min(h)
         };
@@ -408,7 +431,8 @@ fn class_work_columns(
                             level,
                             slot: x.at(t),
                         };
-                        b.add_column(key, move_cost + EARLY_WORK_PREFERENCE * t as f64, 0.0..)
+                        let cost = move_cost + late(t) + EARLY_WORK_PREFERENCE * t as f64;
+                        b.add_column(key, cost, 0.0..)
                     })
                 })
                 .collect();
@@ -416,6 +440,100 @@ fn class_work_columns(
         }
     }
     (per_site, capped_per_class)
+}
+
+/// The window slots after a class's deadline in which its work may still run at `site`: none
+/// but for a bound, where more load can lower the objective ([`load_can_pay`]).
+///
+/// The simulator lets work run after its deadline: each accelerator-hour done late costs the
+/// late penalty, as work never done does, and draws its energy, which earns money where a
+/// source of power pays to be used (a negative price). A bound without these columns could
+/// only leave such work undone, at the late penalty and no energy: tighter than the simulator
+/// (a job run late at -4.76/MWh realised 86.677 against a "bound" of 86.685, test
+/// `the_bound_holds_when_late_work_earns_money`). With them, any schedule maps onto the LP:
+/// work before the deadline's slot ends onto the on-time columns, work after it onto these
+/// at the same late penalty, the rest onto the unmet column. Where no source pays, late work
+/// could never lower the objective, so the columns are left out (the model stays as small).
+/// A rolling plan has none: it never aims for late work.
+fn late_slots(x: &Terms, c: &WorkClass, site: usize) -> std::ops::Range<usize> {
+    let due = c.due.min(x.h);
+    if x.late_sites.get(site) == Some(&true) && !c.due_after_run {
+        due..x.h
+    } else {
+        due..due
+    }
+}
+
+/// The window slots in which a class's restarts may run at `site`: from its first slot to the
+/// end of the window, for a bound, where more load can lower the objective ([`load_can_pay`]);
+/// none elsewhere.
+///
+/// A restart is load without progress: a resumed job runs `restart_h` at its power level
+/// before it works again. The LP has no restart cost (a bound needs none), but where energy
+/// earns money, restarts earn it too: a job suspended and resumed at -100/MWh realised -2.024
+/// against a "bound" of -1.886 (test `the_bound_holds_when_restarts_earn_money`). So a bound
+/// may spend up to the class's `restart_acc_h` at full power (the most energy per
+/// accelerator-hour a restart can draw) with no progress, within its accelerators and the
+/// site's.
+fn restart_slots(x: &Terms, c: &WorkClass, site: usize) -> std::ops::Range<usize> {
+    if x.late_sites.get(site) == Some(&true) && c.restart_acc_h > 0.0 {
+        c.start.min(x.h)..x.h
+    } else {
+        x.h..x.h
+    }
+}
+
+/// A class's restart columns ([`restart_slots`]), site by site.
+fn restart_columns(b: &mut Builder, x: &Terms, c: &WorkClass) -> Vec<Vec<Option<Col>>> {
+    c.sites
+        .iter()
+        .map(|&site| {
+            let slots = restart_slots(x, c, site);
+            (0..x.h)
+                .map(|t| {
+                    slots.contains(&t).then(|| {
+                        let key = ColKey::Restart {
+                            class: c.id,
+                            site,
+                            slot: x.at(t),
+                        };
+                        b.add_column(key, 0.0, 0.0..)
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The last window slot (exclusive) in which a class may use accelerators: its deadline, or
+/// for a bound the end of the run where it has late work or restarts.
+fn class_end(x: &Terms, c: &WorkClass) -> usize {
+    let end = |slots: std::ops::Range<usize>| if slots.is_empty() { 0 } else { slots.end };
+    c.sites
+        .iter()
+        .map(|&s| end(late_slots(x, c, s)).max(end(restart_slots(x, c, s))))
+        .fold(c.due.min(x.h), usize::max)
+}
+
+/// The work columns `build` makes: per class and eligible site, one per slot at full power and
+/// at each level below it (the oracle coarsens its classes when there are too many).
+pub fn work_column_count(input: &PlanInput) -> usize {
+    let x = Terms::new(input);
+    input
+        .classes
+        .iter()
+        .map(|c| {
+            c.sites
+                .iter()
+                .map(|&site| {
+                    let s = &input.sites[site];
+                    let levels = 1 + usize::from(s.capped.is_some()) + s.bound_levels.len();
+                    let restarts = restart_slots(&x, c, site).len();
+                    levels * late_slots(&x, c, site).end.saturating_sub(c.start) + restarts
+                })
+                .sum::<usize>()
+        })
+        .sum()
 }
 
 /// A class's work left for after the window, where its deadline lies beyond it and the plan
@@ -484,10 +602,7 @@ fn energy_columns(
     let input = x.input;
     let mut cols = SiteCols::default();
     // Market-based carbon is priced by the uncovered-import column, not per slot.
-    let market = match input.mode {
-        ObjectiveMode::Balanced => s.market_carbon,
-        _ => None,
-    };
+    let market = market_carbon(input, s);
     for t in 0..x.h {
         if let Some(intercept) = slot_flow_columns(b, x, site, s, t, market.is_some(), &mut cols) {
             *offset += intercept;
@@ -522,46 +637,26 @@ fn slot_flow_columns(
     market: bool,
     cols: &mut SiteCols,
 ) -> Option<f64> {
-    let (input, dt) = (x.input, x.dt);
+    let dt = x.dt;
     let key = |flow| ColKey::Flow {
         site,
         flow,
         slot: x.at(t),
     };
-    let w = energy_weight(
-        input.mode,
-        s.price_per_mwh[t] / 1000.0,
-        if market { 0.0 } else { s.carbon_g_per_kwh[t] },
-        input.carbon_price_per_t,
-    );
-    let feed_in = match input.mode {
-        ObjectiveMode::Carbon => 0.0,
-        _ => s.feed_in_per_mwh[t] / 1000.0,
-    };
-    let mut intercept = None;
-    let (w, feed_in) = match grid_chord(s, t, w, feed_in) {
-        Some((slope, constant)) => {
-            intercept = Some(constant * dt);
-            (slope, slope)
-        }
-        None => (w, feed_in),
-    };
+    let p = slot_prices(x, s, t, market);
     cols.imp
-        .push(b.add_column(key(Flow::Import), w * dt, 0.0..=s.import_limit_kw[t]));
-    let over = s
-        .over_limit_per_kwh
-        .get(t)
-        .map_or(x.over_limit, |p| x.to_obj(*p));
+        .push(b.add_column(key(Flow::Import), p.import * dt, 0.0..=s.import_limit_kw[t]));
     cols.over
-        .push(b.add_column(key(Flow::OverLimit), (w + over) * dt, 0.0..));
+        .push(b.add_column(key(Flow::OverLimit), p.over * dt, 0.0..));
     cols.exp
-        .push(b.add_column(key(Flow::Export), -feed_in * dt, 0.0..=s.export_limit_kw));
+        .push(b.add_column(key(Flow::Export), -p.feed_in * dt, 0.0..=s.export_limit_kw));
     cols.green
         .push(b.add_column(key(Flow::Green), 0.0, 0.0..=s.green_kw[t].max(0.0)));
-    cols.th.push(s.thermal.map(|(cap, cost, g)| {
-        let w = energy_weight(input.mode, cost, g, input.carbon_price_per_t);
-        b.add_column(key(Flow::Thermal), w * dt, 0.0..=cap)
-    }));
+    cols.th.push(
+        s.thermal
+            .zip(p.thermal)
+            .map(|((cap, ..), w)| b.add_column(key(Flow::Thermal), w * dt, 0.0..=cap)),
+    );
     let (ch, dis, soc) = match &s.battery {
         Some(bat) => {
             let [ch, dis, soc] = battery_columns(b, x, bat, t, key);
@@ -572,7 +667,86 @@ fn slot_flow_columns(
     cols.ch.push(ch);
     cols.dis.push(dis);
     cols.soc.push(soc);
-    intercept
+    p.intercept.map(|c| c * dt)
+}
+
+/// What a kWh of each of a site's flows costs in window slot `t`, in objective units (the
+/// battery's wear is [`wear_per_kwh`]).
+struct SlotPrices {
+    /// Grid import within the limit (the chord's slope where one prices the slot).
+    import: f64,
+    /// Grid import above the limit: the import's price and the breach penalty.
+    over: f64,
+    /// What a kWh exported earns.
+    feed_in: f64,
+    thermal: Option<f64>,
+    /// The grid chord's intercept per hour, where one prices the slot (`grid_chord`).
+    intercept: Option<f64>,
+}
+
+fn slot_prices(x: &Terms, s: &PlanSite, t: usize, market: bool) -> SlotPrices {
+    let input = x.input;
+    let w = energy_weight(
+        input.mode,
+        s.price_per_mwh[t] / 1000.0,
+        if market { 0.0 } else { s.carbon_g_per_kwh[t] },
+        input.carbon_price_per_t,
+    );
+    let feed_in = match input.mode {
+        ObjectiveMode::Carbon => 0.0,
+        _ => s.feed_in_per_mwh[t] / 1000.0,
+    };
+    let (w, feed_in, intercept) = match grid_chord(s, t, w, feed_in) {
+        Some((slope, constant)) => (slope, slope, Some(constant)),
+        None => (w, feed_in, None),
+    };
+    let over = s
+        .over_limit_per_kwh
+        .get(t)
+        .map_or(x.over_limit, |p| x.to_obj(*p));
+    SlotPrices {
+        import: w,
+        over: w + over,
+        feed_in,
+        thermal: s
+            .thermal
+            .map(|(_, cost, g)| energy_weight(input.mode, cost, g, input.carbon_price_per_t)),
+        intercept,
+    }
+}
+
+/// A battery's wear per kWh delivered, in objective units (none in the carbon objective).
+fn wear_per_kwh(input: &PlanInput, bat: &PlanBattery) -> f64 {
+    match input.mode {
+        ObjectiveMode::Carbon => 0.0,
+        _ => bat.wear_cost_per_kwh,
+    }
+}
+
+/// Whether more load at site `s` could ever lower the objective: only where some source of
+/// power pays to be used (a kWh imported, over the limit, from thermal or from the battery at
+/// a negative cost) in some slot of the window. Where none does, the energy of any load can be
+/// traced back to the sources that supplied it, directly or through the battery; without the
+/// load those sources are turned down (or the energy stays stored, and a later charge and its
+/// source are turned down instead), which never costs more. Sites share no energy, so this is
+/// per site, over every slot (the battery links them).
+fn load_can_pay(x: &Terms, s: &PlanSite) -> bool {
+    let market = market_carbon(x.input, s).is_some();
+    let wear = s.battery.map_or(0.0, |b| wear_per_kwh(x.input, &b));
+    wear < 0.0
+        || (0..x.h).any(|t| {
+            let p = slot_prices(x, s, t, market);
+            p.import < 0.0 || p.over < 0.0 || p.thermal.is_some_and(|w| w < 0.0)
+        })
+}
+
+/// Market-based carbon where the objective prices it (the balanced one): the site's
+/// certificates price the carbon of its import (`UncoveredImport`), not each slot.
+fn market_carbon(input: &PlanInput, s: &PlanSite) -> Option<super::model::MarketCarbon> {
+    match input.mode {
+        ObjectiveMode::Balanced => s.market_carbon,
+        _ => None,
+    }
 }
 
 /// A battery's charge, discharge and state of charge in window slot `t`.
@@ -585,10 +759,7 @@ fn battery_columns(
 ) -> [Col; 3] {
     let charge = b.add_column(key(Flow::Charge), 0.0, 0.0..=bat.power_kw);
     // Wear is part of the energy cost (the carbon objective has none).
-    let wear = match x.input.mode {
-        ObjectiveMode::Carbon => 0.0,
-        _ => bat.wear_cost_per_kwh,
-    };
+    let wear = wear_per_kwh(x.input, bat);
     let discharge = b.add_column(key(Flow::Discharge), wear * x.dt, 0.0..=bat.power_kw);
     // Energy left at the window's end is worth what it will save after it.
     let value = if t + 1 == x.h {
@@ -613,6 +784,15 @@ fn class_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Column
         row.push((d, 1.0));
     }
     b.add_row(RowKey::Work(c.id), c.work_acc_h..=c.work_acc_h, &row);
+    let restarts: Vec<_> = cols.restart[k]
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|c| (*c, 1.0))
+        .collect();
+    if !restarts.is_empty() {
+        b.add_row(RowKey::Restarts(c.id), ..=c.restart_acc_h, &restarts);
+    }
     running_rows(b, x, k, c, cols);
     parallelism_rows(b, x, k, c, cols);
 }
@@ -648,7 +828,7 @@ fn running_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Colu
 
 /// Parallelism: the class cannot use more accelerators than its jobs have.
 fn parallelism_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Columns) {
-    for t in c.start..c.due.min(x.h) {
+    for t in c.start..class_end(x, c) {
         let frac = if t == c.start { c.start_fraction } else { 1.0 };
         // Capped work takes 1 / speed accelerator-hours per unit.
         let row: Vec<_> = cols.work[k]
@@ -659,6 +839,12 @@ fn parallelism_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &
                 cols.capped[k]
                     .iter()
                     .filter_map(|(_, cl, slots)| slots[t].map(|c| (c, 1.0 / cl.speed))),
+            )
+            .chain(
+                cols.restart[k]
+                    .iter()
+                    .filter_map(|slots| slots[t])
+                    .map(|c| (c, 1.0)),
             )
             .collect();
         let key = RowKey::Parallelism {
@@ -765,6 +951,11 @@ fn load_terms(
         for (j, &site) in c.sites.iter().enumerate() {
             if site == si {
                 if let Some(col) = cols.work[k][j][t] {
+                    cap_row.push((col, 1.0));
+                    bal_row.push((col, pue * s.dyn_kw_per_acc / dt));
+                }
+                // A restart draws full power and does no work.
+                if let Some(col) = cols.restart[k][j][t] {
                     cap_row.push((col, 1.0));
                     bal_row.push((col, pue * s.dyn_kw_per_acc / dt));
                 }

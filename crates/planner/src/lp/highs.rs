@@ -218,15 +218,19 @@ fn read_work(plan: &mut Plan, input: &PlanInput, cols: &Columns, v: &impl Fn(Col
                 *w += c;
             }
         }
+        let due = input.classes[k].due.min(h);
+        let late: f64 = work.iter().flat_map(|w| &w[due..]).sum();
         plan.work.push(work);
         plan.work_capped.push(capped);
         let unmet = v(cols.unmet[k]);
         plan.unmet_work_acc_h.push(unmet);
+        plan.late_work_acc_h.push(late);
         plan.deferred_work_acc_h
             .push(cols.deferred[k].map_or(0.0, v));
-        if unmet > 1e-6 && !input.classes[k].due_after_run {
+        let missed = unmet + late;
+        if missed > 1e-6 && !input.classes[k].due_after_run {
             plan.relaxed.push(format!(
-                "class {k}: {unmet:.2} of {:.2} accelerator-hours cannot meet the deadline (capacity or supply binds)",
+                "class {k}: {missed:.2} of {:.2} accelerator-hours cannot meet the deadline (capacity or supply binds)",
                 input.classes[k].work_acc_h
             ));
         }

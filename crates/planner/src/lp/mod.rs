@@ -13,7 +13,7 @@ mod highs;
 mod model;
 
 pub(crate) use build::energy_weight;
-pub use build::{CAPPED_MARGIN_SLOTS, GREEN_SHORTFALL_PER_KWH};
+pub use build::{work_column_count, CAPPED_MARGIN_SLOTS, GREEN_SHORTFALL_PER_KWH};
 pub use highs::{PlanError, WarmStart, IPM_ABOVE_COLUMNS};
 pub use model::{
     CappedLevel, Home, InferenceClass, LpSolver, MarketCarbon, ObjectiveMode, Plan, PlanBattery,

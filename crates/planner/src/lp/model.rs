@@ -93,6 +93,10 @@ pub struct WorkClass {
     /// The class's jobs running now, per site: pausing them in the window's first slot costs
     /// their restart later (rolling plans; empty in a bound, which needs no such cost).
     pub running: Vec<Running>,
+    /// The most accelerator-hours its jobs can spend restarting (a bound's: each resume of an
+    /// interruptible job runs `restart_h` at full power with no progress, load that pays where
+    /// energy does); 0 for a rolling plan.
+    pub restart_acc_h: f64,
 }
 
 /// A class's jobs running at one of its sites when the plan is made.
@@ -224,6 +228,9 @@ pub struct Plan {
     /// Each site's capped power level, where it has one.
     pub capped_level: Vec<Option<f64>>,
     pub unmet_work_acc_h: Vec<f64>,
+    /// Per class: the work the plan does after the class's deadline (a bound's, where more
+    /// load can pay: a negative price), charged as late as unmet work is.
+    pub late_work_acc_h: Vec<f64>,
     pub deferred_work_acc_h: Vec<f64>,
     /// Battery power per site and slot, kW: positive charges.
     pub battery_kw: Vec<Vec<f64>>,
