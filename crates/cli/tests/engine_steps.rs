@@ -5,6 +5,7 @@
 
 use std::sync::RwLock;
 use suandian_core::engine::{Decision, Engine, EngineError, NoSink, Sink, SlotInput};
+use suandian_core::fleet::JobState;
 use suandian_core::forecast::ForecastKind;
 use suandian_core::model::{DemandResponseEvent, Scenario};
 use suandian_core::policy::{self, Policy};
@@ -345,4 +346,93 @@ fn a_cancelled_event_ends_at_the_current_slot() {
     // Not cancelled: three slots on two sites.
     let (_, _, m) = run(usize::MAX);
     assert_eq!(m.dr_event_slots, 6);
+}
+
+/// Jobs withdrawn mid-run: one not yet arrived never arrives, one running stops where it was
+/// (the energy it used stays, none after), a done or unknown one is refused. The counts add up,
+/// and the withdrawn work counts as undone on equal work.
+#[test]
+fn a_cancelled_job_stops_and_its_work_counts_as_undone() {
+    let sc = suandian_io::builtin::demo().scenario;
+    let mut policy = make("asap", &sc);
+    let mut engine = Engine::new(
+        &sc,
+        Box::new(Replay::new(&sc, ForecastKind::Perfect)),
+        false,
+    );
+    engine
+        .submit(SlotInput {
+            jobs: sc.jobs.clone(),
+            events: vec![],
+        })
+        .unwrap();
+    let at = 12;
+    for _ in 0..at {
+        engine
+            .step(SlotInput::default(), policy.as_mut(), &mut NoSink)
+            .unwrap();
+    }
+    let state = |e: &Engine, id: &str| e.job_state(e.job_by_id(id).unwrap()).unwrap();
+    let find = |want: JobState| {
+        sc.jobs
+            .iter()
+            .find(|j| state(&engine, &j.id) == want)
+            .unwrap_or_else(|| panic!("no {want:?} job at slot {at}"))
+            .id
+            .clone()
+    };
+    let (pending, running, done) = (
+        find(JobState::Pending),
+        find(JobState::Running),
+        find(JobState::Done),
+    );
+    let before = engine.so_far(policy.as_ref());
+    let energy_then = |out: &suandian_core::engine::RunOutcome, id: &str| {
+        out.jobs.iter().find(|j| j.id == id).unwrap().energy_it_kwh
+    };
+    assert_eq!(engine.cancel_job(&pending), Ok(JobState::Pending));
+    assert_eq!(engine.cancel_job(&running), Ok(JobState::Running));
+    assert!(matches!(
+        engine.cancel_job(&done),
+        Err(EngineError::JobOver { .. })
+    ));
+    assert!(matches!(
+        engine.cancel_job(&running),
+        Err(EngineError::JobOver { .. })
+    ));
+    assert!(matches!(
+        engine.cancel_job("nobody"),
+        Err(EngineError::UnknownJob { .. })
+    ));
+    for _ in at..sc.grid.slots {
+        engine
+            .step(SlotInput::default(), policy.as_mut(), &mut NoSink)
+            .unwrap();
+    }
+    assert_eq!(state(&engine, &pending), JobState::Cancelled);
+    let out = engine.finish(policy.as_ref());
+    let outcome = |id: &str| out.jobs.iter().find(|j| j.id == id).unwrap().clone();
+    let p = outcome(&pending);
+    assert_eq!((p.started_h, p.energy_it_kwh), (None, 0.0), "never arrived");
+    assert_eq!(p.cancelled_h, Some(sc.grid.slot_start_h(at)));
+    let r = outcome(&running);
+    assert_eq!(
+        r.energy_it_kwh,
+        energy_then(&before, &running),
+        "no energy after"
+    );
+    assert!(r.energy_it_kwh > 0.0 && r.completed_h.is_none());
+    assert!(
+        r.unfinished_work_acc_h > 0.0,
+        "its remaining work is undone work"
+    );
+    let m = &out.metrics;
+    assert_eq!(m.jobs_cancelled, 2);
+    assert_eq!(
+        m.jobs_completed + m.jobs_unfinished + m.jobs_cancelled,
+        m.jobs_total
+    );
+    let undone: f64 = out.jobs.iter().map(|j| j.unfinished_work_acc_h).sum();
+    assert!((m.unfinished_work_acc_h - undone).abs() < 1e-9);
+    assert!(undone >= p.unfinished_work_acc_h + r.unfinished_work_acc_h);
 }

@@ -871,6 +871,87 @@ fn cancel_event(db: &Db) {
     );
 }
 
+on_both_backends!(a_cancelled_job_stops_and_stays_cancelled, cancel_job);
+/// `DELETE /v1/jobs/{id}`: a job not yet arrived and a running one are withdrawn (their state
+/// `cancelled`, listed as such); again, unknown, or without the token is refused; after a
+/// SIGKILL they are still cancelled, and the run counts them.
+fn cancel_job(db: &Db) {
+    let svc = start(db, true);
+    let a = svc.addr;
+    for j in demo_jobs() {
+        assert_eq!(
+            http(a, "POST", "/v1/jobs", Some(TOKEN), &[], &j.to_string()).0,
+            201
+        );
+    }
+    let step = r#"{"step_slots": 12}"#;
+    assert_eq!(http(a, "POST", "/v1/clock", Some(TOKEN), &[], step).0, 200);
+    let first = |state: &str| {
+        let (_, page) = http(
+            a,
+            "GET",
+            &format!("/v1/jobs?state={state}&limit=1"),
+            Some(TOKEN),
+            &[],
+            "",
+        );
+        page["jobs"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {state} job: {page}"))
+            .to_string()
+    };
+    let (pending, running, done) = (first("pending"), first("running"), first("done"));
+    assert_eq!(
+        http(a, "DELETE", &format!("/v1/jobs/{pending}"), None, &[], "").0,
+        401
+    );
+    for id in [&pending, &running] {
+        let (code, v) = http(a, "DELETE", &format!("/v1/jobs/{id}"), Some(TOKEN), &[], "");
+        assert_eq!((code, v["state"].as_str()), (200, Some("cancelled")), "{v}");
+    }
+    for id in [&running, &done] {
+        let (code, v) = http(a, "DELETE", &format!("/v1/jobs/{id}"), Some(TOKEN), &[], "");
+        assert_eq!(
+            (code, v["error"]["field"].as_str()),
+            (409, Some("id")),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        http(a, "DELETE", "/v1/jobs/nobody", Some(TOKEN), &[], "").0,
+        404
+    );
+    drop(svc); // SIGKILL
+    let svc = start(db, true);
+    let a = svc.addr;
+    let (_, page) = http(a, "GET", "/v1/jobs?state=cancelled", Some(TOKEN), &[], "");
+    let ids: Vec<&str> = page["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{page}");
+    assert!(
+        ids.contains(&pending.as_str()) && ids.contains(&running.as_str()),
+        "{page}"
+    );
+    let run = r#"{"step_slots": 1000}"#;
+    assert_eq!(http(a, "POST", "/v1/clock", Some(TOKEN), &[], run).0, 200);
+    let (_, m) = http(a, "GET", "/v1/metrics", Some(TOKEN), &[], "");
+    assert_eq!(m["metrics"]["jobs_cancelled"], 2, "{m}");
+    assert_eq!(m["jobs_by_state"]["cancelled"], 2, "{m}");
+    let (_, j) = http(
+        a,
+        "GET",
+        &format!("/v1/jobs/{running}"),
+        Some(TOKEN),
+        &[],
+        "",
+    );
+    assert!(j["completed_h"].is_null(), "{j}");
+}
+
 on_both_backends!(
     kill_9_mid_stream_loses_no_acknowledged_job,
     kill_9_mid_stream

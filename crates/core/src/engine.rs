@@ -59,6 +59,8 @@ struct JobRt {
     energy_kwh: f64,
     /// Accelerator-hours of work done after the deadline.
     late_work_acc_h: f64,
+    /// When it was withdrawn.
+    cancelled_h: Option<f64>,
 }
 
 impl JobRt {
@@ -78,6 +80,7 @@ impl JobRt {
             restart_pending_h: 0.0,
             restart_h: 0.0,
             energy_kwh: 0.0,
+            cancelled_h: None,
             late_work_acc_h: 0.0,
         }
     }
@@ -232,6 +235,10 @@ pub enum EngineError {
     DuplicateId { id: String },
     /// No demand-response event has this id.
     UnknownEvent { id: String },
+    /// No job has this id.
+    UnknownJob { id: String },
+    /// The job is done or already cancelled: nothing is left to withdraw.
+    JobOver { id: String, state: JobState },
     /// The event's window ended before the current slot: nothing is left to cancel.
     EventOver { id: String, end_h: f64 },
 }
@@ -252,6 +259,13 @@ impl std::fmt::Display for EngineError {
             EngineError::DuplicateId { id } => {
                 write!(f, "{id}: found an id already submitted, expected a new one")
             }
+            EngineError::UnknownJob { id } => {
+                write!(f, "{id}: found no such job, expected the id of a job submitted")
+            }
+            EngineError::JobOver { id, state } => write!(
+                f,
+                "job {id}: found it {state:?}, expected a job not yet done or cancelled"
+            ),
             EngineError::UnknownEvent { id } => {
                 write!(f, "{id}: found no such event, expected the id of an event taken")
             }
@@ -941,8 +955,11 @@ impl<'s> Engine<'s> {
     fn queue_arrivals(&mut self, now_h: f64) {
         while self.next_arrival < self.defs.len() && self.defs[self.next_arrival].arrival_h <= now_h
         {
-            self.jobs[self.next_arrival].state = JobState::Queued;
-            self.active.push(self.next_arrival);
+            // A job withdrawn before it arrived never does.
+            if self.jobs[self.next_arrival].state != JobState::Cancelled {
+                self.jobs[self.next_arrival].state = JobState::Queued;
+                self.active.push(self.next_arrival);
+            }
             self.next_arrival += 1;
         }
         for &j in &self.active {
@@ -1081,6 +1098,9 @@ impl<'s> Engine<'s> {
         {
             let j = self.next_arrival;
             self.next_arrival += 1;
+            if self.jobs[j].state == JobState::Cancelled {
+                continue;
+            }
             self.jobs[j].state = JobState::Queued;
             self.active.push(j);
             let at_h = self.defs[j].arrival_h;
@@ -1187,6 +1207,7 @@ impl<'s> Engine<'s> {
                 unfinished_work_acc_h: (rt.remaining_h - rt.restart_pending_h).max(0.0)
                     * f64::from(j.accelerators),
                 restart_acc_h: rt.restart_h * f64::from(j.accelerators),
+                cancelled_h: rt.cancelled_h,
             })
             .collect();
         let c = self.counters;
@@ -1210,6 +1231,29 @@ impl<'s> Engine<'s> {
             per_site,
             jobs: outcomes,
         }
+    }
+
+    /// Withdraw job `id` at the current slot's start (its submitter cancelled it): one not
+    /// arrived never does; a waiting one leaves the queue; a running one stops, keeping the work
+    /// and energy it used. Its remaining work counts as work left undone (so a run that deferred
+    /// it saves nothing on equal work by the withdrawal). Policies no longer see it.
+    pub fn cancel_job(&mut self, id: &str) -> Result<JobState, EngineError> {
+        let j = self
+            .job_by_id(id)
+            .ok_or_else(|| EngineError::UnknownJob { id: id.into() })?;
+        let before = self.jobs[j].state;
+        if matches!(before, JobState::Done | JobState::Cancelled) {
+            return Err(EngineError::JobOver {
+                id: id.into(),
+                state: before,
+            });
+        }
+        let now_h = self.sc.grid.slot_start_h(self.slot);
+        let rt = &mut self.jobs[j];
+        rt.state = JobState::Cancelled;
+        rt.cancelled_h = Some(now_h);
+        self.active.retain(|&a| a != j);
+        Ok(before)
     }
 
     /// Cancel the demand-response event `id` from the current slot on (a grid operator's

@@ -25,6 +25,8 @@ pub enum JobState {
     Suspended,
     Migrating,
     Done,
+    /// Withdrawn by its submitter before it was done ([`crate::engine::Engine::cancel_job`]).
+    Cancelled,
 }
 
 /// Why the fleet refused a policy's action.

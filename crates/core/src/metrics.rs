@@ -84,13 +84,23 @@ pub struct JobOutcome {
     /// Accelerator-hours spent restarting after suspensions (`dispatch.restart_hours` per
     /// resume, at full speed): power drawn, no progress.
     pub restart_acc_h: f64,
+    /// When its submitter withdrew it (live only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_h: Option<f64>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl JobOutcome {
+    /// Whether it missed its deadline: done after it, or not done by it within the run (a job
+    /// withdrawn only if it was withdrawn after its deadline).
     pub fn late(&self, horizon_h: f64) -> bool {
-        match self.completed_h {
-            Some(c) => c > self.deadline_h + 1e-9,
-            None => self.deadline_h <= horizon_h,
+        match (self.completed_h, self.cancelled_h) {
+            (Some(c), _) => c > self.deadline_h + 1e-9,
+            (None, Some(x)) => x > self.deadline_h + 1e-9,
+            (None, None) => self.deadline_h <= horizon_h,
         }
     }
 }
@@ -275,6 +285,10 @@ pub struct Metrics {
     pub jobs_total: usize,
     pub jobs_completed: usize,
     pub jobs_unfinished: usize,
+    /// Jobs withdrawn by their submitters (live only; not in `jobs_unfinished`). Their
+    /// remaining work is in `unfinished_work_acc_h` all the same: charged on equal work.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub jobs_cancelled: usize,
     pub deadline_misses: usize,
     pub delay_mean_h: f64,
     pub delay_p95_h: f64,
@@ -532,6 +546,8 @@ impl Accumulator {
             if let Some(c) = j.completed_h {
                 t.jobs_completed += 1;
                 delays.push((c - j.arrival_h - j.runtime_h).max(0.0));
+            } else if j.cancelled_h.is_some() {
+                t.jobs_cancelled += 1;
             } else {
                 t.jobs_unfinished += 1;
             }

@@ -190,7 +190,7 @@ pub fn apply(
         let mut waiting = Vec::new();
         running.clear();
         members.retain(|&j| match ctx.state(j) {
-            JobState::Done => false,
+            JobState::Done | JobState::Cancelled => false,
             JobState::Running => {
                 running.push(BySlack(slack_h(ctx, j), j));
                 true

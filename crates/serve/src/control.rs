@@ -4,7 +4,7 @@
 //! store's jobs (each with the slot it was handed over before) and the slots done are its
 //! whole state: [`Control::start`] re-steps through them after a restart.
 
-use crate::store::{Store, StoredEvent, StoredJob, StoredSignal};
+use crate::store::{Store, StoredEvent, StoredJob, StoredSignal, Withdrawn};
 use crate::ApiError;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc;
@@ -13,6 +13,7 @@ use suandian_core::compare::Savings;
 use suandian_core::engine::{
     Decision, DecisionRecord, Engine, EngineError, NoSink, Sink, SlotInput,
 };
+use suandian_core::fleet::JobState;
 use suandian_core::metrics::Metrics;
 use suandian_core::metrics::TimelineRow;
 use suandian_core::model::{
@@ -444,6 +445,10 @@ pub enum Command {
         id: String,
         reply: oneshot::Sender<Result<EventView, ApiError>>,
     },
+    CancelJob {
+        id: String,
+        reply: oneshot::Sender<Result<JobView, ApiError>>,
+    },
     Sites {
         reply: oneshot::Sender<Vec<SiteView>>,
     },
@@ -522,7 +527,8 @@ impl Control {
         let stored = store.jobs().await?;
         let events = store.events().await?;
         let posted = store.signals().await?;
-        let cancels = store.event_cancels().await?;
+        let cancels = store.cancels(Withdrawn::Event).await?;
+        let job_cancels = store.cancels(Withdrawn::Job).await?;
 
         // Every input was committed with the slots the engine had done then: a count that was
         // not recorded (the database failed after a step) is at least that.
@@ -532,6 +538,7 @@ impl Control {
             events.last().map_or(0, |e| e.submit_slot),
             posted.last().map_or(0, |s| s.submit_slot),
             cancels.last().map_or(0, |c| c.1),
+            job_cancels.last().map_or(0, |c| c.1),
         ]
         .into_iter()
         .max()
@@ -583,7 +590,7 @@ impl Control {
                     last: LastSlot::default(),
                     reference,
                 };
-                match l.restore(&stored, &events, &posted, &cancels, done) {
+                match l.restore(&stored, &events, &posted, [&cancels, &job_cancels], done) {
                     Ok(()) => {
                         let _ = ready_tx.send(Ok(()));
                         l.run(rx);
@@ -622,10 +629,10 @@ impl Loop {
         stored: &[StoredJob],
         events: &[StoredEvent],
         posted: &[StoredSignal],
-        cancels: &[(String, usize)],
+        [cancels, job_cancels]: [&[(String, usize)]; 2],
         done: usize,
     ) -> Result<(), String> {
-        let (mut k, mut ke, mut ks, mut kc) = (0, 0, 0, 0);
+        let (mut k, mut ke, mut ks, mut kc, mut kj) = (0, 0, 0, 0, 0);
         for t in 0..=done.min(self.sc.grid.slots) {
             while ks < posted.len() && posted[ks].submit_slot <= t {
                 let req: SignalRequest = serde_json::from_str(&posted[ks].body)
@@ -666,6 +673,12 @@ impl Loop {
                 self.apply_cancel(e)
                     .map_err(|e| format!("restoring the cancellation of {id}: {e}"))?;
                 kc += 1;
+            }
+            while kj < job_cancels.len() && job_cancels[kj].1 <= t {
+                let id = &job_cancels[kj].0;
+                self.withdraw(id)
+                    .map_err(|e| format!("restoring the cancellation of job {id}: {e}"))?;
+                kj += 1;
             }
             if t < done && t < self.sc.grid.slots {
                 self.step_engine()
@@ -848,6 +861,9 @@ impl Loop {
             Command::CancelEvent { id, reply } => {
                 let _ = reply.send(self.cancel_event(&id));
             }
+            Command::CancelJob { id, reply } => {
+                let _ = reply.send(self.cancel_job(&id));
+            }
             Command::Sites { reply } => {
                 let _ = reply.send(self.sites());
             }
@@ -980,13 +996,14 @@ impl Loop {
         after: Option<&str>,
         limit: usize,
     ) -> Result<JobPage, ApiError> {
-        const STATES: [&str; 6] = [
+        const STATES: [&str; 7] = [
             "pending",
             "queued",
             "running",
             "suspended",
             "migrating",
             "done",
+            "cancelled",
         ];
         if let Some(st) = state {
             if !STATES.contains(&st) {
@@ -1103,11 +1120,44 @@ impl Loop {
         }
         let at = self.engine.slot();
         self.rt
-            .block_on(self.store.insert_event_cancel(id, at))
+            .block_on(self.store.insert_cancel(Withdrawn::Event, id, at))
             .map_err(|e| ApiError::unavailable(&e))?;
         self.apply_cancel(k)
             .expect("checked before it was committed");
         Ok(self.events[k].clone())
+    }
+
+    /// Cancel a job at the current slot: checked, committed, then applied.
+    fn cancel_job(&mut self, id: &str) -> Result<JobView, ApiError> {
+        let j = self
+            .engine
+            .job_by_id(id)
+            .ok_or_else(|| engine_error(EngineError::UnknownJob { id: id.into() }))?;
+        let state = self.engine.job_state(j).expect("a job");
+        if matches!(state, JobState::Done | JobState::Cancelled) {
+            return Err(engine_error(EngineError::JobOver {
+                id: id.into(),
+                state,
+            }));
+        }
+        let at = self.engine.slot();
+        self.rt
+            .block_on(self.store.insert_cancel(Withdrawn::Job, id, at))
+            .map_err(|e| ApiError::unavailable(&e))?;
+        self.withdraw(id).expect("checked before it was committed");
+        Ok(self.view(id).expect("a job"))
+    }
+
+    /// Withdraw a job from the engine and from the counterfactual's (where it may be done
+    /// already: then there is nothing to withdraw there).
+    fn withdraw(&mut self, id: &str) -> Result<(), EngineError> {
+        if let Some(r) = &mut self.reference {
+            match r.engine.cancel_job(id) {
+                Ok(_) | Err(EngineError::JobOver { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.engine.cancel_job(id).map(|_| ())
     }
 
     /// Apply the cancellation of `self.events[k]` at the current slot.
@@ -1449,6 +1499,22 @@ fn engine_error(e: EngineError) -> ApiError {
             "id",
             format!("`{id}`, the id of a job already submitted"),
             "a new id (or the same Idempotency-Key to get that job back)",
+        ),
+        EngineError::UnknownJob { id } => ApiError {
+            status: axum::http::StatusCode::NOT_FOUND,
+            ..ApiError::invalid("id", format!("`{id}`"), "the id of a submitted job")
+        },
+        EngineError::JobOver { id, state } => ApiError::conflict(
+            "id",
+            format!(
+                "job `{id}`, {}",
+                if state == JobState::Done {
+                    "done"
+                } else {
+                    "cancelled already"
+                }
+            ),
+            "a job not yet done or cancelled",
         ),
         EngineError::UnknownEvent { id } => ApiError {
             status: axum::http::StatusCode::NOT_FOUND,

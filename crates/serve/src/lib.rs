@@ -119,7 +119,7 @@ start; sites and regions by name. Writes need the admin token; reads a token unl
 runs with --open-reads. Refusals are JSON naming the field (docs/serve.md)."
     ),
     paths(
-        healthz, readyz, submit, list, job, event, events, cancel_event, signals, sites, decisions, status,
+        healthz, readyz, submit, list, job, cancel_job, event, events, cancel_event, signals, sites, decisions, status,
         metrics, clock, prometheus, openapi
     ),
     modifiers(&BearerAuth)
@@ -272,7 +272,7 @@ pub fn serve(
             .route("/openapi.json", get(openapi))
             .route("/readyz", get(readyz))
             .route("/v1/jobs", post(submit).get(list))
-            .route("/v1/jobs/{id}", get(job))
+            .route("/v1/jobs/{id}", get(job).delete(cancel_job))
             .route("/v1/events", post(event).get(events))
             .route("/v1/events/{id}", axum::routing::delete(cancel_event))
             .route("/v1/signals", post(signals))
@@ -544,6 +544,29 @@ async fn decisions(State(app): State<App>, headers: HeaderMap) -> Result<Respons
     Ok(Json(v).into_response())
 }
 
+/// Cancel a job at the current slot's start: one not arrived never does, a waiting one leaves
+/// the queue, a running one stops (the work and energy it used stay counted; its remaining work
+/// counts as undone on equal work).
+#[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The job's id")),
+    responses((status = 200, description = "The job, cancelled", body = JobView),
+        (status = 401, description = "No admin token", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Done or cancelled already", body = ErrorBody),
+        (status = 503, description = "Not committed: try again", body = ErrorBody)))]
+async fn cancel_job(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    app.auth.write(&headers)?;
+    let v = app
+        .control
+        .ask(|reply| Command::CancelJob { id, reply })
+        .await??;
+    Ok(Json(v).into_response())
+}
+
 /// Cancel an event from the current slot on: a window that has begun ends at this slot's
 /// start (the slots already run stay as they were); one still to come is dropped.
 #[utoipa::path(delete, path = "/v1/events/{id}", tag = "events", security(("bearer" = [])),
@@ -569,7 +592,7 @@ async fn cancel_event(
 /// Jobs in submission order, a page at a time.
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])),
     params(
-        ("state" = Option<String>, Query, description = "pending, queued, running, suspended, migrating or done"),
+        ("state" = Option<String>, Query, description = "pending, queued, running, suspended, migrating, done or cancelled"),
         ("after" = Option<String>, Query, description = "The `next` of the previous page"),
         ("limit" = Option<u32>, Query, description = "1 to 1000 (default 100)", minimum = 1, maximum = 1000)),
     responses((status = 200, description = "A page", body = JobPage),

@@ -57,7 +57,30 @@ const MIGRATIONS: &[&str] = &[
         id TEXT NOT NULL UNIQUE,
         submit_slot BIGINT NOT NULL
     );",
+    // Jobs withdrawn, each with the slot it was withdrawn at.
+    "CREATE TABLE job_cancels (
+        seq {SEQ},
+        id TEXT NOT NULL UNIQUE,
+        submit_slot BIGINT NOT NULL
+    );",
 ];
+
+/// What a cancellation withdraws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawn {
+    Event,
+    Job,
+}
+
+impl Withdrawn {
+    /// Its table: a constant name, no input.
+    fn table(self) -> &'static str {
+        match self {
+            Withdrawn::Event => "event_cancels",
+            Withdrawn::Job => "job_cancels",
+        }
+    }
+}
 
 /// Signal values as posted (the request's JSON, checked) and the slot they were taken before.
 #[derive(Debug, Clone)]
@@ -95,9 +118,9 @@ pub trait Storage: Send + Sync {
     /// Every event, in the order accepted.
     fn events(&self) -> Answer<'_, Vec<StoredEvent>>;
     fn insert_event<'a>(&'a self, e: &'a StoredEvent) -> Answer<'a, ()>;
-    /// Every event cancellation (event id, slot), in the order accepted.
-    fn event_cancels(&self) -> Answer<'_, Vec<(String, usize)>>;
-    fn insert_event_cancel<'a>(&'a self, id: &'a str, slot: usize) -> Answer<'a, ()>;
+    /// Every cancellation of events or jobs (id, slot), in the order accepted.
+    fn cancels(&self, what: Withdrawn) -> Answer<'_, Vec<(String, usize)>>;
+    fn insert_cancel<'a>(&'a self, what: Withdrawn, id: &'a str, slot: usize) -> Answer<'a, ()>;
     /// Every posting of signal values, in the order accepted.
     fn signals(&self) -> Answer<'_, Vec<StoredSignal>>;
     fn insert_signal<'a>(&'a self, s: &'a StoredSignal) -> Answer<'a, ()>;
@@ -284,13 +307,13 @@ macro_rules! backend {
                 })
             }
 
-            fn event_cancels(&self) -> Answer<'_, Vec<(String, usize)>> {
+            fn cancels(&self, what: Withdrawn) -> Answer<'_, Vec<(String, usize)>> {
                 Box::pin(async move {
-                    let rows =
-                        sqlx::query("SELECT id, submit_slot FROM event_cancels ORDER BY seq")
-                            .fetch_all(&self.0)
-                            .await
-                            .map_err(db_err)?;
+                    let sql = format!("SELECT id, submit_slot FROM {} ORDER BY seq", what.table());
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(&self.0)
+                        .await
+                        .map_err(db_err)?;
                     Ok(rows
                         .into_iter()
                         .map(|r| (r.get(0), r.get::<i64, _>(1) as usize))
@@ -298,9 +321,18 @@ macro_rules! backend {
                 })
             }
 
-            fn insert_event_cancel<'a>(&'a self, id: &'a str, slot: usize) -> Answer<'a, ()> {
+            fn insert_cancel<'a>(
+                &'a self,
+                what: Withdrawn,
+                id: &'a str,
+                slot: usize,
+            ) -> Answer<'a, ()> {
                 Box::pin(async move {
-                    sqlx::query("INSERT INTO event_cancels (id, submit_slot) VALUES ($1, $2)")
+                    let sql = format!(
+                        "INSERT INTO {} (id, submit_slot) VALUES ($1, $2)",
+                        what.table()
+                    );
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(id)
                         .bind(slot as i64)
                         .execute(&self.0)
