@@ -282,6 +282,21 @@ fn a_live_provider_fed_slot_by_slot_equals_the_replay() {
     }
 }
 
+/// An engine on `sc` (perfect forecasts) holding all its jobs and `events`, and asap.
+fn asap_with(
+    sc: &Scenario,
+    events: Vec<DemandResponseEvent>,
+) -> (Engine<'_>, Box<dyn Policy + Send>) {
+    let mut engine = Engine::new(sc, Box::new(Replay::new(sc, ForecastKind::Perfect)), false);
+    engine
+        .submit(SlotInput {
+            jobs: sc.jobs.clone(),
+            events,
+        })
+        .unwrap();
+    (engine, make("asap", sc))
+}
+
 /// A demand-response event cancelled mid-window ends at the current slot's start (the slots
 /// stepped under it stay as they were, the later ones are uncapped); one cancelled before its
 /// window is dropped; an unknown or finished one is refused and nothing changes.
@@ -299,18 +314,7 @@ fn a_cancelled_event_ends_at_the_current_slot() {
     };
     // Cancelled at slot 19: under the cap in slot 18 only, on both sites.
     let run = |cancel_at: usize| {
-        let mut policy = make("asap", &sc);
-        let mut engine = Engine::new(
-            &sc,
-            Box::new(Replay::new(&sc, ForecastKind::Perfect)),
-            false,
-        );
-        engine
-            .submit(SlotInput {
-                jobs: sc.jobs.clone(),
-                events: vec![event.clone()],
-            })
-            .unwrap();
+        let (mut engine, mut policy) = asap_with(&sc, vec![event.clone()]);
         let mut cancelled = None;
         for t in 0..sc.grid.slots {
             if t == cancel_at {
@@ -354,18 +358,7 @@ fn a_cancelled_event_ends_at_the_current_slot() {
 #[test]
 fn a_cancelled_job_stops_and_its_work_counts_as_undone() {
     let sc = suandian_io::builtin::demo().scenario;
-    let mut policy = make("asap", &sc);
-    let mut engine = Engine::new(
-        &sc,
-        Box::new(Replay::new(&sc, ForecastKind::Perfect)),
-        false,
-    );
-    engine
-        .submit(SlotInput {
-            jobs: sc.jobs.clone(),
-            events: vec![],
-        })
-        .unwrap();
+    let (mut engine, mut policy) = asap_with(&sc, vec![]);
     let at = 12;
     for _ in 0..at {
         engine

@@ -422,6 +422,27 @@ async fn signals(
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
+/// A read: the token checked, the control loop asked, its answer as JSON.
+async fn read<T: serde::Serialize>(
+    app: &App,
+    headers: &HeaderMap,
+    make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Command,
+) -> Result<Response, ApiError> {
+    app.auth.read(headers)?;
+    Ok(Json(app.control.ask(make).await?).into_response())
+}
+
+/// A write that changes nothing but what it names: the admin token checked, the control loop
+/// asked, its answer (or refusal) as JSON.
+async fn write<T: serde::Serialize>(
+    app: &App,
+    headers: &HeaderMap,
+    make: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, ApiError>>) -> Command,
+) -> Result<Response, ApiError> {
+    app.auth.write(headers)?;
+    Ok(Json(app.control.ask(make).await??).into_response())
+}
+
 /// A JSON body as `T`, or a 422 naming the field that does not fit (`what`: what was expected).
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
@@ -514,9 +535,7 @@ async fn event(
     responses((status = 200, description = "The events", body = Vec<EventView>),
         (status = 401, description = "No token", body = ErrorBody)))]
 async fn events(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    app.auth.read(&headers)?;
-    let v = app.control.ask(|reply| Command::Events { reply }).await?;
-    Ok(Json(v).into_response())
+    read(&app, &headers, |reply| Command::Events { reply }).await
 }
 
 /// Each site: capacity, the caps in force now, and the last slot's load, supply mix and
@@ -525,9 +544,7 @@ async fn events(State(app): State<App>, headers: HeaderMap) -> Result<Response, 
     responses((status = 200, description = "The sites", body = Vec<SiteView>),
         (status = 401, description = "No token", body = ErrorBody)))]
 async fn sites(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    app.auth.read(&headers)?;
-    let v = app.control.ask(|reply| Command::Sites { reply }).await?;
-    Ok(Json(v).into_response())
+    read(&app, &headers, |reply| Command::Sites { reply }).await
 }
 
 /// What the policy decided in the last slot stepped, per site: what each site was told to
@@ -536,12 +553,7 @@ async fn sites(State(app): State<App>, headers: HeaderMap) -> Result<Response, A
     responses((status = 200, description = "The decisions", body = Decisions),
         (status = 401, description = "No token", body = ErrorBody)))]
 async fn decisions(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    app.auth.read(&headers)?;
-    let v = app
-        .control
-        .ask(|reply| Command::Decisions { reply })
-        .await?;
-    Ok(Json(v).into_response())
+    read(&app, &headers, |reply| Command::Decisions { reply }).await
 }
 
 /// Cancel a job at the current slot's start: one not arrived never does, a waiting one leaves
@@ -559,12 +571,7 @@ async fn cancel_job(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    app.auth.write(&headers)?;
-    let v = app
-        .control
-        .ask(|reply| Command::CancelJob { id, reply })
-        .await??;
-    Ok(Json(v).into_response())
+    write(&app, &headers, |reply| Command::CancelJob { id, reply }).await
 }
 
 /// Cancel an event from the current slot on: a window that has begun ends at this slot's
@@ -581,12 +588,7 @@ async fn cancel_event(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    app.auth.write(&headers)?;
-    let v = app
-        .control
-        .ask(|reply| Command::CancelEvent { id, reply })
-        .await??;
-    Ok(Json(v).into_response())
+    write(&app, &headers, |reply| Command::CancelEvent { id, reply }).await
 }
 
 /// Jobs in submission order, a page at a time.
@@ -682,9 +684,7 @@ async fn job(
     responses((status = 200, description = "The loop", body = Status),
         (status = 401, description = "No token", body = ErrorBody)))]
 async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    app.auth.read(&headers)?;
-    let s = app.control.ask(|reply| Command::Status { reply }).await?;
-    Ok(Json(s).into_response())
+    read(&app, &headers, |reply| Command::Status { reply }).await
 }
 
 /// The figures so far, from the same accounting as `suandian simulate`.
@@ -692,9 +692,7 @@ async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, 
     responses((status = 200, description = "The figures", body = MetricsView),
         (status = 401, description = "No token", body = ErrorBody)))]
 async fn metrics(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    app.auth.read(&headers)?;
-    let m = app.control.ask(|reply| Command::Metrics { reply }).await?;
-    Ok(Json(m).into_response())
+    read(&app, &headers, |reply| Command::Metrics { reply }).await
 }
 
 /// Start or stop the clock, or step slots now.
