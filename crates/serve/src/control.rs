@@ -27,13 +27,22 @@ use tokio::sync::oneshot;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
+    /// New: no job submitted before has it.
+    #[schema(min_length = 1)]
     pub id: String,
+    /// At most the largest eligible site's.
+    #[schema(minimum = 1)]
     pub accelerators: u32,
+    /// Hours at full power.
+    #[schema(exclusive_minimum = 0.0)]
     pub runtime_h: f64,
-    /// When the job may start; default: the start of the next slot.
+    /// When the job may start, hours since the scenario's start (at or after the current
+    /// slot's start and the last job's arrival); default: the start of the next slot.
+    #[schema(minimum = 0.0)]
     pub arrival_h: Option<f64>,
     /// Latest completion; or `max_delay_h` after its earliest end; default: none.
     pub deadline_h: Option<f64>,
+    #[schema(minimum = 0.0)]
     pub max_delay_h: Option<f64>,
     /// Sites it may run on (default: all) and its home (default: the first of them).
     pub allowed_sites: Option<Vec<String>>,
@@ -104,7 +113,10 @@ impl From<JobRecord> for Job {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventRequest {
+    #[schema(min_length = 1)]
     pub id: String,
+    /// Site names.
+    #[schema(min_items = 1)]
     pub sites: Vec<String>,
     pub start_h: f64,
     pub end_h: f64,
