@@ -629,6 +629,24 @@ fn live_signals(db: &Db) {
     );
     assert!(east["facility_kw"].as_f64().unwrap() > 0.0, "{east}");
     assert!(sites[1]["import_cap_kw"].is_null(), "{sites}");
+    // The plan in force: made at slot 19 for the slots from 20 on, per site.
+    let (code, p) = http(a, "GET", "/v1/plan", Some(TOKEN), &[], "");
+    assert_eq!((code, p["made_at_slot"].as_u64()), (200, Some(19)), "{p}");
+    assert_eq!(p["first_slot"], 20, "{p}");
+    let plan_sites = p["sites"].as_array().unwrap();
+    assert_eq!(plan_sites.len(), sc.sites.len(), "{p}");
+    let work: Vec<f64> = plan_sites
+        .iter()
+        .flat_map(|s| {
+            s["work_acc_h"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+        })
+        .collect();
+    assert!(!work.is_empty() && work.iter().all(|w| *w >= -1e-9), "{p}");
+    assert!(work.iter().sum::<f64>() > 0.0, "work is planned ahead: {p}");
     let (code, d) = http(a, "GET", "/v1/decisions", Some(TOKEN), &[], "");
     assert_eq!((code, d["slot"].as_u64()), (200, Some(19)), "{d}");
     assert_eq!(d["sites"].as_object().unwrap().len(), sc.sites.len(), "{d}");

@@ -13,6 +13,7 @@ pub use greenest_site::GreenestSite;
 
 use crate::fleet::{Fleet, FleetView};
 use crate::model::{JobId, SiteId};
+use serde::Serialize;
 
 /// A scheduling policy, driven by the simulator slot by slot.
 ///
@@ -32,9 +33,6 @@ pub trait Policy {
         let _ = (ctx, job);
     }
 
-    /// The order in which inference region `region` is served by its latency-eligible sites
-    /// this slot. `order` holds last slot's order (initially the scenario's preference order);
-    /// the default keeps it.
     /// For the oracle: the optimum of its model over the whole run, a lower bound on the
     /// objective ([`crate::metrics::ObjectiveWeights`]) of every policy on the same run.
     fn objective_bound(&self) -> Option<f64> {
@@ -67,9 +65,41 @@ pub trait Policy {
         Vec::new()
     }
 
+    /// The order in which inference region `region` is served by its latency-eligible sites
+    /// this slot. `order` holds last slot's order (initially the scenario's preference order);
+    /// the default keeps it.
     fn inference_order(&mut self, ctx: &dyn FleetView, region: usize, order: &mut Vec<SiteId>) {
         let _ = (ctx, region, order);
     }
+
+    /// The plan in force, where the policy makes one (the coordinated planner): what it intends
+    /// at each site from slot `from` on (the next slot to run). `None` for the rules, which plan
+    /// nothing ahead.
+    fn plan_ahead(&self, from: usize) -> Option<PlanAhead> {
+        let _ = from;
+        None
+    }
+}
+
+/// What a planning policy intends, slot by slot from `first_slot`, at each site.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanAhead {
+    /// The slot the plan was made at (earlier than `first_slot` where the solve due since
+    /// failed and the last good plan is followed).
+    pub made_at_slot: usize,
+    /// The slot its first values are for: the next to run.
+    pub first_slot: usize,
+    pub sites: Vec<SitePlan>,
+}
+
+/// One site's part of a [`PlanAhead`]; each series from `first_slot` on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SitePlan {
+    pub site: SiteId,
+    /// Batch work planned, accelerator-hours per slot.
+    pub work_acc_h: Vec<f64>,
+    /// Battery power planned, kW (positive: charging); empty without a battery.
+    pub battery_kw: Vec<f64>,
 }
 
 /// A policy suandian knows by name.

@@ -310,6 +310,43 @@ impl Policy for Coordinated {
         n
     }
 
+    fn plan_ahead(&self, from: usize) -> Option<suandian_core::policy::PlanAhead> {
+        let c = self.current.as_ref()?;
+        let now = from.max(c.at);
+        let off = now - c.at;
+        let n = plan_slots(&c.plan).saturating_sub(off);
+        let sites = c
+            .plan
+            .battery_kw
+            .len()
+            .max(c.sites.iter().flatten().map(|&s| s + 1).max().unwrap_or(0));
+        let mut out: Vec<suandian_core::policy::SitePlan> = (0..sites)
+            .map(|site| suandian_core::policy::SitePlan {
+                site,
+                work_acc_h: vec![0.0; n],
+                battery_kw: c
+                    .plan
+                    .battery_kw
+                    .get(site)
+                    .map(|b| b.iter().skip(off).copied().collect())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        for (k, per_site) in c.plan.work.iter().enumerate() {
+            for (pos, w) in per_site.iter().enumerate() {
+                let site = c.sites[k][pos];
+                for (t, v) in w.iter().skip(off).take(n).enumerate() {
+                    out[site].work_acc_h[t] += v;
+                }
+            }
+        }
+        Some(suandian_core::policy::PlanAhead {
+            made_at_slot: c.at,
+            first_slot: now,
+            sites: out,
+        })
+    }
+
     fn plan_fallbacks(&self) -> usize {
         self.fallback_slots
     }

@@ -335,6 +335,28 @@ pub struct SiteView {
     pub price_per_mwh: Option<f64>,
 }
 
+/// The plan in force: what the policy intends at each site from the next slot on (the
+/// coordinated planner's latest plan; empty for a rule, which plans nothing ahead).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlanView {
+    pub policy: String,
+    /// The slot the plan was made at (null: no plan).
+    pub made_at_slot: Option<usize>,
+    /// The slot the series start at: the next to run.
+    pub first_slot: usize,
+    pub sites: Vec<SitePlanView>,
+}
+
+/// One site's part of the plan, a value per slot from `first_slot` on.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SitePlanView {
+    pub site: String,
+    /// Batch work planned, accelerator-hours per slot.
+    pub work_acc_h: Vec<f64>,
+    /// Battery power planned, kW (positive: charging); empty without a battery.
+    pub battery_kw: Vec<f64>,
+}
+
 /// What the policy decided in the last slot stepped, per site.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Decisions {
@@ -463,6 +485,9 @@ pub enum Command {
     },
     Sites {
         reply: oneshot::Sender<Vec<SiteView>>,
+    },
+    Plan {
+        reply: oneshot::Sender<PlanView>,
     },
     Decisions {
         reply: oneshot::Sender<Decisions>,
@@ -878,6 +903,27 @@ impl Loop {
             }
             Command::Sites { reply } => {
                 let _ = reply.send(self.sites());
+            }
+            Command::Plan { reply } => {
+                let from = self.engine.slot();
+                let plan = self.policy.plan_ahead(from);
+                let _ = reply.send(PlanView {
+                    policy: self.policy.name(),
+                    made_at_slot: plan.as_ref().map(|p| p.made_at_slot),
+                    first_slot: plan.as_ref().map_or(from, |p| p.first_slot),
+                    sites: plan
+                        .map(|p| {
+                            p.sites
+                                .into_iter()
+                                .map(|s| SitePlanView {
+                                    site: self.sc.sites[s.site].name.clone(),
+                                    work_acc_h: s.work_acc_h,
+                                    battery_kw: s.battery_kw,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
             }
             Command::Decisions { reply } => {
                 let mut sites = std::collections::BTreeMap::<String, Vec<DecisionRecord>>::new();

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 pub use control::SignalsMode;
 use control::{
     Command, Control, Decisions, EventRequest, EventView, JobPage, JobRequest, JobView,
-    MetricsView, SignalRequest, SignalsTaken, SiteView, Status,
+    MetricsView, PlanView, SignalRequest, SignalsTaken, SiteView, Status,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -119,7 +119,7 @@ start; sites and regions by name. Writes need the admin token; reads a token unl
 runs with --open-reads. Refusals are JSON naming the field (docs/serve.md)."
     ),
     paths(
-        healthz, readyz, submit, list, job, cancel_job, event, events, cancel_event, signals, sites, decisions, status,
+        healthz, readyz, submit, list, job, cancel_job, event, events, cancel_event, signals, sites, plan, decisions, status,
         metrics, clock, prometheus, openapi
     ),
     modifiers(&BearerAuth)
@@ -277,6 +277,7 @@ pub fn serve(
             .route("/v1/events/{id}", axum::routing::delete(cancel_event))
             .route("/v1/signals", post(signals))
             .route("/v1/sites", get(sites))
+            .route("/v1/plan", get(plan))
             .route("/v1/decisions", get(decisions))
             .route("/v1/status", get(status))
             .route("/v1/metrics", get(metrics))
@@ -545,6 +546,15 @@ async fn events(State(app): State<App>, headers: HeaderMap) -> Result<Response, 
         (status = 401, description = "No token", body = ErrorBody)))]
 async fn sites(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     read(&app, &headers, |reply| Command::Sites { reply }).await
+}
+
+/// The plan in force: what the policy intends at each site from the next slot on (work
+/// planned, battery set-points); empty for a rule, which plans nothing ahead.
+#[utoipa::path(get, path = "/v1/plan", tag = "state", security(("bearer" = [])),
+    responses((status = 200, description = "The plan", body = PlanView),
+        (status = 401, description = "No token", body = ErrorBody)))]
+async fn plan(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    read(&app, &headers, |reply| Command::Plan { reply }).await
 }
 
 /// What the policy decided in the last slot stepped, per site: what each site was told to
