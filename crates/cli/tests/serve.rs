@@ -798,7 +798,7 @@ on_both_backends!(
     a_cancelled_event_ends_at_the_current_slot_and_stays_cancelled,
     cancel_event
 );
-/// `DELETE /v1/events/{id}`: an event in force ends at the current slot's start, one to come
+/// `POST /v1/events/{id}/cancel`: an event in force ends at the current slot's start, one to come
 /// is dropped; cancelling twice, an unknown id or no token is refused; the id is not taken
 /// again; and after a SIGKILL the events and the run are as they were.
 fn cancel_event(db: &Db) {
@@ -821,29 +821,36 @@ fn cancel_event(db: &Db) {
     let step = r#"{"step_slots": 19}"#;
     assert_eq!(http(a, "POST", "/v1/clock", Some(TOKEN), &[], step).0, 200);
     assert_eq!(
-        http(a, "DELETE", "/v1/events/evening", None, &[], "").0,
+        http(a, "POST", "/v1/events/evening/cancel", None, &[], "").0,
         401
     );
-    let (code, v) = http(a, "DELETE", "/v1/events/evening", Some(TOKEN), &[], "");
+    let (code, v) = http(a, "POST", "/v1/events/evening/cancel", Some(TOKEN), &[], "");
     assert_eq!(code, 200, "{v}");
     assert_eq!(
         (v["end_h"].as_f64(), v["cancelled_at_slot"].as_u64()),
         (Some(19.0), Some(19)),
         "{v}"
     );
-    let (code, v) = http(a, "DELETE", "/v1/events/evening", Some(TOKEN), &[], "");
+    let (code, v) = http(a, "POST", "/v1/events/evening/cancel", Some(TOKEN), &[], "");
     assert_eq!(
         (code, v["error"]["field"].as_str()),
         (409, Some("id")),
         "{v}"
     );
-    let (code, v) = http(a, "DELETE", "/v1/events/next-day", Some(TOKEN), &[], "");
+    let (code, v) = http(
+        a,
+        "POST",
+        "/v1/events/next-day/cancel",
+        Some(TOKEN),
+        &[],
+        "",
+    );
     assert_eq!(
         (code, v["end_h"].as_f64()),
         (200, Some(30.0)),
         "dropped: {v}"
     );
-    let (code, _) = http(a, "DELETE", "/v1/events/no-such", Some(TOKEN), &[], "");
+    let (code, _) = http(a, "POST", "/v1/events/no-such/cancel", Some(TOKEN), &[], "");
     assert_eq!(code, 404);
     let again = serde_json::json!({
         "id": "next-day", "sites": [site], "start_h": 40.0, "end_h": 41.0, "import_cap_kw": 1.0,
@@ -890,7 +897,7 @@ fn cancel_event(db: &Db) {
 }
 
 on_both_backends!(a_cancelled_job_stops_and_stays_cancelled, cancel_job);
-/// `DELETE /v1/jobs/{id}`: a job not yet arrived and a running one are withdrawn (their state
+/// `POST /v1/jobs/{id}/cancel`: a job not yet arrived and a running one are withdrawn (their state
 /// `cancelled`, listed as such); again, unknown, or without the token is refused; after a
 /// SIGKILL they are still cancelled, and the run counts them.
 fn cancel_job(db: &Db) {
@@ -920,15 +927,37 @@ fn cancel_job(db: &Db) {
     };
     let (pending, running, done) = (first("pending"), first("running"), first("done"));
     assert_eq!(
-        http(a, "DELETE", &format!("/v1/jobs/{pending}"), None, &[], "").0,
+        http(
+            a,
+            "POST",
+            &format!("/v1/jobs/{pending}/cancel"),
+            None,
+            &[],
+            ""
+        )
+        .0,
         401
     );
     for id in [&pending, &running] {
-        let (code, v) = http(a, "DELETE", &format!("/v1/jobs/{id}"), Some(TOKEN), &[], "");
+        let (code, v) = http(
+            a,
+            "POST",
+            &format!("/v1/jobs/{id}/cancel"),
+            Some(TOKEN),
+            &[],
+            "",
+        );
         assert_eq!((code, v["state"].as_str()), (200, Some("cancelled")), "{v}");
     }
     for id in [&running, &done] {
-        let (code, v) = http(a, "DELETE", &format!("/v1/jobs/{id}"), Some(TOKEN), &[], "");
+        let (code, v) = http(
+            a,
+            "POST",
+            &format!("/v1/jobs/{id}/cancel"),
+            Some(TOKEN),
+            &[],
+            "",
+        );
         assert_eq!(
             (code, v["error"]["field"].as_str()),
             (409, Some("id")),
@@ -936,7 +965,7 @@ fn cancel_job(db: &Db) {
         );
     }
     assert_eq!(
-        http(a, "DELETE", "/v1/jobs/nobody", Some(TOKEN), &[], "").0,
+        http(a, "POST", "/v1/jobs/nobody/cancel", Some(TOKEN), &[], "").0,
         404
     );
     drop(svc); // SIGKILL

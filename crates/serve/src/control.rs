@@ -4,6 +4,7 @@
 //! store's jobs (each with the slot it was handed over before) and the slots done are its
 //! whole state: [`Control::start`] re-steps through them after a restart.
 
+use crate::executor::{ExecJob, ExecutorHandle, ExecutorStatus, Order};
 use crate::store::{Store, StoredEvent, StoredJob, StoredSignal, Withdrawn};
 use crate::ApiError;
 use serde::{Deserialize, Serialize};
@@ -450,6 +451,8 @@ pub struct Status {
     pub degraded_feeds: Vec<FeedStatus>,
     /// Live feeds by where the current slot's value comes from.
     pub feeds_by_state: std::collections::BTreeMap<String, usize>,
+    /// Where the decisions go, and how that goes.
+    pub executor: ExecutorStatus,
 }
 
 pub enum Command {
@@ -511,6 +514,18 @@ pub enum Command {
     },
 }
 
+/// How the loop runs.
+pub struct LoopConfig {
+    /// Slots per slot length of wall time.
+    pub speed: f64,
+    /// Whether the clock runs from the start.
+    pub running: bool,
+    pub forecast: suandian_core::forecast::ForecastKind,
+    pub signals: SignalsMode,
+    /// Where the decisions go.
+    pub executor: ExecutorHandle,
+}
+
 /// The loop's handle: commands go in, replies come back on each command's channel.
 #[derive(Clone)]
 pub struct Control {
@@ -538,6 +553,10 @@ struct Loop {
     dr: Vec<DemandResponseEvent>,
     /// The last slot stepped.
     last: LastSlot,
+    /// Where the decisions go (the simulated fleet, or Slurm).
+    executor: ExecutorHandle,
+    /// The last slot's decisions with stable ids, for the executor.
+    records: Vec<DecisionRecord>,
     /// The counterfactual: the reference policy (asap) on the same jobs, events and signals,
     /// for the savings so far (`None` where the service runs the reference itself).
     reference: Option<Reference>,
@@ -556,11 +575,15 @@ impl Control {
         sc: &'static Scenario,
         policy: Box<dyn Policy + Send>,
         store: Store,
-        speed: f64,
-        running: bool,
-        forecast: suandian_core::forecast::ForecastKind,
-        signals: SignalsMode,
+        how: LoopConfig,
     ) -> Result<Control, String> {
+        let LoopConfig {
+            speed,
+            running,
+            forecast,
+            signals,
+            executor,
+        } = how;
         let stored = store.jobs().await?;
         let events = store.events().await?;
         let posted = store.signals().await?;
@@ -626,9 +649,12 @@ impl Control {
                     dr: Vec::new(),
                     last: LastSlot::default(),
                     reference,
+                    executor,
+                    records: Vec::new(),
                 };
                 match l.restore(&stored, &events, &posted, [&cancels, &job_cancels], done) {
                     Ok(()) => {
+                        l.reconcile_executor();
                         let _ = ready_tx.send(Ok(()));
                         l.run(rx);
                     }
@@ -780,23 +806,82 @@ impl Loop {
             .engine
             .step(SlotInput::default(), self.policy.as_mut(), &mut self.last)?
             .to_vec();
+        self.records.clear();
         for d in &decisions {
             let r = self.engine.describe(d);
-            if let Some(job) = r.job {
-                self.history.entry(job).or_default().push(HistoryEntry {
-                    at_h: r.at_h,
-                    action: r.action,
-                    site: r.site,
-                    power_level: r.power_level,
-                });
+            if let Some(job) = &r.job {
+                self.history
+                    .entry(job.clone())
+                    .or_default()
+                    .push(HistoryEntry {
+                        at_h: r.at_h,
+                        action: r.action,
+                        site: r.site.clone(),
+                        power_level: r.power_level,
+                    });
             }
+            self.records.push(r);
         }
         Ok(())
+    }
+
+    /// After a restart: what the executor must hold now. Every job the engine still has to run
+    /// is admitted (an executor takes a job it holds already as a no-op: Slurm's jobs are read
+    /// back from its queue), running ones are started where they run, suspended ones suspended.
+    fn reconcile_executor(&mut self) {
+        let mut admit = Vec::new();
+        let mut now = Vec::new();
+        let slot = self.engine.slot();
+        for j in 0..self.engine.job_count() {
+            let (Some(job), Some(state)) = (self.engine.job(j), self.engine.job_state(j)) else {
+                continue;
+            };
+            if matches!(state, JobState::Done | JobState::Cancelled) {
+                continue;
+            }
+            let Some((_, _, site)) = self.engine.job_times(j) else {
+                continue;
+            };
+            let site = self.sc.sites[site].name.clone();
+            admit.push(ExecJob {
+                id: job.id.clone(),
+                accelerators: job.accelerators,
+                runtime_h: job.runtime_h,
+                site: self.sc.sites[job.home_site].name.clone(),
+            });
+            let action = match state {
+                JobState::Running => "start",
+                JobState::Suspended | JobState::Migrating => "suspend",
+                _ => continue,
+            };
+            now.push(DecisionRecord {
+                slot,
+                at_h: self.sc.grid.slot_start_h(slot),
+                action,
+                job: Some(job.id.clone()),
+                site,
+                power_level: None,
+                kw: None,
+            });
+        }
+        if !admit.is_empty() {
+            self.executor.send(Order::Admit(admit));
+        }
+        if !now.is_empty() {
+            self.executor.send(Order::Apply {
+                slot,
+                decisions: now,
+            });
+        }
     }
 
     fn step(&mut self) -> Result<(), String> {
         let t = Instant::now();
         self.step_engine().map_err(|e| e.to_string())?;
+        self.executor.send(Order::Apply {
+            slot: self.engine.slot() - 1,
+            decisions: self.records.clone(),
+        });
         self.last_step_ms = t.elapsed().as_secs_f64() * 1000.0;
         self.max_step_ms = self.max_step_ms.max(self.last_step_ms);
         let done = self.engine.slot();
@@ -847,6 +932,7 @@ impl Loop {
                 .cloned()
                 .collect(),
             feeds_by_state,
+            executor: self.executor.status(),
         }
     }
 
@@ -1040,6 +1126,12 @@ impl Loop {
             .map_err(|e| ApiError::unavailable(&e))?;
         self.hand_over(input)
             .expect("checked before it was committed");
+        self.executor.send(Order::Admit(vec![ExecJob {
+            id: job.id.clone(),
+            accelerators: job.accelerators,
+            runtime_h: job.runtime_h,
+            site: self.sc.sites[job.home_site].name.clone(),
+        }]));
         if let Some(k) = key {
             self.keys.insert(k, job.id.clone());
         }
@@ -1203,6 +1295,7 @@ impl Loop {
             .block_on(self.store.insert_cancel(Withdrawn::Job, id, at))
             .map_err(|e| ApiError::unavailable(&e))?;
         self.withdraw(id).expect("checked before it was committed");
+        self.executor.send(Order::Withdraw(vec![id.to_string()]));
         Ok(self.view(id).expect("a job"))
     }
 

@@ -4,6 +4,7 @@
 //! API (docs/serve.md). Writes need the admin token; reads need a token unless opened.
 
 pub mod control;
+pub mod executor;
 pub mod store;
 
 use axum::body::Bytes;
@@ -119,7 +120,7 @@ start; sites and regions by name. Writes need the admin token; reads a token unl
 runs with --open-reads. Refusals are JSON naming the field (docs/serve.md)."
     ),
     paths(
-        healthz, readyz, submit, list, job, cancel_job, event, events, cancel_event, signals, sites, plan, decisions, status,
+        healthz, readyz, submit, list, job, cancel_job, event, events, cancel_event, signals, sites, plan, executor_view, decisions, status,
         metrics, clock, prometheus, openapi
     ),
     modifiers(&BearerAuth)
@@ -196,6 +197,7 @@ impl Auth {
 struct App {
     control: Control,
     auth: Arc<Auth>,
+    executor: executor::ExecutorHandle,
 }
 
 /// How the service runs.
@@ -218,6 +220,21 @@ pub struct Config {
     pub paused: bool,
     /// The scenario's series replayed, or live feeds posted to `/v1/signals`.
     pub signals: SignalsMode,
+    /// Where the decisions go.
+    pub executor: ExecutorChoice,
+}
+
+/// Where the decisions go.
+#[derive(Debug, Clone)]
+pub enum ExecutorChoice {
+    /// The built-in simulated fleet (the engine's physics).
+    Simulated,
+    /// A Slurm cluster through its command-line tools: site name → partition (default the
+    /// site's name) and CPUs per accelerator.
+    Slurm {
+        partitions: std::collections::HashMap<String, String>,
+        cpus_per_accelerator: u32,
+    },
 }
 
 /// Run the service until SIGTERM or Ctrl-C; `ready` gets the address it listens on.
@@ -248,18 +265,47 @@ pub fn serve(
         let store = store::open(&cfg.database).await?;
         let (fingerprint, described) =
             run_fingerprint(sc, cfg.policy.name(), cfg.forecast, cfg.signals);
-        store.claim(&fingerprint, &described).await?;
+        // A new run's id: its fingerprint and the moment it was made.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let fresh: String = Sha256::digest(format!("{fingerprint}:{nanos}:{}", std::process::id()))
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let run_id = store.claim(&fingerprint, &described, &fresh).await?;
+        let executor: Box<dyn executor::Executor> = match cfg.executor {
+            ExecutorChoice::Simulated => Box::new(executor::Simulated),
+            ExecutorChoice::Slurm {
+                partitions,
+                cpus_per_accelerator,
+            } => Box::new(executor::Slurm::new(executor::SlurmConfig {
+                partitions,
+                cpus_per_accelerator,
+                seconds_per_hour: 3600.0 / cfg.speed,
+                run_tag: run_id,
+            })),
+        };
+        let observe_every = std::time::Duration::from_secs_f64(
+            (sc.grid.slot_h() * 3600.0 / cfg.speed / 4.0).clamp(0.2, 30.0),
+        );
+        let executor = executor::ExecutorHandle::start(executor, observe_every);
         let control = Control::start(
             sc,
             cfg.policy,
             store,
-            cfg.speed,
-            !cfg.paused,
-            cfg.forecast,
-            cfg.signals,
+            control::LoopConfig {
+                speed: cfg.speed,
+                running: !cfg.paused,
+                forecast: cfg.forecast,
+                signals: cfg.signals,
+                executor: executor.clone(),
+            },
         )
         .await?;
         let app = App {
+            executor,
             control,
             auth: Arc::new(Auth {
                 admin: digest(cfg.admin_token.trim()),
@@ -272,12 +318,14 @@ pub fn serve(
             .route("/openapi.json", get(openapi))
             .route("/readyz", get(readyz))
             .route("/v1/jobs", post(submit).get(list))
-            .route("/v1/jobs/{id}", get(job).delete(cancel_job))
+            .route("/v1/jobs/{id}", get(job))
+            .route("/v1/jobs/{id}/cancel", post(cancel_job))
             .route("/v1/events", post(event).get(events))
-            .route("/v1/events/{id}", axum::routing::delete(cancel_event))
+            .route("/v1/events/{id}/cancel", post(cancel_event))
             .route("/v1/signals", post(signals))
             .route("/v1/sites", get(sites))
             .route("/v1/plan", get(plan))
+            .route("/v1/executor", get(executor_view))
             .route("/v1/decisions", get(decisions))
             .route("/v1/status", get(status))
             .route("/v1/metrics", get(metrics))
@@ -557,6 +605,29 @@ async fn plan(State(app): State<App>, headers: HeaderMap) -> Result<Response, Ap
     read(&app, &headers, |reply| Command::Plan { reply }).await
 }
 
+/// The executor: where the decisions go, its counters, and the jobs it runs as it sees them.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ExecutorView {
+    status: executor::ExecutorStatus,
+    /// The jobs this service runs there, as the executor reports them (Slurm: its queue).
+    jobs: Vec<executor::Observed>,
+}
+
+/// The executor: where the decisions go (the simulated fleet or Slurm), the commands it ran and
+/// the failures it retried, and this service's jobs as it sees them (Slurm is the truth about
+/// its jobs).
+#[utoipa::path(get, path = "/v1/executor", tag = "state", security(("bearer" = [])),
+    responses((status = 200, description = "The executor", body = ExecutorView),
+        (status = 401, description = "No token", body = ErrorBody)))]
+async fn executor_view(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    Ok(Json(ExecutorView {
+        status: app.executor.status(),
+        jobs: app.executor.observed(),
+    })
+    .into_response())
+}
+
 /// What the policy decided in the last slot stepped, per site: what each site was told to
 /// start, pause, move or set its battery to.
 #[utoipa::path(get, path = "/v1/decisions", tag = "state", security(("bearer" = [])),
@@ -569,7 +640,7 @@ async fn decisions(State(app): State<App>, headers: HeaderMap) -> Result<Respons
 /// Cancel a job at the current slot's start: one not arrived never does, a waiting one leaves
 /// the queue, a running one stops (the work and energy it used stay counted; its remaining work
 /// counts as undone on equal work).
-#[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", security(("bearer" = [])),
     params(("id" = String, Path, description = "The job's id")),
     responses((status = 200, description = "The job, cancelled", body = JobView),
         (status = 401, description = "No admin token", body = ErrorBody),
@@ -586,7 +657,7 @@ async fn cancel_job(
 
 /// Cancel an event from the current slot on: a window that has begun ends at this slot's
 /// start (the slots already run stay as they were); one still to come is dropped.
-#[utoipa::path(delete, path = "/v1/events/{id}", tag = "events", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/events/{id}/cancel", tag = "events", security(("bearer" = [])),
     params(("id" = String, Path, description = "The event's id")),
     responses((status = 200, description = "The event as it now stands", body = EventView),
         (status = 401, description = "No admin token", body = ErrorBody),
@@ -760,12 +831,49 @@ async fn clock(
 async fn prometheus(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     app.auth.read(&headers)?;
     let m = app.control.ask(|reply| Command::Metrics { reply }).await?;
-    let text = prometheus_text(&serde_json::to_value(m).expect("metrics serialise"));
+    let mut text = prometheus_text(&serde_json::to_value(m).expect("metrics serialise"));
+    executor_text(&mut text, &app.executor.status());
     Ok((
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
         text,
     )
         .into_response())
+}
+
+/// The executor's counters as Prometheus text.
+fn executor_text(out: &mut String, s: &executor::ExecutorStatus) {
+    use std::fmt::Write as _;
+    let name = s.name.replace(['\\', '"'], "");
+    for (metric, kind, help, v) in [
+        (
+            "executor_commands_total",
+            "counter",
+            "Commands run on the workload manager.",
+            s.commands as f64,
+        ),
+        (
+            "executor_failures_total",
+            "counter",
+            "Executor commands that failed (retried with backoff).",
+            s.failures as f64,
+        ),
+        (
+            "executor_backlog",
+            "gauge",
+            "Orders waiting to be carried out.",
+            s.backlog as f64,
+        ),
+        (
+            "executor_apply_seconds",
+            "gauge",
+            "From an order sent to its last command done, the last order.",
+            s.last_apply_s,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP suandian_{metric} {help}");
+        let _ = writeln!(out, "# TYPE suandian_{metric} {kind}");
+        let _ = writeln!(out, "suandian_{metric}{{executor=\"{name}\"}} {v}");
+    }
 }
 
 /// `snapshot` (the JSON of `GET /v1/metrics`) as Prometheus text.

@@ -63,6 +63,8 @@ const MIGRATIONS: &[&str] = &[
         id TEXT NOT NULL UNIQUE,
         submit_slot BIGINT NOT NULL
     );",
+    // The run's own name, made once: what marks its jobs on a workload manager.
+    "ALTER TABLE run ADD COLUMN run_id TEXT;",
 ];
 
 /// What a cancellation withdraws.
@@ -128,8 +130,14 @@ pub trait Storage: Send + Sync {
     fn slots_done(&self) -> Answer<'_, usize>;
     fn set_slots_done(&self, n: usize) -> Answer<'_, ()>;
     /// Bind the database to a run (scenario, policy, forecasts: `fingerprint`, with
-    /// `described` for the message), or check that it is bound to this one.
-    fn claim<'a>(&'a self, fingerprint: &'a str, described: &'a str) -> Answer<'a, ()>;
+    /// `described` for the message), or check that it is bound to this one. Returns the run's
+    /// id: `fresh_id` the first time, the stored one after.
+    fn claim<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        described: &'a str,
+        fresh_id: &'a str,
+    ) -> Answer<'a, String>;
 }
 
 pub type Store = Arc<dyn Storage>;
@@ -392,14 +400,20 @@ macro_rules! backend {
                 })
             }
 
-            fn claim<'a>(&'a self, fingerprint: &'a str, described: &'a str) -> Answer<'a, ()> {
+            fn claim<'a>(
+                &'a self,
+                fingerprint: &'a str,
+                described: &'a str,
+                fresh_id: &'a str,
+            ) -> Answer<'a, String> {
                 Box::pin(async move {
                     let mut tx = self.0.begin().await.map_err(db_err)?;
-                    let row = sqlx::query("SELECT fingerprint, described FROM run WHERE one = 1")
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    match row {
+                    let row =
+                        sqlx::query("SELECT fingerprint, described, run_id FROM run WHERE one = 1")
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    let id = match row {
                         Some(r) => {
                             let (f, d): (String, String) = (r.get(0), r.get(1));
                             if f != fingerprint {
@@ -409,6 +423,7 @@ macro_rules! backend {
                                      --database, or the scenario and policy it was made with"
                                 ));
                             }
+                            r.get::<Option<String>, _>(2)
                         }
                         None => {
                             sqlx::query(
@@ -419,9 +434,22 @@ macro_rules! backend {
                             .execute(&mut *tx)
                             .await
                             .map_err(db_err)?;
+                            None
                         }
-                    }
-                    tx.commit().await.map_err(db_err)
+                    };
+                    let id = match id {
+                        Some(id) => id,
+                        None => {
+                            sqlx::query("UPDATE run SET run_id = $1 WHERE one = 1")
+                                .bind(fresh_id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db_err)?;
+                            fresh_id.to_string()
+                        }
+                    };
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(id)
                 })
             }
         }

@@ -50,6 +50,18 @@ pub(crate) struct ServeArgs {
     /// forecasts by persistence from the observations (and says so in /readyz).
     #[arg(long, default_value_t = 6.0, value_name = "HOURS")]
     pub(crate) forecast_max_age_h: f64,
+    /// Where the decisions go: `simulated` (the built-in fleet: the engine's physics) or
+    /// `slurm` (a Slurm cluster through sbatch, scontrol and squeue; SLURM_CONF as usual;
+    /// docs/slurm.md). Slurm's jobs are `sleep`s of the job's run time scaled by --speed.
+    #[arg(long, default_value = "simulated", value_name = "simulated|slurm")]
+    pub(crate) executor: String,
+    /// With --executor slurm: the partition of a site, as SITE=PARTITION (repeat it; default:
+    /// the partition named like the site).
+    #[arg(long = "slurm-partition", value_name = "SITE=PARTITION")]
+    pub(crate) slurm_partitions: Vec<String>,
+    /// With --executor slurm: CPUs a job asks per accelerator (a cluster without GPUs).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub(crate) slurm_cpus_per_accelerator: u32,
 }
 
 pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
@@ -94,7 +106,51 @@ pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
             )))
         }
     };
+    let executor = match args.executor.as_str() {
+        "simulated" => suandian_serve::ExecutorChoice::Simulated,
+        "slurm" => {
+            let mut partitions = std::collections::HashMap::new();
+            for p in &args.slurm_partitions {
+                let (site, partition) = p
+                    .split_once('=')
+                    .filter(|(s, q)| !s.is_empty() && !q.is_empty())
+                    .ok_or_else(|| {
+                        Failure::BadInput(format!(
+                            "--slurm-partition: found `{p}`, expected SITE=PARTITION"
+                        ))
+                    })?;
+                if !loaded.scenario.sites.iter().any(|s| s.name == site) {
+                    let names: Vec<&str> = loaded
+                        .scenario
+                        .sites
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect();
+                    return Err(Failure::BadInput(format!(
+                        "--slurm-partition: found site `{site}`, expected one of {}",
+                        names.join(", ")
+                    )));
+                }
+                partitions.insert(site.to_string(), partition.to_string());
+            }
+            if args.slurm_cpus_per_accelerator == 0 {
+                return Err(Failure::BadInput(
+                    "--slurm-cpus-per-accelerator: found 0, expected 1 or more".into(),
+                ));
+            }
+            suandian_serve::ExecutorChoice::Slurm {
+                partitions,
+                cpus_per_accelerator: args.slurm_cpus_per_accelerator,
+            }
+        }
+        other => {
+            return Err(Failure::BadInput(format!(
+                "--executor: found `{other}`, expected simulated or slurm"
+            )))
+        }
+    };
     let config = suandian_serve::Config {
+        executor,
         signals,
         listen: args.listen,
         database: args.database,

@@ -1,0 +1,454 @@
+//! Executors: where the control loop's decisions go, and what the fleet reports back.
+//!
+//! The engine decides for every slot what each site runs (starts, power levels, suspensions,
+//! migrations). An [`Executor`] carries those decisions out on the machines and reports what it
+//! sees of the jobs it runs: the built-in [`Simulated`] fleet is the engine's own physics (there
+//! is nothing to send), and [`Slurm`] drives a Slurm cluster through its command-line tools.
+//! Executors run on their own thread ([`ExecutorHandle`]): a slow or absent workload manager
+//! never holds the control loop or the API; its failures are retried and counted.
+
+use serde::Serialize;
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use suandian_core::engine::DecisionRecord;
+
+/// A job as the executor needs it.
+#[derive(Debug, Clone)]
+pub struct ExecJob {
+    pub id: String,
+    pub accelerators: u32,
+    pub runtime_h: f64,
+    /// The site it waits at (its home) until a decision starts it somewhere.
+    pub site: String,
+}
+
+/// What the control loop sends.
+#[derive(Debug, Clone)]
+pub enum Order {
+    /// Jobs accepted: make them known (Slurm: submitted held, so they wait for the plan).
+    Admit(Vec<ExecJob>),
+    /// One slot's decisions, in order.
+    Apply {
+        slot: usize,
+        decisions: Vec<DecisionRecord>,
+    },
+    /// Jobs withdrawn.
+    Withdraw(Vec<String>),
+}
+
+/// A job as the executor sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Observed {
+    pub id: String,
+    /// The executor's own id (Slurm's job id).
+    pub executor_id: String,
+    /// The executor's word for its state (`PENDING`, `RUNNING`, `SUSPENDED`, `COMPLETED`, …).
+    pub state: String,
+    /// Where (the Slurm partition).
+    pub partition: String,
+    /// Wall-clock start and end, Unix seconds (0: not yet).
+    pub start_unix_s: i64,
+    pub end_unix_s: i64,
+}
+
+/// An executor's health and counters, for `/v1/status` and Prometheus.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct ExecutorStatus {
+    pub name: String,
+    /// Commands run on the workload manager (batched: one per kind of change per slot).
+    pub commands: u64,
+    /// Commands that failed (each retried with backoff until it succeeds).
+    pub failures: u64,
+    /// Orders waiting to be carried out.
+    pub backlog: usize,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+    /// Seconds from an order being sent to its last command succeeding, last order.
+    pub last_apply_s: f64,
+}
+
+/// Where decisions go.
+pub trait Executor: Send {
+    fn name(&self) -> &'static str;
+    /// Carry out one order. An error leaves the order to be tried again (each command is
+    /// idempotent or checks first).
+    fn carry_out(&mut self, order: &Order, counters: &mut ExecutorStatus) -> Result<(), String>;
+    /// The jobs it runs, as it sees them.
+    fn observe(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Observed>, String>;
+}
+
+/// The built-in simulated fleet: the engine's physics carry the decisions out, so there is
+/// nothing to send and nothing else to observe.
+pub struct Simulated;
+
+impl Executor for Simulated {
+    fn name(&self) -> &'static str {
+        "simulated"
+    }
+    fn carry_out(&mut self, _: &Order, _: &mut ExecutorStatus) -> Result<(), String> {
+        Ok(())
+    }
+    fn observe(&mut self, _: &mut ExecutorStatus) -> Result<Vec<Observed>, String> {
+        Ok(Vec::new())
+    }
+}
+
+/// How suandian maps its sites and jobs onto a Slurm cluster.
+#[derive(Debug, Clone)]
+pub struct SlurmConfig {
+    /// Site name → partition (default: the partition named like the site).
+    pub partitions: HashMap<String, String>,
+    /// CPUs a job asks per accelerator (on a cluster without GPUs; default 1).
+    pub cpus_per_accelerator: u32,
+    /// Wall seconds a job runs per hour of its run time (`3600 / --speed`): the jobs are
+    /// `sleep`s scaled to accelerated time.
+    pub seconds_per_hour: f64,
+    /// Tells this service's jobs apart (`--comment suandian:<run>:<job id>`): a job without it
+    /// is never touched.
+    pub run_tag: String,
+}
+
+/// The Slurm executor over its command-line tools (`sbatch`, `scontrol`, `squeue --json`,
+/// `scancel`). Each job accepted is submitted held to its home site's partition with a marker;
+/// a start moves it to the planned partition and releases it (or resumes it), a suspension
+/// suspends it, a withdrawal cancels it. Commands are batched per slot (one `scontrol` per kind
+/// of change and partition). Slurm is the truth about its jobs: `observe` reads them back.
+pub struct Slurm {
+    cfg: SlurmConfig,
+    /// Whether the jobs Slurm holds were read back (before anything is submitted).
+    synced: bool,
+    /// Job id → Slurm job id, rebuilt from Slurm's queue (the markers) on start.
+    ids: HashMap<String, String>,
+    /// Jobs released at least once (a later start resumes them).
+    released: std::collections::HashSet<String>,
+    /// Jobs suspended by suandian.
+    suspended: std::collections::HashSet<String>,
+}
+
+impl Slurm {
+    pub fn new(cfg: SlurmConfig) -> Slurm {
+        Slurm {
+            cfg,
+            synced: false,
+            ids: HashMap::new(),
+            released: Default::default(),
+            suspended: Default::default(),
+        }
+    }
+
+    /// Read back the jobs Slurm holds for this run (after a restart, those submitted before):
+    /// no job is submitted twice. Until it succeeds, nothing else is done.
+    fn sync(&mut self, counters: &mut ExecutorStatus) -> Result<(), String> {
+        if self.synced {
+            return Ok(());
+        }
+        for o in self.observe(counters)? {
+            if o.state != "PENDING" {
+                self.released.insert(o.id.clone());
+            }
+            if o.state == "SUSPENDED" {
+                self.suspended.insert(o.id.clone());
+            }
+            self.ids.insert(o.id, o.executor_id);
+        }
+        self.synced = true;
+        Ok(())
+    }
+
+    fn marker(&self, id: &str) -> String {
+        format!("suandian:{}:{id}", self.cfg.run_tag)
+    }
+
+    fn partition(&self, site: &str) -> String {
+        self.cfg
+            .partitions
+            .get(site)
+            .cloned()
+            .unwrap_or_else(|| site.to_string())
+    }
+
+    /// Run a Slurm command; its stdout, or the error with its stderr.
+    fn run(
+        &self,
+        counters: &mut ExecutorStatus,
+        program: &str,
+        args: &[String],
+    ) -> Result<String, String> {
+        counters.commands += 1;
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .map_err(|e| format!("{program}: cannot run it: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{program} {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn submit(&mut self, j: &ExecJob, counters: &mut ExecutorStatus) -> Result<(), String> {
+        if self.ids.contains_key(&j.id) {
+            return Ok(());
+        }
+        let cpus = (j.accelerators * self.cfg.cpus_per_accelerator).max(1);
+        let seconds = (j.runtime_h * self.cfg.seconds_per_hour).max(1.0);
+        let args = vec![
+            "--hold".into(),
+            "--parsable".into(),
+            "--requeue".into(),
+            format!("--partition={}", self.partition(&j.site)),
+            format!("--cpus-per-task={cpus}"),
+            format!("--job-name={}", j.id),
+            format!("--comment={}", self.marker(&j.id)),
+            "--output=/dev/null".into(),
+            format!("--wrap=sleep {seconds:.3}"),
+        ];
+        let out = self.run(counters, "sbatch", &args)?;
+        let slurm_id = out.trim().split(';').next().unwrap_or("").to_string();
+        if slurm_id.is_empty() {
+            return Err(format!("sbatch gave no job id for {}", j.id));
+        }
+        self.ids.insert(j.id.clone(), slurm_id);
+        Ok(())
+    }
+
+    /// `scontrol <verb> <ids>` for the jobs in `jobs` (known to Slurm), in one command.
+    fn batch(
+        &self,
+        counters: &mut ExecutorStatus,
+        verb: &[&str],
+        jobs: &[String],
+    ) -> Result<(), String> {
+        let ids: Vec<&str> = jobs
+            .iter()
+            .filter_map(|j| self.ids.get(j).map(String::as_str))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut args: Vec<String> = verb.iter().map(|s| s.to_string()).collect();
+        args.push(ids.join(","));
+        self.run(counters, "scontrol", &args).map(|_| ())
+    }
+}
+
+impl Executor for Slurm {
+    fn name(&self) -> &'static str {
+        "slurm"
+    }
+
+    fn carry_out(&mut self, order: &Order, counters: &mut ExecutorStatus) -> Result<(), String> {
+        self.sync(counters)?;
+        match order {
+            Order::Admit(jobs) => {
+                for j in jobs {
+                    self.submit(j, counters)?;
+                }
+                Ok(())
+            }
+            Order::Withdraw(ids) => {
+                let slurm: Vec<&str> = ids
+                    .iter()
+                    .filter_map(|j| self.ids.get(j).map(String::as_str))
+                    .collect();
+                if !slurm.is_empty() {
+                    let args: Vec<String> = slurm.iter().map(|s| s.to_string()).collect();
+                    self.run(counters, "scancel", &args)?;
+                }
+                Ok(())
+            }
+            Order::Apply { decisions, .. } => {
+                // Group the slot's decisions: starts per partition, resumes, suspensions.
+                let mut release: HashMap<String, Vec<String>> = HashMap::new();
+                let mut resume = Vec::new();
+                let mut suspend = Vec::new();
+                let mut requeue = Vec::new();
+                for d in decisions {
+                    let Some(job) = &d.job else { continue };
+                    match d.action {
+                        // A job moving away: back to the queue, held, until it starts there
+                        // (Slurm restarts it from the beginning: a `sleep` has no checkpoint).
+                        "migrate" if self.released.contains(job) => requeue.push(job.clone()),
+                        "start" | "migrate" if !self.released.contains(job) => {
+                            release
+                                .entry(self.partition(&d.site))
+                                .or_default()
+                                .push(job.clone());
+                        }
+                        "start" if self.suspended.contains(job) => resume.push(job.clone()),
+                        "suspend" if self.released.contains(job) => suspend.push(job.clone()),
+                        _ => {}
+                    }
+                }
+                let mut partitions: Vec<_> = release.into_iter().collect();
+                partitions.sort();
+                for (partition, jobs) in &partitions {
+                    let ids: Vec<&str> = jobs
+                        .iter()
+                        .filter_map(|j| self.ids.get(j).map(String::as_str))
+                        .collect();
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    self.run(
+                        counters,
+                        "scontrol",
+                        &[
+                            "update".into(),
+                            format!("JobId={}", ids.join(",")),
+                            format!("Partition={partition}"),
+                        ],
+                    )?;
+                    self.batch(counters, &["release"], jobs)?;
+                    self.released.extend(jobs.iter().cloned());
+                }
+                self.batch(counters, &["resume"], &resume)?;
+                for j in &resume {
+                    self.suspended.remove(j);
+                }
+                self.batch(counters, &["suspend"], &suspend)?;
+                self.suspended.extend(suspend);
+                self.batch(counters, &["requeuehold"], &requeue)?;
+                for j in &requeue {
+                    self.released.remove(j);
+                    self.suspended.remove(j);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn observe(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Observed>, String> {
+        let out = self.run(counters, "squeue", &["--json".into()])?;
+        let v: serde_json::Value =
+            serde_json::from_str(&out).map_err(|e| format!("squeue --json: {e}"))?;
+        let prefix = format!("suandian:{}:", self.cfg.run_tag);
+        let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
+        Ok(jobs
+            .iter()
+            .filter_map(|j| {
+                let id = j["comment"].as_str()?.strip_prefix(&prefix)?.to_string();
+                Some(Observed {
+                    id,
+                    executor_id: j["job_id"].as_u64()?.to_string(),
+                    state: j["job_state"].as_str().unwrap_or("").to_string(),
+                    partition: j["partition"].as_str().unwrap_or("").to_string(),
+                    start_unix_s: j["start_time"].as_i64().unwrap_or(0),
+                    end_unix_s: j["end_time"].as_i64().unwrap_or(0),
+                })
+            })
+            .collect())
+    }
+}
+
+/// The executor on its own thread: orders are queued and carried out in order, a failed one
+/// retried with backoff (1 s doubling to 30 s); what it observes is read every `observe_every`.
+#[derive(Clone)]
+pub struct ExecutorHandle {
+    tx: mpsc::Sender<(Order, Instant)>,
+    state: Arc<Mutex<(ExecutorStatus, Vec<Observed>)>>,
+}
+
+impl ExecutorHandle {
+    pub fn start(mut exec: Box<dyn Executor>, observe_every: Duration) -> ExecutorHandle {
+        let (tx, rx) = mpsc::channel::<(Order, Instant)>();
+        let state = Arc::new(Mutex::new((
+            ExecutorStatus {
+                name: exec.name().into(),
+                ..Default::default()
+            },
+            Vec::new(),
+        )));
+        let shared = state.clone();
+        std::thread::Builder::new()
+            .name("suandian-executor".into())
+            .spawn(move || {
+                let mut pending: std::collections::VecDeque<(Order, Instant)> = Default::default();
+                let mut backoff = Duration::from_secs(1);
+                let mut next_observe = Instant::now();
+                loop {
+                    let wait = if pending.is_empty() {
+                        next_observe.saturating_duration_since(Instant::now())
+                    } else {
+                        Duration::ZERO
+                    };
+                    match rx.recv_timeout(wait) {
+                        Ok(o) => pending.push_back(o),
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                    while let Ok(o) = rx.try_recv() {
+                        pending.push_back(o);
+                    }
+                    let mut counters = shared.lock().unwrap_or_else(|e| e.into_inner()).0.clone();
+                    counters.backlog = pending.len();
+                    while let Some((order, sent)) = pending.front() {
+                        match exec.carry_out(order, &mut counters) {
+                            Ok(()) => {
+                                counters.last_apply_s = sent.elapsed().as_secs_f64();
+                                pending.pop_front();
+                                backoff = Duration::from_secs(1);
+                            }
+                            Err(e) => {
+                                counters.failures += 1;
+                                eprintln!(
+                                    "executor {}: {e} (retrying in {backoff:?})",
+                                    exec.name()
+                                );
+                                counters.last_error = Some(e);
+                                std::thread::sleep(backoff);
+                                backoff = (backoff * 2).min(Duration::from_secs(30));
+                                break;
+                            }
+                        }
+                    }
+                    counters.backlog = pending.len();
+                    let mut observed = None;
+                    if Instant::now() >= next_observe {
+                        match exec.observe(&mut counters) {
+                            Ok(o) => observed = Some(o),
+                            Err(e) => {
+                                counters.failures += 1;
+                                counters.last_error = Some(e);
+                            }
+                        }
+                        next_observe = Instant::now() + observe_every;
+                    }
+                    let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    s.0 = counters;
+                    if let Some(o) = observed {
+                        s.1 = o;
+                    }
+                }
+            })
+            .expect("the executor thread starts");
+        ExecutorHandle { tx, state }
+    }
+
+    /// Queue an order (never blocks).
+    pub fn send(&self, order: Order) {
+        let _ = self.tx.send((order, Instant::now()));
+    }
+
+    pub fn status(&self) -> ExecutorStatus {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
+    }
+
+    pub fn observed(&self) -> Vec<Observed> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
+    }
+}
