@@ -5,8 +5,8 @@
 //!
 //!     cargo bench -p suandian --bench serve_load               # 60 s, 16 clients
 //!     cargo bench -p suandian --bench serve_load -- 10 8       # 10 s, 8 clients
-//!     cargo bench -p suandian --bench serve_load -- 60 16 run  # the clock running (a slot a
-//!                                                              # second, coordinated re-plans)
+//!     cargo bench -p suandian --bench serve_load -- 60 16 run  # the clock running (the demo's
+//!                                    # 48 slots over the 60 s, coordinated re-plans every slot)
 //!     cargo bench -p suandian --bench serve_load -- 60 16 paused postgres
 //!                          # on PostgreSQL: SUANDIAN_TEST_POSTGRES's server, a fresh database
 //!                          # (eval "$(scripts/postgres-dev.sh start)" starts one)
@@ -87,6 +87,9 @@ fn main() {
         println!("on SQLite");
         dir.join("load.db").to_string_lossy().into_owned()
     };
+    // Running, the demo's 48 hourly slots last as long as the load (a slot a second for 48 s,
+    // or spread over `seconds`): a run that is over takes no more jobs (409).
+    let speed = (48.0 * 3600.0 / seconds.max(48) as f64).to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_suandian"))
         .args([
             "serve",
@@ -95,7 +98,7 @@ fn main() {
             "--listen",
             "127.0.0.1:0",
             "--speed",
-            "3600",
+            &speed,
         ])
         .args(if running { &[][..] } else { &["--paused"][..] })
         .arg("--database")

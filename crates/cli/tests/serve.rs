@@ -443,6 +443,10 @@ fn runs_what_simulate_runs(db: &Db) {
     let (code, m) = http(svc.addr, "GET", "/v1/metrics", Some(TOKEN), &[], "");
     assert_eq!(code, 200);
     assert_eq!(m["metrics"], simulated(), "live = backtest");
+    // A run whose slots are all done takes no more jobs: they would never start.
+    let late = r#"{"id": "after-the-end", "accelerators": 1, "runtime_h": 1.0}"#;
+    let (code, e) = http(svc.addr, "POST", "/v1/jobs", Some(TOKEN), &[], late);
+    assert_eq!(code, 409, "{e}");
     // The counterfactual tracked beside it is simulate's asap, and the savings are the
     // comparison's.
     let asap = simulated_with("asap", None);

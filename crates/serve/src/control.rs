@@ -1109,6 +1109,12 @@ impl Loop {
                 return Ok((self.view(id).expect("a stored job"), false));
             }
         }
+        // A run whose slots are all done runs nothing more: a job now would never start.
+        if self.engine.slot() >= self.sc.grid.slots {
+            return Err(engine_error(EngineError::RunOver {
+                slots: self.sc.grid.slots,
+            }));
+        }
         let job = self.job(req)?;
         let input = SlotInput {
             jobs: vec![job.clone()],
@@ -1676,10 +1682,10 @@ fn engine_error(e: EngineError) -> ApiError {
             format!("event `{id}`, whose window ended at {end_h} h"),
             "an event still in force or to come",
         ),
-        EngineError::RunOver { slots } => ApiError::invalid(
-            "arrival_h",
-            "a run whose slots are all done".to_string(),
-            format!("a run with slots left (it has {slots})"),
+        EngineError::RunOver { slots } => ApiError::conflict(
+            "",
+            format!("a run whose {slots} slots are all done"),
+            "a service with slots left to run",
         ),
     }
 }
