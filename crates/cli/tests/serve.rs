@@ -375,6 +375,14 @@ fn runs_what_simulate_runs(db: &Db) {
         (200, jobs[0]["id"].clone()),
         "the same key, the same job"
     );
+    // Jobs come in arrival order: one arriving before the last one taken is refused, by name.
+    let early = r#"{"id": "early", "accelerators": 1, "runtime_h": 1.0, "arrival_h": 0.0}"#;
+    let (code, e) = http(a, "POST", "/v1/jobs", Some(TOKEN), &[], early);
+    assert_eq!(
+        (code, e["error"]["field"].as_str()),
+        (422, Some("arrival_h")),
+        "{e}"
+    );
     let (code, _) = http(
         a,
         "POST",
@@ -1279,8 +1287,9 @@ fn slurm_queue() -> Vec<(String, String, String)> {
 /// scripts/slurm-dev.sh's three partitions, an hourly slot every 2 s, jobs that `sleep` their
 /// run time scaled alike): 24 jobs posted to the API become held Slurm jobs with the run's
 /// marker; each starts in the partition of the site the plan started it at (never one it may
-/// not use), within one slot of the plan's start; a SIGKILL mid-run and a restart submit none
-/// twice; a job submitted to Slurm without the marker is never touched.
+/// not use), within one slot of the plan's start; a job cancelled in Slurm behind suandian's
+/// back is seen, withdrawn and accounted (and stays so after a restart); a SIGKILL mid-run and
+/// a restart submit none twice; a job submitted to Slurm without the marker is never touched.
 #[test]
 fn the_plan_runs_on_slurm() {
     let Some(_) = slurm() else { return };
@@ -1311,6 +1320,10 @@ fn the_plan_runs_on_slurm() {
         String::from_utf8_lossy(&out.stderr)
     );
     let foreign = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // A long job that someone cancels in Slurm behind suandian's back.
+    let victim = serde_json::json!({"id": "victim", "accelerators": 1, "runtime_h": 12.0});
+    let (code, v) = http(a, "POST", "/v1/jobs", Some(TOKEN), &[], &victim.to_string());
+    assert_eq!(code, 201, "{v}");
     let sites = ["east", "middle", "west"];
     let mut jobs = Vec::new();
     for k in 0..24u32 {
@@ -1356,6 +1369,45 @@ fn the_plan_runs_on_slurm() {
             std::thread::sleep(Duration::from_millis(50));
         }
     };
+    watch(a, 3);
+    let victim_slurm_id = {
+        let t = Instant::now();
+        loop {
+            let (_, e) = http(a, "GET", "/v1/executor", Some(TOKEN), &[], "");
+            let v = e["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["id"] == "victim")
+                .cloned();
+            if let Some(v) = v.filter(|v| v["state"] == "RUNNING") {
+                break v["executor_id"].as_str().unwrap().to_string();
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "the victim never ran: {e}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert!(Command::new("scancel")
+        .arg(&victim_slurm_id)
+        .status()
+        .unwrap()
+        .success());
+    let t = Instant::now();
+    loop {
+        let (_, j) = http(a, "GET", "/v1/jobs/victim", Some(TOKEN), &[], "");
+        if j["state"] == "cancelled" {
+            let last = j["history"].as_array().unwrap().last().unwrap().clone();
+            assert_eq!(last["action"], "cancel", "{j}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "not seen: {j}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, st) = http(a, "GET", "/v1/status", Some(TOKEN), &[], "");
+    assert_eq!(st["ended_on_executor"], 1, "{st}");
     watch(a, 6);
     drop(svc); // SIGKILL mid-run
     let svc = launch(&db, &args);
@@ -1366,8 +1418,13 @@ fn the_plan_runs_on_slurm() {
     let observed = loop {
         let (_, e) = http(a, "GET", "/v1/executor", Some(TOKEN), &[], "");
         let obs = e["jobs"].as_array().unwrap().clone();
-        if obs.len() == jobs.len() && obs.iter().all(|o| o["state"] == "COMPLETED") {
-            break obs;
+        let ours: Vec<_> = obs
+            .iter()
+            .filter(|o| o["id"] != "victim")
+            .cloned()
+            .collect();
+        if ours.len() == jobs.len() && ours.iter().all(|o| o["state"] == "COMPLETED") {
+            break ours;
         }
         assert!(
             t.elapsed() < Duration::from_secs(60),
@@ -1425,9 +1482,14 @@ fn the_plan_runs_on_slurm() {
     let (_, e) = http(a, "GET", "/v1/executor", Some(TOKEN), &[], "");
     assert_eq!(
         e["jobs"].as_array().unwrap().len(),
-        jobs.len(),
+        jobs.len() + 1,
         "one Slurm job per job"
     );
+    // The cancellation behind suandian's back survived the restart, and is accounted.
+    let (_, j) = http(a, "GET", "/v1/jobs/victim", Some(TOKEN), &[], "");
+    assert_eq!(j["state"], "cancelled", "{j}");
+    let (_, m) = http(a, "GET", "/v1/metrics", Some(TOKEN), &[], "");
+    assert_eq!(m["metrics"]["jobs_cancelled"], 1, "{m}");
     let f = queue
         .iter()
         .find(|(id, _, _)| *id == foreign)

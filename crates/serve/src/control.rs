@@ -423,7 +423,7 @@ pub struct JobView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub at_h: f64,
-    /// `start`, `suspend` or `migrate`.
+    /// `start`, `suspend`, `migrate` or `cancel`.
     pub action: &'static str,
     /// Where it started, ran, or moves to.
     pub site: String,
@@ -453,6 +453,9 @@ pub struct Status {
     pub feeds_by_state: std::collections::BTreeMap<String, usize>,
     /// Where the decisions go, and how that goes.
     pub executor: ExecutorStatus,
+    /// Jobs that ended on the executor without completing (cancelled behind suandian's back,
+    /// failed), withdrawn from the plan, since this start.
+    pub ended_on_executor: u64,
 }
 
 pub enum Command {
@@ -557,6 +560,8 @@ struct Loop {
     executor: ExecutorHandle,
     /// The last slot's decisions with stable ids, for the executor.
     records: Vec<DecisionRecord>,
+    /// Jobs that ended on the executor without completing, withdrawn (since this start).
+    ended_on_executor: u64,
     /// The counterfactual: the reference policy (asap) on the same jobs, events and signals,
     /// for the savings so far (`None` where the service runs the reference itself).
     reference: Option<Reference>,
@@ -651,6 +656,7 @@ impl Control {
                     reference,
                     executor,
                     records: Vec::new(),
+                    ended_on_executor: 0,
                 };
                 match l.restore(&stored, &events, &posted, [&cancels, &job_cancels], done) {
                     Ok(()) => {
@@ -876,6 +882,7 @@ impl Loop {
     }
 
     fn step(&mut self) -> Result<(), String> {
+        self.reconcile_observed();
         let t = Instant::now();
         self.step_engine().map_err(|e| e.to_string())?;
         self.executor.send(Order::Apply {
@@ -933,6 +940,7 @@ impl Loop {
                 .collect(),
             feeds_by_state,
             executor: self.executor.status(),
+            ended_on_executor: self.ended_on_executor,
         }
     }
 
@@ -1314,7 +1322,70 @@ impl Loop {
                 Err(e) => return Err(e),
             }
         }
-        self.engine.cancel_job(id).map(|_| ())
+        self.engine.cancel_job(id)?;
+        let at_h = self.sc.grid.slot_start_h(self.engine.slot());
+        let site = self
+            .engine
+            .job_by_id(id)
+            .and_then(|j| self.engine.job_times(j))
+            .map(|(_, _, s)| self.sc.sites[s].name.clone())
+            .unwrap_or_default();
+        self.history
+            .entry(id.to_string())
+            .or_default()
+            .push(HistoryEntry {
+                at_h,
+                action: "cancel",
+                site,
+                power_level: None,
+            });
+        Ok(())
+    }
+
+    /// Slurm is the truth about its jobs: one that ended there without completing (cancelled
+    /// behind suandian's back, failed, timed out) while the engine still holds it is withdrawn
+    /// at the current slot, committed like a cancellation through the API (so a restart replays
+    /// it), and counted.
+    fn reconcile_observed(&mut self) {
+        const ENDED: [&str; 6] = [
+            "CANCELLED",
+            "FAILED",
+            "TIMEOUT",
+            "NODE_FAIL",
+            "OUT_OF_MEMORY",
+            "BOOT_FAIL",
+        ];
+        for o in self.executor.observed() {
+            if !ENDED.contains(&o.state.as_str()) {
+                continue;
+            }
+            let Some(j) = self.engine.job_by_id(&o.id) else {
+                continue;
+            };
+            if matches!(
+                self.engine.job_state(j),
+                Some(JobState::Done | JobState::Cancelled) | None
+            ) {
+                continue;
+            }
+            let at = self.engine.slot();
+            if let Err(e) = self
+                .rt
+                .block_on(self.store.insert_cancel(Withdrawn::Job, &o.id, at))
+            {
+                eprintln!(
+                    "job {} ended on the executor ({}), not recorded yet: {e}",
+                    o.id, o.state
+                );
+                continue;
+            }
+            self.withdraw(&o.id).expect("a job the engine holds");
+            self.ended_on_executor += 1;
+            eprintln!(
+                "job {}: {} on the executor; withdrawn at slot {at}",
+                o.id, o.state
+            );
+        }
     }
 
     /// Apply the cancellation of `self.events[k]` at the current slot.
@@ -1640,7 +1711,9 @@ fn engine_error(e: EngineError) -> ApiError {
     match e {
         EngineError::Invalid(m) => {
             // "jobs[3] (x).runtime_h" → "runtime_h": the request's own field.
-            let field = m.field.rsplit(").").next().unwrap_or(&m.field).to_string();
+            let field = m.field.rsplit(").").next().unwrap_or(&m.field);
+            // The model's name for the arrival is the file format's; the API's ends in _h.
+            let field = if field == "arrival" { "arrival_h" } else { field }.to_string();
             ApiError::invalid(field, m.found, m.expected)
         }
         EngineError::LateJob {
