@@ -1293,6 +1293,7 @@ fn slurm_queue() -> Vec<(String, String, String)> {
 #[test]
 fn the_plan_runs_on_slurm() {
     let Some(_) = slurm() else { return };
+    let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
     let db = Db::fresh("sqlite", "slurm").unwrap();
     let scenario = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -1496,4 +1497,100 @@ fn the_plan_runs_on_slurm() {
         .expect("the foreign job");
     assert_eq!(f.2, "PENDING", "untouched: {f:?}");
     let _ = Command::new("scancel").arg(&foreign).status();
+}
+
+/// The Slurm tests share one cluster, and one of them stops its controller: one at a time.
+static SLURM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// slurmctld stopped for a minute while jobs are submitted and the clock runs: the API still
+/// answers at once, the executor counts its failures and retries with backoff; once the
+/// controller is back, every job is in Slurm once and runs.
+#[test]
+fn the_service_rides_out_a_minute_without_slurmctld() {
+    let Some(conf) = slurm() else { return };
+    let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    let db = Db::fresh("sqlite", "slurmctld_down").unwrap();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/three-small-sites.toml"
+    );
+    let svc = launch(&db, &[scenario, "--executor", "slurm", "--speed", "1800"]);
+    let a = svc.addr;
+    let stop = Command::new("scontrol")
+        .args(["shutdown", "slurmctld"])
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    let down = Instant::now();
+    // Make sure it is down before the submissions.
+    while Command::new("scontrol")
+        .arg("ping")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("UP"))
+        .unwrap_or(false)
+    {
+        assert!(
+            down.elapsed() < Duration::from_secs(20),
+            "slurmctld does not stop"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let arrival = http(a, "GET", "/v1/status", Some(TOKEN), &[], "").1["slots_done"]
+        .as_f64()
+        .unwrap()
+        + 1.0;
+    for k in 0..5 {
+        let body = serde_json::json!({
+            "id": format!("d{k}"), "accelerators": 2, "runtime_h": 2.0,
+            "arrival_h": arrival, "max_delay_h": 30.0,
+        });
+        let t = Instant::now();
+        let (code, v) = http(a, "POST", "/v1/jobs", Some(TOKEN), &[], &body.to_string());
+        assert_eq!(code, 201, "{v}");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "the API waited for Slurm"
+        );
+    }
+    // A minute without the controller: failures counted, the backlog kept.
+    while down.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (_, st) = http(a, "GET", "/v1/status", Some(TOKEN), &[], "");
+    assert!(st["executor"]["failures"].as_u64().unwrap() >= 2, "{st}");
+    assert!(st["executor"]["backlog"].as_u64().unwrap() >= 1, "{st}");
+    assert!(
+        st["slots_done"].as_u64().unwrap() >= 20,
+        "the clock ran on: {st}"
+    );
+    let (_, text) = get_text(a, "/metrics", TOKEN);
+    assert!(
+        text.contains("suandian_executor_failures_total{executor=\"slurm\"}"),
+        "{text}"
+    );
+    let back = Command::new("slurmctld")
+        .args(["-f", &conf])
+        .status()
+        .unwrap();
+    assert!(back.success());
+    // Back: every job in Slurm once, and running or done.
+    let t = Instant::now();
+    loop {
+        let (_, e) = http(a, "GET", "/v1/executor", Some(TOKEN), &[], "");
+        let jobs = e["jobs"].as_array().unwrap();
+        let started = jobs
+            .iter()
+            .filter(|o| ["RUNNING", "COMPLETED"].contains(&o["state"].as_str().unwrap()))
+            .count();
+        if jobs.len() == 5 && started == 5 && e["status"]["backlog"] == 0 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(90), "not recovered: {e}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let marked = slurm_queue()
+        .iter()
+        .filter(|(_, c, _)| c.contains(":d") && c.starts_with("suandian:"))
+        .count();
+    assert!(marked >= 5);
 }

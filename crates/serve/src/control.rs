@@ -4,7 +4,7 @@
 //! store's jobs (each with the slot it was handed over before) and the slots done are its
 //! whole state: [`Control::start`] re-steps through them after a restart.
 
-use crate::executor::{ExecJob, ExecutorHandle, ExecutorStatus, Order};
+use crate::executor::{ExecJob, ExecutorHandle, ExecutorStatus, Order, Want, Wanted};
 use crate::store::{Store, StoredEvent, StoredJob, StoredSignal, Withdrawn};
 use crate::ApiError;
 use serde::{Deserialize, Serialize};
@@ -390,9 +390,16 @@ struct LastSlot {
     rows: Vec<Option<TimelineRow>>,
     slot: Option<usize>,
     decisions: Vec<Decision>,
+    /// The jobs that ran in the last slot, and where (a job may start and finish inside it).
+    ran: Vec<(usize, usize)>,
+    /// The same, for the slot being stepped.
+    running: Vec<(usize, usize)>,
 }
 
 impl Sink for LastSlot {
+    fn segment(&mut self, segment: suandian_core::engine::Segment) {
+        self.running.push((segment.job, segment.site));
+    }
     fn timeline(&mut self, row: TimelineRow) {
         if self.rows.len() <= row.site {
             self.rows.resize(row.site + 1, None);
@@ -403,6 +410,7 @@ impl Sink for LastSlot {
     fn slot_done(&mut self, slot: usize, decisions: &[Decision]) {
         self.slot = Some(slot);
         self.decisions = decisions.to_vec();
+        self.ran = std::mem::take(&mut self.running);
     }
 }
 
@@ -558,8 +566,6 @@ struct Loop {
     last: LastSlot,
     /// Where the decisions go (the simulated fleet, or Slurm).
     executor: ExecutorHandle,
-    /// The last slot's decisions with stable ids, for the executor.
-    records: Vec<DecisionRecord>,
     /// Jobs that ended on the executor without completing, withdrawn (since this start).
     ended_on_executor: u64,
     /// The counterfactual: the reference policy (asap) on the same jobs, events and signals,
@@ -655,7 +661,6 @@ impl Control {
                     last: LastSlot::default(),
                     reference,
                     executor,
-                    records: Vec::new(),
                     ended_on_executor: 0,
                 };
                 match l.restore(&stored, &events, &posted, [&cancels, &job_cancels], done) {
@@ -812,32 +817,25 @@ impl Loop {
             .engine
             .step(SlotInput::default(), self.policy.as_mut(), &mut self.last)?
             .to_vec();
-        self.records.clear();
         for d in &decisions {
             let r = self.engine.describe(d);
-            if let Some(job) = &r.job {
-                self.history
-                    .entry(job.clone())
-                    .or_default()
-                    .push(HistoryEntry {
-                        at_h: r.at_h,
-                        action: r.action,
-                        site: r.site.clone(),
-                        power_level: r.power_level,
-                    });
+            if let Some(job) = r.job {
+                self.history.entry(job).or_default().push(HistoryEntry {
+                    at_h: r.at_h,
+                    action: r.action,
+                    site: r.site,
+                    power_level: r.power_level,
+                });
             }
-            self.records.push(r);
         }
         Ok(())
     }
 
-    /// After a restart: what the executor must hold now. Every job the engine still has to run
-    /// is admitted (an executor takes a job it holds already as a no-op: Slurm's jobs are read
-    /// back from its queue), running ones are started where they run, suspended ones suspended.
+    /// After a restart: every job the engine still has to run is admitted (an executor takes
+    /// a job it holds already as a no-op: Slurm's jobs are read back from its queue), then told
+    /// what each should be doing.
     fn reconcile_executor(&mut self) {
         let mut admit = Vec::new();
-        let mut now = Vec::new();
-        let slot = self.engine.slot();
         for j in 0..self.engine.job_count() {
             let (Some(job), Some(state)) = (self.engine.job(j), self.engine.job_state(j)) else {
                 continue;
@@ -845,50 +843,71 @@ impl Loop {
             if matches!(state, JobState::Done | JobState::Cancelled) {
                 continue;
             }
-            let Some((_, _, site)) = self.engine.job_times(j) else {
-                continue;
-            };
-            let site = self.sc.sites[site].name.clone();
             admit.push(ExecJob {
                 id: job.id.clone(),
                 accelerators: job.accelerators,
                 runtime_h: job.runtime_h,
                 site: self.sc.sites[job.home_site].name.clone(),
             });
-            let action = match state {
-                JobState::Running => "start",
-                JobState::Suspended | JobState::Migrating => "suspend",
-                _ => continue,
-            };
-            now.push(DecisionRecord {
-                slot,
-                at_h: self.sc.grid.slot_start_h(slot),
-                action,
-                job: Some(job.id.clone()),
-                site,
-                power_level: None,
-                kw: None,
-            });
         }
         if !admit.is_empty() {
             self.executor.send(Order::Admit(admit));
         }
-        if !now.is_empty() {
-            self.executor.send(Order::Apply {
-                slot,
-                decisions: now,
+        self.send_desired();
+    }
+
+    /// Tell the executor what every job the engine holds should be doing now: what runs, runs
+    /// where it runs (and a job that ran in the last slot, even one done inside it, runs: its
+    /// work takes that long on the machines too), the rest waits or stays suspended.
+    fn send_desired(&self) {
+        let mut jobs = Vec::new();
+        let mut ran: Vec<(usize, usize)> = self.last.ran.clone();
+        ran.sort_unstable();
+        ran.dedup_by_key(|r| r.0);
+        for &(j, site) in &ran {
+            if self.engine.job_state(j) == Some(JobState::Done) {
+                if let Some(job) = self.engine.job(j) {
+                    jobs.push(Want {
+                        id: job.id.clone(),
+                        site: self.sc.sites[site].name.clone(),
+                        state: Wanted::Run,
+                    });
+                }
+            }
+        }
+        for j in 0..self.engine.job_count() {
+            let (Some(job), Some(state), Some((started, _, site))) = (
+                self.engine.job(j),
+                self.engine.job_state(j),
+                self.engine.job_times(j),
+            ) else {
+                continue;
+            };
+            let state = match state {
+                JobState::Done | JobState::Cancelled => continue,
+                JobState::Running => Wanted::Run,
+                // Started once and not running now (suspended, moving, pre-empted back into
+                // the queue): stopped where it is.
+                _ if started.is_some() => Wanted::Suspend,
+                _ => Wanted::Wait,
+            };
+            jobs.push(Want {
+                id: job.id.clone(),
+                site: self.sc.sites[site].name.clone(),
+                state,
             });
         }
+        self.executor.send(Order::Desired {
+            slot: self.engine.slot(),
+            jobs,
+        });
     }
 
     fn step(&mut self) -> Result<(), String> {
         self.reconcile_observed();
         let t = Instant::now();
         self.step_engine().map_err(|e| e.to_string())?;
-        self.executor.send(Order::Apply {
-            slot: self.engine.slot() - 1,
-            decisions: self.records.clone(),
-        });
+        self.send_desired();
         self.last_step_ms = t.elapsed().as_secs_f64() * 1000.0;
         self.max_step_ms = self.max_step_ms.max(self.last_step_ms);
         let done = self.engine.slot();

@@ -13,7 +13,6 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use suandian_core::engine::DecisionRecord;
 
 /// A job as the executor needs it.
 #[derive(Debug, Clone)]
@@ -30,13 +29,30 @@ pub struct ExecJob {
 pub enum Order {
     /// Jobs accepted: make them known (Slurm: submitted held, so they wait for the plan).
     Admit(Vec<ExecJob>),
-    /// One slot's decisions, in order.
-    Apply {
-        slot: usize,
-        decisions: Vec<DecisionRecord>,
-    },
+    /// What every job the engine still holds should be doing after a slot: the executor
+    /// makes its fleet so (and only what differs from what it sees is changed).
+    Desired { slot: usize, jobs: Vec<Want> },
     /// Jobs withdrawn.
     Withdraw(Vec<String>),
+}
+
+/// What a job should be doing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Want {
+    pub id: String,
+    /// Where it runs, or waits.
+    pub site: String,
+    pub state: Wanted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    /// Not started by the plan: waiting, held.
+    Wait,
+    /// Running at `site`.
+    Run,
+    /// Started, then suspended (or moving to `site`).
+    Suspend,
 }
 
 /// A job as the executor sees it.
@@ -49,6 +65,8 @@ pub struct Observed {
     pub state: String,
     /// Where (the Slurm partition).
     pub partition: String,
+    /// Held (waiting for a release).
+    pub held: bool,
     /// Wall-clock start and end, Unix seconds (0: not yet).
     pub start_unix_s: i64,
     pub end_unix_s: i64,
@@ -113,19 +131,15 @@ pub struct SlurmConfig {
 
 /// The Slurm executor over its command-line tools (`sbatch`, `scontrol`, `squeue --json`,
 /// `scancel`). Each job accepted is submitted held to its home site's partition with a marker;
-/// a start moves it to the planned partition and releases it (or resumes it), a suspension
-/// suspends it, a withdrawal cancels it. Commands are batched per slot (one `scontrol` per kind
-/// of change and partition). Slurm is the truth about its jobs: `observe` reads them back.
+/// after every slot Slurm's jobs are made what the plan wants ([`Slurm::converge`]: moved to the
+/// planned partition and released, resumed, suspended, held); a withdrawal cancels. Slurm is
+/// the truth about its jobs: what to change is worked out from what it reports.
 pub struct Slurm {
     cfg: SlurmConfig,
     /// Whether the jobs Slurm holds were read back (before anything is submitted).
     synced: bool,
     /// Job id → Slurm job id, rebuilt from Slurm's queue (the markers) on start.
     ids: HashMap<String, String>,
-    /// Jobs released at least once (a later start resumes them).
-    released: std::collections::HashSet<String>,
-    /// Jobs suspended by suandian.
-    suspended: std::collections::HashSet<String>,
 }
 
 impl Slurm {
@@ -134,8 +148,6 @@ impl Slurm {
             cfg,
             synced: false,
             ids: HashMap::new(),
-            released: Default::default(),
-            suspended: Default::default(),
         }
     }
 
@@ -146,12 +158,6 @@ impl Slurm {
             return Ok(());
         }
         for o in self.observe(counters)? {
-            if o.state != "PENDING" {
-                self.released.insert(o.id.clone());
-            }
-            if o.state == "SUSPENDED" {
-                self.suspended.insert(o.id.clone());
-            }
             self.ids.insert(o.id, o.executor_id);
         }
         self.synced = true;
@@ -238,6 +244,81 @@ impl Slurm {
     }
 }
 
+impl Slurm {
+    /// Make Slurm's jobs what the plan wants, from what Slurm says they are (one `squeue`):
+    /// - to run at a site: moved to its partition where it waits elsewhere, released where
+    ///   held, resumed where suspended; one running elsewhere is requeued held (it moves, and
+    ///   the next slot releases it there);
+    /// - to wait: held where it waits unheld;
+    /// - to be suspended: suspended where it runs.
+    ///
+    /// Idempotent: what already agrees is not touched, so a restart, a lost command or a race
+    /// with Slurm's own scheduling costs a command at the next slot, nothing more. Commands are
+    /// batched: one per kind of change (and per partition for moves).
+    fn converge(&mut self, want: &[Want], counters: &mut ExecutorStatus) -> Result<(), String> {
+        let seen: HashMap<String, Observed> = self
+            .observe(counters)?
+            .into_iter()
+            .map(|o| (o.id.clone(), o))
+            .collect();
+        let mut moves: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let (mut release, mut resume, mut suspend, mut hold, mut requeue) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for w in want {
+            let Some(o) = seen.get(&w.id) else { continue };
+            let partition = self.partition(&w.site);
+            let state = o.state.as_str();
+            match w.state {
+                Wanted::Run => match state {
+                    "PENDING" => {
+                        if o.partition != partition {
+                            moves.entry(partition).or_default().push(w.id.clone());
+                        }
+                        if o.held {
+                            release.push(w.id.clone());
+                        }
+                    }
+                    "SUSPENDED" if o.partition == partition => resume.push(w.id.clone()),
+                    "RUNNING" | "SUSPENDED" if o.partition != partition => {
+                        requeue.push(w.id.clone())
+                    }
+                    _ => {}
+                },
+                Wanted::Wait => {
+                    if state == "PENDING" && !o.held {
+                        hold.push(w.id.clone());
+                    }
+                }
+                Wanted::Suspend => match state {
+                    "RUNNING" => suspend.push(w.id.clone()),
+                    "PENDING" if !o.held => hold.push(w.id.clone()),
+                    _ => {}
+                },
+            }
+        }
+        for (partition, jobs) in &moves {
+            let ids: Vec<&str> = jobs
+                .iter()
+                .filter_map(|j| self.ids.get(j).map(String::as_str))
+                .collect();
+            self.run(
+                counters,
+                "scontrol",
+                &[
+                    "update".into(),
+                    format!("JobId={}", ids.join(",")),
+                    format!("Partition={partition}"),
+                ],
+            )?;
+        }
+        self.batch(counters, &["release"], &release)?;
+        self.batch(counters, &["resume"], &resume)?;
+        self.batch(counters, &["suspend"], &suspend)?;
+        self.batch(counters, &["hold"], &hold)?;
+        self.batch(counters, &["requeuehold"], &requeue)
+    }
+}
+
 impl Executor for Slurm {
     fn name(&self) -> &'static str {
         "slurm"
@@ -263,64 +344,7 @@ impl Executor for Slurm {
                 }
                 Ok(())
             }
-            Order::Apply { decisions, .. } => {
-                // Group the slot's decisions: starts per partition, resumes, suspensions.
-                let mut release: HashMap<String, Vec<String>> = HashMap::new();
-                let mut resume = Vec::new();
-                let mut suspend = Vec::new();
-                let mut requeue = Vec::new();
-                for d in decisions {
-                    let Some(job) = &d.job else { continue };
-                    match d.action {
-                        // A job moving away: back to the queue, held, until it starts there
-                        // (Slurm restarts it from the beginning: a `sleep` has no checkpoint).
-                        "migrate" if self.released.contains(job) => requeue.push(job.clone()),
-                        "start" | "migrate" if !self.released.contains(job) => {
-                            release
-                                .entry(self.partition(&d.site))
-                                .or_default()
-                                .push(job.clone());
-                        }
-                        "start" if self.suspended.contains(job) => resume.push(job.clone()),
-                        "suspend" if self.released.contains(job) => suspend.push(job.clone()),
-                        _ => {}
-                    }
-                }
-                let mut partitions: Vec<_> = release.into_iter().collect();
-                partitions.sort();
-                for (partition, jobs) in &partitions {
-                    let ids: Vec<&str> = jobs
-                        .iter()
-                        .filter_map(|j| self.ids.get(j).map(String::as_str))
-                        .collect();
-                    if ids.is_empty() {
-                        continue;
-                    }
-                    self.run(
-                        counters,
-                        "scontrol",
-                        &[
-                            "update".into(),
-                            format!("JobId={}", ids.join(",")),
-                            format!("Partition={partition}"),
-                        ],
-                    )?;
-                    self.batch(counters, &["release"], jobs)?;
-                    self.released.extend(jobs.iter().cloned());
-                }
-                self.batch(counters, &["resume"], &resume)?;
-                for j in &resume {
-                    self.suspended.remove(j);
-                }
-                self.batch(counters, &["suspend"], &suspend)?;
-                self.suspended.extend(suspend);
-                self.batch(counters, &["requeuehold"], &requeue)?;
-                for j in &requeue {
-                    self.released.remove(j);
-                    self.suspended.remove(j);
-                }
-                Ok(())
-            }
+            Order::Desired { jobs, .. } => self.converge(jobs, counters),
         }
     }
 
@@ -339,6 +363,9 @@ impl Executor for Slurm {
                     executor_id: j["job_id"].as_u64()?.to_string(),
                     state: j["job_state"].as_str().unwrap_or("").to_string(),
                     partition: j["partition"].as_str().unwrap_or("").to_string(),
+                    held: j["state_reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("Held")),
                     start_unix_s: j["start_time"].as_i64().unwrap_or(0),
                     end_unix_s: j["end_time"].as_i64().unwrap_or(0),
                 })
