@@ -72,6 +72,9 @@ struct JobRecord {
     allowed_sites: Vec<usize>,
     home_site: usize,
     checkpoint_gb: f64,
+    /// The executor's job it was adopted from (submitted straight to Slurm and offered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adopted_from: Option<String>,
 }
 
 impl From<&Job> for JobRecord {
@@ -87,6 +90,7 @@ impl From<&Job> for JobRecord {
             allowed_sites: j.allowed_sites.clone(),
             home_site: j.home_site,
             checkpoint_gb: j.checkpoint_gb,
+            adopted_from: None,
         }
     }
 }
@@ -568,6 +572,10 @@ struct Loop {
     executor: ExecutorHandle,
     /// Jobs that ended on the executor without completing, withdrawn (since this start).
     ended_on_executor: u64,
+    /// Jobs adopted from the executor: job id → the executor's id.
+    adopted: std::collections::HashMap<String, String>,
+    /// Offers already answered by this process.
+    offers_seen: std::collections::HashSet<String>,
     /// The counterfactual: the reference policy (asap) on the same jobs, events and signals,
     /// for the savings so far (`None` where the service runs the reference itself).
     reference: Option<Reference>,
@@ -662,6 +670,8 @@ impl Control {
                     reference,
                     executor,
                     ended_on_executor: 0,
+                    adopted: Default::default(),
+                    offers_seen: Default::default(),
                 };
                 match l.restore(&stored, &events, &posted, [&cancels, &job_cancels], done) {
                     Ok(()) => {
@@ -728,6 +738,9 @@ impl Loop {
             while k < stored.len() && stored[k].submit_slot <= t {
                 let job: JobRecord = serde_json::from_str(&stored[k].job)
                     .map_err(|e| format!("stored job {}: {e}", stored[k].id))?;
+                if let Some(x) = &job.adopted_from {
+                    self.adopted.insert(job.id.clone(), x.clone());
+                }
                 if let Some(key) = &stored[k].idempotency_key {
                     self.keys.insert(key.clone(), stored[k].id.clone());
                 }
@@ -835,12 +848,20 @@ impl Loop {
     /// a job it holds already as a no-op: Slurm's jobs are read back from its queue), then told
     /// what each should be doing.
     fn reconcile_executor(&mut self) {
-        let mut admit = Vec::new();
+        let (mut admit, mut adopt) = (Vec::new(), Vec::new());
         for j in 0..self.engine.job_count() {
             let (Some(job), Some(state)) = (self.engine.job(j), self.engine.job_state(j)) else {
                 continue;
             };
             if matches!(state, JobState::Done | JobState::Cancelled) {
+                continue;
+            }
+            // An adopted job is the executor's own: taken again (idempotent), never resubmitted.
+            if let Some(x) = self.adopted.get(&job.id) {
+                adopt.push(Order::Adopt {
+                    executor_id: x.clone(),
+                    id: job.id.clone(),
+                });
                 continue;
             }
             admit.push(ExecJob {
@@ -849,6 +870,9 @@ impl Loop {
                 runtime_h: job.runtime_h,
                 site: self.sc.sites[job.home_site].name.clone(),
             });
+        }
+        for o in adopt {
+            self.executor.send(o);
         }
         if !admit.is_empty() {
             self.executor.send(Order::Admit(admit));
@@ -904,6 +928,7 @@ impl Loop {
     }
 
     fn step(&mut self) -> Result<(), String> {
+        self.adopt_offered();
         self.reconcile_observed();
         let t = Instant::now();
         self.step_engine().map_err(|e| e.to_string())?;
@@ -989,7 +1014,7 @@ impl Loop {
                 idempotency_key,
                 reply,
             } => {
-                let _ = reply.send(self.submit(job, idempotency_key));
+                let _ = reply.send(self.submit(job, idempotency_key, None));
             }
             Command::Job { id, reply } => {
                 let _ = reply.send(self.view(&id));
@@ -1123,6 +1148,7 @@ impl Loop {
         &mut self,
         req: JobRequest,
         key: Option<String>,
+        adopted_from: Option<String>,
     ) -> Result<(JobView, bool), ApiError> {
         if let Some(k) = &key {
             if let Some(id) = self.keys.get(k) {
@@ -1152,19 +1178,32 @@ impl Loop {
             id: job.id.clone(),
             idempotency_key: key.clone(),
             submit_slot: self.engine.slot(),
-            job: serde_json::to_string(&JobRecord::from(&job)).expect("a job serialises"),
+            job: serde_json::to_string(&JobRecord {
+                adopted_from: adopted_from.clone(),
+                ..JobRecord::from(&job)
+            })
+            .expect("a job serialises"),
         };
         self.rt
             .block_on(self.store.insert_job(&stored))
             .map_err(|e| ApiError::unavailable(&e))?;
         self.hand_over(input)
             .expect("checked before it was committed");
-        self.executor.send(Order::Admit(vec![ExecJob {
-            id: job.id.clone(),
-            accelerators: job.accelerators,
-            runtime_h: job.runtime_h,
-            site: self.sc.sites[job.home_site].name.clone(),
-        }]));
+        match adopted_from {
+            Some(executor_id) => {
+                self.adopted.insert(job.id.clone(), executor_id.clone());
+                self.executor.send(Order::Adopt {
+                    executor_id,
+                    id: job.id.clone(),
+                });
+            }
+            None => self.executor.send(Order::Admit(vec![ExecJob {
+                id: job.id.clone(),
+                accelerators: job.accelerators,
+                runtime_h: job.runtime_h,
+                site: self.sc.sites[job.home_site].name.clone(),
+            }])),
+        }
         if let Some(k) = key {
             self.keys.insert(k, job.id.clone());
         }
@@ -1359,6 +1398,34 @@ impl Loop {
                 power_level: None,
             });
         Ok(())
+    }
+
+    /// Jobs submitted straight to the executor with the offer marker (`sbatch --hold --comment
+    /// "suandian+ runtime_h=2 max_delay_h=8 sites=east,middle"`) become suandian's: checked like
+    /// an API submission (the idempotency key `slurm-<id>` makes a second look, after a restart,
+    /// take the same job), committed, then marked as this run's on the executor. A refused one
+    /// gets the reason in its comment.
+    fn adopt_offered(&mut self) {
+        for o in self.executor.offered() {
+            if !self.offers_seen.insert(o.executor_id.clone()) {
+                continue;
+            }
+            let answer = offer_request(&o).and_then(|req| {
+                let key = format!("slurm-{}", o.executor_id);
+                self.submit(req, Some(key), Some(o.executor_id.clone()))
+            });
+            if let Err(e) = answer {
+                let why = if e.field.is_empty() {
+                    format!("found {}, expected {}", e.found, e.expected)
+                } else {
+                    format!("{}: found {}, expected {}", e.field, e.found, e.expected)
+                };
+                self.executor.send(Order::Refuse {
+                    executor_id: o.executor_id,
+                    why,
+                });
+            }
+        }
     }
 
     /// Slurm is the truth about its jobs: one that ended there without completing (cancelled
@@ -1723,6 +1790,63 @@ impl Loop {
                 .unwrap_or(DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR * f64::from(r.accelerators)),
         })
     }
+}
+
+/// An offered job's request: `key=value` pairs after the marker (`runtime_h`, else its time
+/// limit; `max_delay_h` or `deadline_h`; `sites` and `home` by name, comma-separated;
+/// `interruptible`), its accelerators from its CPUs; its id `slurm-<its id>`.
+fn offer_request(o: &crate::executor::Offered) -> Result<JobRequest, ApiError> {
+    let mut req = JobRequest {
+        id: format!("slurm-{}", o.executor_id),
+        accelerators: o.accelerators,
+        runtime_h: o.time_limit_h.unwrap_or(f64::NAN),
+        arrival_h: None,
+        deadline_h: None,
+        max_delay_h: None,
+        allowed_sites: None,
+        home_site: None,
+        interruptible: true,
+        migratable: false,
+        checkpoint_gb: None,
+    };
+    let hours = |k: &str, v: &str| {
+        v.parse::<f64>()
+            .ok()
+            .filter(|h| h.is_finite() && *h >= 0.0)
+            .ok_or_else(|| ApiError::invalid(k.to_string(), format!("`{v}`"), "hours >= 0"))
+    };
+    for pair in o.params.split_whitespace() {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| ApiError::invalid("comment", format!("`{pair}`"), "key=value pairs"))?;
+        match k {
+            "runtime_h" => req.runtime_h = hours(k, v)?,
+            "max_delay_h" => req.max_delay_h = Some(hours(k, v)?),
+            "deadline_h" => req.deadline_h = Some(hours(k, v)?),
+            "sites" => req.allowed_sites = Some(v.split(',').map(String::from).collect()),
+            "home" => req.home_site = Some(v.to_string()),
+            "interruptible" => {
+                req.interruptible = v.parse().map_err(|_| {
+                    ApiError::invalid(k.to_string(), format!("`{v}`"), "true or false")
+                })?
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    other.to_string(),
+                    "an unknown key",
+                    "runtime_h, max_delay_h, deadline_h, sites, home or interruptible",
+                ))
+            }
+        }
+    }
+    if req.runtime_h.is_nan() {
+        return Err(ApiError::invalid(
+            "runtime_h",
+            "no runtime_h and no time limit",
+            "runtime_h=HOURS in the comment, or a time limit (--time)",
+        ));
+    }
+    Ok(req)
 }
 
 /// The engine's refusal as a 4xx naming the field.

@@ -34,7 +34,27 @@ pub enum Order {
     Desired { slot: usize, jobs: Vec<Want> },
     /// Jobs withdrawn.
     Withdraw(Vec<String>),
+    /// A job submitted straight to the executor and offered to suandian, taken as job `id`.
+    Adopt { executor_id: String, id: String },
+    /// An offered job refused, with the reason (Slurm: written into its comment).
+    Refuse { executor_id: String, why: String },
 }
+
+/// A job submitted straight to the workload manager with suandian's offer marker
+/// (`--comment "suandian+ runtime_h=2 max_delay_h=8 sites=east,middle"`), not yet taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offered {
+    pub executor_id: String,
+    /// What follows the marker: `key=value` pairs.
+    pub params: String,
+    /// Its CPUs over the CPUs per accelerator.
+    pub accelerators: u32,
+    /// Its time limit, hours of run time (`None`: unlimited).
+    pub time_limit_h: Option<f64>,
+}
+
+/// The marker of a job offered to suandian.
+pub const OFFER: &str = "suandian+";
 
 /// What a job should be doing.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +116,11 @@ pub trait Executor: Send {
     fn carry_out(&mut self, order: &Order, counters: &mut ExecutorStatus) -> Result<(), String>;
     /// The jobs it runs, as it sees them.
     fn observe(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Observed>, String>;
+    /// Jobs submitted straight to it and offered to suandian (none for the simulated fleet).
+    fn offered(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Offered>, String> {
+        let _ = counters;
+        Ok(Vec::new())
+    }
 }
 
 /// The built-in simulated fleet: the engine's physics carry the decisions out, so there is
@@ -184,10 +209,8 @@ impl Slurm {
         args: &[String],
     ) -> Result<String, String> {
         counters.commands += 1;
-        let out = Command::new(program)
-            .args(args)
-            .output()
-            .map_err(|e| format!("{program}: cannot run it: {e}"))?;
+        let out = output_within(Command::new(program).args(args), COMMAND_LIMIT)
+            .map_err(|e| format!("{program} {}: {e}", args.join(" ")))?;
         if !out.status.success() {
             return Err(format!(
                 "{program} {}: {}",
@@ -202,6 +225,9 @@ impl Slurm {
         if self.ids.contains_key(&j.id) {
             return Ok(());
         }
+        // An `sbatch` that failed may have submitted the job all the same (the answer lost):
+        // read Slurm's queue again before the next try.
+        self.synced = false;
         let cpus = (j.accelerators * self.cfg.cpus_per_accelerator).max(1);
         let seconds = (j.runtime_h * self.cfg.seconds_per_hour).max(1.0);
         let args = vec![
@@ -221,6 +247,7 @@ impl Slurm {
             return Err(format!("sbatch gave no job id for {}", j.id));
         }
         self.ids.insert(j.id.clone(), slurm_id);
+        self.synced = true;
         Ok(())
     }
 
@@ -345,7 +372,67 @@ impl Executor for Slurm {
                 Ok(())
             }
             Order::Desired { jobs, .. } => self.converge(jobs, counters),
+            Order::Adopt { executor_id, id } => {
+                // Marked as this run's (and held, to wait for the plan): from now on it is
+                // one of suandian's jobs.
+                self.run(
+                    counters,
+                    "scontrol",
+                    &[
+                        "update".into(),
+                        format!("JobId={executor_id}"),
+                        format!("Comment={}", self.marker(id)),
+                    ],
+                )?;
+                self.ids.insert(id.clone(), executor_id.clone());
+                let _ = self.run(counters, "scontrol", &["hold".into(), executor_id.clone()]);
+                Ok(())
+            }
+            Order::Refuse { executor_id, why } => {
+                let why: String = why.chars().filter(|c| !c.is_control()).take(200).collect();
+                self.run(
+                    counters,
+                    "scontrol",
+                    &[
+                        "update".into(),
+                        format!("JobId={executor_id}"),
+                        format!("Comment=suandian-refused: {why}"),
+                    ],
+                )
+                .map(|_| ())
+            }
         }
+    }
+
+    fn offered(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Offered>, String> {
+        let out = self.run(
+            counters,
+            "squeue",
+            &["--json".into(), "--states=PENDING".into()],
+        )?;
+        let v: serde_json::Value =
+            serde_json::from_str(&out).map_err(|e| format!("squeue --json: {e}"))?;
+        let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
+        let per = self.cfg.cpus_per_accelerator.max(1);
+        Ok(jobs
+            .iter()
+            .filter_map(|j| {
+                let params = j["comment"]
+                    .as_str()?
+                    .strip_prefix(OFFER)?
+                    .trim()
+                    .to_string();
+                let cpus = j["cpus"].as_u64().unwrap_or(1) as u32;
+                // Minutes; Slurm's "infinite" is a large number or absent.
+                let limit = j["time_limit"].as_u64().filter(|&m| m > 0 && m < 1 << 31);
+                Some(Offered {
+                    executor_id: j["job_id"].as_u64()?.to_string(),
+                    params,
+                    accelerators: cpus.div_ceil(per).max(1),
+                    time_limit_h: limit.map(|m| m as f64 * 60.0 / self.cfg.seconds_per_hour),
+                })
+            })
+            .collect())
     }
 
     fn observe(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Observed>, String> {
@@ -374,24 +461,78 @@ impl Executor for Slurm {
     }
 }
 
+/// How long one workload-manager command may take (Slurm's own message timeout is 10 s here):
+/// past it, it is killed and counted as a failure, and tried again with backoff.
+const COMMAND_LIMIT: Duration = Duration::from_secs(20);
+
+/// Run `cmd` for at most `limit`; its output. The pipes are read on threads so that a large
+/// answer (`squeue --json`) cannot stall it.
+fn output_within(cmd: &mut Command, limit: Duration) -> Result<std::process::Output, String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run it: {e}"))?;
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("no answer in {} s (killed)", limit.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    })
+}
+
+/// What the executor thread shares: its counters, the jobs it sees, the jobs offered to it.
+#[derive(Default)]
+struct Shared {
+    status: ExecutorStatus,
+    observed: Vec<Observed>,
+    offered: Vec<Offered>,
+}
+
 /// The executor on its own thread: orders are queued and carried out in order, a failed one
 /// retried with backoff (1 s doubling to 30 s); what it observes is read every `observe_every`.
 #[derive(Clone)]
 pub struct ExecutorHandle {
     tx: mpsc::Sender<(Order, Instant)>,
-    state: Arc<Mutex<(ExecutorStatus, Vec<Observed>)>>,
+    state: Arc<Mutex<Shared>>,
 }
 
 impl ExecutorHandle {
     pub fn start(mut exec: Box<dyn Executor>, observe_every: Duration) -> ExecutorHandle {
         let (tx, rx) = mpsc::channel::<(Order, Instant)>();
-        let state = Arc::new(Mutex::new((
-            ExecutorStatus {
+        let state = Arc::new(Mutex::new(Shared {
+            status: ExecutorStatus {
                 name: exec.name().into(),
                 ..Default::default()
             },
-            Vec::new(),
-        )));
+            ..Default::default()
+        }));
         let shared = state.clone();
         std::thread::Builder::new()
             .name("suandian-executor".into())
@@ -413,7 +554,11 @@ impl ExecutorHandle {
                     while let Ok(o) = rx.try_recv() {
                         pending.push_back(o);
                     }
-                    let mut counters = shared.lock().unwrap_or_else(|e| e.into_inner()).0.clone();
+                    let mut counters = shared
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .status
+                        .clone();
                     counters.backlog = pending.len();
                     while let Some((order, sent)) = pending.front() {
                         match exec.carry_out(order, &mut counters) {
@@ -436,7 +581,7 @@ impl ExecutorHandle {
                         }
                     }
                     counters.backlog = pending.len();
-                    let mut observed = None;
+                    let (mut observed, mut offered) = (None, None);
                     if Instant::now() >= next_observe {
                         match exec.observe(&mut counters) {
                             Ok(o) => observed = Some(o),
@@ -445,12 +590,22 @@ impl ExecutorHandle {
                                 counters.last_error = Some(e);
                             }
                         }
+                        match exec.offered(&mut counters) {
+                            Ok(o) => offered = Some(o),
+                            Err(e) => {
+                                counters.failures += 1;
+                                counters.last_error = Some(e);
+                            }
+                        }
                         next_observe = Instant::now() + observe_every;
                     }
                     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    s.0 = counters;
+                    s.status = counters;
                     if let Some(o) = observed {
-                        s.1 = o;
+                        s.observed = o;
+                    }
+                    if let Some(o) = offered {
+                        s.offered = o;
                     }
                 }
             })
@@ -467,7 +622,16 @@ impl ExecutorHandle {
         self.state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .0
+            .status
+            .clone()
+    }
+
+    /// Jobs offered to suandian straight on the executor, as last read.
+    pub fn offered(&self) -> Vec<Offered> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .offered
             .clone()
     }
 
@@ -475,7 +639,7 @@ impl ExecutorHandle {
         self.state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .1
+            .observed
             .clone()
     }
 }
