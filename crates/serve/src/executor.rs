@@ -560,12 +560,19 @@ impl ExecutorHandle {
                         .status
                         .clone();
                     counters.backlog = pending.len();
+                    // The counters as they stand, for /v1/status, after every order.
+                    let publish = |c: &ExecutorStatus| {
+                        shared.lock().unwrap_or_else(|e| e.into_inner()).status = c.clone();
+                    };
+                    publish(&counters);
                     while let Some((order, sent)) = pending.front() {
                         match exec.carry_out(order, &mut counters) {
                             Ok(()) => {
                                 counters.last_apply_s = sent.elapsed().as_secs_f64();
                                 pending.pop_front();
                                 backoff = Duration::from_secs(1);
+                                counters.backlog = pending.len();
+                                publish(&counters);
                             }
                             Err(e) => {
                                 counters.failures += 1;
@@ -574,6 +581,7 @@ impl ExecutorHandle {
                                     exec.name()
                                 );
                                 counters.last_error = Some(e);
+                                publish(&counters);
                                 std::thread::sleep(backoff);
                                 backoff = (backoff * 2).min(Duration::from_secs(30));
                                 break;
