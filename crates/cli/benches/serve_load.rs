@@ -13,6 +13,10 @@
 //!
 //! Results: docs/benchmarks.md.
 
+#[path = "../tests/common/serve_client.rs"]
+#[allow(dead_code)] // the bench posts on kept-alive connections of its own
+mod serve_client;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -107,14 +111,7 @@ fn main() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .to_string();
+    let addr = serve_client::listening(&mut child).to_string();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let handles: Vec<_> = (0..clients)

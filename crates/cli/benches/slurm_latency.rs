@@ -10,24 +10,19 @@
 //! clock runs; the service's status is read every 20 ms (when each slot was stepped) and Slurm's
 //! queue every 100 ms (when each job was first seen running). Results: docs/benchmarks.md.
 
+#[path = "../tests/common/serve_client.rs"]
+mod serve_client;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const TOKEN: &str = "bench-admin-token-0123456789";
 
-fn http(addr: &str, method: &str, path: &str, body: &str) -> serde_json::Value {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or_default()
+/// A request with the bench's token; the JSON answer.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> serde_json::Value {
+    serve_client::http(addr, method, path, Some(TOKEN), &[], body).1
 }
 
 fn now_s() -> f64 {
@@ -61,14 +56,7 @@ fn main() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .to_string();
+    let addr = serve_client::listening(&mut child);
     for k in 0..n {
         let body = serde_json::json!({
             "id": format!("b{k}"),
@@ -77,11 +65,11 @@ fn main() {
             "arrival_h": (k * 10 / n) as f64,
             "max_delay_h": 36.0,
         });
-        http(&addr, "POST", "/v1/jobs", &body.to_string());
+        http(addr, "POST", "/v1/jobs", &body.to_string());
     }
     // Wait until Slurm holds them all.
     let t = Instant::now();
-    while http(&addr, "GET", "/v1/executor", "")["jobs"]
+    while http(addr, "GET", "/v1/executor", "")["jobs"]
         .as_array()
         .map_or(0, |j| j.len())
         < n
@@ -89,17 +77,17 @@ fn main() {
         assert!(t.elapsed() < Duration::from_secs(300), "not all submitted");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let submitted = http(&addr, "GET", "/v1/status", "")["executor"]["commands"]
+    let submitted = http(addr, "GET", "/v1/status", "")["executor"]["commands"]
         .as_u64()
         .unwrap();
-    http(&addr, "POST", "/v1/clock", r#"{"running": true}"#);
+    http(addr, "POST", "/v1/clock", r#"{"running": true}"#);
     let mut stepped: Vec<(u64, f64)> = Vec::new();
     let mut first_running: HashMap<String, f64> = HashMap::new();
     let started = Instant::now();
     let mut next_queue = Instant::now();
     let slots_to_watch = 30;
     loop {
-        let s = http(&addr, "GET", "/v1/status", "");
+        let s = http(addr, "GET", "/v1/status", "");
         let done = s["slots_done"].as_u64().unwrap_or(0);
         if stepped.last().is_none_or(|l| l.0 != done) {
             stepped.push((done, now_s()));
@@ -120,14 +108,14 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = http(&addr, "GET", "/v1/status", "");
+    let status = http(addr, "GET", "/v1/status", "");
     let slots = status["slots_done"].as_u64().unwrap();
     let commands = status["executor"]["commands"].as_u64().unwrap() - submitted;
     // Each job's start in the plan: the moment its start slot was stepped.
     let mut latency = Vec::new();
     for k in 0..n {
         let id = format!("b{k}");
-        let j = http(&addr, "GET", &format!("/v1/jobs/{id}"), "");
+        let j = http(addr, "GET", &format!("/v1/jobs/{id}"), "");
         let Some(h) = j["started_h"].as_f64() else {
             continue;
         };
