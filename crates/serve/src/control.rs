@@ -848,6 +848,9 @@ impl Loop {
     /// a job it holds already as a no-op: Slurm's jobs are read back from its queue), then told
     /// what each should be doing.
     fn reconcile_executor(&mut self) {
+        if !self.executor.takes_orders() {
+            return;
+        }
         let (mut admit, mut adopt) = (Vec::new(), Vec::new());
         for j in 0..self.engine.job_count() {
             let (Some(job), Some(state)) = (self.engine.job(j), self.engine.job_state(j)) else {
@@ -884,6 +887,9 @@ impl Loop {
     /// where it runs (and a job that ran in the last slot, even one done inside it, runs: its
     /// work takes that long on the machines too), the rest waits or stays suspended.
     fn send_desired(&self) {
+        if !self.executor.takes_orders() {
+            return;
+        }
         let mut jobs = Vec::new();
         let mut ran: Vec<(usize, usize)> = self.last.ran.clone();
         ran.sort_unstable();

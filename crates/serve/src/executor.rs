@@ -116,6 +116,10 @@ pub trait Executor: Send {
     fn carry_out(&mut self, order: &Order, counters: &mut ExecutorStatus) -> Result<(), String>;
     /// The jobs it runs, as it sees them.
     fn observe(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Observed>, String>;
+    /// Whether it takes orders at all (the simulated fleet does not: the engine is its fleet).
+    fn takes_orders(&self) -> bool {
+        true
+    }
     /// Jobs submitted straight to it and offered to suandian (none for the simulated fleet).
     fn offered(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Offered>, String> {
         let _ = counters;
@@ -130,6 +134,9 @@ pub struct Simulated;
 impl Executor for Simulated {
     fn name(&self) -> &'static str {
         "simulated"
+    }
+    fn takes_orders(&self) -> bool {
+        false
     }
     fn carry_out(&mut self, _: &Order, _: &mut ExecutorStatus) -> Result<(), String> {
         Ok(())
@@ -521,10 +528,12 @@ struct Shared {
 pub struct ExecutorHandle {
     tx: mpsc::Sender<(Order, Instant)>,
     state: Arc<Mutex<Shared>>,
+    takes_orders: bool,
 }
 
 impl ExecutorHandle {
     pub fn start(mut exec: Box<dyn Executor>, observe_every: Duration) -> ExecutorHandle {
+        let takes_orders = exec.takes_orders();
         let (tx, rx) = mpsc::channel::<(Order, Instant)>();
         let state = Arc::new(Mutex::new(Shared {
             status: ExecutorStatus {
@@ -618,7 +627,17 @@ impl ExecutorHandle {
                 }
             })
             .expect("the executor thread starts");
-        ExecutorHandle { tx, state }
+        ExecutorHandle {
+            tx,
+            state,
+            takes_orders,
+        }
+    }
+
+    /// Whether orders are worth making (the simulated fleet takes none: the control loop
+    /// skips building them, every slot, for nothing).
+    pub fn takes_orders(&self) -> bool {
+        self.takes_orders
     }
 
     /// Queue an order (never blocks).
