@@ -35,6 +35,9 @@ use crate::validate::ModelError;
 use serde::Serialize;
 use std::borrow::Cow;
 
+mod observed;
+pub use observed::ObservedRun;
+
 #[derive(Debug, Clone)]
 struct JobRt {
     state: JobState,
@@ -659,6 +662,23 @@ pub struct Engine<'s> {
     record_timeline: bool,
     /// The next slot to step.
     slot: usize,
+    /// What the model held for each site in each slot stepped (`[slot * sites + site]`), kept
+    /// after [`Engine::keep_history`] for [`Engine::observed_outcome`].
+    history: Option<Vec<SiteSlot>>,
+}
+
+/// What the engine's model held for a site in a slot that an executor of batch jobs does not
+/// report: the inference it served, the battery's set-point, the import limit and the
+/// demand-response cap.
+#[derive(Debug, Clone, Copy)]
+struct SiteSlot {
+    inference_it_kwh: f64,
+    inference_acc: u32,
+    inference_busy_acc_h: f64,
+    tokens: f64,
+    battery_setpoint_kw: Option<f64>,
+    import_limit_kw: f64,
+    dr_cap_kw: Option<f64>,
 }
 
 impl<'s> Engine<'s> {
@@ -732,7 +752,17 @@ impl<'s> Engine<'s> {
             decisions: Vec::new(),
             record_timeline,
             slot: 0,
+            history: None,
             sc,
+        }
+    }
+
+    /// Keep, from now on, what each site's model held in each slot (inference, battery
+    /// set-points, import limits) for [`Engine::observed_outcome`]. Call it before the first
+    /// step.
+    pub fn keep_history(&mut self) {
+        if self.history.is_none() && self.slot == 0 {
+            self.history = Some(Vec::new());
         }
     }
 
@@ -1111,52 +1141,21 @@ impl<'s> Engine<'s> {
     /// Step 7: energy dispatch and accounting per site; the timeline and job runs to `sink`.
     fn dispatch_and_account(&mut self, t: usize, sink: &mut dyn Sink) {
         let sc = &self.sc;
-        let dt = sc.grid.slot_h();
-        let window = (sc.dispatch.trailing_window_h / dt).round() as usize;
-        let now_h = sc.grid.slot_start_h(t);
-        for (s, site) in sc.sites.iter().enumerate() {
+        let window = (sc.dispatch.trailing_window_h / sc.grid.slot_h()).round() as usize;
+        for s in 0..sc.sites.len() {
             let rt = &mut self.sites[s];
-            let it_kwh = site.accelerators.idle_it_kw() * dt + rt.jobs_it_kwh + rt.inference_it_kwh;
-            let pue = site.pue.at(t);
-            let facility_kw = it_kwh * pue / dt;
-            let discharge_allowed = discharge_allowed(site, t, window, rt);
-            let mode = match rt.battery_setpoint_kw {
-                Some(kw) => {
-                    self.decisions.push(Decision {
-                        slot: t,
-                        at_h: now_h,
-                        action: Action::Battery { site: s, kw },
-                    });
-                    BatteryMode::Setpoint { kw }
-                }
-                None => BatteryMode::Rule { discharge_allowed },
-            };
-            let flows: Flows = dispatch(
-                site,
-                rt.import_limit_kw,
-                facility_kw,
-                site.green_kw(t),
-                &mut rt.battery,
-                dt,
-                mode,
-            );
-            let row = self.acc.slot(
-                sc,
-                t,
-                s,
-                it_kwh / dt,
-                pue,
-                &flows,
-                rt.busy_acc_h / dt,
-                rt.tokens,
-                rt.inference_acc,
-                rt.dr_cap_kw,
-                ItUse {
-                    jobs_it_kwh: rt.jobs_it_kwh,
+            if let Some(h) = &mut self.history {
+                h.push(SiteSlot {
                     inference_it_kwh: rt.inference_it_kwh,
-                    job_acc_h: rt.job_acc_h,
-                },
-            );
+                    inference_acc: rt.inference_acc,
+                    inference_busy_acc_h: rt.busy_acc_h - rt.job_acc_h,
+                    tokens: rt.tokens,
+                    battery_setpoint_kw: rt.battery_setpoint_kw,
+                    import_limit_kw: rt.import_limit_kw,
+                    dr_cap_kw: rt.dr_cap_kw,
+                });
+            }
+            let row = account_site(sc, &mut self.acc, t, s, window, rt, &mut self.decisions);
             if let Some(row) = row {
                 sink.timeline(row);
             }
@@ -1310,6 +1309,64 @@ pub struct RunOutcome {
 /// Whether the default battery rule may discharge at `site` in slot `t`: when the price or the
 /// carbon intensity is above its trailing mean over `window` slots (the current one included).
 /// The trailing sums live in `rt` and are updated here, once per slot, in slot order.
+/// A site's slot dispatched ([`crate::dispatch`]) and accounted, from what `rt` holds for it
+/// (the IT energy of its jobs and inference, the battery's set-point or rule, its import
+/// limit): the engine's model and [`Engine::observed_outcome`] both account through it. A
+/// battery set-point is recorded in `decisions`.
+fn account_site(
+    sc: &Scenario,
+    acc: &mut Accumulator,
+    t: usize,
+    s: SiteId,
+    window: usize,
+    rt: &mut SiteRt,
+    decisions: &mut Vec<Decision>,
+) -> Option<TimelineRow> {
+    let site = &sc.sites[s];
+    let dt = sc.grid.slot_h();
+    let it_kwh = site.accelerators.idle_it_kw() * dt + rt.jobs_it_kwh + rt.inference_it_kwh;
+    let pue = site.pue.at(t);
+    let facility_kw = it_kwh * pue / dt;
+    let discharge_allowed = discharge_allowed(site, t, window, rt);
+    let mode = match rt.battery_setpoint_kw {
+        Some(kw) => {
+            decisions.push(Decision {
+                slot: t,
+                at_h: sc.grid.slot_start_h(t),
+                action: Action::Battery { site: s, kw },
+            });
+            BatteryMode::Setpoint { kw }
+        }
+        None => BatteryMode::Rule { discharge_allowed },
+    };
+    let flows: Flows = dispatch(
+        site,
+        rt.import_limit_kw,
+        facility_kw,
+        site.green_kw(t),
+        &mut rt.battery,
+        dt,
+        mode,
+    );
+    acc.slot(
+        sc,
+        t,
+        s,
+        it_kwh / dt,
+        pue,
+        &flows,
+        rt.busy_acc_h / dt,
+        rt.tokens,
+        rt.inference_acc,
+        rt.dr_cap_kw,
+        ItUse {
+            jobs_it_kwh: rt.jobs_it_kwh,
+            inference_it_kwh: rt.inference_it_kwh,
+            job_acc_h: rt.job_acc_h,
+        },
+    )
+}
+
 fn discharge_allowed(site: &Site, t: usize, window: usize, rt: &mut SiteRt) -> bool {
     if window == 0 {
         return true;

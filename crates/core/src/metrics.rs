@@ -387,6 +387,11 @@ impl Accumulator {
         }
     }
 
+    /// Inference tokens demanded and served so far.
+    pub(crate) fn inference_totals(&self) -> (f64, f64) {
+        (self.inference_demand, self.inference_served)
+    }
+
     pub(crate) fn inference(&mut self, _region: usize, demand_tokens: f64, served_tokens: f64) {
         self.inference_demand += demand_tokens;
         self.inference_served += served_tokens;
