@@ -766,6 +766,23 @@ impl<'s> Engine<'s> {
         }
     }
 
+    /// How many accelerators of batch work `site`'s power supply carried at full power in the
+    /// last slot stepped (its import limit lowered by demand-response caps, green supply,
+    /// battery and thermal backup, over the PUE, less idle power and inference), at most those
+    /// inference left free: what an executor may run there.
+    pub fn jobs_budget_accelerators(&self, site: SiteId) -> Option<u32> {
+        let rt = self.sites.get(site)?;
+        let spec = &self.sc.sites[site].accelerators;
+        let kw = ((rt.it_cap_kwh - rt.inference_it_kwh) / self.sc.grid.slot_h()).max(0.0);
+        let per = spec.busy_extra_kw(1.0);
+        let by_power = if per > 0.0 {
+            (kw / per + 1e-9).floor().min(f64::from(u32::MAX)) as u32
+        } else {
+            u32::MAX
+        };
+        Some(by_power.min(spec.count.saturating_sub(rt.inference_acc)))
+    }
+
     /// The next slot [`Engine::step`] runs (the number of slots done).
     pub fn slot(&self) -> usize {
         self.slot

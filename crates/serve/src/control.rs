@@ -4,7 +4,10 @@
 //! store's jobs (each with the slot it was handed over before) and the slots done are its
 //! whole state: [`Control::start`] re-steps through them after a restart.
 
-use crate::executor::{ExecJob, ExecutorHandle, ExecutorStatus, Order, Want, Wanted};
+use crate::executor::{
+    unix_now, ExecJob, ExecutorHandle, ExecutorStatus, Order, SiteBudget, Want, Wanted,
+};
+use crate::observed::{JobRuns, SlotClock};
 use crate::store::{Store, StoredEvent, StoredJob, StoredSignal, Withdrawn};
 use crate::ApiError;
 use serde::{Deserialize, Serialize};
@@ -12,7 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use suandian_core::compare::Savings;
 use suandian_core::engine::{
-    Decision, DecisionRecord, Engine, EngineError, NoSink, Sink, SlotInput,
+    Decision, DecisionRecord, Engine, EngineError, NoSink, ObservedRun, Sink, SlotInput,
 };
 use suandian_core::fleet::JobState;
 use suandian_core::metrics::Metrics;
@@ -304,6 +307,27 @@ pub struct MetricsView {
     /// work left undone at the reference rates, so they compare equal work.
     #[schema(value_type = Option<Object>)]
     pub savings: Option<Savings>,
+    /// The figures from what the executor observed (null for the simulated fleet, whose runs
+    /// are the model's): every batch job's runs as the workload manager started, stopped and
+    /// ended them, through the slots that have ended by its last reading, accounted as the
+    /// model is (docs/slurm.md).
+    pub observed: Option<ObservedView>,
+}
+
+/// The accounting of the runs the executor observed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ObservedView {
+    /// Slots accounted: those that had ended by the executor's last reading.
+    pub through_slot: usize,
+    /// When the executor last read its jobs, Unix seconds.
+    pub read_at_unix_s: f64,
+    /// Jobs with at least one observed run, and those observed complete.
+    pub jobs_run: usize,
+    pub jobs_completed: usize,
+    #[schema(value_type = Object)]
+    pub metrics: suandian_core::metrics::Metrics,
+    #[schema(value_type = Vec<Object>)]
+    pub sites: Vec<suandian_core::metrics::SiteMetrics>,
 }
 
 /// A site and its state in the last slot stepped.
@@ -579,6 +603,12 @@ struct Loop {
     /// The counterfactual: the reference policy (asap) on the same jobs, events and signals,
     /// for the savings so far (`None` where the service runs the reference itself).
     reference: Option<Reference>,
+    /// When each slot began on the wall clock (stored), and each job's runs as the executor
+    /// observed them (stored when they change).
+    clock: SlotClock,
+    runs: std::collections::BTreeMap<String, JobRuns>,
+    /// When the executor's reading last folded into `runs` was taken.
+    runs_read_at: f64,
 }
 
 struct Reference {
@@ -608,6 +638,16 @@ impl Control {
         let posted = store.signals().await?;
         let cancels = store.cancels(Withdrawn::Event).await?;
         let job_cancels = store.cancels(Withdrawn::Job).await?;
+        let mut clock = SlotClock::new(sc.grid.slot_h() * 3600.0 / speed, sc.grid.slot_h());
+        for (t, at) in store.slot_clock().await? {
+            clock.set(t, at);
+        }
+        let mut runs = std::collections::BTreeMap::new();
+        for (id, body) in store.observed_runs().await? {
+            let r: JobRuns = serde_json::from_str(&body)
+                .map_err(|e| format!("the stored runs of job {id}: {e}"))?;
+            runs.insert(id, r);
+        }
 
         // Every input was committed with the slots the engine had done then: a count that was
         // not recorded (the database failed after a step) is at least that.
@@ -646,7 +686,8 @@ impl Control {
                     }
                 };
                 // The timeline goes to the sink that keeps the last slot (GET /v1/sites).
-                let engine = Engine::new(sc, signals(), true);
+                let mut engine = Engine::new(sc, signals(), true);
+                engine.keep_history();
                 let reference = (policy.name() != REFERENCE).then(|| Reference {
                     engine: Engine::new(sc, signals(), false),
                     policy: suandian_core::policy::by_name(REFERENCE).expect("the reference"),
@@ -672,6 +713,9 @@ impl Control {
                     ended_on_executor: 0,
                     adopted: Default::default(),
                     offers_seen: Default::default(),
+                    clock,
+                    runs,
+                    runs_read_at: 0.0,
                 };
                 match l.restore(&stored, &events, &posted, [&cancels, &job_cancels], done) {
                     Ok(()) => {
@@ -776,20 +820,31 @@ impl Loop {
     }
 
     fn run(&mut self, rx: mpsc::Receiver<Command>) {
+        // When the next slot begins. An executor that takes orders gets them a little ahead
+        // (a fifth of a slot, at most 5 s), so that what the slot stops is stopped, and what it
+        // starts is starting, as it begins.
         let mut next = Instant::now() + self.slot_interval;
+        let lead = if self.executor.takes_orders() {
+            (self.slot_interval / 5).min(Duration::from_secs(5))
+        } else {
+            Duration::ZERO
+        };
         loop {
             let stepping = self.running && self.engine.slot() < self.sc.grid.slots;
             // A slot that is due is stepped before the next command: a steady stream of
             // requests never holds the clock back.
-            if stepping && Instant::now() >= next {
-                if let Err(e) = self.step() {
+            if stepping && Instant::now() + lead >= next {
+                let began = unix_now()
+                    + next.saturating_duration_since(Instant::now()).as_secs_f64()
+                    - Instant::now().saturating_duration_since(next).as_secs_f64();
+                if let Err(e) = self.step(began) {
                     eprintln!("error: {e}");
                 }
                 next += self.slot_interval;
                 continue;
             }
             let wait = if stepping {
-                next.saturating_duration_since(Instant::now())
+                (next - lead).saturating_duration_since(Instant::now())
             } else {
                 Duration::from_secs(3600)
             };
@@ -871,6 +926,7 @@ impl Loop {
                 id: job.id.clone(),
                 accelerators: job.accelerators,
                 runtime_h: job.runtime_h,
+                restart_h: self.sc.dispatch.restart_h,
                 site: self.sc.sites[job.home_site].name.clone(),
             });
         }
@@ -901,6 +957,7 @@ impl Loop {
                         id: job.id.clone(),
                         site: self.sc.sites[site].name.clone(),
                         state: Wanted::Run,
+                        accelerators: job.accelerators,
                     });
                 }
             }
@@ -925,15 +982,36 @@ impl Loop {
                 id: job.id.clone(),
                 site: self.sc.sites[site].name.clone(),
                 state,
+                accelerators: job.accelerators,
             });
         }
+        let budgets = (0..self.sc.sites.len())
+            .filter_map(|s| {
+                Some(SiteBudget {
+                    site: self.sc.sites[s].name.clone(),
+                    accelerators: self.engine.jobs_budget_accelerators(s)?,
+                })
+            })
+            .collect();
         self.executor.send(Order::Desired {
             slot: self.engine.slot(),
             jobs,
+            budgets,
         });
     }
 
-    fn step(&mut self) -> Result<(), String> {
+    /// Step the slot that begins (began) at `began_unix_s` on the wall clock.
+    fn step(&mut self, began_unix_s: f64) -> Result<(), String> {
+        let t = self.engine.slot();
+        if self.executor.takes_orders() {
+            self.clock.set(t, began_unix_s);
+            // Not recorded: the observed accounting of this slot waits for a later record (a
+            // restart reads the clock it has).
+            if let Err(e) = self.rt.block_on(self.store.set_slot_clock(t, began_unix_s)) {
+                eprintln!("slot {t}: when it began is not recorded: {e}");
+            }
+            self.track_observed();
+        }
         self.adopt_offered();
         self.reconcile_observed();
         let t = Instant::now();
@@ -1123,6 +1201,7 @@ impl Loop {
                     reference_policy: REFERENCE,
                     metrics: out.metrics,
                     sites: out.per_site,
+                    observed: self.observed_view(),
                 });
             }
             Command::Run {
@@ -1135,7 +1214,7 @@ impl Loop {
                     if self.engine.slot() >= self.sc.grid.slots {
                         break;
                     }
-                    if let Err(e) = self.step() {
+                    if let Err(e) = self.step(unix_now()) {
                         answer = Err(ApiError::unavailable(&e));
                         break;
                     }
@@ -1207,6 +1286,7 @@ impl Loop {
                 id: job.id.clone(),
                 accelerators: job.accelerators,
                 runtime_h: job.runtime_h,
+                restart_h: self.sc.dispatch.restart_h,
                 site: self.sc.sites[job.home_site].name.clone(),
             }])),
         }
@@ -1432,6 +1512,74 @@ impl Loop {
                 });
             }
         }
+    }
+
+    /// Fold the executor's latest reading of its jobs into their observed runs, and store the
+    /// runs that changed (one not stored is folded again from a later reading).
+    fn track_observed(&mut self) {
+        let (seen, at) = self.executor.observed_at();
+        if at <= self.runs_read_at {
+            return;
+        }
+        self.runs_read_at = at;
+        for o in &seen {
+            let runs = self.runs.entry(o.id.clone()).or_default();
+            if runs.update(o, at) {
+                let body = serde_json::to_string(runs).expect("runs serialise");
+                if let Err(e) = self.rt.block_on(self.store.put_observed_runs(&o.id, &body)) {
+                    eprintln!("job {}: its observed runs are not recorded: {e}", o.id);
+                }
+            }
+        }
+    }
+
+    /// The figures from the observed runs, through the slots ended by the last reading.
+    fn observed_view(&mut self) -> Option<ObservedView> {
+        if !self.executor.takes_orders() {
+            return None;
+        }
+        self.track_observed();
+        let site_of = |name: &str| self.sc.sites.iter().position(|s| s.name == name);
+        let mut runs = Vec::new();
+        let mut completed = Vec::new();
+        let (mut jobs_run, mut jobs_completed) = (0, 0);
+        for (id, r) in &self.runs {
+            let Some(j) = self.engine.job_by_id(id) else {
+                continue;
+            };
+            jobs_run += usize::from(!r.runs.is_empty());
+            for run in &r.runs {
+                let Some(site) = site_of(&run.site) else {
+                    continue;
+                };
+                runs.push(ObservedRun {
+                    job: j,
+                    site,
+                    from_h: self.clock.hours_at(run.from_unix_s),
+                    to_h: self
+                        .clock
+                        .hours_at(run.to_unix_s.unwrap_or(self.runs_read_at)),
+                    // Slurm runs a job at full power: a lower level is not sent.
+                    power_level: 1.0,
+                });
+            }
+            if let Some(c) = r.completed_unix_s {
+                completed.push((j, self.clock.hours_at(c)));
+                jobs_completed += 1;
+            }
+        }
+        let through_slot = self.clock.ended_by(self.runs_read_at);
+        let out =
+            self.engine
+                .observed_outcome(self.policy.as_ref(), &runs, &completed, through_slot);
+        Some(ObservedView {
+            through_slot: through_slot.min(self.engine.slot()),
+            read_at_unix_s: self.runs_read_at,
+            jobs_run,
+            jobs_completed,
+            metrics: out.metrics,
+            sites: out.per_site,
+        })
     }
 
     /// Slurm is the truth about its jobs: one that ended there without completing (cancelled

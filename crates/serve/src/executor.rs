@@ -20,6 +20,8 @@ pub struct ExecJob {
     pub id: String,
     pub accelerators: u32,
     pub runtime_h: f64,
+    /// Run time a resumed job spends restarting (the scenario's `restart_hours`).
+    pub restart_h: f64,
     /// The site it waits at (its home) until a decision starts it somewhere.
     pub site: String,
 }
@@ -30,8 +32,13 @@ pub enum Order {
     /// Jobs accepted: make them known (Slurm: submitted held, so they wait for the plan).
     Admit(Vec<ExecJob>),
     /// What every job the engine still holds should be doing after a slot: the executor
-    /// makes its fleet so (and only what differs from what it sees is changed).
-    Desired { slot: usize, jobs: Vec<Want> },
+    /// makes its fleet so (and only what differs from what it sees is changed), releasing
+    /// work at a site only within its power budget for the slot.
+    Desired {
+        slot: usize,
+        jobs: Vec<Want>,
+        budgets: Vec<SiteBudget>,
+    },
     /// Jobs withdrawn.
     Withdraw(Vec<String>),
     /// A job submitted straight to the executor and offered to suandian, taken as job `id`.
@@ -63,6 +70,20 @@ pub struct Want {
     /// Where it runs, or waits.
     pub site: String,
     pub state: Wanted,
+    /// Its accelerators (what it draws when it runs: see [`SiteBudget`]).
+    pub accelerators: u32,
+}
+
+/// The power a site's batch jobs may draw in a slot, as accelerators: the engine's supply for
+/// the slot (import limit lowered by demand-response caps, green supply, battery, thermal
+/// backup) over the PUE, less idle power and inference, divided by what one accelerator adds
+/// at full power (`peak_w - idle_w`). The executor releases or resumes work at the site only
+/// while the accelerators running there (its own jobs and anyone else's in the partition, as
+/// Slurm reports them) stay within it; work to stop is stopped first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteBudget {
+    pub site: String,
+    pub accelerators: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,11 +106,16 @@ pub struct Observed {
     pub state: String,
     /// Where (the Slurm partition).
     pub partition: String,
+    /// The site whose partition that is (empty: none of the sites').
+    pub site: String,
     /// Held (waiting for a release).
     pub held: bool,
-    /// Wall-clock start and end, Unix seconds (0: not yet).
+    /// Wall-clock start and end, Unix seconds (0: not yet; the end of a job still running
+    /// is its time limit's).
     pub start_unix_s: i64,
     pub end_unix_s: i64,
+    /// When it was last suspended or resumed, Unix seconds (0: never).
+    pub suspend_unix_s: i64,
 }
 
 /// An executor's health and counters, for `/v1/status` and Prometheus.
@@ -106,6 +132,9 @@ pub struct ExecutorStatus {
     pub last_error: Option<String>,
     /// Seconds from an order being sent to its last command succeeding, last order.
     pub last_apply_s: f64,
+    /// Releases put off because the site's power budget was spent (its running work, as the
+    /// workload manager reports it, left no room): tried again at the next slot.
+    pub held_for_budget: u64,
 }
 
 /// Where decisions go.
@@ -159,7 +188,32 @@ pub struct SlurmConfig {
     /// Tells this service's jobs apart (`--comment suandian:<run>:<job id>`): a job without it
     /// is never touched.
     pub run_tag: String,
+    /// Where the stand-in jobs keep their progress (a checkpoint), so that a job requeued to
+    /// another partition resumes where it stopped: a directory every node can write (on one
+    /// machine, the temporary directory).
+    pub checkpoint_dir: std::path::PathBuf,
 }
+
+/// The stand-in for a job in accelerated time: it runs for its work's seconds of *running*
+/// time (time stopped by `scontrol suspend` does not count, and each stop costs the restart
+/// time, as the engine's model has it), keeps its progress in a checkpoint file so that a
+/// requeued job resumes where it stopped, and removes it when done. Arguments: work and
+/// restart in microseconds, the checkpoint's path.
+const STAND_IN: &str = r#"#!/bin/bash
+# suandian's stand-in for a job in accelerated time (suandian serve --executor slurm).
+work_us=$1; restart_us=$2; ck=$3
+done_us=$(cat "$ck" 2>/dev/null || echo 0)
+last=${EPOCHREALTIME/./}
+while [ "$done_us" -lt "$work_us" ]; do
+  sleep 0.05
+  t=${EPOCHREALTIME/./}; d=$((10#$t - 10#$last)); last=$t
+  # A gap far beyond the nap: the job was stopped (suspended); it restarts.
+  if [ "$d" -gt 400000 ]; then d=50000; work_us=$((work_us + restart_us)); fi
+  done_us=$((done_us + d))
+  echo "$done_us" > "$ck"
+done
+rm -f "$ck"
+"#;
 
 /// The Slurm executor over its command-line tools (`sbatch`, `scontrol`, `squeue --json`,
 /// `scancel`). Each job accepted is submitted held to its home site's partition with a marker;
@@ -196,8 +250,32 @@ impl Slurm {
         Ok(())
     }
 
+    /// The stand-in job's script, written once to the checkpoint directory (`sbatch` copies
+    /// it into each job).
+    fn stand_in(&self) -> Result<String, String> {
+        let path = self
+            .cfg
+            .checkpoint_dir
+            .join(format!("suandian-{}-stand-in.sh", self.cfg.run_tag));
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(STAND_IN) {
+            std::fs::create_dir_all(&self.cfg.checkpoint_dir)
+                .and_then(|_| std::fs::write(&path, STAND_IN))
+                .map_err(|e| format!("writing the stand-in job {}: {e}", path.display()))?;
+        }
+        Ok(path.display().to_string())
+    }
+
     fn marker(&self, id: &str) -> String {
         format!("suandian:{}:{id}", self.cfg.run_tag)
+    }
+
+    /// The site whose partition `partition` is (by `--slurm-partition`, else by name).
+    fn site_of(&self, partition: &str) -> String {
+        match self.cfg.partitions.iter().find(|(_, p)| *p == partition) {
+            Some((site, _)) => site.clone(),
+            None if self.cfg.partitions.contains_key(partition) => String::new(),
+            None => partition.to_string(),
+        }
     }
 
     fn partition(&self, site: &str) -> String {
@@ -236,7 +314,16 @@ impl Slurm {
         // read Slurm's queue again before the next try.
         self.synced = false;
         let cpus = (j.accelerators * self.cfg.cpus_per_accelerator).max(1);
-        let seconds = (j.runtime_h * self.cfg.seconds_per_hour).max(1.0);
+        let work_us = (j.runtime_h * self.cfg.seconds_per_hour * 1e6)
+            .max(1e6)
+            .round() as u64;
+        let restart_us = (j.restart_h * self.cfg.seconds_per_hour * 1e6).round() as u64;
+        let script = self.stand_in()?;
+        let checkpoint = self.cfg.checkpoint_dir.join(format!(
+            "suandian-{}-{}.progress",
+            self.cfg.run_tag,
+            safe_name(&j.id)
+        ));
         let args = vec![
             "--hold".into(),
             "--parsable".into(),
@@ -246,7 +333,10 @@ impl Slurm {
             format!("--job-name={}", j.id),
             format!("--comment={}", self.marker(&j.id)),
             "--output=/dev/null".into(),
-            format!("--wrap=sleep {seconds:.3}"),
+            script,
+            work_us.to_string(),
+            restart_us.to_string(),
+            checkpoint.display().to_string(),
         ];
         let out = self.run(counters, "sbatch", &args)?;
         let slurm_id = out.trim().split(';').next().unwrap_or("").to_string();
@@ -289,12 +379,31 @@ impl Slurm {
     /// Idempotent: what already agrees is not touched, so a restart, a lost command or a race
     /// with Slurm's own scheduling costs a command at the next slot, nothing more. Commands are
     /// batched: one per kind of change (and per partition for moves).
-    fn converge(&mut self, want: &[Want], counters: &mut ExecutorStatus) -> Result<(), String> {
-        let seen: HashMap<String, Observed> = self
-            .observe(counters)?
-            .into_iter()
-            .map(|o| (o.id.clone(), o))
+    fn converge(
+        &mut self,
+        want: &[Want],
+        budgets: &[SiteBudget],
+        counters: &mut ExecutorStatus,
+    ) -> Result<(), String> {
+        let (ours, others) = self.queue(counters)?;
+        let seen: HashMap<String, Observed> = ours.into_iter().map(|o| (o.id.clone(), o)).collect();
+        // Accelerators running per partition that stay running: anyone else's, and ours that
+        // run where the plan wants them.
+        let mut load: HashMap<String, u32> = others;
+        let budget: HashMap<String, u32> = budgets
+            .iter()
+            .map(|b| (self.partition(&b.site), b.accelerators))
             .collect();
+        for w in want {
+            let Some(o) = seen.get(&w.id) else { continue };
+            let partition = self.partition(&w.site);
+            let stays = w.state == Wanted::Run
+                && o.partition == partition
+                && (o.state == "RUNNING" || (o.state == "PENDING" && !o.held));
+            if stays {
+                *load.entry(partition).or_default() += w.accelerators;
+            }
+        }
         let mut moves: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         let (mut release, mut resume, mut suspend, mut hold, mut requeue) =
             (vec![], vec![], vec![], vec![], vec![]);
@@ -302,9 +411,26 @@ impl Slurm {
             let Some(o) = seen.get(&w.id) else { continue };
             let partition = self.partition(&w.site);
             let state = o.state.as_str();
+            // Work that starts at the site: only within its budget.
+            let mut fits = |partition: &str| {
+                let used = load.entry(partition.to_string()).or_default();
+                match budget.get(partition) {
+                    Some(&cap) if *used + w.accelerators > cap => {
+                        counters.held_for_budget += 1;
+                        false
+                    }
+                    _ => {
+                        *used += w.accelerators;
+                        true
+                    }
+                }
+            };
             match w.state {
                 Wanted::Run => match state {
-                    "PENDING" => {
+                    "PENDING" if o.held || o.partition != partition => {
+                        if o.held && !fits(&partition) {
+                            continue;
+                        }
                         if o.partition != partition {
                             moves.entry(partition).or_default().push(w.id.clone());
                         }
@@ -312,7 +438,11 @@ impl Slurm {
                             release.push(w.id.clone());
                         }
                     }
-                    "SUSPENDED" if o.partition == partition => resume.push(w.id.clone()),
+                    "SUSPENDED" if o.partition == partition => {
+                        if fits(&partition) {
+                            resume.push(w.id.clone())
+                        }
+                    }
                     "RUNNING" | "SUSPENDED" if o.partition != partition => {
                         requeue.push(w.id.clone())
                     }
@@ -330,6 +460,10 @@ impl Slurm {
                 },
             }
         }
+        // Stops first: the power they free is what the starts use.
+        self.batch(counters, &["suspend"], &suspend)?;
+        self.batch(counters, &["hold"], &hold)?;
+        self.batch(counters, &["requeuehold"], &requeue)?;
         for (partition, jobs) in &moves {
             let ids: Vec<&str> = jobs
                 .iter()
@@ -346,10 +480,48 @@ impl Slurm {
             )?;
         }
         self.batch(counters, &["release"], &release)?;
-        self.batch(counters, &["resume"], &resume)?;
-        self.batch(counters, &["suspend"], &suspend)?;
-        self.batch(counters, &["hold"], &hold)?;
-        self.batch(counters, &["requeuehold"], &requeue)
+        self.batch(counters, &["resume"], &resume)
+    }
+
+    /// One `squeue --json`: this run's jobs, and the accelerators that everyone else's
+    /// running jobs hold per partition (their CPUs over the CPUs per accelerator).
+    fn queue(
+        &self,
+        counters: &mut ExecutorStatus,
+    ) -> Result<(Vec<Observed>, HashMap<String, u32>), String> {
+        let out = self.run(counters, "squeue", &["--json".into()])?;
+        let v: serde_json::Value =
+            serde_json::from_str(&out).map_err(|e| format!("squeue --json: {e}"))?;
+        let prefix = format!("suandian:{}:", self.cfg.run_tag);
+        let per = self.cfg.cpus_per_accelerator.max(1);
+        let mut ours = Vec::new();
+        let mut others: HashMap<String, u32> = HashMap::new();
+        for j in v["jobs"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            let state = j["job_state"].as_str().unwrap_or("");
+            let partition = j["partition"].as_str().unwrap_or("").to_string();
+            let id = j["comment"].as_str().and_then(|c| c.strip_prefix(&prefix));
+            let (Some(id), Some(executor_id)) = (id, j["job_id"].as_u64()) else {
+                if state == "RUNNING" {
+                    let cpus = j["cpus"].as_u64().unwrap_or(1) as u32;
+                    *others.entry(partition).or_default() += cpus.div_ceil(per);
+                }
+                continue;
+            };
+            ours.push(Observed {
+                id: id.to_string(),
+                executor_id: executor_id.to_string(),
+                state: state.to_string(),
+                site: self.site_of(&partition),
+                partition,
+                held: j["state_reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("Held")),
+                start_unix_s: j["start_time"].as_i64().unwrap_or(0),
+                end_unix_s: j["end_time"].as_i64().unwrap_or(0),
+                suspend_unix_s: j["suspend_time"].as_i64().unwrap_or(0),
+            });
+        }
+        Ok((ours, others))
     }
 }
 
@@ -378,7 +550,7 @@ impl Executor for Slurm {
                 }
                 Ok(())
             }
-            Order::Desired { jobs, .. } => self.converge(jobs, counters),
+            Order::Desired { jobs, budgets, .. } => self.converge(jobs, budgets, counters),
             Order::Adopt { executor_id, id } => {
                 // Marked as this run's (and held, to wait for the plan): from now on it is
                 // one of suandian's jobs.
@@ -443,29 +615,20 @@ impl Executor for Slurm {
     }
 
     fn observe(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Observed>, String> {
-        let out = self.run(counters, "squeue", &["--json".into()])?;
-        let v: serde_json::Value =
-            serde_json::from_str(&out).map_err(|e| format!("squeue --json: {e}"))?;
-        let prefix = format!("suandian:{}:", self.cfg.run_tag);
-        let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
-        Ok(jobs
-            .iter()
-            .filter_map(|j| {
-                let id = j["comment"].as_str()?.strip_prefix(&prefix)?.to_string();
-                Some(Observed {
-                    id,
-                    executor_id: j["job_id"].as_u64()?.to_string(),
-                    state: j["job_state"].as_str().unwrap_or("").to_string(),
-                    partition: j["partition"].as_str().unwrap_or("").to_string(),
-                    held: j["state_reason"]
-                        .as_str()
-                        .is_some_and(|r| r.contains("Held")),
-                    start_unix_s: j["start_time"].as_i64().unwrap_or(0),
-                    end_unix_s: j["end_time"].as_i64().unwrap_or(0),
-                })
-            })
-            .collect())
+        self.queue(counters).map(|q| q.0)
     }
+}
+
+/// A job id as a file name, one to one: its bytes in hexadecimal.
+fn safe_name(id: &str) -> String {
+    id.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The wall clock, Unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// How long one workload-manager command may take (Slurm's own message timeout is 10 s here):
@@ -519,6 +682,8 @@ fn output_within(cmd: &mut Command, limit: Duration) -> Result<std::process::Out
 struct Shared {
     status: ExecutorStatus,
     observed: Vec<Observed>,
+    /// When `observed` was read, Unix seconds.
+    observed_at_unix_s: f64,
     offered: Vec<Offered>,
 }
 
@@ -577,6 +742,10 @@ impl ExecutorHandle {
                     while let Some((order, sent)) = pending.front() {
                         match exec.carry_out(order, &mut counters) {
                             Ok(()) => {
+                                // What a slot's orders made of the fleet is read at once.
+                                if matches!(order, Order::Desired { .. }) {
+                                    next_observe = Instant::now();
+                                }
                                 counters.last_apply_s = sent.elapsed().as_secs_f64();
                                 pending.pop_front();
                                 backoff = Duration::from_secs(1);
@@ -601,7 +770,7 @@ impl ExecutorHandle {
                     let (mut observed, mut offered) = (None, None);
                     if Instant::now() >= next_observe {
                         match exec.observe(&mut counters) {
-                            Ok(o) => observed = Some(o),
+                            Ok(o) => observed = Some((o, unix_now())),
                             Err(e) => {
                                 counters.failures += 1;
                                 counters.last_error = Some(e);
@@ -618,8 +787,9 @@ impl ExecutorHandle {
                     }
                     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
                     s.status = counters;
-                    if let Some(o) = observed {
+                    if let Some((o, at)) = observed {
                         s.observed = o;
+                        s.observed_at_unix_s = at;
                     }
                     if let Some(o) = offered {
                         s.offered = o;
@@ -668,5 +838,11 @@ impl ExecutorHandle {
             .unwrap_or_else(|e| e.into_inner())
             .observed
             .clone()
+    }
+
+    /// The jobs as last read, and when (Unix seconds; 0 before the first reading).
+    pub fn observed_at(&self) -> (Vec<Observed>, f64) {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (s.observed.clone(), s.observed_at_unix_s)
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod control;
 pub mod executor;
+pub mod observed;
 pub mod store;
 
 use axum::body::Bytes;
@@ -284,6 +285,7 @@ pub fn serve(
                 partitions,
                 cpus_per_accelerator,
                 seconds_per_hour: 3600.0 / cfg.speed,
+                checkpoint_dir: std::env::temp_dir(),
                 run_tag: run_id,
             })),
         };

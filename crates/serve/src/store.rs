@@ -65,6 +65,16 @@ const MIGRATIONS: &[&str] = &[
     );",
     // The run's own name, made once: what marks its jobs on a workload manager.
     "ALTER TABLE run ADD COLUMN run_id TEXT;",
+    // When each slot began on the wall clock, and each job's runs as the executor observed
+    // them (JSON): what the observed accounting reads after a restart.
+    "CREATE TABLE slot_clock (
+        slot BIGINT PRIMARY KEY,
+        began_unix_s DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE observed_runs (
+        id TEXT PRIMARY KEY,
+        runs TEXT NOT NULL
+    );",
 ];
 
 /// What a cancellation withdraws.
@@ -129,6 +139,12 @@ pub trait Storage: Send + Sync {
     /// How many slots the engine has finished.
     fn slots_done(&self) -> Answer<'_, usize>;
     fn set_slots_done(&self, n: usize) -> Answer<'_, ()>;
+    /// When each slot began on the wall clock (slot, Unix seconds), in slot order.
+    fn slot_clock(&self) -> Answer<'_, Vec<(usize, f64)>>;
+    fn set_slot_clock(&self, slot: usize, began_unix_s: f64) -> Answer<'_, ()>;
+    /// Each job's observed runs (id, JSON).
+    fn observed_runs(&self) -> Answer<'_, Vec<(String, String)>>;
+    fn put_observed_runs<'a>(&'a self, id: &'a str, runs: &'a str) -> Answer<'a, ()>;
     /// Bind the database to a run (scenario, policy, forecasts: `fingerprint`, with
     /// `described` for the message), or check that it is bound to this one. Returns the run's
     /// id: `fresh_id` the first time, the stored one after.
@@ -396,6 +412,60 @@ macro_rules! backend {
                         .execute(&self.0)
                         .await
                         .map_err(db_err)?;
+                    Ok(())
+                })
+            }
+
+            fn slot_clock(&self) -> Answer<'_, Vec<(usize, f64)>> {
+                Box::pin(async move {
+                    let rows =
+                        sqlx::query("SELECT slot, began_unix_s FROM slot_clock ORDER BY slot")
+                            .fetch_all(&self.0)
+                            .await
+                            .map_err(db_err)?;
+                    Ok(rows
+                        .iter()
+                        .map(|r| (r.get::<i64, _>(0) as usize, r.get::<f64, _>(1)))
+                        .collect())
+                })
+            }
+
+            fn set_slot_clock(&self, slot: usize, began_unix_s: f64) -> Answer<'_, ()> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO slot_clock (slot, began_unix_s) VALUES ($1, $2)
+                         ON CONFLICT (slot) DO UPDATE SET began_unix_s = excluded.began_unix_s",
+                    )
+                    .bind(slot as i64)
+                    .bind(began_unix_s)
+                    .execute(&self.0)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(())
+                })
+            }
+
+            fn observed_runs(&self) -> Answer<'_, Vec<(String, String)>> {
+                Box::pin(async move {
+                    let rows = sqlx::query("SELECT id, runs FROM observed_runs ORDER BY id")
+                        .fetch_all(&self.0)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+                })
+            }
+
+            fn put_observed_runs<'a>(&'a self, id: &'a str, runs: &'a str) -> Answer<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO observed_runs (id, runs) VALUES ($1, $2)
+                         ON CONFLICT (id) DO UPDATE SET runs = excluded.runs",
+                    )
+                    .bind(id)
+                    .bind(runs)
+                    .execute(&self.0)
+                    .await
+                    .map_err(db_err)?;
                     Ok(())
                 })
             }
