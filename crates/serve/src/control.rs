@@ -328,6 +328,10 @@ pub struct ObservedView {
     pub metrics: suandian_core::metrics::Metrics,
     #[schema(value_type = Vec<Object>)]
     pub sites: Vec<suandian_core::metrics::SiteMetrics>,
+    /// Each job as observed: where and when it started and completed (hours since the run's
+    /// start), its energy and late work.
+    #[schema(value_type = Vec<Object>)]
+    pub jobs: Vec<suandian_core::metrics::JobOutcome>,
 }
 
 /// A site and its state in the last slot stepped.
@@ -492,6 +496,9 @@ pub struct Status {
     /// Jobs that ended on the executor without completing (cancelled behind suandian's back,
     /// failed), withdrawn from the plan, since this start.
     pub ended_on_executor: u64,
+    /// When the last slot stepped began on the wall clock, Unix seconds (an executor that
+    /// takes orders gets a slot's orders a little before it begins); null when not recorded.
+    pub slot_began_unix_s: Option<f64>,
 }
 
 pub enum Command {
@@ -947,11 +954,40 @@ impl Loop {
             return;
         }
         let mut jobs = Vec::new();
+        // Work the plan ran that the cluster has not started (its release was put off for
+        // the site's power budget): released as soon as the budget allows.
+        for o in self.executor.observed() {
+            if o.state != "PENDING" {
+                continue;
+            }
+            let Some(j) = self.engine.job_by_id(&o.id) else {
+                continue;
+            };
+            if self.engine.job_state(j) != Some(JobState::Done) {
+                continue;
+            }
+            if let (Some(job), Some((_, _, site))) = (self.engine.job(j), self.engine.job_times(j))
+            {
+                jobs.push(Want {
+                    id: job.id.clone(),
+                    site: self.sc.sites[site].name.clone(),
+                    state: Wanted::Run,
+                    accelerators: job.accelerators,
+                });
+            }
+        }
         let mut ran: Vec<(usize, usize)> = self.last.ran.clone();
         ran.sort_unstable();
         ran.dedup_by_key(|r| r.0);
+        let caught_up: std::collections::HashSet<String> =
+            jobs.iter().map(|w| w.id.clone()).collect();
         for &(j, site) in &ran {
-            if self.engine.job_state(j) == Some(JobState::Done) {
+            if self.engine.job_state(j) == Some(JobState::Done)
+                && self
+                    .engine
+                    .job(j)
+                    .is_some_and(|job| !caught_up.contains(&job.id))
+            {
                 if let Some(job) = self.engine.job(j) {
                     jobs.push(Want {
                         id: job.id.clone(),
@@ -993,8 +1029,10 @@ impl Loop {
                 })
             })
             .collect();
+        let slot = self.engine.slot().saturating_sub(1);
         self.executor.send(Order::Desired {
-            slot: self.engine.slot(),
+            slot,
+            begins_unix_s: self.clock.began(slot).unwrap_or(0.0),
             jobs,
             budgets,
         });
@@ -1069,6 +1107,11 @@ impl Loop {
             feeds_by_state,
             executor: self.executor.status(),
             ended_on_executor: self.ended_on_executor,
+            slot_began_unix_s: self
+                .engine
+                .slot()
+                .checked_sub(1)
+                .and_then(|t| self.clock.began(t)),
         }
     }
 
@@ -1579,6 +1622,7 @@ impl Loop {
             jobs_completed,
             metrics: out.metrics,
             sites: out.per_site,
+            jobs: out.jobs,
         })
     }
 

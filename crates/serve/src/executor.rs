@@ -36,6 +36,9 @@ pub enum Order {
     /// work at a site only within its power budget for the slot.
     Desired {
         slot: usize,
+        /// When the slot begins, Unix seconds: what it stops is stopped at once, what it
+        /// starts waits until then (0: at once).
+        begins_unix_s: f64,
         jobs: Vec<Want>,
         budgets: Vec<SiteBudget>,
     },
@@ -108,6 +111,8 @@ pub struct Observed {
     pub partition: String,
     /// The site whose partition that is (empty: none of the sites').
     pub site: String,
+    /// Accelerators it holds (its CPUs over the CPUs per accelerator).
+    pub accelerators: u32,
     /// Held (waiting for a release).
     pub held: bool,
     /// Wall-clock start and end, Unix seconds (0: not yet; the end of a job still running
@@ -185,6 +190,8 @@ pub struct SlurmConfig {
     /// Wall seconds a job runs per hour of its run time (`3600 / --speed`): the jobs are
     /// `sleep`s scaled to accelerated time.
     pub seconds_per_hour: f64,
+    /// Wall seconds per slot.
+    pub slot_s: f64,
     /// Tells this service's jobs apart (`--comment suandian:<run>:<job id>`): a job without it
     /// is never touched.
     pub run_tag: String,
@@ -198,17 +205,18 @@ pub struct SlurmConfig {
 /// time (time stopped by `scontrol suspend` does not count, and each stop costs the restart
 /// time, as the engine's model has it), keeps its progress in a checkpoint file so that a
 /// requeued job resumes where it stopped, and removes it when done. Arguments: work and
-/// restart in microseconds, the checkpoint's path.
+/// restart in microseconds, the checkpoint's path, and the gap (microseconds) that is a stop
+/// rather than a busy machine (half a slot: a suspension lasts a slot or more).
 const STAND_IN: &str = r#"#!/bin/bash
 # suandian's stand-in for a job in accelerated time (suandian serve --executor slurm).
-work_us=$1; restart_us=$2; ck=$3
+work_us=$1; restart_us=$2; ck=$3; stop_us=$4
 done_us=$(cat "$ck" 2>/dev/null || echo 0)
 last=${EPOCHREALTIME/./}
 while [ "$done_us" -lt "$work_us" ]; do
   sleep 0.05
   t=${EPOCHREALTIME/./}; d=$((10#$t - 10#$last)); last=$t
   # A gap far beyond the nap: the job was stopped (suspended); it restarts.
-  if [ "$d" -gt 400000 ]; then d=50000; work_us=$((work_us + restart_us)); fi
+  if [ "$d" -gt "$stop_us" ]; then d=50000; work_us=$((work_us + restart_us)); fi
   done_us=$((done_us + d))
   echo "$done_us" > "$ck"
 done
@@ -226,6 +234,8 @@ pub struct Slurm {
     synced: bool,
     /// Job id → Slurm job id, rebuilt from Slurm's queue (the markers) on start.
     ids: HashMap<String, String>,
+    /// Job id → its run time in wall seconds, for the jobs admitted by this process.
+    runtime_s: HashMap<String, f64>,
 }
 
 impl Slurm {
@@ -234,6 +244,7 @@ impl Slurm {
             cfg,
             synced: false,
             ids: HashMap::new(),
+            runtime_s: HashMap::new(),
         }
     }
 
@@ -307,6 +318,8 @@ impl Slurm {
     }
 
     fn submit(&mut self, j: &ExecJob, counters: &mut ExecutorStatus) -> Result<(), String> {
+        self.runtime_s
+            .insert(j.id.clone(), j.runtime_h * self.cfg.seconds_per_hour);
         if self.ids.contains_key(&j.id) {
             return Ok(());
         }
@@ -337,6 +350,9 @@ impl Slurm {
             work_us.to_string(),
             restart_us.to_string(),
             checkpoint.display().to_string(),
+            ((self.cfg.slot_s / 2.0).clamp(0.5, 600.0) * 1e6)
+                .round()
+                .to_string(),
         ];
         let out = self.run(counters, "sbatch", &args)?;
         let slurm_id = out.trim().split(';').next().unwrap_or("").to_string();
@@ -383,87 +399,105 @@ impl Slurm {
         &mut self,
         want: &[Want],
         budgets: &[SiteBudget],
+        begins_unix_s: f64,
         counters: &mut ExecutorStatus,
     ) -> Result<(), String> {
-        let (ours, others) = self.queue(counters)?;
+        let (ours, _) = self.queue(counters)?;
         let seen: HashMap<String, Observed> = ours.into_iter().map(|o| (o.id.clone(), o)).collect();
-        // Accelerators running per partition that stay running: anyone else's, and ours that
-        // run where the plan wants them.
-        let mut load: HashMap<String, u32> = others;
+        // What to stop, now; what to start (release, after a move where it waits elsewhere;
+        // resume), once the slot begins and within the site's budget.
+        let (mut suspend, mut hold, mut requeue, mut starts) = (vec![], vec![], vec![], vec![]);
+        for w in want {
+            let Some(o) = seen.get(&w.id) else { continue };
+            let partition = self.partition(&w.site);
+            match (w.state, o.state.as_str()) {
+                (Wanted::Run, "PENDING") if o.held || o.partition != partition => starts.push(w),
+                (Wanted::Run, "SUSPENDED") if o.partition == partition => starts.push(w),
+                (Wanted::Run, "RUNNING" | "SUSPENDED") if o.partition != partition => {
+                    requeue.push(w.id.clone())
+                }
+                (Wanted::Wait, "PENDING") if !o.held => hold.push(w.id.clone()),
+                (Wanted::Suspend, "RUNNING") => suspend.push(w.id.clone()),
+                (Wanted::Suspend, "PENDING") if !o.held => hold.push(w.id.clone()),
+                _ => {}
+            }
+        }
+        // Stops first, at once: the power they free is what the starts use.
+        self.batch(counters, &["suspend"], &suspend)?;
+        self.batch(counters, &["hold"], &hold)?;
+        self.batch(counters, &["requeuehold"], &requeue)?;
+        if starts.is_empty() {
+            return Ok(());
+        }
+        let wait = begins_unix_s - unix_now();
+        if wait > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(wait.min(10.0)));
+        }
         let budget: HashMap<String, u32> = budgets
             .iter()
             .map(|b| (self.partition(&b.site), b.accelerators))
             .collect();
-        for w in want {
-            let Some(o) = seen.get(&w.id) else { continue };
-            let partition = self.partition(&w.site);
-            let stays = w.state == Wanted::Run
-                && o.partition == partition
-                && (o.state == "RUNNING" || (o.state == "PENDING" && !o.held));
-            if stays {
-                *load.entry(partition).or_default() += w.accelerators;
+        // The queue as the slot begins: what runs there now (anyone's) is what the budget
+        // carries besides the starts; but a job the plan has finished that is in its last
+        // moments (it started a moment after its slot began: Slurm starts a released job at its
+        // next scheduling pass) does not hold a start back: it ends within a second or two.
+        let (seen, mut load) = if budget.is_empty() {
+            (seen, HashMap::new())
+        } else {
+            let (ours, others) = self.queue(counters)?;
+            let now = unix_now();
+            let mut load: HashMap<String, u32> = others;
+            for o in &ours {
+                let finishing = o.state == "RUNNING"
+                    && !want.iter().any(|w| w.id == o.id)
+                    && self.runtime_s.get(&o.id).is_some_and(|r| {
+                        o.start_unix_s > 0 && o.start_unix_s as f64 + r + 1.0 <= now + FINISHING_S
+                    });
+                if !finishing && (o.state == "RUNNING" || (o.state == "PENDING" && !o.held)) {
+                    *load.entry(o.partition.clone()).or_default() += o.accelerators;
+                }
             }
-        }
+            (ours.into_iter().map(|o| (o.id.clone(), o)).collect(), load)
+        };
         let mut moves: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        let (mut release, mut resume, mut suspend, mut hold, mut requeue) =
-            (vec![], vec![], vec![], vec![], vec![]);
-        for w in want {
+        let (mut release, mut resume) = (vec![], vec![]);
+        for w in starts {
             let Some(o) = seen.get(&w.id) else { continue };
             let partition = self.partition(&w.site);
-            let state = o.state.as_str();
-            // Work that starts at the site: only within its budget.
-            let mut fits = |partition: &str| {
-                let used = load.entry(partition.to_string()).or_default();
-                match budget.get(partition) {
-                    Some(&cap) if *used + w.accelerators > cap => {
-                        counters.held_for_budget += 1;
-                        false
-                    }
-                    _ => {
-                        *used += w.accelerators;
-                        true
-                    }
-                }
+            let start = match o.state.as_str() {
+                "PENDING" if o.held || o.partition != partition => true,
+                "SUSPENDED" if o.partition == partition => true,
+                _ => false,
             };
-            match w.state {
-                Wanted::Run => match state {
-                    "PENDING" if o.held || o.partition != partition => {
-                        if o.held && !fits(&partition) {
-                            continue;
-                        }
-                        if o.partition != partition {
-                            moves.entry(partition).or_default().push(w.id.clone());
-                        }
-                        if o.held {
-                            release.push(w.id.clone());
-                        }
-                    }
-                    "SUSPENDED" if o.partition == partition => {
-                        if fits(&partition) {
-                            resume.push(w.id.clone())
-                        }
-                    }
-                    "RUNNING" | "SUSPENDED" if o.partition != partition => {
-                        requeue.push(w.id.clone())
-                    }
-                    _ => {}
-                },
-                Wanted::Wait => {
-                    if state == "PENDING" && !o.held {
-                        hold.push(w.id.clone());
-                    }
+            if !start {
+                continue;
+            }
+            if o.state == "PENDING" && !o.held {
+                // Waiting elsewhere, unheld: it counted where it was; it counts where it goes.
+                if let Some(l) = load.get_mut(&o.partition) {
+                    *l = l.saturating_sub(o.accelerators);
                 }
-                Wanted::Suspend => match state {
-                    "RUNNING" => suspend.push(w.id.clone()),
-                    "PENDING" if !o.held => hold.push(w.id.clone()),
-                    _ => {}
-                },
+            }
+            let used: &mut u32 = load.entry(partition.clone()).or_default();
+            if budget
+                .get(&partition)
+                .is_some_and(|&cap| *used + w.accelerators > cap)
+            {
+                counters.held_for_budget += 1;
+                continue;
+            }
+            *used += w.accelerators;
+            if o.state == "SUSPENDED" {
+                resume.push(w.id.clone());
+                continue;
+            }
+            if o.partition != partition {
+                moves.entry(partition).or_default().push(w.id.clone());
+            }
+            if o.held {
+                release.push(w.id.clone());
             }
         }
-        // Stops first: the power they free is what the starts use.
-        self.batch(counters, &["suspend"], &suspend)?;
-        self.batch(counters, &["hold"], &hold)?;
-        self.batch(counters, &["requeuehold"], &requeue)?;
         for (partition, jobs) in &moves {
             let ids: Vec<&str> = jobs
                 .iter()
@@ -513,6 +547,7 @@ impl Slurm {
                 state: state.to_string(),
                 site: self.site_of(&partition),
                 partition,
+                accelerators: (j["cpus"].as_u64().unwrap_or(1) as u32).div_ceil(per),
                 held: j["state_reason"]
                     .as_str()
                     .is_some_and(|r| r.contains("Held")),
@@ -550,7 +585,12 @@ impl Executor for Slurm {
                 }
                 Ok(())
             }
-            Order::Desired { jobs, budgets, .. } => self.converge(jobs, budgets, counters),
+            Order::Desired {
+                jobs,
+                budgets,
+                begins_unix_s,
+                ..
+            } => self.converge(jobs, budgets, *begins_unix_s, counters),
             Order::Adopt { executor_id, id } => {
                 // Marked as this run's (and held, to wait for the plan): from now on it is
                 // one of suandian's jobs.
@@ -630,6 +670,10 @@ pub fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
+
+/// How long a job the plan has finished may still run (from its own run time and Slurm's
+/// start) without holding back the starts of a slot: the start latency of Slurm's scheduler.
+const FINISHING_S: f64 = 2.0;
 
 /// How long one workload-manager command may take (Slurm's own message timeout is 10 s here):
 /// past it, it is killed and counted as a failure, and tried again with backoff.

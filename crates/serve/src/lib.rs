@@ -235,6 +235,8 @@ pub enum ExecutorChoice {
     Slurm {
         partitions: std::collections::HashMap<String, String>,
         cpus_per_accelerator: u32,
+        /// Where the stand-in jobs keep their progress.
+        checkpoint_dir: std::path::PathBuf,
     },
 }
 
@@ -281,11 +283,13 @@ pub fn serve(
             ExecutorChoice::Slurm {
                 partitions,
                 cpus_per_accelerator,
+                checkpoint_dir,
             } => Box::new(executor::Slurm::new(executor::SlurmConfig {
                 partitions,
                 cpus_per_accelerator,
                 seconds_per_hour: 3600.0 / cfg.speed,
-                checkpoint_dir: std::env::temp_dir(),
+                slot_s: sc.grid.slot_h() * 3600.0 / cfg.speed,
+                checkpoint_dir,
                 run_tag: run_id,
             })),
         };
@@ -613,6 +617,8 @@ struct ExecutorView {
     status: executor::ExecutorStatus,
     /// The jobs this service runs there, as the executor reports them (Slurm: its queue).
     jobs: Vec<executor::Observed>,
+    /// When it read them, Unix seconds (0: not yet).
+    read_at_unix_s: f64,
 }
 
 /// The executor: where the decisions go (the simulated fleet or Slurm), the commands it ran and
@@ -623,9 +629,11 @@ struct ExecutorView {
         (status = 401, description = "No token", body = ErrorBody)))]
 async fn executor_view(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     app.auth.read(&headers)?;
+    let (jobs, read_at_unix_s) = app.executor.observed_at();
     Ok(Json(ExecutorView {
         status: app.executor.status(),
-        jobs: app.executor.observed(),
+        jobs,
+        read_at_unix_s,
     })
     .into_response())
 }

@@ -65,10 +65,19 @@ impl JobRuns {
     /// Returns whether anything changed.
     pub fn update(&mut self, o: &Observed, now: f64) -> bool {
         let before = self.clone();
+        // Slurm's whole second stands for the second that follows it: its middle is the best
+        // estimate of the instant (never later than the reading).
+        let mid = |t: i64| {
+            if t > 0 {
+                (t as f64 + 0.5).min(now)
+            } else {
+                0.0
+            }
+        };
         let (start, end, switched) = (
-            o.start_unix_s as f64,
-            o.end_unix_s as f64,
-            o.suspend_unix_s as f64,
+            mid(o.start_unix_s),
+            mid(o.end_unix_s),
+            mid(o.suspend_unix_s),
         );
         let since = |t: f64, floor: f64| if t > 0.0 { t.max(floor) } else { now };
         match o.state.as_str() {
@@ -137,6 +146,11 @@ impl SlotClock {
         }
     }
 
+    /// When slot `t` began, if recorded.
+    pub fn began(&self, t: usize) -> Option<f64> {
+        self.began.get(t).copied().filter(|b| b.is_finite())
+    }
+
     pub fn set(&mut self, slot: usize, unix_s: f64) {
         if self.began.len() <= slot {
             self.began.resize(slot + 1, f64::NAN);
@@ -195,6 +209,7 @@ mod tests {
             state: state.into(),
             partition: partition.into(),
             site: partition.into(),
+            accelerators: 1,
             held: false,
             start_unix_s: start,
             end_unix_s: end,

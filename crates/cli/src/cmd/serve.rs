@@ -62,14 +62,28 @@ pub(crate) struct ServeArgs {
     /// With --executor slurm: CPUs a job asks per accelerator (a cluster without GPUs).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub(crate) slurm_cpus_per_accelerator: u32,
+    /// With --executor slurm: where the stand-in jobs keep their progress, so that a job
+    /// moved to another partition resumes where it stopped (a directory every node can write).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) slurm_checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
-    let loaded = match (&args.scenario, &args.builtin) {
+    let mut loaded = match (&args.scenario, &args.builtin) {
         (Some(_), _) => load(args.scenario.as_ref())?,
         (None, Some(name)) => builtin(name, 7, 2024)?,
         (None, None) => builtin("default", 7, 2024)?,
     };
+    if args.executor == "slurm" {
+        // Slurm starts and stops jobs; it does not cap their power. The plan must not count
+        // on a lower power level it cannot send: every job runs at full power.
+        for s in &mut loaded.scenario.sites {
+            if s.accelerators.min_power_level < 1.0 {
+                s.accelerators.min_power_level = 1.0;
+            }
+        }
+        eprintln!("--executor slurm: jobs run at full power (Slurm does not cap power)");
+    }
     let admin_token = std::env::var("SUANDIAN_ADMIN_TOKEN").map_err(|_| {
         Failure::BadInput(
             "SUANDIAN_ADMIN_TOKEN: found nothing, expected the admin token (16 characters or more) in the environment"
@@ -141,6 +155,10 @@ pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
             suandian_serve::ExecutorChoice::Slurm {
                 partitions,
                 cpus_per_accelerator: args.slurm_cpus_per_accelerator,
+                checkpoint_dir: args
+                    .slurm_checkpoint_dir
+                    .clone()
+                    .unwrap_or_else(std::env::temp_dir),
             }
         }
         other => {
