@@ -1916,3 +1916,117 @@ fn the_cap_holds_on_slurm_and_the_observed_figures_match_simulate() {
     assert!(obs["dr_over_cap_kwh"].as_f64().unwrap() < 0.2, "{obs}");
     assert!(sim["dr_event_slots"].as_u64().unwrap() > 0);
 }
+
+/// A site's power budget counts everyone's running work: under a cap at `east` that carries 4
+/// accelerators, someone else's job holding 3 of them leaves no room for a job of 3 that the
+/// plan (asap) starts at once (the model knows nothing of the other job): the executor holds its release, counts
+/// it, and releases it once the other job has ended; at no reading does the partition run more
+/// than the cap carries.
+#[test]
+fn a_sites_budget_counts_everyones_running_work() {
+    let Some(_) = slurm() else { return };
+    let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    let db = Db::fresh("sqlite", "slurm_budget").unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/three-small-sites.toml"
+    );
+    let svc = launch(
+        &db,
+        &[
+            path,
+            "--executor",
+            "slurm",
+            "--speed",
+            "1800",
+            "--paused",
+            "--policy",
+            "asap",
+        ],
+    );
+    let a = svc.addr;
+    let body =
+        r#"{"id": "cap", "sites": ["east"], "start_h": 0, "end_h": 12, "import_cap_kw": 10}"#;
+    assert_eq!(http(a, "POST", "/v1/events", Some(TOKEN), &[], body).0, 201);
+    let job = r#"{"id": "b0", "accelerators": 3, "runtime_h": 1, "arrival_h": 0,
+        "max_delay_h": 10, "allowed_sites": ["east"]}"#;
+    assert_eq!(http(a, "POST", "/v1/jobs", Some(TOKEN), &[], job).0, 201);
+    // Someone else's job on 3 of east's CPUs for 6 s (three slots).
+    let out = Command::new("sbatch")
+        .args([
+            "--parsable",
+            "--partition=east",
+            "--cpus-per-task=3",
+            "--output=/dev/null",
+            "--wrap=sleep 6",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let foreign = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let running_at_east = || -> (u32, bool) {
+        let out = Command::new("squeue").arg("--json").output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut cpus = 0;
+        let mut foreign_running = false;
+        for j in v["jobs"].as_array().unwrap() {
+            if j["job_state"] == "RUNNING" && j["partition"] == "east" {
+                cpus += j["cpus"].as_u64().unwrap() as u32;
+                foreign_running |= j["job_id"].to_string() == foreign;
+            }
+        }
+        (cpus, foreign_running)
+    };
+    let t = Instant::now();
+    while !running_at_east().1 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the other job never ran"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run = r#"{"running": true}"#;
+    assert_eq!(http(a, "POST", "/v1/clock", Some(TOKEN), &[], run).0, 200);
+    let t = Instant::now();
+    let mut held_seen = false;
+    let ours = loop {
+        let (cpus, _) = running_at_east();
+        assert!(
+            cpus <= 4,
+            "{cpus} CPUs running at east under a cap that carries 4"
+        );
+        let (_, e) = http(a, "GET", "/v1/executor", Some(TOKEN), &[], "");
+        held_seen |= e["status"]["held_for_budget"].as_u64().unwrap() > 0;
+        let o = e["jobs"][0].clone();
+        if o["state"] == "COMPLETED" {
+            break o;
+        }
+        assert!(t.elapsed() < Duration::from_secs(40), "{e}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (_, j) = http(a, "GET", "/v1/jobs/b0", Some(TOKEN), &[], "");
+    assert!(
+        held_seen,
+        "the release was never held for the budget: {ours} {j}"
+    );
+    // It ran after the other job, in east, and the engine had started it at once.
+    let out = Command::new("squeue").arg("--json").output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fj = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_id"].to_string() == foreign)
+        .cloned()
+        .unwrap();
+    assert_eq!(ours["partition"], "east");
+    assert!(
+        ours["start_unix_s"].as_i64().unwrap()
+            >= fj["end_unix_s"]
+                .as_i64()
+                .unwrap_or(fj["end_time"].as_i64().unwrap()),
+        "ours {ours}, the other {fj}"
+    );
+    let (_, j) = http(a, "GET", "/v1/jobs/b0", Some(TOKEN), &[], "");
+    assert_eq!(j["started_h"], 0.0, "{j}");
+}
