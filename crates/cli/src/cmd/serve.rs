@@ -52,7 +52,7 @@ pub(crate) struct ServeArgs {
     pub(crate) forecast_max_age_h: f64,
     /// Where the decisions go: `simulated` (the built-in fleet: the engine's physics) or
     /// `slurm` (a Slurm cluster through sbatch, scontrol and squeue; SLURM_CONF as usual;
-    /// docs/slurm.md). Slurm's jobs are `sleep`s of the job's run time scaled by --speed.
+    /// docs/slurm.md). Slurm's jobs are stand-ins that run for the job's run time scaled by --speed.
     #[arg(long, default_value = "simulated", value_name = "simulated|slurm")]
     pub(crate) executor: String,
     /// With --executor slurm: the partition of a site, as SITE=PARTITION (repeat it; default:
