@@ -1,13 +1,13 @@
 //! The Slurm executor under 1,000 managed jobs, on a real cluster (`eval "$(scripts/slurm-dev.sh
-//! start)"`): from a slot's step (when the plan starts a job) to Slurm running it, p50 and p99,
-//! and the Slurm commands per slot.
+//! start)"`): from the beginning of the slot in which the plan starts a job to Slurm running it,
+//! p50 and p99, and the Slurm commands per slot.
 //!
 //!     cargo bench -p suandian --bench slurm_latency              # 1,000 jobs
 //!     cargo bench -p suandian --bench slurm_latency -- 300       # 300 jobs
 //!
 //! `suandian serve scenarios/three-small-sites.toml --executor slurm --speed 1800` (a slot every
 //! 2 s); the jobs (1 accelerator = 1 CPU, 1-2 h, arriving over the first 10 h) are posted, the
-//! clock runs; the service's status is read every 20 ms (when each slot was stepped) and Slurm's
+//! clock runs; the service's status is read every 20 ms (when each slot began) and Slurm's
 //! queue every 100 ms (when each job was first seen running). Results: docs/benchmarks.md.
 
 #[path = "../tests/common/serve_client.rs"]
@@ -90,7 +90,10 @@ fn main() {
         let s = http(addr, "GET", "/v1/status", "");
         let done = s["slots_done"].as_u64().unwrap_or(0);
         if stepped.last().is_none_or(|l| l.0 != done) {
-            stepped.push((done, now_s()));
+            // When the slot stepped begins (its orders go out a little before).
+            if let Some(began) = s["slot_began_unix_s"].as_f64() {
+                stepped.push((done, began));
+            }
         }
         if Instant::now() >= next_queue {
             let out = Command::new("squeue")
@@ -111,7 +114,7 @@ fn main() {
     let status = http(addr, "GET", "/v1/status", "");
     let slots = status["slots_done"].as_u64().unwrap();
     let commands = status["executor"]["commands"].as_u64().unwrap() - submitted;
-    // Each job's start in the plan: the moment its start slot was stepped.
+    // Each job's start in the plan: the moment its start slot began.
     let mut latency = Vec::new();
     for k in 0..n {
         let id = format!("b{k}");
