@@ -68,17 +68,27 @@ MessageTimeout=10
 InactiveLimit=0
 KillWait=5
 MinJobAge=3600
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=1000 State=UNKNOWN
+GresTypes=gpu
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus Gres=gpu:$cpus RealMemory=1000 State=UNKNOWN
 PartitionName=east Nodes=localhost MaxCPUsPerNode=$per_site Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 PartitionName=middle Nodes=localhost MaxCPUsPerNode=$per_site MaxTime=INFINITE State=UP OverSubscribe=NO
 PartitionName=west Nodes=localhost MaxCPUsPerNode=$per_site MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
+    # As many GPUs as CPUs, for `--slurm-gpus`: GRES counted by Slurm, standing for devices
+    # this machine may not have (each one /dev/null; no job touches them).
+    mkdir -p "$dir/gpu"
+    for k in $(seq 0 $((cpus - 1))); do ln -sfn /dev/null "$dir/gpu/gpu$k"; done
+    echo "NodeName=localhost Name=gpu File=$dir/gpu/gpu[0-$((cpus - 1))]" >"$dir/gres.conf"
     export SLURM_CONF="$conf"
     if ! scontrol ping 2>/dev/null | grep -q UP; then
         slurmctld -i -f "$conf"
     fi
     pgrep -f "slurmd -f $conf" >/dev/null || slurmd -f "$conf"
     for _ in $(seq 1 60); do
+        # A node drained by an earlier configuration of this cluster comes back.
+        if sinfo -h -o %T 2>/dev/null | grep -qE '^(drained|draining|inval)'; then
+            scontrol update NodeName=localhost State=RESUME 2>/dev/null || true
+        fi
         if sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
             echo "export SLURM_CONF=$conf"
             exit 0

@@ -150,8 +150,8 @@ fn main() {
     latency.sort_by(f64::total_cmp);
     let pct = |p: f64| latency[((latency.len() as f64 * p) as usize).min(latency.len() - 1)];
     println!(
-        "{n} jobs held in Slurm; {} started and timed over {slots} slots: from the slot's step to \
-         Slurm running the job p50 {:.2} s, p99 {:.2} s, max {:.2} s (squeue read every 0.1 s); \
+        "{n} jobs held in Slurm; {} started and timed over {slots} slots: from the slot's beginning \
+         to Slurm running the job p50 {:.2} s, p99 {:.2} s, max {:.2} s (squeue read every 0.1 s); \
          {commands} Slurm commands over {slots} slots ({:.1} per slot); submitting took \
          {submitted} commands",
         latency.len(),

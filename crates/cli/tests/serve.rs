@@ -2030,3 +2030,65 @@ fn a_sites_budget_counts_everyones_running_work() {
     let (_, j) = http(a, "GET", "/v1/jobs/b0", Some(TOKEN), &[], "");
     assert_eq!(j["started_h"], 0.0, "{j}");
 }
+
+/// With `--slurm-gpus`, accelerators are GPUs: a job of 3 accelerators asks Slurm for 3 GPUs
+/// (GRES `gpu`, which scripts/slurm-dev.sh declares), and the executor reads its accelerators
+/// back from the GPUs Slurm gave it.
+#[test]
+fn accelerators_map_to_gpus_with_slurm_gpus() {
+    let Some(_) = slurm() else { return };
+    let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    let db = Db::fresh("sqlite", "slurm_gpus").unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/three-small-sites.toml"
+    );
+    let args = [
+        path,
+        "--executor",
+        "slurm",
+        "--speed",
+        "1800",
+        "--policy",
+        "asap",
+        "--slurm-gpus",
+    ];
+    let svc = launch(&db, &args);
+    let a = svc.addr;
+    let job = r#"{"id": "g0", "accelerators": 3, "runtime_h": 1, "allowed_sites": ["west"]}"#;
+    assert_eq!(http(a, "POST", "/v1/jobs", Some(TOKEN), &[], job).0, 201);
+    let t = Instant::now();
+    let mut seen_running = false;
+    loop {
+        let (_, e) = http(a, "GET", "/v1/executor", Some(TOKEN), &[], "");
+        if let Some(o) = e["jobs"].as_array().and_then(|j| j.first()).cloned() {
+            assert_eq!(o["accelerators"], 3, "{o}");
+            let out = Command::new("squeue").arg("--json").output().unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let sj = v["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| j["job_id"].to_string() == o["executor_id"].as_str().unwrap())
+                .cloned()
+                .unwrap();
+            // What it asked per node, and (running) what it was given.
+            assert!(
+                sj["tres_per_node"].as_str().unwrap().contains("gpu:3"),
+                "{sj}"
+            );
+            if sj["job_state"] == "RUNNING" {
+                let given = sj["gres_detail"].to_string();
+                assert!(given.contains("gpu:3"), "{sj}");
+            }
+            seen_running |= o["state"] == "RUNNING";
+            if o["state"] == "COMPLETED" {
+                assert_eq!(o["partition"], "west");
+                break;
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{e}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen_running, "never seen running");
+}

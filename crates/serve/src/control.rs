@@ -1021,11 +1021,14 @@ impl Loop {
                 accelerators: job.accelerators,
             });
         }
+        // Only where power (or inference) leaves less than the site's accelerators: where
+        // it does not, the partition's own size is the limit, and Slurm keeps it.
         let budgets = (0..self.sc.sites.len())
             .filter_map(|s| {
-                Some(SiteBudget {
+                let accelerators = self.engine.jobs_budget_accelerators(s)?;
+                (accelerators < self.sc.sites[s].accelerators.count).then(|| SiteBudget {
                     site: self.sc.sites[s].name.clone(),
-                    accelerators: self.engine.jobs_budget_accelerators(s)?,
+                    accelerators,
                 })
             })
             .collect();

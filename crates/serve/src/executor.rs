@@ -187,6 +187,9 @@ pub struct SlurmConfig {
     pub partitions: HashMap<String, String>,
     /// CPUs a job asks per accelerator (on a cluster without GPUs; default 1).
     pub cpus_per_accelerator: u32,
+    /// Accelerators are GPUs: each job asks `--gres=gpu:<accelerators>` (besides its CPUs),
+    /// and a job's accelerators are the GPUs Slurm gives it (`gres/gpu` in its TRES).
+    pub gpus: bool,
     /// Wall seconds a job runs per hour of its run time (`3600 / --speed`): the jobs are
     /// `sleep`s scaled to accelerated time.
     pub seconds_per_hour: f64,
@@ -354,6 +357,10 @@ impl Slurm {
                 .round()
                 .to_string(),
         ];
+        let mut args = args;
+        if self.cfg.gpus {
+            args.insert(0, format!("--gres=gpu:{}", j.accelerators));
+        }
         let out = self.run(counters, "sbatch", &args)?;
         let slurm_id = out.trim().split(';').next().unwrap_or("").to_string();
         if slurm_id.is_empty() {
@@ -517,8 +524,44 @@ impl Slurm {
         self.batch(counters, &["resume"], &resume)
     }
 
+    /// A job's accelerators as Slurm holds them: its GPUs (`gres/gpu=N` in the TRES it was
+    /// given, or asked for while pending) with `--slurm-gpus`, else its CPUs over the CPUs
+    /// per accelerator.
+    fn accelerators(&self, j: &serde_json::Value) -> u32 {
+        if self.cfg.gpus {
+            // Given (`gres_detail`: `gpu:3(IDX:3-5)` per node; `tres_alloc_str` where the
+            // cluster accounts GPUs), else asked for.
+            let given: u32 = j["gres_detail"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|d| d.as_str())
+                .map(|d| gpus_in_tres(&format!("gres:{}", d.split('(').next().unwrap_or(""))))
+                .sum();
+            let asked = [
+                "tres_alloc_str",
+                "tres_per_node",
+                "tres_per_job",
+                "tres_req_str",
+            ];
+            return if given > 0 {
+                given
+            } else {
+                asked
+                    .iter()
+                    .filter_map(|k| j[*k].as_str())
+                    .map(gpus_in_tres)
+                    .find(|&n| n > 0)
+                    .unwrap_or(0)
+            };
+        }
+        let cpus = j["cpus"].as_u64().unwrap_or(1) as u32;
+        cpus.div_ceil(self.cfg.cpus_per_accelerator.max(1))
+    }
+
     /// One `squeue --json`: this run's jobs, and the accelerators that everyone else's
-    /// running jobs hold per partition (their CPUs over the CPUs per accelerator).
+    /// running jobs hold per partition.
     fn queue(
         &self,
         counters: &mut ExecutorStatus,
@@ -527,7 +570,6 @@ impl Slurm {
         let v: serde_json::Value =
             serde_json::from_str(&out).map_err(|e| format!("squeue --json: {e}"))?;
         let prefix = format!("suandian:{}:", self.cfg.run_tag);
-        let per = self.cfg.cpus_per_accelerator.max(1);
         let mut ours = Vec::new();
         let mut others: HashMap<String, u32> = HashMap::new();
         for j in v["jobs"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
@@ -536,8 +578,7 @@ impl Slurm {
             let id = j["comment"].as_str().and_then(|c| c.strip_prefix(&prefix));
             let (Some(id), Some(executor_id)) = (id, j["job_id"].as_u64()) else {
                 if state == "RUNNING" {
-                    let cpus = j["cpus"].as_u64().unwrap_or(1) as u32;
-                    *others.entry(partition).or_default() += cpus.div_ceil(per);
+                    *others.entry(partition).or_default() += self.accelerators(j);
                 }
                 continue;
             };
@@ -547,7 +588,7 @@ impl Slurm {
                 state: state.to_string(),
                 site: self.site_of(&partition),
                 partition,
-                accelerators: (j["cpus"].as_u64().unwrap_or(1) as u32).div_ceil(per),
+                accelerators: self.accelerators(j),
                 held: j["state_reason"]
                     .as_str()
                     .is_some_and(|r| r.contains("Held")),
@@ -632,7 +673,6 @@ impl Executor for Slurm {
         let v: serde_json::Value =
             serde_json::from_str(&out).map_err(|e| format!("squeue --json: {e}"))?;
         let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
-        let per = self.cfg.cpus_per_accelerator.max(1);
         Ok(jobs
             .iter()
             .filter_map(|j| {
@@ -641,13 +681,12 @@ impl Executor for Slurm {
                     .strip_prefix(OFFER)?
                     .trim()
                     .to_string();
-                let cpus = j["cpus"].as_u64().unwrap_or(1) as u32;
                 // Minutes; Slurm's "infinite" is a large number or absent.
                 let limit = j["time_limit"].as_u64().filter(|&m| m > 0 && m < 1 << 31);
                 Some(Offered {
                     executor_id: j["job_id"].as_u64()?.to_string(),
                     params,
-                    accelerators: cpus.div_ceil(per).max(1),
+                    accelerators: self.accelerators(j).max(1),
                     time_limit_h: limit.map(|m| m as f64 * 60.0 / self.cfg.seconds_per_hour),
                 })
             })
@@ -656,6 +695,54 @@ impl Executor for Slurm {
 
     fn observe(&mut self, counters: &mut ExecutorStatus) -> Result<Vec<Observed>, String> {
         self.queue(counters).map(|q| q.0)
+    }
+}
+
+/// The GPUs in a Slurm TRES string, in the spellings Slurm uses: `gres/gpu=2` (what a job
+/// was given, `tres_alloc_str`), `gres:gpu:2` (what it asks per node, `tres_per_node`), typed
+/// (`gres/gpu:h100=2`, `gres:gpu:h100:2`); an untyped total wins over its typed parts.
+fn gpus_in_tres(tres: &str) -> u32 {
+    let (mut total, mut typed) = (None, 0u32);
+    for part in tres.split(',') {
+        let Some(rest) = part
+            .trim()
+            .strip_prefix("gres/")
+            .or_else(|| part.trim().strip_prefix("gres:"))
+        else {
+            continue;
+        };
+        let tokens: Vec<&str> = rest.split([':', '=']).collect();
+        if tokens.first() != Some(&"gpu") || tokens.len() < 2 {
+            continue;
+        }
+        let n = tokens[tokens.len() - 1].parse::<u32>().unwrap_or(0);
+        if tokens.len() == 2 {
+            total = Some(n);
+        } else {
+            typed += n;
+        }
+    }
+    total.unwrap_or(typed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gpus_in_tres;
+
+    #[test]
+    fn gpus_are_read_from_the_tres() {
+        assert_eq!(
+            gpus_in_tres("cpu=4,mem=1000M,node=1,billing=4,gres/gpu=2"),
+            2
+        );
+        assert_eq!(gpus_in_tres("cpu=8,gres/gpu=4,gres/gpu:h100=4"), 4);
+        assert_eq!(gpus_in_tres("cpu=8,gres/gpu:h100=3,gres/gpu:a100=1"), 4);
+        assert_eq!(gpus_in_tres("gres:gpu:3"), 3);
+        assert_eq!(gpus_in_tres("gres:gpu:h100:2"), 2);
+        assert_eq!(gpus_in_tres("gres/gpu:5"), 5);
+        assert_eq!(gpus_in_tres("gres:shard:4"), 0);
+        assert_eq!(gpus_in_tres("cpu=1,mem=100M,node=1"), 0);
+        assert_eq!(gpus_in_tres(""), 0);
     }
 }
 

@@ -235,6 +235,8 @@ pub enum ExecutorChoice {
     Slurm {
         partitions: std::collections::HashMap<String, String>,
         cpus_per_accelerator: u32,
+        /// Accelerators are GPUs (GRES `gpu`).
+        gpus: bool,
         /// Where the stand-in jobs keep their progress.
         checkpoint_dir: std::path::PathBuf,
     },
@@ -283,10 +285,12 @@ pub fn serve(
             ExecutorChoice::Slurm {
                 partitions,
                 cpus_per_accelerator,
+                gpus,
                 checkpoint_dir,
             } => Box::new(executor::Slurm::new(executor::SlurmConfig {
                 partitions,
                 cpus_per_accelerator,
+                gpus,
                 seconds_per_hour: 3600.0 / cfg.speed,
                 slot_s: sc.grid.slot_h() * 3600.0 / cfg.speed,
                 checkpoint_dir,

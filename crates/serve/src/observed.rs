@@ -218,7 +218,8 @@ mod tests {
     }
 
     /// Started at 100, suspended at 103, resumed at 110, moved (requeued) at 112, started
-    /// again elsewhere at 114, completed at 120: four readings in between each change.
+    /// again elsewhere at 114, completed at 120 (Slurm's whole seconds, each read as its
+    /// middle): readings in between the changes.
     #[test]
     fn readings_become_runs_on_slurms_own_instants() {
         let mut j = JobRuns::default();
@@ -240,21 +241,21 @@ mod tests {
         assert_eq!(
             runs,
             vec![
-                ("east", 100.0, Some(103.0)),
-                ("east", 110.0, Some(112.0)),
-                ("west", 114.0, Some(120.0)),
+                ("east", 100.5, Some(103.5)),
+                ("east", 110.5, Some(112.5)),
+                ("west", 114.5, Some(120.5)),
             ]
         );
-        assert_eq!(j.completed_unix_s, Some(120.0));
+        assert_eq!(j.completed_unix_s, Some(120.5));
         // A job seen only once it had completed.
         let mut k = JobRuns::default();
         assert!(k.update(&seen("COMPLETED", "middle", 200, 204, 0), 205.0));
-        assert_eq!(k.runs[0].to_unix_s, Some(204.0));
+        assert_eq!(k.runs[0].to_unix_s, Some(204.5));
         // Cancelled while it ran: the run ends, nothing completes.
         let mut c = JobRuns::default();
         c.update(&seen("RUNNING", "east", 300, never, 0), 301.0);
         c.update(&seen("CANCELLED", "east", 300, 305, 0), 306.0);
-        assert_eq!(c.runs[0].to_unix_s, Some(305.0));
+        assert_eq!(c.runs[0].to_unix_s, Some(305.5));
         assert_eq!(c.completed_unix_s, None);
     }
 

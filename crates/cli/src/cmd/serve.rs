@@ -59,9 +59,14 @@ pub(crate) struct ServeArgs {
     /// the partition named like the site).
     #[arg(long = "slurm-partition", value_name = "SITE=PARTITION")]
     pub(crate) slurm_partitions: Vec<String>,
-    /// With --executor slurm: CPUs a job asks per accelerator (a cluster without GPUs).
+    /// With --executor slurm: CPUs a job asks per accelerator.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub(crate) slurm_cpus_per_accelerator: u32,
+    /// With --executor slurm: accelerators are GPUs; each job also asks --gres=gpu:N, and a
+    /// job's accelerators (its own, and anyone else's in the power budget) are its GPUs.
+    /// Without it, accelerators are CPUs (a cluster without GPUs).
+    #[arg(long)]
+    pub(crate) slurm_gpus: bool,
     /// With --executor slurm: where the stand-in jobs keep their progress, so that a job
     /// moved to another partition resumes where it stopped (a directory every node can write).
     #[arg(long, value_name = "DIR")]
@@ -155,6 +160,7 @@ pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
             suandian_serve::ExecutorChoice::Slurm {
                 partitions,
                 cpus_per_accelerator: args.slurm_cpus_per_accelerator,
+                gpus: args.slurm_gpus,
                 checkpoint_dir: args
                     .slurm_checkpoint_dir
                     .clone()
