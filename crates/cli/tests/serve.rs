@@ -1972,7 +1972,7 @@ fn a_sites_budget_counts_everyones_running_work() {
         for j in v["jobs"].as_array().unwrap() {
             if j["job_state"] == "RUNNING" && j["partition"] == "east" {
                 cpus += j["cpus"].as_u64().unwrap() as u32;
-                foreign_running |= j["job_id"].to_string() == foreign;
+                foreign_running |= j["job_id"] == foreign.parse::<u64>().unwrap();
             }
         }
         (cpus, foreign_running)
@@ -2016,7 +2016,7 @@ fn a_sites_budget_counts_everyones_running_work() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|j| j["job_id"].to_string() == foreign)
+        .find(|j| j["job_id"] == foreign.parse::<u64>().unwrap())
         .cloned()
         .unwrap();
     assert_eq!(ours["partition"], "east");
@@ -2069,7 +2069,7 @@ fn accelerators_map_to_gpus_with_slurm_gpus() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|j| j["job_id"].to_string() == o["executor_id"].as_str().unwrap())
+                .find(|j| j["job_id"] == o["executor_id"].as_str().unwrap().parse::<u64>().unwrap())
                 .cloned()
                 .unwrap();
             // What it asked per node, and (running) what it was given.

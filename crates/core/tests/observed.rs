@@ -31,7 +31,6 @@ fn run_with<'a>(sc: &'a Scenario, policy: &mut dyn Policy) -> (Engine<'a>, Vec<S
     let input = SlotInput {
         jobs: sc.jobs.clone(),
         events: sc.demand_response.clone(),
-        ..SlotInput::default()
     };
     e.step(input, policy, &mut sink).unwrap();
     while e.slot() < sc.grid.slots {
