@@ -1666,19 +1666,20 @@ fn sbatch_jobs_with_the_marker_are_adopted() {
 }
 
 /// A demand-response cap on a real Slurm cluster, and the figures from what Slurm observed.
-/// scenarios/three-small-sites.toml at an hourly slot every 4 s; an import cap of 10 kW at
+/// scenarios/three-small-sites.toml at an hourly slot every 6 s; an import cap of 10 kW at
 /// `east` from 2 h to 7 h (its idle draw is 4.6 kW of IT at a PUE of 1.35, 6.2 kW, and each
 /// accelerator at full power adds 0.6 kW of IT: the cap leaves room for 4 accelerators) and 18
 /// jobs, a third of them allowed only at `east`. While the clock runs, every reading of the
-/// queue the executor takes inside a capped slot (from 2 s after it began: a job the plan ends
-/// as the slot begins may still be finishing, as Slurm starts a released job at its next
-/// scheduling pass, a second or so later) shows at most the accelerators the cap carries
-/// running in `east`'s partition. At the end (the slots after the last job stepped by
-/// hand), the model's figures are `simulate`'s for the same jobs and event, and the figures
-/// from Slurm's observed start, stop and end instants match them within the tolerances below
-/// (docs/slurm.md): the same jobs completed, the same deadlines missed (but for jobs the plan
-/// finishes within Slurm's one-second resolution of their deadline), the accelerator-hours run
-/// within 3 %, total cost and carbon within 1 %, and energy over the cap under 0.2 kWh.
+/// queue the executor takes in the second half of a capped slot shows at most the accelerators
+/// the cap carries running in `east`'s partition (in the first half a job the plan ended as the
+/// slot began may still be finishing: Slurm starts a released job at its next scheduling pass,
+/// a second or so later, and a loaded machine adds to it). At the end (the slots after the last
+/// job stepped by hand), the model's figures are `simulate`'s for the same jobs and event, and
+/// the figures from Slurm's observed start, stop and end instants match them within the
+/// tolerances below (docs/slurm.md): the same jobs completed, the same deadlines missed (but
+/// for jobs the plan finishes within Slurm's one-second resolution of their deadline), the
+/// accelerator-hours run within 3 %, total cost and carbon within 1 %, and energy over the cap
+/// under 0.2 kWh.
 #[test]
 fn the_cap_holds_on_slurm_and_the_observed_figures_match_simulate() {
     let Some(_) = slurm() else { return };
@@ -1693,11 +1694,11 @@ fn the_cap_holds_on_slurm_and_the_observed_figures_match_simulate() {
     for s in &mut loaded.scenario.sites {
         s.accelerators.min_power_level = 1.0;
     }
-    let speed = 900.0;
+    let speed = 600.0;
     let interval_s = 3600.0 / speed;
     let svc = launch(
         &db,
-        &[path, "--executor", "slurm", "--speed", "900", "--paused"],
+        &[path, "--executor", "slurm", "--speed", "600", "--paused"],
     );
     let a = svc.addr;
     let cap = suandian_core::model::DemandResponseEvent {
@@ -1780,7 +1781,7 @@ fn the_cap_holds_on_slurm_and_the_observed_figures_match_simulate() {
         if done >= 16 && all_done {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(150), "{st} {e}");
+        assert!(t0.elapsed() < Duration::from_secs(200), "{st} {e}");
         std::thread::sleep(Duration::from_millis(100));
     }
     // The cap, at every reading inside a capped slot.
@@ -1791,7 +1792,7 @@ fn the_cap_holds_on_slurm_and_the_observed_figures_match_simulate() {
             continue;
         }
         for &(at, running) in &readings {
-            if at >= b + 2.0 && at < b + interval_s {
+            if at >= b + interval_s / 2.0 && at < b + interval_s {
                 assert!(
                     running <= allowed_under_cap(t as usize),
                     "slot {t}: {running} accelerators running at east, {} {at} (began {b})",

@@ -447,7 +447,8 @@ impl Slurm {
         // The queue as the slot begins: what runs there now (anyone's) is what the budget
         // carries besides the starts; but a job the plan has finished that is in its last
         // moments (it started a moment after its slot began: Slurm starts a released job at its
-        // next scheduling pass) does not hold a start back: it ends within a second or two.
+        // next scheduling pass) does not hold a start back: the two overlap for that moment,
+        // where holding the start would cost it the slot.
         let (seen, mut load) = if budget.is_empty() {
             (seen, HashMap::new())
         } else {
@@ -455,10 +456,15 @@ impl Slurm {
             let now = unix_now();
             let mut load: HashMap<String, u32> = others;
             for o in &ours {
+                // Its end by its run time: within the first half of the slot, and not overdue
+                // by more than Slurm's second and a scheduling pass.
                 let finishing = o.state == "RUNNING"
                     && !want.iter().any(|w| w.id == o.id)
                     && self.runtime_s.get(&o.id).is_some_and(|r| {
-                        o.start_unix_s > 0 && o.start_unix_s as f64 + r + 1.0 <= now + FINISHING_S
+                        let end = o.start_unix_s as f64 + r;
+                        o.start_unix_s > 0
+                            && end <= now + self.cfg.slot_s / 2.0
+                            && end + 1.0 >= now - OVERDUE_S
                     });
                 if !finishing && (o.state == "RUNNING" || (o.state == "PENDING" && !o.held)) {
                     *load.entry(o.partition.clone()).or_default() += o.accelerators;
@@ -758,9 +764,9 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// How long a job the plan has finished may still run (from its own run time and Slurm's
-/// start) without holding back the starts of a slot: the start latency of Slurm's scheduler.
-const FINISHING_S: f64 = 2.0;
+/// How long past its run time (from Slurm's start) a job the plan has finished may still run
+/// and not hold back the starts of a slot: a job that runs longer than it said does.
+const OVERDUE_S: f64 = 2.0;
 
 /// How long one workload-manager command may take (Slurm's own message timeout is 10 s here):
 /// past it, it is killed and counted as a failure, and tried again with backoff.
