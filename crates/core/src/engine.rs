@@ -1226,14 +1226,25 @@ impl<'s> Engine<'s> {
                 cancelled_h: rt.cancelled_h,
             })
             .collect();
+        self.outcome_of(&self.acc, outcomes, policy)
+    }
+
+    /// The run's outcome from an accounting of its slots and its jobs' outcomes (the model's,
+    /// or the observed ones'), with the engine's counters.
+    fn outcome_of(
+        &self,
+        acc: &Accumulator,
+        outcomes: Vec<JobOutcome>,
+        policy: &dyn Policy,
+    ) -> RunOutcome {
         let c = self.counters;
         let work_total_acc_h = self
             .defs
             .iter()
             .map(|j| j.runtime_h * f64::from(j.accelerators))
             .sum();
-        let (metrics, per_site) = self.acc.finish(
-            sc,
+        let (metrics, per_site) = acc.finish(
+            &self.sc,
             &outcomes,
             work_total_acc_h,
             c.rejected,

@@ -1634,16 +1634,8 @@ impl Loop {
     /// at the current slot, committed like a cancellation through the API (so a restart replays
     /// it), and counted.
     fn reconcile_observed(&mut self) {
-        const ENDED: [&str; 6] = [
-            "CANCELLED",
-            "FAILED",
-            "TIMEOUT",
-            "NODE_FAIL",
-            "OUT_OF_MEMORY",
-            "BOOT_FAIL",
-        ];
         for o in self.executor.observed() {
-            if !ENDED.contains(&o.state.as_str()) {
+            if o.state == "COMPLETED" || !crate::observed::TERMINAL.contains(&o.state.as_str()) {
                 continue;
             }
             let Some(j) = self.engine.job_by_id(&o.id) else {

@@ -26,8 +26,8 @@ pub struct JobRuns {
     pub completed_unix_s: Option<f64>,
 }
 
-/// Slurm's states in which a job has ended for good.
-const TERMINAL: [&str; 8] = [
+/// Slurm's states in which a job has ended for good (all but `COMPLETED` without completing).
+pub const TERMINAL: [&str; 8] = [
     "COMPLETED",
     "CANCELLED",
     "FAILED",

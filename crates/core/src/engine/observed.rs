@@ -173,26 +173,6 @@ impl Engine<'_> {
                 }
             })
             .collect();
-        let c = self.counters;
-        let work_total_acc_h = self
-            .defs
-            .iter()
-            .map(|j| j.runtime_h * f64::from(j.accelerators))
-            .sum();
-        let (metrics, per_site) = acc.finish(
-            sc,
-            &outcomes,
-            work_total_acc_h,
-            c.rejected,
-            c.power_preemptions,
-            c.power_deferrals,
-        );
-        RunOutcome {
-            policy: policy.name(),
-            forecast: self.signals.label(),
-            metrics,
-            per_site,
-            jobs: outcomes,
-        }
+        self.outcome_of(&acc, outcomes, policy)
     }
 }
