@@ -222,8 +222,8 @@ fn coordinated_on_the_demo(extra: &[&str]) -> (f64, String) {
 
 #[test]
 fn planner_options_reach_the_planner() {
-    let (plain, notes) = coordinated_on_the_demo(&[]);
-    assert!(notes.contains("each from the last"), "{notes}");
+    let (plain, plain_notes) = coordinated_on_the_demo(&[]);
+    assert!(plain_notes.contains("each from the last"), "{plain_notes}");
     let (cold_share, notes) = coordinated_on_the_demo(&["--no-warm-start"]);
     assert!(notes.contains("(cold)"), "{notes}");
     assert!((cold_share - plain).abs() < 0.02, "{cold_share} vs {plain}");
@@ -233,6 +233,23 @@ fn planner_options_reach_the_planner() {
     let (floored, _) =
         coordinated_on_the_demo(&["--forecast", "perfect", "--min-green-share", "0.5"]);
     assert!(floored > perfect, "{floored} vs {perfect}");
+    // Re-planned every fourth slot: a quarter of the solves.
+    let solves = |notes: &str| -> usize {
+        let at = notes.find(" plans solved").expect("the solves note");
+        notes[..at]
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (_, every4) = coordinated_on_the_demo(&["--replan-every", "4"]);
+    let every1 = solves(&plain_notes);
+    assert_eq!(
+        solves(&every4),
+        every1.div_ceil(4),
+        "{every4} / {plain_notes}"
+    );
     let (primal, _) = coordinated_on_the_demo(&["--lp-solver", "primal"]);
     assert!((primal - plain).abs() < 0.05, "{primal} vs {plain}");
     for (flag, value, expected) in [
@@ -245,6 +262,11 @@ fn planner_options_reach_the_planner() {
             "--lp-solver",
             "simplex",
             "possible values: auto, dual, primal, ipm, pdlp",
+        ),
+        (
+            "--replan-every",
+            "0",
+            "--replan-every: found 0, expected at least 1 slot",
         ),
     ] {
         let out = suandian(&["simulate", "--builtin", "demo", flag, value]);

@@ -34,6 +34,10 @@ pub(crate) struct ServeArgs {
     /// The policy that steers the fleet.
     #[arg(short, long, default_value = "coordinated", value_name = "NAME")]
     pub(crate) policy: String,
+    /// How often `coordinated` re-plans, in slots (1: every slot; more: it follows the last
+    /// plan in between).
+    #[arg(long, default_value_t = 1, value_name = "SLOTS")]
+    pub(crate) replan_every: usize,
     /// Start with the clock stopped (POST /v1/clock {"running": true} starts it).
     #[arg(long)]
     pub(crate) paused: bool,
@@ -96,7 +100,15 @@ pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
         )
     })?;
     let read_token = std::env::var("SUANDIAN_READ_TOKEN").ok();
-    let options = suandian_planner::PlannerOptions::default();
+    if args.replan_every == 0 {
+        return Err(Failure::BadInput(
+            "--replan-every: found 0, expected at least 1 slot".into(),
+        ));
+    }
+    let options = suandian_planner::PlannerOptions {
+        replan_every: args.replan_every,
+        ..suandian_planner::PlannerOptions::default()
+    };
     let policy = suandian_planner::policies_for(
         std::slice::from_ref(&args.policy),
         &loaded.scenario,

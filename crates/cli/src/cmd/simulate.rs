@@ -96,6 +96,10 @@ pub(crate) struct SimulateArgs {
     /// (same plans up to ties, slower; for measuring).
     #[arg(long)]
     pub(crate) no_warm_start: bool,
+    /// How often `coordinated` re-plans, in slots (1: every slot; 4: every fourth, following
+    /// the last plan in between: fewer solves, and a plan that knows less of what came since).
+    #[arg(long, default_value_t = 1, value_name = "SLOTS")]
+    pub(crate) replan_every: usize,
     /// Let `coordinated` move started, migratable jobs to another site where its plan finds
     /// that the energy saved pays for moving their data (`transfer_cost_per_gb` x
     /// `checkpoint_gb`; docs/planner.md#migration).
@@ -204,11 +208,13 @@ fn policies(
         solver: args.lp_solver,
         warm_start: !args.no_warm_start,
         migrate: args.migrate,
+        replan_every: args.replan_every,
         ..PlannerOptions::default()
     };
     options.check().map_err(|(field, found, expected)| {
         let flag = match field {
             "min_green_share" => "--min-green-share",
+            "replan_every" => "--replan-every",
             other => other,
         };
         Failure::BadInput(format!("{flag}: found {found}, expected {expected}"))
