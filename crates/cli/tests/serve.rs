@@ -1256,10 +1256,7 @@ fn the_plan_runs_on_slurm() {
     let Some(_) = slurm() else { return };
     let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
     let db = Db::fresh("sqlite", "slurm").unwrap();
-    let scenario = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scenarios/three-small-sites.toml"
-    );
+    let scenario = THREE_SMALL_SITES;
     let args = [scenario, "--executor", "slurm", "--speed", "1800"];
     let mut paused = args.to_vec();
     paused.push("--paused");
@@ -1460,6 +1457,13 @@ fn the_plan_runs_on_slurm() {
     let _ = Command::new("scancel").arg(&foreign).status();
 }
 
+/// The scenario the Slurm tests run: three sites of 16 accelerators, the partitions of
+/// scripts/slurm-dev.sh's cluster.
+const THREE_SMALL_SITES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../scenarios/three-small-sites.toml"
+);
+
 /// The Slurm tests share one cluster, and one of them stops its controller: one at a time.
 static SLURM: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -1483,10 +1487,7 @@ fn the_service_rides_out_a_minute_without_slurmctld() {
     let Some(conf) = slurm() else { return };
     let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
     let db = Db::fresh("sqlite", "slurmctld_down").unwrap();
-    let scenario = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scenarios/three-small-sites.toml"
-    );
+    let scenario = THREE_SMALL_SITES;
     let svc = launch(&db, &[scenario, "--executor", "slurm", "--speed", "1800"]);
     let a = svc.addr;
     let stop = Command::new("scontrol")
@@ -1586,10 +1587,7 @@ fn sbatch_jobs_with_the_marker_are_adopted() {
     let Some(_) = slurm() else { return };
     let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
     let db = Db::fresh("sqlite", "adopt").unwrap();
-    let scenario = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scenarios/three-small-sites.toml"
-    );
+    let scenario = THREE_SMALL_SITES;
     let svc = launch(&db, &[scenario, "--executor", "slurm", "--speed", "1800"]);
     let a = svc.addr;
     let sbatch = |comment: Option<&str>| {
@@ -1687,10 +1685,7 @@ fn the_cap_holds_on_slurm_and_the_observed_figures_match_simulate() {
     let Some(_) = slurm() else { return };
     let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
     let db = Db::fresh("sqlite", "slurm_cap").unwrap();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scenarios/three-small-sites.toml"
-    );
+    let path = THREE_SMALL_SITES;
     let mut loaded = suandian_io::scenario::load(std::path::Path::new(path)).unwrap();
     // What the service does for Slurm, which does not cap power: every job at full power.
     for s in &mut loaded.scenario.sites {
@@ -1950,10 +1945,7 @@ fn a_sites_budget_counts_everyones_running_work() {
     let Some(_) = slurm() else { return };
     let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
     let db = Db::fresh("sqlite", "slurm_budget").unwrap();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scenarios/three-small-sites.toml"
-    );
+    let path = THREE_SMALL_SITES;
     let svc = launch(
         &db,
         &[
@@ -2062,10 +2054,7 @@ fn accelerators_map_to_gpus_with_slurm_gpus() {
     let Some(_) = slurm() else { return };
     let _one_at_a_time = SLURM.lock().unwrap_or_else(|e| e.into_inner());
     let db = Db::fresh("sqlite", "slurm_gpus").unwrap();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scenarios/three-small-sites.toml"
-    );
+    let path = THREE_SMALL_SITES;
     let args = [
         path,
         "--executor",

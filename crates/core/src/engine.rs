@@ -126,6 +126,21 @@ struct SiteRt {
     trailing_carbon: f64,
 }
 
+impl SiteRt {
+    /// A site's state as a run starts: its battery at its initial charge, nothing running.
+    fn at_start(site: &Site, record: bool) -> SiteRt {
+        SiteRt {
+            battery: site
+                .battery
+                .as_ref()
+                .map(BatteryState::initial)
+                .unwrap_or_default(),
+            record,
+            ..SiteRt::default()
+        }
+    }
+}
+
 /// A job running on a site over an interval (for Gantt charts and invariant checks).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Segment {
@@ -727,15 +742,7 @@ impl<'s> Engine<'s> {
         let sites = sc
             .sites
             .iter()
-            .map(|s| SiteRt {
-                battery: s
-                    .battery
-                    .as_ref()
-                    .map(BatteryState::initial)
-                    .unwrap_or_default(),
-                record: record_timeline,
-                ..SiteRt::default()
-            })
+            .map(|s| SiteRt::at_start(s, record_timeline))
             .collect();
         Engine {
             acc: Accumulator::new(&sc, record_timeline),

@@ -841,9 +841,12 @@ impl Loop {
             // A slot that is due is stepped before the next command: a steady stream of
             // requests never holds the clock back.
             if stepping && Instant::now() + lead >= next {
-                let began = unix_now()
-                    + next.saturating_duration_since(Instant::now()).as_secs_f64()
-                    - Instant::now().saturating_duration_since(next).as_secs_f64();
+                let now = Instant::now();
+                let began = if next >= now {
+                    unix_now() + (next - now).as_secs_f64()
+                } else {
+                    unix_now() - (now - next).as_secs_f64()
+                };
                 if let Err(e) = self.step(began) {
                     eprintln!("error: {e}");
                 }

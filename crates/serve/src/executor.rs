@@ -452,6 +452,8 @@ impl Slurm {
         let (seen, mut load) = if budget.is_empty() {
             (seen, HashMap::new())
         } else {
+            let wanted: std::collections::HashSet<&str> =
+                want.iter().map(|w| w.id.as_str()).collect();
             let (ours, others) = self.queue(counters)?;
             let now = unix_now();
             let mut load: HashMap<String, u32> = others;
@@ -459,7 +461,7 @@ impl Slurm {
                 // Its end by its run time: within the first half of the slot, and not overdue
                 // by more than Slurm's second and a scheduling pass.
                 let finishing = o.state == "RUNNING"
-                    && !want.iter().any(|w| w.id == o.id)
+                    && !wanted.contains(o.id.as_str())
                     && self.runtime_s.get(&o.id).is_some_and(|r| {
                         let end = o.start_unix_s as f64 + r;
                         o.start_unix_s > 0

@@ -80,14 +80,7 @@ impl Engine<'_> {
         let mut sites: Vec<SiteRt> = sc
             .sites
             .iter()
-            .map(|s| SiteRt {
-                battery: s
-                    .battery
-                    .as_ref()
-                    .map(BatteryState::initial)
-                    .unwrap_or_default(),
-                ..SiteRt::default()
-            })
+            .map(|s| SiteRt::at_start(s, false))
             .collect();
         let mut decisions = Vec::new();
         for t in 0..slots {
