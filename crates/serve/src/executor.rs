@@ -239,6 +239,8 @@ pub struct Slurm {
     ids: HashMap<String, String>,
     /// Job id → its run time in wall seconds, for the jobs admitted by this process.
     runtime_s: HashMap<String, f64>,
+    /// The stand-in job's script, once written.
+    stand_in: Option<String>,
 }
 
 impl Slurm {
@@ -248,6 +250,7 @@ impl Slurm {
             synced: false,
             ids: HashMap::new(),
             runtime_s: HashMap::new(),
+            stand_in: None,
         }
     }
 
@@ -264,19 +267,22 @@ impl Slurm {
         Ok(())
     }
 
-    /// The stand-in job's script, written once to the checkpoint directory (`sbatch` copies
-    /// it into each job).
-    fn stand_in(&self) -> Result<String, String> {
+    /// The stand-in job's script, written to the checkpoint directory once per process
+    /// (`sbatch` copies it into each job).
+    fn stand_in(&mut self) -> Result<String, String> {
+        if let Some(p) = &self.stand_in {
+            return Ok(p.clone());
+        }
         let path = self
             .cfg
             .checkpoint_dir
             .join(format!("suandian-{}-stand-in.sh", self.cfg.run_tag));
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(STAND_IN) {
-            std::fs::create_dir_all(&self.cfg.checkpoint_dir)
-                .and_then(|_| std::fs::write(&path, STAND_IN))
-                .map_err(|e| format!("writing the stand-in job {}: {e}", path.display()))?;
-        }
-        Ok(path.display().to_string())
+        std::fs::create_dir_all(&self.cfg.checkpoint_dir)
+            .and_then(|_| std::fs::write(&path, STAND_IN))
+            .map_err(|e| format!("writing the stand-in job {}: {e}", path.display()))?;
+        let p = path.display().to_string();
+        self.stand_in = Some(p.clone());
+        Ok(p)
     }
 
     fn marker(&self, id: &str) -> String {
