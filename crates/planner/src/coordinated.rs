@@ -37,6 +37,8 @@ pub struct Coordinated {
     /// Jobs already seen, and the accelerator-hours that arrived in each recent slot.
     seen: std::collections::HashSet<JobId>,
     arrivals: std::collections::VecDeque<f64>,
+    /// The demand-response events seen at the last plan (`events_fingerprint`).
+    events_seen: u64,
 }
 
 /// The plan in force: made at slot `at`, with its classes' jobs, eligible sites and homes.
@@ -71,6 +73,7 @@ impl Coordinated {
             blocking: dispatch::SiteBlocking::default(),
             seen: std::collections::HashSet::new(),
             arrivals: std::collections::VecDeque::new(),
+            events_seen: 0,
         }
     }
 
@@ -79,14 +82,20 @@ impl Coordinated {
         if self.planned_at == Some(slot) {
             return;
         }
+        // A demand-response event announced, changed or cancelled since the last plan makes
+        // one due at once, whatever the cadence.
+        let events = events_fingerprint(ctx);
         let due = match self.current {
-            Some(Current { at, .. }) => slot >= at + self.cfg.replan_every.max(1),
+            Some(Current { at, .. }) => {
+                slot >= at + self.cfg.replan_every.max(1) || events != self.events_seen
+            }
             None => true,
         };
         if !due {
             return;
         }
         self.planned_at = Some(slot);
+        self.events_seen = events;
         // Work that arrived since the last plan: the recent rate of new work.
         let mut new_work = 0.0;
         for &j in ctx.active_jobs() {
@@ -395,4 +404,25 @@ mod tests {
             .iter()
             .any(|n| n.contains("ran on the last good plan")));
     }
+}
+
+/// The demand-response events a policy sees now (id, window, cap), hashed (FNV-1a).
+fn events_fingerprint(ctx: &dyn FleetView) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for e in ctx.demand_response_announced() {
+        eat(e.id.as_bytes());
+        for x in [e.start_h, e.end_h, e.import_cap_kw] {
+            eat(&x.to_bits().to_le_bytes());
+        }
+        for s in &e.sites {
+            eat(&s.to_le_bytes());
+        }
+    }
+    h
 }

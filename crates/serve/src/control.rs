@@ -428,6 +428,33 @@ struct LastSlot {
     running: Vec<(usize, usize)>,
 }
 
+/// A slot's timeline rows, by site (what the reference's step is read for).
+#[derive(Default)]
+struct SiteRows(Vec<Option<TimelineRow>>);
+
+impl Sink for SiteRows {
+    fn timeline(&mut self, row: TimelineRow) {
+        if self.0.len() <= row.site {
+            self.0.resize(row.site + 1, None);
+        }
+        let site = row.site;
+        self.0[site] = Some(row);
+    }
+}
+
+/// One site's import and busy accelerators in each slot stepped, the policy's and the
+/// counterfactual's (the baseline an OpenADR report compares with).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SiteSeries {
+    pub site: String,
+    pub import_kw: Vec<f64>,
+    pub busy_accelerators: Vec<f64>,
+    /// The no-event baseline: the reference (asap) on the same jobs and signals, without the
+    /// demand-response events.
+    pub baseline_import_kw: Vec<f64>,
+    pub baseline_busy_accelerators: Vec<f64>,
+}
+
 impl Sink for LastSlot {
     fn segment(&mut self, segment: suandian_core::engine::Segment) {
         self.running.push((segment.job, segment.site));
@@ -551,6 +578,13 @@ pub enum Command {
     Metrics {
         reply: oneshot::Sender<MetricsView>,
     },
+    /// Each site's import and busy accelerators, the policy's and the reference's, for the
+    /// slots `from..to` stepped.
+    SiteSeries {
+        from: usize,
+        to: usize,
+        reply: oneshot::Sender<(usize, Vec<SiteSeries>)>,
+    },
     Run {
         /// Start (`true`) or stop the clock; `None`: as it is.
         running: Option<bool>,
@@ -616,6 +650,13 @@ struct Loop {
     runs: std::collections::BTreeMap<String, JobRuns>,
     /// When the executor's reading last folded into `runs` was taken.
     runs_read_at: f64,
+    /// The no-event baseline: the reference on the same jobs and signals, without the
+    /// demand-response events (what an event's delivered reduction is measured against).
+    baseline: Reference,
+    /// The baseline's rows of the last slot stepped.
+    baseline_rows: Vec<Option<TimelineRow>>,
+    /// Each site's series, slot by slot (rebuilt by the re-stepping after a restart).
+    series: Vec<SiteSeries>,
 }
 
 struct Reference {
@@ -695,6 +736,12 @@ impl Control {
                 // The timeline goes to the sink that keeps the last slot (GET /v1/sites).
                 let mut engine = Engine::new(sc, signals(), true);
                 engine.keep_history();
+                // The baseline a demand-response event is measured against: the reference on
+                // the same jobs and signals, without any event.
+                let baseline = Reference {
+                    engine: Engine::new(sc, signals(), true),
+                    policy: suandian_core::policy::by_name(REFERENCE).expect("the reference"),
+                };
                 let reference = (policy.name() != REFERENCE).then(|| Reference {
                     engine: Engine::new(sc, signals(), false),
                     policy: suandian_core::policy::by_name(REFERENCE).expect("the reference"),
@@ -716,6 +763,7 @@ impl Control {
                     dr: Vec::new(),
                     last: LastSlot::default(),
                     reference,
+                    baseline,
                     executor,
                     ended_on_executor: 0,
                     adopted: Default::default(),
@@ -723,6 +771,15 @@ impl Control {
                     clock,
                     runs,
                     runs_read_at: 0.0,
+                    baseline_rows: Vec::new(),
+                    series: sc
+                        .sites
+                        .iter()
+                        .map(|s| SiteSeries {
+                            site: s.name.clone(),
+                            ..SiteSeries::default()
+                        })
+                        .collect(),
                 };
                 match l.restore(&stored, &events, &posted, [&cancels, &job_cancels], done) {
                     Ok(()) => {
@@ -879,6 +936,12 @@ impl Loop {
 
     /// Give jobs and events to the engine and to the reference's.
     fn hand_over(&mut self, input: SlotInput) -> Result<(), EngineError> {
+        if !input.jobs.is_empty() {
+            self.baseline.engine.submit(SlotInput {
+                jobs: input.jobs.clone(),
+                events: Vec::new(),
+            })?;
+        }
         if let Some(r) = &mut self.reference {
             r.engine.submit(input.clone())?;
         }
@@ -891,10 +954,27 @@ impl Loop {
             r.engine
                 .step(SlotInput::default(), r.policy.as_mut(), &mut NoSink)?;
         }
+        let mut rows = SiteRows::default();
+        let b = &mut self.baseline;
+        b.engine
+            .step(SlotInput::default(), b.policy.as_mut(), &mut rows)?;
+        self.baseline_rows = rows.0;
         let decisions = self
             .engine
             .step(SlotInput::default(), self.policy.as_mut(), &mut self.last)?
             .to_vec();
+        let read = |r: Option<&Option<TimelineRow>>| {
+            r.and_then(Option::as_ref)
+                .map_or((0.0, 0.0), |r| (r.flows.import_kw, r.busy_accelerators))
+        };
+        for (k, s) in self.series.iter_mut().enumerate() {
+            let (import_kw, busy) = read(self.last.rows.get(k));
+            let (base_kw, base_busy) = read(self.baseline_rows.get(k));
+            s.import_kw.push(import_kw);
+            s.busy_accelerators.push(busy);
+            s.baseline_import_kw.push(base_kw);
+            s.baseline_busy_accelerators.push(base_busy);
+        }
         for d in &decisions {
             let r = self.engine.describe(d);
             if let Some(job) = r.job {
@@ -1213,6 +1293,23 @@ impl Loop {
             Command::Signals { signals, reply } => {
                 let _ = reply.send(self.signals(signals));
             }
+            Command::SiteSeries { from, to, reply } => {
+                let done = self.engine.slot();
+                let (from, to) = (from.min(done), to.min(done));
+                let cut = |v: &Vec<f64>| v[from.min(to)..to].to_vec();
+                let out = self
+                    .series
+                    .iter()
+                    .map(|s| SiteSeries {
+                        site: s.site.clone(),
+                        import_kw: cut(&s.import_kw),
+                        busy_accelerators: cut(&s.busy_accelerators),
+                        baseline_import_kw: cut(&s.baseline_import_kw),
+                        baseline_busy_accelerators: cut(&s.baseline_busy_accelerators),
+                    })
+                    .collect();
+                let _ = reply.send((done, out));
+            }
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
             }
@@ -1509,7 +1606,7 @@ impl Loop {
     /// Withdraw a job from the engine and from the counterfactual's (where it may be done
     /// already: then there is nothing to withdraw there).
     fn withdraw(&mut self, id: &str) -> Result<(), EngineError> {
-        if let Some(r) = &mut self.reference {
+        for r in self.reference.iter_mut().chain([&mut self.baseline]) {
             match r.engine.cancel_job(id) {
                 Ok(_) | Err(EngineError::JobOver { .. }) => {}
                 Err(e) => return Err(e),

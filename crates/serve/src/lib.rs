@@ -6,6 +6,7 @@
 pub mod control;
 pub mod executor;
 pub mod observed;
+pub mod openadr;
 pub mod store;
 
 use axum::body::Bytes;
@@ -66,6 +67,16 @@ impl ApiError {
             ..Self::invalid("", what, "a moment later")
         }
     }
+    /// In words, for a log line: the status, the field, what was found and what was expected.
+    pub fn describe(&self) -> String {
+        format!(
+            "HTTP {}: `{}`: found {}, expected {}",
+            self.status.as_u16(),
+            self.field,
+            self.found,
+            self.expected
+        )
+    }
     fn unauthorized(found: &str) -> Self {
         ApiError {
             status: StatusCode::UNAUTHORIZED,
@@ -122,7 +133,7 @@ runs with --open-reads. Refusals are JSON naming the field (docs/serve.md)."
     ),
     paths(
         healthz, readyz, submit, list, job, cancel_job, event, events, cancel_event, signals, sites, plan, executor_view, decisions, status,
-        metrics, clock, prometheus, openapi
+        metrics, clock, prometheus, openapi, openadr_view, openadr_notify_get, openadr_notify_post
     ),
     modifiers(&BearerAuth)
 )]
@@ -199,6 +210,8 @@ struct App {
     control: Control,
     auth: Arc<Auth>,
     executor: executor::ExecutorHandle,
+    /// The OpenADR VEN, where one is configured.
+    ven: Option<Arc<openadr::Ven>>,
 }
 
 /// How the service runs.
@@ -223,6 +236,8 @@ pub struct Config {
     pub signals: SignalsMode,
     /// Where the decisions go.
     pub executor: ExecutorChoice,
+    /// The OpenADR 3.1 VTN to answer, if any (docs/openadr.md).
+    pub openadr: Option<openadr::VenConfig>,
 }
 
 /// Where the decisions go.
@@ -266,6 +281,10 @@ pub fn serve(
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     // One scenario for the life of the process: the engine borrows it.
     let sc: &'static Scenario = Box::leak(Box::new(sc));
+    let ven = match cfg.openadr.clone() {
+        Some(c) => Some(openadr::Ven::new(c)?),
+        None => None,
+    };
     rt.block_on(async move {
         let store = store::open(&cfg.database).await?;
         let (fingerprint, described) =
@@ -304,7 +323,7 @@ pub fn serve(
         let control = Control::start(
             sc,
             cfg.policy,
-            store,
+            store.clone(),
             control::LoopConfig {
                 speed: cfg.speed,
                 running: !cfg.paused,
@@ -314,7 +333,11 @@ pub fn serve(
             },
         )
         .await?;
+        if let Some(v) = &ven {
+            tokio::spawn(v.clone().run(sc, control.clone(), store.clone()));
+        }
         let app = App {
+            ven,
             executor,
             control,
             auth: Arc::new(Auth {
@@ -340,6 +363,11 @@ pub fn serve(
             .route("/v1/status", get(status))
             .route("/v1/metrics", get(metrics))
             .route("/v1/clock", post(clock))
+            .route("/v1/openadr", get(openadr_view))
+            .route(
+                "/v1/openadr/notify",
+                get(openadr_notify_get).post(openadr_notify_post),
+            )
             .route("/metrics", get(prometheus))
             .fallback(|| async {
                 ApiError {
@@ -847,11 +875,130 @@ async fn prometheus(State(app): State<App>, headers: HeaderMap) -> Result<Respon
     let m = app.control.ask(|reply| Command::Metrics { reply }).await?;
     let mut text = prometheus_text(&serde_json::to_value(m).expect("metrics serialise"));
     executor_text(&mut text, &app.executor.status());
+    if let Some(v) = &app.ven {
+        openadr_text(&mut text, &v.view());
+    }
     Ok((
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
         text,
     )
         .into_response())
+}
+
+/// The OpenADR VEN: the VTN, the connection, its counters, and each event with the reduction
+/// asked and delivered per interval (404 where no VTN is configured).
+#[utoipa::path(get, path = "/v1/openadr", tag = "openadr", security(("bearer" = [])),
+    responses((status = 200, description = "The VEN", body = openadr::OpenadrView),
+        (status = 401, description = "No token", body = ErrorBody),
+        (status = 404, description = "No VTN configured", body = ErrorBody)))]
+async fn openadr_view(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.auth.read(&headers)?;
+    let ven = app.ven.as_ref().ok_or_else(no_vtn)?;
+    Ok(Json(ven.view()).into_response())
+}
+
+fn no_vtn() -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        ..ApiError::invalid(
+            "path",
+            "a service without a VTN",
+            "a service started with --openadr-vtn",
+        )
+    }
+}
+
+/// The VTN's webhook: the echo challenge (`GET ?echo=VALUE`, answered with VALUE) and
+/// notifications (`POST`, with the subscription's bearer token, and the VTN's HMAC signature
+/// where `--openadr-webhook-key` is set). Not the admin token: the VTN's own.
+#[utoipa::path(get, path = "/v1/openadr/notify", tag = "openadr",
+    params(("echo" = String, Query, description = "The VTN's challenge")),
+    responses((status = 200, description = "The challenge's value", body = String),
+        (status = 404, description = "No VTN configured", body = ErrorBody),
+        (status = 422, description = "No challenge", body = ErrorBody)))]
+async fn openadr_notify_get(
+    State(app): State<App>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Response, ApiError> {
+    let ven = app.ven.as_ref().ok_or_else(no_vtn)?;
+    Ok(notify_answer(ven.on_notify(
+        "GET",
+        query.as_deref(),
+        &headers,
+        b"",
+    )))
+}
+
+/// A notification from the VTN (see the GET).
+#[utoipa::path(post, path = "/v1/openadr/notify", tag = "openadr",
+    request_body(content = String, description = "An OpenADR 3.1 notification", content_type = "application/json"),
+    responses((status = 200, description = "Taken"),
+        (status = 401, description = "Not the subscription's token or signature", body = ErrorBody),
+        (status = 404, description = "No VTN configured", body = ErrorBody),
+        (status = 422, description = "Not a notification", body = ErrorBody)))]
+async fn openadr_notify_post(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let ven = app.ven.as_ref().ok_or_else(no_vtn)?;
+    Ok(notify_answer(ven.on_notify("POST", None, &headers, &body)))
+}
+
+fn notify_answer((status, body): (u16, String)) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let ct = if status == StatusCode::OK && !body.starts_with('{') {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    (status, [("content-type", ct)], body).into_response()
+}
+
+/// The VEN's counters as Prometheus text.
+fn openadr_text(out: &mut String, v: &openadr::OpenadrView) {
+    use std::fmt::Write as _;
+    let c = serde_json::to_value(&v.counters).expect("counters serialise");
+    if let Some(o) = c.as_object() {
+        for (k, x) in o {
+            let _ = writeln!(
+                out,
+                "# TYPE suandian_openadr_{k}_total counter\nsuandian_openadr_{k}_total {}",
+                x.as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP suandian_openadr_connected Whether the last request to the VTN succeeded.\n# TYPE suandian_openadr_connected gauge\nsuandian_openadr_connected {}",
+        u8::from(v.connected)
+    );
+    let mut by_state: std::collections::BTreeMap<&str, usize> =
+        ["upcoming", "active", "completed", "deleted", "ignored"]
+            .into_iter()
+            .map(|s| (s, 0))
+            .collect();
+    for e in &v.events {
+        *by_state.entry(e.state.as_str()).or_default() += 1;
+    }
+    let _ = writeln!(out, "# HELP suandian_openadr_events OpenADR events by state.\n# TYPE suandian_openadr_events gauge");
+    for (s, n) in by_state {
+        let _ = writeln!(out, "suandian_openadr_events{{state=\"{s}\"}} {n}");
+    }
+    let _ = writeln!(out, "# HELP suandian_openadr_reduction_delivered_kw Each reported interval's import below the baseline, summed over the targeted sites.\n# TYPE suandian_openadr_reduction_delivered_kw gauge");
+    for e in &v.events {
+        for i in &e.intervals {
+            if let Some(r) = i.reduction_delivered_kw {
+                let id = e.id.replace(['\\', '"', '\n'], "");
+                let _ = writeln!(
+                    out,
+                    "suandian_openadr_reduction_delivered_kw{{event=\"{id}\",interval=\"{}\"}} {r}",
+                    i.id
+                );
+            }
+        }
+    }
 }
 
 /// The executor's counters as Prometheus text.

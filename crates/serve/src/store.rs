@@ -75,6 +75,14 @@ const MIGRATIONS: &[&str] = &[
         id TEXT PRIMARY KEY,
         runs TEXT NOT NULL
     );",
+    // What the OpenADR VEN keeps (JSON by kind and id): each event as the VTN last sent it
+    // (`event`), and each report it delivered (`report`).
+    "CREATE TABLE openadr (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    );",
 ];
 
 /// What a cancellation withdraws.
@@ -145,6 +153,9 @@ pub trait Storage: Send + Sync {
     /// Each job's observed runs (id, JSON).
     fn observed_runs(&self) -> Answer<'_, Vec<(String, String)>>;
     fn put_observed_runs<'a>(&'a self, id: &'a str, runs: &'a str) -> Answer<'a, ()>;
+    /// The OpenADR VEN's records (kind, id, JSON), by kind and id.
+    fn openadr(&self) -> Answer<'_, Vec<(String, String, String)>>;
+    fn put_openadr<'a>(&'a self, kind: &'a str, id: &'a str, body: &'a str) -> Answer<'a, ()>;
     /// Bind the database to a run (scenario, policy, forecasts: `fingerprint`, with
     /// `described` for the message), or check that it is bound to this one. Returns the run's
     /// id: `fresh_id` the first time, the stored one after.
@@ -463,6 +474,40 @@ macro_rules! backend {
                     )
                     .bind(id)
                     .bind(runs)
+                    .execute(&self.0)
+                    .await
+                    .map_err(db_err)?;
+                    Ok(())
+                })
+            }
+
+            fn openadr(&self) -> Answer<'_, Vec<(String, String, String)>> {
+                Box::pin(async move {
+                    let rows = sqlx::query("SELECT kind, id, body FROM openadr ORDER BY kind, id")
+                        .fetch_all(&self.0)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(rows
+                        .iter()
+                        .map(|r| (r.get(0), r.get(1), r.get(2)))
+                        .collect())
+                })
+            }
+
+            fn put_openadr<'a>(
+                &'a self,
+                kind: &'a str,
+                id: &'a str,
+                body: &'a str,
+            ) -> Answer<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO openadr (kind, id, body) VALUES ($1, $2, $3)
+                         ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+                    )
+                    .bind(kind)
+                    .bind(id)
+                    .bind(body)
                     .execute(&self.0)
                     .await
                     .map_err(db_err)?;

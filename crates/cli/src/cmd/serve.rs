@@ -7,7 +7,9 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     after_help = "The admin token (writes and reads) comes from SUANDIAN_ADMIN_TOKEN, an
-optional read-only token from SUANDIAN_READ_TOKEN; neither is ever printed.
+optional read-only token from SUANDIAN_READ_TOKEN; neither is ever printed. With --openadr-vtn,
+the VEN's client secret comes from SUANDIAN_OPENADR_CLIENT_SECRET and the key of the VTN's
+webhook signatures (if it signs them) from SUANDIAN_OPENADR_WEBHOOK_KEY.
 
 Example (an hourly slot a second, on the built-in demo):
   SUANDIAN_ADMIN_TOKEN=$(openssl rand -hex 16) suandian serve --builtin demo --speed 3600"
@@ -75,6 +77,31 @@ pub(crate) struct ServeArgs {
     /// moved to another partition resumes where it stopped (a directory every node can write).
     #[arg(long, value_name = "DIR")]
     pub(crate) slurm_checkpoint_dir: Option<std::path::PathBuf>,
+    /// Answer an OpenADR 3.1 VTN as its VEN (docs/openadr.md): its base URL, up to the version
+    /// (http://127.0.0.1:3900/openadr3/3.1.0). The client secret comes from
+    /// SUANDIAN_OPENADR_CLIENT_SECRET, never a flag.
+    #[arg(long, value_name = "URL")]
+    pub(crate) openadr_vtn: Option<String>,
+    /// The VEN's OAuth2 client id at the VTN.
+    #[arg(long, value_name = "ID", requires = "openadr_vtn")]
+    pub(crate) openadr_client_id: Option<String>,
+    /// The VTN's token endpoint (default: the base URL's /auth/token).
+    #[arg(long, value_name = "URL", requires = "openadr_vtn")]
+    pub(crate) openadr_token_url: Option<String>,
+    /// The VEN's name at the VTN (its clientName; a target naming it targets every site).
+    #[arg(long, default_value = "suandian", value_name = "NAME")]
+    pub(crate) openadr_ven_name: String,
+    /// Seconds between polls of the VTN's events.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub(crate) openadr_poll_s: f64,
+    /// Targets to ask the VTN's events for (repeat it; default: the site names and the VEN's
+    /// name).
+    #[arg(long = "openadr-target", value_name = "TARGET")]
+    pub(crate) openadr_targets: Vec<String>,
+    /// Where the VTN can reach this service's /v1/openadr/notify: with it, the VEN subscribes
+    /// to events by webhook (and still polls).
+    #[arg(long, value_name = "URL", requires = "openadr_vtn")]
+    pub(crate) openadr_callback_url: Option<String>,
 }
 
 pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
@@ -185,7 +212,44 @@ pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
             )))
         }
     };
+    let openadr = match &args.openadr_vtn {
+        None => None,
+        Some(vtn) => {
+            let client_id = args.openadr_client_id.clone().ok_or_else(|| {
+                Failure::BadInput(
+                    "--openadr-client-id: found nothing, expected the VEN's client id at the VTN"
+                        .into(),
+                )
+            })?;
+            let client_secret = std::env::var("SUANDIAN_OPENADR_CLIENT_SECRET").map_err(|_| {
+                Failure::BadInput(
+                    "SUANDIAN_OPENADR_CLIENT_SECRET: found nothing, expected the VEN's client secret in the environment"
+                        .into(),
+                )
+            })?;
+            if !(args.openadr_poll_s.is_finite()
+                && (0.05..=86_400.0).contains(&args.openadr_poll_s))
+            {
+                return Err(Failure::BadInput(format!(
+                    "--openadr-poll-s: found {}, expected seconds from 0.05 to 86400",
+                    args.openadr_poll_s
+                )));
+            }
+            Some(suandian_serve::openadr::VenConfig {
+                vtn_url: vtn.clone(),
+                token_url: args.openadr_token_url.clone(),
+                client_id,
+                client_secret,
+                ven_name: args.openadr_ven_name.clone(),
+                poll: std::time::Duration::from_secs_f64(args.openadr_poll_s),
+                targets: args.openadr_targets.clone(),
+                callback_url: args.openadr_callback_url.clone(),
+                webhook_key: std::env::var("SUANDIAN_OPENADR_WEBHOOK_KEY").ok(),
+            })
+        }
+    };
     let config = suandian_serve::Config {
+        openadr,
         executor,
         signals,
         listen: args.listen,
