@@ -123,23 +123,24 @@ fn start_service(
     extra: &[&str],
 ) -> (Proc, SocketAddr) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_suandian"));
-    cmd.args([
-        "serve",
-        SCENARIO,
-        "--paused",
-        "--speed",
-        "3600",
-        "--database",
-    ])
-    .arg(db)
-    .args(["--openadr-vtn", &format!("http://{vtn}{BASE}")])
-    .args(["--openadr-client-id", client.0, "--openadr-ven-name", name])
-    .args(extra)
-    .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
-    .env("SUANDIAN_OPENADR_CLIENT_SECRET", client.1)
-    .env("SUANDIAN_OPENADR_WEBHOOK_KEY", WEBHOOK_KEY)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
+    // Paused at an hourly slot a second, unless the test says otherwise.
+    let timing: &[&str] = if extra.contains(&"--speed") {
+        &[]
+    } else {
+        &["--paused", "--speed", "3600"]
+    };
+    cmd.args(["serve", SCENARIO])
+        .args(timing)
+        .arg("--database")
+        .arg(db)
+        .args(["--openadr-vtn", &format!("http://{vtn}{BASE}")])
+        .args(["--openadr-client-id", client.0, "--openadr-ven-name", name])
+        .args(extra)
+        .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
+        .env("SUANDIAN_OPENADR_CLIENT_SECRET", client.1)
+        .env("SUANDIAN_OPENADR_WEBHOOK_KEY", WEBHOOK_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     if !extra.contains(&"--listen") {
         cmd.args(["--listen", "127.0.0.1:0"]);
     }
@@ -628,4 +629,177 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
         server.join().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Where `SLURM_CONF` points (`scripts/slurm-dev.sh start`), or `None` with the reason printed;
+/// `.ci/run` starts a cluster and sets `SUANDIAN_REQUIRE_SLURM=1`.
+fn slurm() -> Option<String> {
+    let c = std::env::var("SLURM_CONF").ok();
+    if c.is_none() {
+        assert!(
+            std::env::var_os("SUANDIAN_REQUIRE_SLURM").is_none(),
+            "SUANDIAN_REQUIRE_SLURM is set but SLURM_CONF is not"
+        );
+        eprintln!("skipped: SLURM_CONF not set (eval \"$(scripts/slurm-dev.sh start)\")");
+    }
+    c
+}
+
+/// On the real Slurm cluster: east's partition full of work, a cap event created at the VTN
+/// for east from the next slot that its orders can reach; from the middle of that slot on,
+/// Slurm runs no more accelerators at east than the cap carries (10 kW: four), where it ran
+/// eight or more the slot before.
+#[test]
+fn a_cap_event_reduces_the_running_work_on_slurm_within_one_slot() {
+    let Some(bin) = vtn_binary() else { return };
+    let Some(_) = slurm() else { return };
+    let (_vtn, vtn) = start_vtn(&bin);
+    let bl = token(vtn, "bl-1", "bl-secret-0123");
+    let (code, prog) = http(
+        vtn,
+        "POST",
+        &format!("{BASE}/programs"),
+        Some(&bl),
+        &[],
+        &json!({"programName": "slurm-capacity"}).to_string(),
+    );
+    assert_eq!(code, 201, "{prog}");
+    let dir = std::env::temp_dir().join(format!("suandian_openadr_slurm_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let callback = format!("http://127.0.0.1:{port}/v1/openadr/notify");
+    let listen = format!("127.0.0.1:{port}");
+    let ckpt = dir.join("ckpt");
+    let (_s, s) = start_service(
+        vtn,
+        &dir.join("s.db"),
+        ("ven-1", "ven-secret-0123"),
+        "ven-slurm",
+        &[
+            "--listen",
+            &listen,
+            "--openadr-callback-url",
+            &callback,
+            "--openadr-poll-s",
+            "5",
+            "--executor",
+            "slurm",
+            "--speed",
+            "600",
+            "--paused",
+            "--slurm-checkpoint-dir",
+            ckpt.to_str().unwrap(),
+        ],
+    );
+    wait_for("the webhook subscription", Duration::from_secs(20), || {
+        openadr(s)["subscription"].is_string()
+    });
+    // Eight east-only jobs of two accelerators that must run now: east's sixteen, full.
+    for k in 0..8 {
+        let body = json!({
+            "id": format!("s{k}"), "accelerators": 2, "runtime_h": 8.0, "arrival_h": 0.0,
+            "deadline_h": 9.0, "allowed_sites": ["east"], "home_site": "east",
+            "interruptible": true, "migratable": false, "checkpoint_gb": 10.0,
+        });
+        let (code, v) = http(s, "POST", "/v1/jobs", Some(TOKEN), &[], &body.to_string());
+        assert_eq!(code, 201, "{v}");
+    }
+    let (code, v) = http(
+        s,
+        "POST",
+        "/v1/clock",
+        Some(TOKEN),
+        &[],
+        r#"{"running": true}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    let interval_s = 6.0;
+    let east_running = || -> (f64, u64) {
+        let e = get(s, "/v1/executor");
+        let n = e["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["state"] == "RUNNING" && o["partition"] == "east")
+            .map(|o| o["accelerators"].as_u64().unwrap())
+            .sum();
+        (e["read_at_unix_s"].as_f64().unwrap(), n)
+    };
+    wait_for("east full on Slurm", Duration::from_secs(60), || {
+        east_running().1 >= 12
+    });
+    // The next slot whose orders the event can still reach (they go out a fifth of a slot
+    // ahead of it).
+    let st = get(s, "/v1/status");
+    let done = st["slots_done"].as_u64().unwrap();
+    let began = st["slot_began_unix_s"].as_f64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let first = if now - began < 0.5 * interval_s {
+        done
+    } else {
+        done + 1
+    };
+    let event = json!({
+        "programID": prog["id"], "eventName": "slurm-cap", "priority": 0,
+        "payloadDescriptors": [{"objectType": "EVENT_PAYLOAD_DESCRIPTOR",
+            "payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"}],
+        "intervalPeriod": {"start": format!("2022-06-01T{first:02}:00:00Z"), "duration": "PT2H"},
+        "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [10.0]}]}],
+    });
+    let (code, v) = http(
+        vtn,
+        "POST",
+        &format!("{BASE}/events"),
+        Some(&bl),
+        &[],
+        &event.to_string(),
+    );
+    assert_eq!(code, 201, "{v}");
+    // Watch the queue as the event's first slot passes.
+    let mut slot_began: std::collections::BTreeMap<u64, f64> = Default::default();
+    let mut readings: Vec<(f64, u64)> = Vec::new();
+    let t0 = Instant::now();
+    loop {
+        let st = get(s, "/v1/status");
+        let d = st["slots_done"].as_u64().unwrap();
+        slot_began.insert(d - 1, st["slot_began_unix_s"].as_f64().unwrap());
+        let r = east_running();
+        if readings.last().is_none_or(|x| x.0 != r.0) {
+            readings.push(r);
+        }
+        if d > first + 1 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "{st}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let b = slot_began[&first];
+    let before: Vec<u64> = readings
+        .iter()
+        .filter(|r| r.0 < b - 1.5)
+        .map(|r| r.1)
+        .collect();
+    let after: Vec<u64> = readings
+        .iter()
+        .filter(|r| r.0 >= b + interval_s / 2.0 && r.0 < b + interval_s)
+        .map(|r| r.1)
+        .collect();
+    eprintln!("east running before {before:?}, in the event's first slot (second half) {after:?}");
+    assert!(
+        before.iter().any(|&n| n >= 8),
+        "east was not busy before the event: {before:?}"
+    );
+    assert!(
+        !after.is_empty(),
+        "no reading of the queue in the event's first slot"
+    );
+    assert!(
+        after.iter().all(|&n| n <= 4),
+        "east runs {after:?} accelerators under a 10 kW cap (4)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
