@@ -90,7 +90,7 @@ fn start_vtn(bin: &str) -> (Proc, SocketAddr) {
             "--webhook-key",
             WEBHOOK_KEY,
         ])
-        .args(["--token-ttl", "6"])
+        .args(["--token-ttl", "2"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -250,6 +250,7 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
         "ven-poll",
         &["--openadr-poll-s", "0.3"],
     );
+    let started = Instant::now();
     // Both register and the webhook one subscribes (the VTN's echo challenge answered).
     wait_for("the webhook subscription", Duration::from_secs(20), || {
         openadr(w)["subscription"].is_string()
@@ -518,8 +519,61 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
             );
         }
     }
-    // Tokens (6 s here) were refreshed before they expired.
-    assert!(openadr(p)["counters"]["tokens_fetched"].as_u64().unwrap() >= 1);
+    // Tokens (2 s here) were refreshed before they expired: never a request refused.
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(started.elapsed()));
+    let c = &openadr(p)["counters"];
+    assert!(c["tokens_fetched"].as_u64().unwrap() >= 2, "{c}");
+    assert_eq!(c["vtn_errors"], 0, "{c}");
+
+    // SIGKILL and a restart of the polling service on its database: it finds what it took and
+    // reported, and takes or reports nothing twice.
+    let caps_before = oadr_caps(p);
+    drop(_p);
+    let (_p, p) = start_service(
+        vtn,
+        &dir.join("p.db"),
+        ("ven-2", "ven-secret-4567"),
+        "ven-poll",
+        &["--openadr-poll-s", "0.3"],
+    );
+    wait_for("polls after the restart", Duration::from_secs(5), || {
+        openadr(p)["counters"]["polls"].as_u64() >= Some(2)
+    });
+    step(p, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(oadr_caps(p), caps_before);
+    let v = openadr(p);
+    assert_eq!(v["counters"]["caps_taken"], 0, "{v}");
+    assert_eq!(v["counters"]["reports_sent"], 0, "{v}");
+    let e = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == json!(event_id))
+        .unwrap();
+    assert!(
+        e["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["report_id"].is_string()),
+        "{e}"
+    );
+    let (_, reports) = http(
+        vtn,
+        "GET",
+        &format!("{BASE}/reports?eventID={event_id}"),
+        Some(&bl),
+        &[],
+        "",
+    );
+    let mine = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["clientName"] == "ven-poll")
+        .count();
+    assert_eq!(mine, 3, "{reports}");
 
     // Notifications that are not the VTN's: refused, counted, nothing changed.
     let before = oadr_caps(w).len();
@@ -571,7 +625,7 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
 /// counts and steps on; nothing panics.
 #[test]
 fn a_vtn_that_fails_or_hangs_is_ridden_out() {
-    for mode in ["500", "hang"] {
+    for mode in ["500", "hang", "malformed"] {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let vtn = listener.local_addr().unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -585,8 +639,41 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
                     Ok((mut s, _)) => {
                         let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
                         let mut buf = [0u8; 4096];
-                        let _ = s.read(&mut buf);
-                        if mode == "500" {
+                        let n = s.read(&mut buf).unwrap_or(0);
+                        let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                        let path = head
+                            .split(' ')
+                            .nth(1)
+                            .unwrap_or("")
+                            .trim_start_matches(BASE)
+                            .to_string();
+                        let answer = |s: &mut TcpStream, code: &str, body: &str| {
+                            let _ = write!(s, "HTTP/1.1 {code}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                        };
+                        if mode == "malformed" {
+                            // A token, and a listing with one event that does not parse (an
+                            // interval's value is not a number) beside one that does.
+                            if path.ends_with("/auth/token") {
+                                answer(
+                                    &mut s,
+                                    "200 OK",
+                                    r#"{"access_token":"t0k3n","token_type":"Bearer","expires_in":3600.0}"#,
+                                );
+                            } else if path.starts_with("/events") && path.contains("targets") {
+                                answer(&mut s, "200 OK", "[]");
+                            } else if path.starts_with("/events") {
+                                let events = json!([
+                                    {"id": "bad", "programID": "p", "intervalPeriod": {"start": "2022-06-01T02:00:00Z", "duration": "PT1H"},
+                                     "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": ["ten"]}]}]},
+                                    {"id": 7, "programID": "p", "modificationDateTime": "2026-11-29T10:00:00.5Z",
+                                     "intervalPeriod": {"start": "2022-06-01T02:00:00Z", "duration": "PT1H"},
+                                     "intervals": [{"id": 0.0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [12]}]}]},
+                                ]);
+                                answer(&mut s, "200 OK", &events.to_string());
+                            } else {
+                                answer(&mut s, "404 Not Found", r#"{"status":404}"#);
+                            }
+                        } else if mode == "500" {
                             let body = r#"{"title":"boom","status":500}"#;
                             let _ = write!(s, "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
                         } else {
@@ -611,6 +698,17 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
             &["--openadr-poll-s", "0.2"],
         );
         submit_jobs(s);
+        if mode == "malformed" {
+            wait_for("the good event taken", Duration::from_secs(10), || {
+                oadr_caps(s).len() == 1
+            });
+            let v = openadr(s);
+            assert!(
+                v["counters"]["events_malformed"].as_u64().unwrap() >= 1,
+                "{v}"
+            );
+            assert_eq!(oadr_caps(s)[0]["import_cap_kw"], json!(12.0));
+        }
         if mode == "500" {
             wait_for("an error counted", Duration::from_secs(10), || {
                 openadr(s)["counters"]["vtn_errors"].as_u64() >= Some(2)
@@ -623,7 +721,7 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
         }
         step(s, 3);
         assert_eq!(get(s, "/v1/status")["slots_done"], 3);
-        assert_eq!(openadr(s)["connected"], false);
+        assert_eq!(openadr(s)["connected"], mode == "malformed");
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(_s);
         server.join().unwrap();
