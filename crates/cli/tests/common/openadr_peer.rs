@@ -1,0 +1,216 @@
+//! The OpenADR tests' and bench's side of a VTN nobody here wrote (the `openadr` crate's
+//! `openadr vtn`) and of the services that answer it.
+
+use crate::serve_client::{http, listening};
+use serde_json::{json, Value};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "test-admin-token-0123456789";
+pub const SCENARIO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../scenarios/three-small-sites.toml"
+);
+pub const BASE: &str = "/openadr3/3.1.0";
+pub const WEBHOOK_KEY: &str = "webhook-signing-key-for-tests";
+
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The VTN's binary, or `None` (with the reason printed) where it is not installed.
+pub fn vtn_binary() -> Option<String> {
+    let from_env = std::env::var("SUANDIAN_OPENADR_VTN").ok();
+    let found = from_env.or_else(|| {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("openadr"))
+                .find(|f| f.is_file())
+                .map(|f| f.to_string_lossy().into_owned())
+        })
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SUANDIAN_REQUIRE_OPENADR").is_none(),
+            "SUANDIAN_REQUIRE_OPENADR is set but no VTN binary was found (SUANDIAN_OPENADR_VTN, or `openadr` on the PATH)"
+        );
+        eprintln!("skipped: no OpenADR VTN (cargo install openadr --version 0.4.0 --features vtn,internal-auth,webhook --locked --ignore-rust-version)");
+    }
+    found
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_listening(addr: SocketAddr) {
+    let t0 = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "nothing listens on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `openadr vtn` on 127.0.0.1, in memory, with a business-logic client and two VENs.
+pub fn start_vtn(bin: &str) -> (Proc, SocketAddr) {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let child = Command::new(bin)
+        .args(["vtn", "--listen", &addr.to_string(), "--ephemeral"])
+        .args(["--client", "bl-1:bl-secret-0123:bl"])
+        .args(["--client", "ven-1:ven-secret-0123:ven"])
+        .args(["--client", "ven-2:ven-secret-4567:ven"])
+        .args([
+            "--webhooks",
+            "--webhook-allow-private",
+            "--webhook-key",
+            WEBHOOK_KEY,
+        ])
+        .args(["--token-ttl", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the VTN starts");
+    wait_listening(addr);
+    (Proc(child), addr)
+}
+
+pub fn token(vtn: SocketAddr, id: &str, secret: &str) -> String {
+    let body =
+        json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret});
+    let (code, v) = http(
+        vtn,
+        "POST",
+        &format!("{BASE}/auth/token"),
+        None,
+        &[],
+        &body.to_string(),
+    );
+    assert_eq!(code, 200, "{v}");
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+/// `suandian serve` as a VEN of `vtn`: on the three small sites (unless `extra` names a
+/// `--builtin`), paused at an hourly slot a second (unless it sets `--speed`).
+pub fn start_service(
+    vtn: SocketAddr,
+    db: &std::path::Path,
+    client: (&str, &str),
+    name: &str,
+    extra: &[&str],
+) -> (Proc, SocketAddr) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_suandian"));
+    // Paused at an hourly slot a second, unless the test says otherwise.
+    let timing: &[&str] = if extra.contains(&"--speed") {
+        &[]
+    } else {
+        &["--paused", "--speed", "3600"]
+    };
+    let scenario: &[&str] = if extra.contains(&"--builtin") {
+        &[]
+    } else {
+        &[SCENARIO]
+    };
+    cmd.arg("serve")
+        .args(scenario)
+        .args(timing)
+        .arg("--database")
+        .arg(db)
+        .args(["--openadr-vtn", &format!("http://{vtn}{BASE}")])
+        .args(["--openadr-client-id", client.0, "--openadr-ven-name", name])
+        .args(extra)
+        .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
+        .env("SUANDIAN_OPENADR_CLIENT_SECRET", client.1)
+        .env("SUANDIAN_OPENADR_WEBHOOK_KEY", WEBHOOK_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if !extra.contains(&"--listen") {
+        cmd.args(["--listen", "127.0.0.1:0"]);
+    }
+    let mut child = cmd.spawn().expect("the binary starts");
+    let addr = listening(&mut child);
+    (Proc(child), addr)
+}
+
+pub fn get(addr: SocketAddr, path: &str) -> Value {
+    let (code, v) = http(addr, "GET", path, Some(TOKEN), &[], "");
+    assert_eq!(code, 200, "GET {path}: {v}");
+    v
+}
+
+pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    t0.elapsed()
+}
+
+pub fn step(addr: SocketAddr, slots: usize) {
+    let body = json!({"step_slots": slots}).to_string();
+    let (code, v) = http(addr, "POST", "/v1/clock", Some(TOKEN), &[], &body);
+    assert_eq!(code, 200, "{v}");
+}
+
+/// The engine's events this VEN gave (ids `oadr:…`).
+pub fn oadr_caps(addr: SocketAddr) -> Vec<Value> {
+    get(addr, "/v1/events")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["id"].as_str().unwrap().starts_with("oadr:"))
+        .cloned()
+        .collect()
+}
+
+pub fn submit_jobs(addr: SocketAddr) {
+    // East-only work, enough to fill east's 16 accelerators for the first eight hours: asap
+    // runs it at once; under a cap east must hold it back.
+    for k in 0..8 {
+        let body = json!({
+            "id": format!("j{k}"), "accelerators": 2, "runtime_h": 6.0, "arrival_h": 0.0,
+            "deadline_h": 40.0, "allowed_sites": ["east"], "home_site": "east",
+            "interruptible": true, "migratable": false, "checkpoint_gb": 10.0,
+        });
+        let (code, v) = http(
+            addr,
+            "POST",
+            "/v1/jobs",
+            Some(TOKEN),
+            &[],
+            &body.to_string(),
+        );
+        assert_eq!(code, 201, "{v}");
+    }
+}
+
+pub fn openadr(addr: SocketAddr) -> Value {
+    get(addr, "/v1/openadr")
+}
+
+/// Where `SLURM_CONF` points (`scripts/slurm-dev.sh start`), or `None` with the reason printed;
+/// `.ci/run` starts a cluster and sets `SUANDIAN_REQUIRE_SLURM=1`.
+pub fn slurm() -> Option<String> {
+    let c = std::env::var("SLURM_CONF").ok();
+    if c.is_none() {
+        assert!(
+            std::env::var_os("SUANDIAN_REQUIRE_SLURM").is_none(),
+            "SUANDIAN_REQUIRE_SLURM is set but SLURM_CONF is not"
+        );
+        eprintln!("skipped: SLURM_CONF not set (eval \"$(scripts/slurm-dev.sh start)\")");
+    }
+    c
+}
