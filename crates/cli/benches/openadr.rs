@@ -142,9 +142,11 @@ fn latency(bin: &str, n: usize) {
         let before = [caps(w), caps(p)];
         let event = json!({
             "programID": prog, "eventName": format!("lat-{k}"), "targets": ["east"],
-            "intervalPeriod": {"start": format!("2022-06-01T{:02}:00:00Z", done + 2), "duration": "PT1H"},
+            "intervalPeriod": {"start": format!("2022-06-{:02}T{:02}:00:00Z", 1 + (done + 2) / 24, (done + 2) % 24), "duration": "PT1H"},
             "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [100.0 + k as f64]}]}],
         });
+        // The VTN's tokens live 2 s (and a minute's grace): a fresh one for each event.
+        let bl = token(vtn, "bl-1", "bl-secret-0123");
         let t0 = Instant::now();
         let (code, v) = http(
             vtn,
@@ -278,6 +280,7 @@ fn default_scenario(bin: &str) {
         assert_eq!(code, 200, "{v}");
     };
     step(announce);
+    let bl = token(vtn, "bl-1", "bl-secret-0123");
     let cuts: [(f64, &[usize]); 2] = [(0.25, &[34, 35, 36]), (0.30, &[59])];
     let mut ids = Vec::new();
     for (share, slots) in cuts {

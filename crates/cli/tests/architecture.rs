@@ -123,7 +123,7 @@ fn the_crates_keep_their_dependency_rules() {
         set(&["suandian-core", "suandian-planner"]),
         "serve's workspace dependencies"
     );
-    let net = ["axum", "sqlx", "tokio", "hyper"];
+    let net = ["axum", "sqlx", "tokio", "hyper", "reqwest"];
     for (name, deps) in &all {
         if name != "suandian-serve" {
             for n in net {

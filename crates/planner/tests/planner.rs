@@ -1288,3 +1288,61 @@ fn every_registered_policy_is_built() {
     }
     assert!(policy_by_name("no-such-policy", &sc, ObjectiveMode::Balanced).is_none());
 }
+
+/// Issue 18: an event announced (or changed) between two re-plans of the cadence makes a plan
+/// due at the next decision. The demo re-planned every fourth slot plans at 0, 4, 8; with an
+/// event announced at slot 5, at 0, 4, 5 (at once), then 9, 13 from there.
+#[test]
+fn an_announced_event_makes_a_plan_due_at_once() {
+    use suandian_core::engine::{Engine, NoSink, SlotInput};
+    let sc = suandian_io::builtin::demo().scenario;
+    assert!(sc.demand_response.is_empty());
+    let h = sc.grid.slot_h();
+    let event = suandian_core::model::DemandResponseEvent {
+        id: "announced-at-5".into(),
+        sites: vec![0],
+        start_h: 9.0 * h,
+        end_h: 12.0 * h,
+        announced_h: 5.0 * h,
+        import_cap_kw: sc.sites[0].grid.import_limit_kw * 0.5,
+        penalty_per_kwh: None,
+    };
+    // The engine driven as the live service drives it: each slot's arrivals, and the event
+    // handed over before slot 5 (or not at all). The plan in force after each of the first
+    // twelve slots: made at which slot.
+    let made_at = |with_event: bool| -> Vec<usize> {
+        let mut p: Box<dyn suandian_core::policy::Policy> = Box::new(Coordinated::new(
+            PlannerOptions {
+                replan_every: 4,
+                ..PlannerOptions::default()
+            },
+            ObjectiveWeights::for_scenario(&sc),
+        ));
+        let signals = suandian_core::signals::Replay::new(&sc, ForecastKind::Perfect);
+        let mut engine = Engine::new(&sc, Box::new(signals), false);
+        (0..12)
+            .map(|t| {
+                let input = SlotInput {
+                    jobs: sc
+                        .jobs
+                        .iter()
+                        .filter(|j| {
+                            j.arrival_h >= sc.grid.slot_start_h(t)
+                                && j.arrival_h < sc.grid.slot_start_h(t + 1)
+                        })
+                        .cloned()
+                        .collect(),
+                    events: if with_event && t == 5 {
+                        vec![event.clone()]
+                    } else {
+                        vec![]
+                    },
+                };
+                engine.step(input, p.as_mut(), &mut NoSink).unwrap();
+                p.plan_ahead(t + 1).map_or(usize::MAX, |a| a.made_at_slot)
+            })
+            .collect()
+    };
+    assert_eq!(made_at(false), [0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8]);
+    assert_eq!(made_at(true), [0, 0, 0, 0, 4, 5, 5, 5, 5, 9, 9, 9]);
+}

@@ -444,10 +444,7 @@ impl Event {
     /// without its own period takes the event's duration and starts where the previous one
     /// ended (the first at the event's start); a start of "now" is `now`. `None` where no
     /// start is known at all.
-    pub fn spans(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Vec<(i64, Option<IntervalSpan>)> {
+    pub fn spans(&self, now: DateTime<Utc>) -> Vec<(i64, Option<IntervalSpan>)> {
         let base = self.period.unwrap_or_default();
         let resolve = |s: Start| match s {
             Start::At(t) => t,
