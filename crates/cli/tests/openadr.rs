@@ -23,6 +23,9 @@ mod peer;
 
 use peer::*;
 
+/// Events with a payload nobody acts on, more than a page of the VTN's listing.
+const UNKNOWN: usize = 52;
+
 #[test]
 fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
     let Some(bin) = vtn_binary() else { return };
@@ -161,23 +164,27 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
         &other.to_string(),
     );
     assert_eq!(code, 201);
-    let unknown = json!({"programID": program, "eventName": "unknown-payload",
-        "intervalPeriod": {"start": "2022-06-01T02:00:00Z", "duration": "PT1H"},
-        "intervals": [{"id": 0, "payloads": [{"type": "X_VENDOR_THING", "values": [1.0]}]}]});
-    let (code, _) = http(
-        vtn,
-        "POST",
-        &format!("{BASE}/events"),
-        Some(&bl),
-        &[],
-        &unknown.to_string(),
-    );
-    assert_eq!(code, 201);
+    // Fifty-two events for everyone with a payload this VEN does not act on: listed over two
+    // pages of fifty, each noted and counted, none acted on.
+    for k in 0..UNKNOWN {
+        let unknown = json!({"programID": program, "eventName": format!("unknown-payload-{k}"),
+            "intervalPeriod": {"start": "2022-06-01T02:00:00Z", "duration": "PT1H"},
+            "intervals": [{"id": 0, "payloads": [{"type": "X_VENDOR_THING", "values": [1.0]}]}]});
+        let (code, _) = http(
+            vtn,
+            "POST",
+            &format!("{BASE}/events"),
+            Some(&bl),
+            &[],
+            &unknown.to_string(),
+        );
+        assert_eq!(code, 201);
+    }
     // A second cap, to be deleted before it begins (slots 10-12).
-    let mut later = cap_event.clone();
-    later["eventName"] = json!("to-be-deleted");
-    later["intervalPeriod"]["start"] = json!("2022-06-01T10:00:00Z");
-    later["intervals"] =
+    let mut later_req = cap_event.clone();
+    later_req["eventName"] = json!("to-be-deleted");
+    later_req["intervalPeriod"]["start"] = json!("2022-06-01T10:00:00Z");
+    later_req["intervals"] =
         json!([{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [5.0]}]}]);
     let (code, later) = http(
         vtn,
@@ -185,13 +192,40 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
         &format!("{BASE}/events"),
         Some(&bl),
         &[],
-        &later.to_string(),
+        &later_req.to_string(),
     );
     assert_eq!(code, 201);
     let later_id = later["id"].as_str().unwrap().to_string();
     for s in [w, p] {
         wait_for("the later cap", Duration::from_secs(3), || {
             oadr_caps(s).len() == 4
+        });
+    }
+    // Modified at the VTN (a lower cap): the old cap cancelled, the new one taken.
+    later_req["intervals"][0]["payloads"][0]["values"] = json!([6.0]);
+    let (code, v) = http(
+        vtn,
+        "PUT",
+        &format!("{BASE}/events/{later_id}"),
+        Some(&bl),
+        &[],
+        &later_req.to_string(),
+    );
+    assert_eq!(code, 200, "{v}");
+    for s in [w, p] {
+        wait_for("the modified cap", Duration::from_secs(3), || {
+            let caps = oadr_caps(s);
+            let mine: Vec<&Value> = caps
+                .iter()
+                .filter(|c| c["id"].as_str().unwrap().contains(&later_id))
+                .collect();
+            mine.len() == 2
+                && mine
+                    .iter()
+                    .any(|c| c["import_cap_kw"] == json!(5.0) && !c["cancelled_at_slot"].is_null())
+                && mine
+                    .iter()
+                    .any(|c| c["import_cap_kw"] == json!(6.0) && c["cancelled_at_slot"].is_null())
         });
     }
     let (code, _) = http(
@@ -208,10 +242,10 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
             "the deleted event's cap cancelled",
             Duration::from_secs(3),
             || {
-                oadr_caps(s).iter().any(|c| {
-                    c["id"].as_str().unwrap().contains(&later_id)
-                        && !c["cancelled_at_slot"].is_null()
-                })
+                oadr_caps(s)
+                    .iter()
+                    .filter(|c| c["id"].as_str().unwrap().contains(&later_id))
+                    .all(|c| !c["cancelled_at_slot"].is_null())
             },
         );
     }
@@ -284,7 +318,7 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
         // The VTN shows a VEN only the targets it was granted: the far-away event is not
         // listed at all, or listed and ignored.
         assert!(ignored.len() <= 1);
-        assert_eq!(unknown.len(), 1, "{view}");
+        assert_eq!(unknown.len(), UNKNOWN, "{view}");
         // The VTN has them: USAGE, DEMAND and BASELINE for east, as the service shows them.
         let (code, reports) = http(
             vtn,
@@ -434,7 +468,7 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
             || v["last_error"].as_str().unwrap().contains("token"),
         "{v}"
     );
-    assert_eq!(oadr_caps(p).len(), 4);
+    assert_eq!(oadr_caps(p).len(), 5);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -516,15 +550,18 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
         );
         submit_jobs(s);
         if mode == "malformed" {
+            // The good one, for everyone (no targets): a cap at each of the three sites.
             wait_for("the good event taken", Duration::from_secs(10), || {
-                oadr_caps(s).len() == 1
+                oadr_caps(s).len() == 3
             });
             let v = openadr(s);
             assert!(
                 v["counters"]["events_malformed"].as_u64().unwrap() >= 1,
                 "{v}"
             );
-            assert_eq!(oadr_caps(s)[0]["import_cap_kw"], json!(12.0));
+            assert!(oadr_caps(s)
+                .iter()
+                .all(|c| c["import_cap_kw"] == json!(12.0)));
         }
         if mode == "500" {
             wait_for("an error counted", Duration::from_secs(10), || {

@@ -1054,7 +1054,18 @@ impl Ven {
             return;
         };
         let done_h = sc.grid.slot_start_h(m.slots_done);
+        // Reported: the events acted on (a cap or a signal value for a site here).
+        let mapped = mapping::map(&events, &frame);
+        let acted: HashSet<&str> = mapped
+            .caps
+            .iter()
+            .map(|c| c.event_id.as_str())
+            .chain(mapped.signals.iter().map(|p| p.event_id.as_str()))
+            .collect();
         for e in &events {
+            if !acted.contains(e.id.as_str()) {
+                continue;
+            }
             let Some(sites) = mapping::targeted(e, &frame) else {
                 continue;
             };
@@ -1121,7 +1132,6 @@ impl Ven {
                 }
             }
         }
-        let mapped = mapping::map(&events, &frame);
         self.refresh_view(sc, &events, &mapped, m.slots_done);
     }
 
