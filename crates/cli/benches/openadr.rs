@@ -12,8 +12,7 @@
 //!    use); per interval, the fleet's import against the baseline; deadline misses against
 //!    asap's without the events.
 //!
-//!     cargo bench -p suandian --bench openadr            # 30 events
-//!     cargo bench -p suandian --bench openadr -- 10      # 10 events
+//! Run it with `cargo bench -p suandian --bench openadr` (30 events; `-- 10` for 10).
 //!
 //! Results: docs/benchmarks.md.
 

@@ -1731,6 +1731,7 @@ fn the_cap_holds_on_slurm_and_the_observed_figures_match_simulate() {
             allowed_sites: allowed.clone(),
             home_site: allowed[0],
             checkpoint_gb: 10.0,
+            flex_tier: None,
         };
         let body = serde_json::json!({
             "id": job.id, "accelerators": job.accelerators, "runtime_h": job.runtime_h,

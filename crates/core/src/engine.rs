@@ -532,6 +532,17 @@ impl<'a> Context<'a> {
         });
     }
     fn try_start(&mut self, job: JobId, site: SiteId, level: f64) -> Result<(), Reject> {
+        self.start_checked(job, site, level, true)
+    }
+    /// A start; `check_power`: refused where the site's supply this slot cannot carry it (not
+    /// checked for a running job's level lowered: its load only falls).
+    fn start_checked(
+        &mut self,
+        job: JobId,
+        site: SiteId,
+        level: f64,
+        check_power: bool,
+    ) -> Result<(), Reject> {
         let (j, status) = self.arrived(job)?;
         let sc: &'a Scenario = self.sc;
         let acc = sc
@@ -561,7 +572,7 @@ impl<'a> Context<'a> {
         let remaining_h = rt.remaining_h + restart_h;
         let (_, kwh) = segment(acc, j.accelerators, level, remaining_h, from, end_h);
         let srt = &self.sites[site];
-        if srt.jobs_it_kwh + srt.inference_it_kwh + kwh > srt.it_cap_kwh + 1e-9 {
+        if check_power && srt.jobs_it_kwh + srt.inference_it_kwh + kwh > srt.it_cap_kwh + 1e-9 {
             // The supply is short (the policy cannot see the truth).
             return Err(Reject::NoPower);
         }
@@ -586,7 +597,54 @@ impl<'a> Context<'a> {
         });
         Ok(())
     }
+    /// The least speed a running job's flexibility tier allows in this slot: `Some` while a
+    /// demand-response event caps its site and the job has a tier and runs (pausing or moving
+    /// it is refused then, and so is a power level below that speed).
+    fn tier_floor(&self, job: JobId) -> Option<f64> {
+        let j: &Job = self.defs.get(job)?;
+        let rt = self.jobs.get(job)?;
+        if rt.state != JobState::Running {
+            return None;
+        }
+        let min = j.flex_min_speed()?;
+        capped(self.sc, rt.site, self.slot).then_some(min)
+    }
     fn try_suspend(&mut self, job: JobId) -> Result<(), Reject> {
+        if self.tier_floor(job).is_some() {
+            return Err(Reject::FlexTier);
+        }
+        self.suspend_unchecked(job)
+    }
+    /// A running job's power level changed where it runs (no restart: as a suspension and a
+    /// start in the same instant), within its flexibility tier.
+    fn try_set_level(&mut self, job: JobId, level: f64) -> Result<(), Reject> {
+        if self.phase != Phase::SlotStart {
+            return Err(Reject::NotNow);
+        }
+        let rt = self.jobs.get(job).ok_or(Reject::UnknownJob)?;
+        if rt.state != JobState::Running {
+            return Err(Reject::WrongState);
+        }
+        let (site, old) = (rt.site, rt.level);
+        if let Some(min) = self.tier_floor(job) {
+            if !(level.is_finite() && self.sc.sites[site].accelerators.speed(level) >= min - 1e-9) {
+                return Err(Reject::FlexTier);
+            }
+        }
+        self.suspend_unchecked(job)?;
+        let lower = level <= old;
+        if let Err(r) = self.start_checked(job, site, level, !lower) {
+            // Back at its level, on the accelerators and power it held a moment ago.
+            let back = self.start_checked(job, site, old, false);
+            debug_assert!(back.is_ok(), "a job resumes where it ran: {back:?}");
+            self.decisions
+                .truncate(self.decisions.len().saturating_sub(2));
+            self.jobs[job].suspensions -= 1;
+            return Err(r);
+        }
+        Ok(())
+    }
+    fn suspend_unchecked(&mut self, job: JobId) -> Result<(), Reject> {
         if self.phase != Phase::SlotStart {
             return Err(Reject::NotNow);
         }
@@ -607,6 +665,9 @@ impl<'a> Context<'a> {
     fn try_migrate(&mut self, job: JobId, site: SiteId) -> Result<(), Reject> {
         if self.phase != Phase::SlotStart {
             return Err(Reject::NotNow);
+        }
+        if self.tier_floor(job).is_some() {
+            return Err(Reject::FlexTier);
         }
         let (j, status) = self.arrived(job)?;
         admit_migrate(j, status, site)?;
@@ -643,6 +704,9 @@ impl Fleet for Context<'_> {
     }
     fn migrate(&mut self, job: JobId, site: SiteId) -> Result<(), Reject> {
         self.try_migrate(job, site).or_else(|r| self.refused(r))
+    }
+    fn set_level(&mut self, job: JobId, level: f64) -> Result<(), Reject> {
+        self.try_set_level(job, level).or_else(|r| self.refused(r))
     }
     fn set_battery_kw(&mut self, site: SiteId, kw: f64) {
         if kw.is_finite() {
@@ -1074,7 +1138,10 @@ impl<'s> Engine<'s> {
         }
         for &j in self.active.iter().rev() {
             let rt = &self.jobs[j];
-            if rt.state == JobState::Running && self.defs[j].interruptible {
+            // A job whose flexibility tier protects it while an event caps its site runs on
+            // (the import above the cap is reported and charged).
+            let protected = self.defs[j].flex_tier.is_some() && capped(sc, rt.site, t);
+            if rt.state == JobState::Running && self.defs[j].interruptible && !protected {
                 let srt = &self.sites[rt.site];
                 if srt.jobs_it_kwh > srt.it_cap_kwh + 1e-9 {
                     release(
@@ -1447,6 +1514,13 @@ fn job_segment(sc: &Scenario, j: &Job, rt: &JobRt, from_h: f64, end_h: f64) -> (
 }
 
 /// Take a running job off its site for the rest of the slot (slot-start phase).
+/// Whether a demand-response event caps `site` in `slot`.
+fn capped(sc: &Scenario, site: SiteId, slot: usize) -> bool {
+    sc.demand_response
+        .iter()
+        .any(|e| e.caps(&sc.grid, site, slot))
+}
+
 fn release(
     sc: &Scenario,
     defs: &[JobDef<'_>],

@@ -43,6 +43,9 @@ pub enum Reject {
     NotMigratable,
     BadPowerLevel,
     NotNow,
+    /// A demand-response event caps the job's site and its flexibility tier does not allow
+    /// this (pausing or moving it, or a power level below its tier's least speed).
+    FlexTier,
 }
 
 /// What a policy may know at an instant: the time grid, each site's fixed description and
@@ -186,6 +189,14 @@ pub trait Fleet: FleetView {
     /// Battery set-point for this slot in kW (positive charges, negative discharges), instead
     /// of the default rule. A non-finite value is ignored.
     fn set_battery_kw(&mut self, site: SiteId, kw: f64);
+    /// Change a running job's power level where it runs (no restart). The engine refuses a
+    /// level below what the job's flexibility tier allows while an event caps its site
+    /// ([`Reject::FlexTier`]), where a suspension would be refused outright.
+    fn set_level(&mut self, job: JobId, level: f64) -> Result<(), Reject> {
+        let site = self.job_site(job);
+        self.suspend(job)?;
+        self.start(job, site, level)
+    }
 }
 
 /// What the admission rules need to know about a job's place in its life.

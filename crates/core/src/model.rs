@@ -276,9 +276,25 @@ pub struct Job {
     pub home_site: SiteId,
     /// Data a migration moves (checkpoint, optimizer state, data set shards), GB.
     pub checkpoint_gb: f64,
+    /// Its flexibility tier under demand-response events (Emerald AI's Flex 0-3): while an
+    /// event caps its site, a running job of tier `k` is not paused or moved and runs at no
+    /// less than `1 - FLEX_SLOWDOWN[k]` of its full speed (tier 0: never slowed). `None`: no
+    /// tier (a policy may pause, slow or move it as at any time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flex_tier: Option<u8>,
 }
 
+/// The slowdown each flexibility tier tolerates while a demand-response event caps its site:
+/// Flex 0, 1, 2, 3 of Emerald AI's Conductor (arXiv 2507.00909): 0 %, 10 %, 25 %, 50 %.
+pub const FLEX_SLOWDOWN: [f64; 4] = [0.0, 0.10, 0.25, 0.50];
+
 impl Job {
+    /// The least speed (a fraction of full) its tier allows while an event caps its site, or
+    /// `None` without a tier.
+    pub fn flex_min_speed(&self) -> Option<f64> {
+        self.flex_tier
+            .map(|k| 1.0 - FLEX_SLOWDOWN[usize::from(k).min(FLEX_SLOWDOWN.len() - 1)])
+    }
     /// Accelerator-hours of work at full speed.
     pub fn work_acc_h(&self) -> f64 {
         f64::from(self.accelerators) * self.runtime_h

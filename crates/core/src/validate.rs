@@ -568,6 +568,16 @@ impl Scenario {
             job.checkpoint_gb,
             max::CHECKPOINT_GB,
         )?;
+        if let Some(k) = job
+            .flex_tier
+            .filter(|&k| usize::from(k) >= crate::model::FLEX_SLOWDOWN.len())
+        {
+            return Err(err(
+                format!("{p}.flex_tier"),
+                k,
+                "a flexibility tier 0, 1, 2 or 3 (0 %, 10 %, 25 %, 50 % slowdown tolerated under an event)",
+            ));
+        }
         if job.deadline_h < job.arrival_h + job.runtime_h - 1e-9 {
             return Err(err(
                 format!("{p}.deadline"),

@@ -273,6 +273,9 @@ fn write_work_and_events(o: &mut String, sc: &Scenario) {
             string(&sc.sites[j.home_site].name),
             num(j.checkpoint_gb)
         );
+        if let Some(k) = j.flex_tier {
+            let _ = writeln!(o, "flex_tier = {k}\n");
+        }
     }
     for d in &sc.inference {
         let jpt: Vec<String> = d.joules_per_token.iter().map(|v| num(*v)).collect();
@@ -346,6 +349,7 @@ mod tests {
         sc.dispatch.migration_h = 0.75;
         sc.economics.transfer_cost_per_gb = 0.035;
         sc.jobs[0].checkpoint_gb = 123.25;
+        sc.jobs[1].flex_tier = Some(2);
         sc.validate().unwrap();
         let text = super::to_toml(&demo);
         assert!(text.contains("[[demand_response]]\nid = \"evt \\\"1\\\"\"\nsites = [\"west\", \"east\"]\nstart = \"2022-06-01T17:00:00Z\""), "{text}");

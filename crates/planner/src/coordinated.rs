@@ -370,6 +370,27 @@ impl Policy for Coordinated {
     }
 }
 
+/// The demand-response events a policy sees now (id, window, cap), hashed (FNV-1a).
+fn events_fingerprint(ctx: &dyn FleetView) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for e in ctx.demand_response_announced() {
+        eat(e.id.as_bytes());
+        for x in [e.start_h, e.end_h, e.import_cap_kw] {
+            eat(&x.to_bits().to_le_bytes());
+        }
+        for s in &e.sites {
+            eat(&s.to_le_bytes());
+        }
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,25 +425,4 @@ mod tests {
             .iter()
             .any(|n| n.contains("ran on the last good plan")));
     }
-}
-
-/// The demand-response events a policy sees now (id, window, cap), hashed (FNV-1a).
-fn events_fingerprint(ctx: &dyn FleetView) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    for e in ctx.demand_response_announced() {
-        eat(e.id.as_bytes());
-        for x in [e.start_h, e.end_h, e.import_cap_kw] {
-            eat(&x.to_bits().to_le_bytes());
-        }
-        for s in &e.sites {
-            eat(&s.to_le_bytes());
-        }
-    }
-    h
 }

@@ -12,7 +12,7 @@
 //! count the hours it may be kept out: a suspended job must resume where it ran.
 
 use crate::classes::ClassMap;
-use suandian_core::fleet::{Fleet, FleetView, JobState};
+use suandian_core::fleet::{Fleet, FleetView, JobState, Reject};
 use suandian_core::model::{JobId, SiteId};
 
 /// A job with less slack than this many slots is urgent.
@@ -119,6 +119,22 @@ fn usable_level(
     } else {
         1.0
     }
+}
+
+/// The lowest power level at `site` whose speed a job's flexibility tier allows while an
+/// event caps the site (full power without a tier).
+fn tier_level(ctx: &dyn FleetView, j: JobId, site: SiteId) -> f64 {
+    let Some(min_speed) = ctx.job(j).and_then(|x| x.flex_min_speed()) else {
+        return 1.0;
+    };
+    let acc = ctx.accelerators(site);
+    let level = if acc.throughput_exponent > 0.0 {
+        min_speed.powf(1.0 / acc.throughput_exponent)
+    } else {
+        1.0
+    };
+    // A hair above, so that the speed it gives is not a rounding below the tier's.
+    (level + 1e-9).clamp(acc.min_power_level, 1.0)
 }
 
 /// Slack of a job run at `level` at `site` from now on: below full power it takes longer.
@@ -242,17 +258,36 @@ pub fn apply(
             if left[k][pos] >= acc * 0.5 || keep_anyway {
                 let site = sites[pos];
                 let level = usable_level(ctx, blocking, j, site, levels, (k, pos));
-                // A job runs at the power level the plan asks for (an interruptible one is
-                // restarted at it: the simulator sets a level at a start).
-                let relevel = (level - ctx.power_level(j)).abs() > 1e-9
+                // A job runs at the power level the plan asks for (an interruptible one's
+                // level changes where it runs; a level its flexibility tier does not allow
+                // under an event, the lowest it does).
+                if (level - ctx.power_level(j)).abs() > 1e-9
                     && ctx.job(j).is_some_and(|x| x.interruptible)
-                    && ctx.suspend(j).is_ok();
-                if relevel && ctx.start(j, site, level).is_err() {
-                    let _ = ctx.start(j, site, 1.0);
+                {
+                    match ctx.set_level(j, level) {
+                        Ok(()) => {}
+                        Err(Reject::FlexTier) => {
+                            let floor = tier_level(ctx, j, site);
+                            if (floor - ctx.power_level(j)).abs() > 1e-9 {
+                                let _ = ctx.set_level(j, floor);
+                            }
+                        }
+                        // The supply (or the level) does not allow it: at full power.
+                        Err(Reject::NoPower | Reject::BadPowerLevel | Reject::NoCapacity) => {
+                            let _ = ctx.set_level(j, 1.0);
+                        }
+                        Err(_) => {}
+                    }
                 }
                 left[k][pos] -= slot_work(ctx, j);
-            } else {
-                let _ = ctx.suspend(j);
+            } else if ctx.suspend(j) == Err(Reject::FlexTier) {
+                // Its tier keeps it running under the event: slowed as far as the tier allows,
+                // and counted against what the plan has for the class.
+                let floor = tier_level(ctx, j, ctx.job_site(j));
+                if floor < ctx.power_level(j) - 1e-9 {
+                    let _ = ctx.set_level(j, floor);
+                }
+                left[k][pos] -= slot_work(ctx, j);
             }
         }
     }

@@ -142,6 +142,9 @@ fn scenario(seed: u64, f: Features) -> Scenario {
                 allowed_sites: (0..n_sites).collect(),
                 home_site: 0,
                 checkpoint_gb: 0.0,
+                // Under events, a flexibility tier the simulator holds to and the oracle's
+                // LP does not know (a relaxation: the bound stays one).
+                flex_tier: (f.demand_response && rng.chance(0.5)).then(|| rng.below(4) as u8),
             }
         })
         .collect();

@@ -92,6 +92,7 @@ fn one_job(accelerators: u32, runtime_h: f64, deadline_h: f64, allowed_sites: Ve
         allowed_sites,
         home_site: 0,
         checkpoint_gb: 0.0,
+        flex_tier: None,
     }
 }
 

@@ -575,6 +575,7 @@ fn batch_jobs(grid: &TimeGrid, sites: &[Site], seed: u64) -> Vec<Job> {
             allowed_sites,
             home_site,
             checkpoint_gb: DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR * f64::from(accelerators),
+            flex_tier: None,
         });
     }
 

@@ -155,6 +155,7 @@ pub fn fleet_with_eligibility(spec: FleetSpec, eligible: usize) -> Scenario {
                 },
                 home_site: i % spec.sites.max(1),
                 checkpoint_gb: DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR * f64::from(accelerators),
+                flex_tier: None,
             }
         })
         .collect();

@@ -56,6 +56,11 @@ pub struct JobRequest {
     #[serde(default)]
     pub migratable: bool,
     pub checkpoint_gb: Option<f64>,
+    /// Flexibility tier under demand-response events, 0-3 (Emerald AI's Flex: 0 %, 10 %,
+    /// 25 %, 50 % slowdown tolerated while an event caps its site; 0: never slowed); default:
+    /// none (paused, slowed or moved as the policy sees fit).
+    #[schema(minimum = 0, maximum = 3)]
+    pub flex_tier: Option<u8>,
 }
 
 fn yes() -> bool {
@@ -75,6 +80,8 @@ struct JobRecord {
     allowed_sites: Vec<usize>,
     home_site: usize,
     checkpoint_gb: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    flex_tier: Option<u8>,
     /// The executor's job it was adopted from (submitted straight to Slurm and offered).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     adopted_from: Option<String>,
@@ -93,6 +100,7 @@ impl From<&Job> for JobRecord {
             allowed_sites: j.allowed_sites.clone(),
             home_site: j.home_site,
             checkpoint_gb: j.checkpoint_gb,
+            flex_tier: j.flex_tier,
             adopted_from: None,
         }
     }
@@ -111,6 +119,7 @@ impl From<JobRecord> for Job {
             allowed_sites: r.allowed_sites,
             home_site: r.home_site,
             checkpoint_gb: r.checkpoint_gb,
+            flex_tier: r.flex_tier,
         }
     }
 }
@@ -2081,6 +2090,7 @@ impl Loop {
             checkpoint_gb: r
                 .checkpoint_gb
                 .unwrap_or(DEFAULT_CHECKPOINT_GB_PER_ACCELERATOR * f64::from(r.accelerators)),
+            flex_tier: r.flex_tier,
         })
     }
 }
@@ -2101,6 +2111,7 @@ fn offer_request(o: &crate::executor::Offered) -> Result<JobRequest, ApiError> {
         interruptible: true,
         migratable: false,
         checkpoint_gb: None,
+        flex_tier: None,
     };
     let hours = |k: &str, v: &str| {
         v.parse::<f64>()

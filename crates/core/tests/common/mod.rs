@@ -74,6 +74,7 @@ pub fn job(
         allowed_sites: allowed,
         home_site: home,
         checkpoint_gb: 20.0 * f64::from(accelerators),
+        flex_tier: None,
     }
 }
 

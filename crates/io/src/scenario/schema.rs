@@ -323,6 +323,8 @@ pub(super) struct JobDef {
     pub(super) allowed_sites: Option<Vec<String>>,
     pub(super) home_site: Option<String>,
     pub(super) checkpoint_gb: Option<f64>,
+    /// Flexibility tier 0-3 under demand-response events (none: no tier).
+    pub(super) flex_tier: Option<u8>,
 }
 
 #[derive(Deserialize)]

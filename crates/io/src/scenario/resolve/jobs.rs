@@ -222,6 +222,7 @@ impl Resolver {
             allowed_sites: allowed,
             home_site: home,
             checkpoint_gb,
+            flex_tier: j.flex_tier,
         })
     }
 
@@ -457,6 +458,7 @@ impl Resolver {
             allowed_sites: allowed,
             home_site: home,
             checkpoint_gb: work.checkpoint_gb_per_accelerator * f64::from(tj.accelerators),
+            flex_tier: None,
         }))
     }
 
