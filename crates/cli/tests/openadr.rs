@@ -14,8 +14,9 @@
 mod serve_client;
 
 use serde_json::{json, Value};
-use serve_client::http;
+use serve_client::{http, listening};
 use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "common/openadr_peer.rs"]
@@ -739,5 +740,221 @@ fn a_cap_event_reduces_the_running_work_on_slurm_within_one_slot() {
         after.iter().all(|&n| n <= 4),
         "east runs {after:?} accelerators under a 10 kW cap (4)"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A form-encoded POST (the token endpoint of a VTN that takes no JSON there): the status and
+/// the JSON answer.
+fn post_form(addr: std::net::SocketAddr, path: &str, form: &str) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp[9..12].parse().unwrap();
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// openleadr-rs's VTN (`openleadr-vtn` 0.2, on PostgreSQL 17), started by
+/// `scripts/interop-openleadr.sh start` (`.ci/run` runs it where it builds): the same flow by
+/// polling (it delivers no webhooks): a cap at `east` over three hourly intervals held in each
+/// slot, and the three reports accepted and read back by its business-logic client.
+#[test]
+fn openleadr_vtn_events_cap_the_fleet_and_its_reports_are_accepted() {
+    let Ok(base) = std::env::var("SUANDIAN_OPENLEADR_BASE_URL") else {
+        assert!(
+            std::env::var_os("SUANDIAN_REQUIRE_OPENLEADR").is_none(),
+            "SUANDIAN_REQUIRE_OPENLEADR is set but SUANDIAN_OPENLEADR_BASE_URL is not"
+        );
+        eprintln!("skipped: SUANDIAN_OPENLEADR_BASE_URL not set (eval \"$(scripts/interop-openleadr.sh start)\")");
+        return;
+    };
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
+    let token_url = var("SUANDIAN_OPENLEADR_TOKEN_URL");
+    let (bl_id, bl_secret) = (
+        var("SUANDIAN_OPENLEADR_BL_ID"),
+        var("SUANDIAN_OPENLEADR_BL_SECRET"),
+    );
+    let (ven_id, ven_secret) = (
+        var("SUANDIAN_OPENLEADR_VEN1_ID"),
+        var("SUANDIAN_OPENLEADR_VEN1_SECRET"),
+    );
+    let hostport = |url: &str| -> (std::net::SocketAddr, String) {
+        let rest = url.strip_prefix("http://").expect("an http:// URL");
+        let (host, path) = rest
+            .split_once('/')
+            .map_or((rest, String::new()), |(h, p)| (h, format!("/{p}")));
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
+            .unwrap()
+            .next()
+            .unwrap();
+        (addr, path.trim_end_matches('/').to_string())
+    };
+    let (vtn, prefix) = hostport(&base);
+    let (tok_addr, tok_path) = hostport(&token_url);
+    let (code, t) = post_form(
+        tok_addr,
+        &tok_path,
+        &format!("grant_type=client_credentials&client_id={bl_id}&client_secret={bl_secret}"),
+    );
+    assert_eq!(code, 200, "{t}");
+    let bl = t["access_token"].as_str().unwrap().to_string();
+    let unique = format!(
+        "{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    );
+    let (code, prog) = http(
+        vtn,
+        "POST",
+        &format!("{prefix}/programs"),
+        Some(&bl),
+        &[],
+        &json!({"programName": format!("suandian-{unique}")}).to_string(),
+    );
+    assert_eq!(code, 201, "{prog}");
+    // The VEN object, made by the business logic with the target `east` granted.
+    let ven_name = format!("suandian-{unique}");
+    let (code, v) = http(vtn, "POST", &format!("{prefix}/vens"), Some(&bl), &[],
+        &json!({"objectType": "BL_VEN_REQUEST", "clientID": ven_id, "venName": ven_name, "targets": ["east"]}).to_string());
+    assert!(code == 201 || code == 409, "{code} {v}");
+    let dir = std::env::temp_dir().join(format!("suandian_openleadr_{unique}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_suandian"));
+    cmd.args([
+        "serve",
+        SCENARIO,
+        "--paused",
+        "--speed",
+        "3600",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+    ])
+    .arg(dir.join("s.db"))
+    .args(["--openadr-vtn", &base, "--openadr-token-url", &token_url])
+    .args([
+        "--openadr-client-id",
+        &ven_id,
+        "--openadr-ven-name",
+        &ven_name,
+        "--openadr-poll-s",
+        "0.3",
+    ])
+    // Its own programme only: a VTN that outlives a test run keeps the earlier runs' events.
+    .args(["--openadr-program", prog["id"].as_str().unwrap()])
+    .env("SUANDIAN_ADMIN_TOKEN", TOKEN)
+    .env("SUANDIAN_OPENADR_CLIENT_SECRET", &ven_secret)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap();
+    let s = listening(&mut child);
+    let _svc = Proc(child);
+    submit_jobs(s);
+    step(s, 1);
+    let event = json!({
+        "programID": prog["id"], "eventName": "east-cap", "priority": 1, "targets": ["east"],
+        "payloadDescriptors": [{"payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"}],
+        "intervalPeriod": {"start": "2022-06-01T02:00:00Z", "duration": "PT1H"},
+        "intervals": [
+            {"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [10.0]}]},
+            {"id": 1, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [10.0]}]},
+            {"id": 2, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [10.0]}]},
+        ],
+    });
+    let (code, created) = http(
+        vtn,
+        "POST",
+        &format!("{prefix}/events"),
+        Some(&bl),
+        &[],
+        &event.to_string(),
+    );
+    assert_eq!(code, 201, "{created}");
+    let event_id = created["id"].as_str().unwrap().to_string();
+    wait_for("the polled caps", Duration::from_secs(2), || {
+        oadr_caps(s).len() == 3
+    });
+    for t in 1..8 {
+        step(s, 1);
+        let sites = get(s, "/v1/sites");
+        let east = sites
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "east")
+            .unwrap()
+            .clone();
+        if (2..5).contains(&t) {
+            let import = east["import_kw"].as_f64().unwrap();
+            assert!(
+                import <= 10.0 + 1e-6,
+                "slot {t}: east imports {import} kW under a 10 kW cap"
+            );
+        }
+    }
+    wait_for("three reports", Duration::from_secs(5), || {
+        openadr(s)["counters"]["reports_sent"].as_u64() == Some(3)
+    });
+    let view = openadr(s);
+    let e = view["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == json!(event_id))
+        .unwrap()
+        .clone();
+    let (code, reports) = http(
+        vtn,
+        "GET",
+        &format!("{prefix}/reports?eventID={event_id}"),
+        Some(&bl),
+        &[],
+        "",
+    );
+    assert_eq!(code, 200, "{reports}");
+    let mine: Vec<&Value> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["clientName"] == json!(ven_name))
+        .collect();
+    assert_eq!(mine.len(), 3, "{reports}");
+    for r in mine {
+        let iv = &r["resources"][0]["intervals"][0];
+        let shown = e["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == iv["id"])
+            .unwrap();
+        let pay = |t: &str| {
+            iv["payloads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["type"] == t)
+                .unwrap()["values"][0]
+                .as_f64()
+                .unwrap()
+        };
+        assert!(pay("DEMAND") <= 10.0 + 1e-6, "{r}");
+        assert!(
+            (pay("DEMAND") - shown["demand_kw"].as_f64().unwrap()).abs() < 1e-3,
+            "{r}"
+        );
+        assert!(
+            (pay("BASELINE") - shown["baseline_kw"].as_f64().unwrap()).abs() < 1e-3,
+            "{r}"
+        );
+    }
+    assert_eq!(view["counters"]["vtn_errors"], 0, "{view}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -98,6 +98,10 @@ pub(crate) struct ServeArgs {
     /// name).
     #[arg(long = "openadr-target", value_name = "TARGET")]
     pub(crate) openadr_targets: Vec<String>,
+    /// A programme the VEN is enrolled in, by its id at the VTN (repeat it): events of other
+    /// programmes are left alone. Default: every programme the VTN shows it.
+    #[arg(long = "openadr-program", value_name = "ID")]
+    pub(crate) openadr_programs: Vec<String>,
     /// Where the VTN can reach this service's /v1/openadr/notify: with it, the VEN subscribes
     /// to events by webhook (and still polls).
     #[arg(long, value_name = "URL", requires = "openadr_vtn")]
@@ -243,6 +247,7 @@ pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
                 ven_name: args.openadr_ven_name.clone(),
                 poll: std::time::Duration::from_secs_f64(args.openadr_poll_s),
                 targets: args.openadr_targets.clone(),
+                programs: args.openadr_programs.clone(),
                 callback_url: args.openadr_callback_url.clone(),
                 webhook_key: std::env::var("SUANDIAN_OPENADR_WEBHOOK_KEY").ok(),
             })

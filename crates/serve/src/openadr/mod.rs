@@ -44,9 +44,12 @@ pub struct VenConfig {
     pub ven_name: String,
     /// How often to poll.
     pub poll: Duration,
-    /// Targets to ask events for (`targets=` in the query); empty: every event the VTN shows
-    /// this client, sorted out here.
+    /// Targets to ask events for (`targets=` in the query); empty: the site names and the
+    /// VEN's name.
     pub targets: Vec<String>,
+    /// The programmes this VEN is enrolled in (their ids): events of others are left alone;
+    /// empty: every programme the VTN shows it.
+    pub programs: Vec<String>,
     /// Where the VTN can reach this service's `/v1/openadr/notify` (webhooks off when `None`).
     pub callback_url: Option<String>,
     /// The key of the VTN's HMAC signature on notifications (`x-openadr-signature`), if it
@@ -658,14 +661,11 @@ impl Ven {
         let mut unchanged = true;
         for query in [
             String::new(),
-            format!(
-                "&targets={}",
-                targets
-                    .iter()
-                    .map(|t| url_encode(t))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            // The specification's form: the parameter repeated (not every VTN splits commas).
+            targets
+                .iter()
+                .map(|t| format!("&targets={}", url_encode(t)))
+                .collect::<String>(),
         ] {
             let page = self.list_query(&query, &mut unchanged).await?;
             for v in page {
@@ -809,6 +809,11 @@ impl Ven {
         raw: Value,
     ) -> Option<String> {
         let e = match Event::from_json(&raw) {
+            Ok(e)
+                if !self.cfg.programs.is_empty() && !self.cfg.programs.contains(&e.program_id) =>
+            {
+                return None;
+            }
             Ok(e) => e,
             Err(err) => {
                 let id = raw.get("id").map(|v| v.to_string()).unwrap_or_default();
