@@ -40,65 +40,19 @@ fn quantiles(mut v: Vec<f64>) -> String {
     )
 }
 
-fn program(vtn: SocketAddr, bl: &str, name: &str) -> String {
-    let (code, p) = http(
-        vtn,
-        "POST",
-        &format!("{BASE}/programs"),
-        Some(bl),
-        &[],
-        &json!({"programName": name}).to_string(),
-    );
-    assert_eq!(code, 201, "{p}");
-    p["id"].as_str().unwrap().to_string()
-}
-
-/// Grant every VEN the targets `targets` (the VTN shows a VEN a targeted event only then).
-fn grant(vtn: SocketAddr, bl: &str, n: usize, targets: &[String]) {
-    let mut vens = Vec::new();
-    wait_for("the VENs registered", Duration::from_secs(20), || {
-        let (_, v) = http(vtn, "GET", &format!("{BASE}/vens"), Some(bl), &[], "");
-        vens = v.as_array().cloned().unwrap_or_default();
-        vens.len() >= n
-    });
-    for v in &vens {
-        let body = json!({"objectType": "BL_VEN_REQUEST", "clientID": v["clientID"],
-            "venName": v["venName"], "targets": targets});
-        let (code, a) = http(
-            vtn,
-            "PUT",
-            &format!("{BASE}/vens/{}", v["id"].as_str().unwrap()),
-            Some(bl),
-            &[],
-            &body.to_string(),
-        );
-        assert_eq!(code, 200, "{a}");
-    }
-}
-
 fn latency(bin: &str, n: usize) {
     let (_vtn, vtn) = start_vtn(bin);
     let bl = token(vtn, "bl-1", "bl-secret-0123");
     let prog = program(vtn, &bl, "latency");
-    let dir = std::env::temp_dir().join(format!("suandian_bench_oadr_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let callback = format!("http://127.0.0.1:{port}/v1/openadr/notify");
-    let listen = format!("127.0.0.1:{port}");
+    let dir = fresh_dir("bench_oadr");
     // A slot every 2 s (the three small sites' 48 hourly slots: 96 s).
     let timing = ["--speed", "1800", "--paused"];
-    let (_w, w) = start_service(
+    let (_w, w) = start_webhook_service(
         vtn,
         &dir.join("w.db"),
         ("ven-1", "ven-secret-0123"),
         "ven-webhook",
-        &[
-            &["--listen", &listen, "--openadr-callback-url", &callback],
-            &["--openadr-poll-s", "3600"][..],
-            &timing[..],
-        ]
-        .concat(),
+        &[&["--openadr-poll-s", "3600"][..], &timing[..]].concat(),
     );
     let (_p, p) = start_service(
         vtn,
@@ -216,13 +170,8 @@ fn default_scenario(bin: &str) {
     let (_vtn, vtn) = start_vtn(bin);
     let bl = token(vtn, "bl-1", "bl-secret-0123");
     let prog = program(vtn, &bl, "default-week");
-    let dir = std::env::temp_dir().join(format!("suandian_bench_oadr_d_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let callback = format!("http://127.0.0.1:{port}/v1/openadr/notify");
-    let listen = format!("127.0.0.1:{port}");
-    let (_s, s) = start_service(
+    let dir = fresh_dir("bench_oadr_d");
+    let (_s, s) = start_webhook_service(
         vtn,
         &dir.join("d.db"),
         ("ven-1", "ven-secret-0123"),
@@ -233,10 +182,6 @@ fn default_scenario(bin: &str) {
             "--paused",
             "--speed",
             "3600",
-            "--listen",
-            &listen,
-            "--openadr-callback-url",
-            &callback,
             "--openadr-poll-s",
             "3600",
         ],

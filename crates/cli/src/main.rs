@@ -79,7 +79,7 @@ enum Command {
     Gaia(GaiaArgs),
     /// Run the live coordinator: a JSON API over HTTP, state in SQLite, the same engine and
     /// policies as `simulate` stepping every slot (see docs/serve.md).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Show or export a built-in scenario (default, demo).
     Scenario {
         #[command(subcommand)]
@@ -197,6 +197,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Simulate(args) => simulate_cmd(args),
         Command::Gaia(args) => gaia_cmd(args),
         Command::Scenario { action } => scenario_cmd(action),
-        Command::Serve(args) => serve_cmd(args),
+        Command::Serve(args) => serve_cmd(*args),
     }
 }

@@ -38,6 +38,11 @@ const BUNDLED_NATIVE: &[(&str, &str)] = &[
         "libsqlite3-sys",
         "compiles its bundled SQLite amalgamation with cc (sqlx's `sqlite` feature)",
     ),
+    (
+        "ring",
+        "compiles its bundled C and pre-generated assembly with cc (rustls's crypto for the \
+         OpenADR VEN's https; no perl, nasm or cmake for a crates.io release)",
+    ),
 ];
 
 fn cargo(args: &[&str]) -> String {

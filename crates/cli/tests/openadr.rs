@@ -32,37 +32,14 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
     let Some(bin) = vtn_binary() else { return };
     let (_vtn, vtn) = start_vtn(&bin);
     let bl = token(vtn, "bl-1", "bl-secret-0123");
-    let (code, prog) = http(
-        vtn,
-        "POST",
-        &format!("{BASE}/programs"),
-        Some(&bl),
-        &[],
-        &json!({"programName": "capacity"}).to_string(),
-    );
-    assert_eq!(code, 201, "{prog}");
-    let program = prog["id"].as_str().unwrap().to_string();
-
-    let dir = std::env::temp_dir().join(format!("suandian_openadr_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    // The webhook service: its own address fixed first, so that the VTN can be told it.
-    let port = free_port();
-    let callback = format!("http://127.0.0.1:{port}/v1/openadr/notify");
-    let listen = format!("127.0.0.1:{port}");
-    let (_w, w) = start_service(
+    let program = program(vtn, &bl, "capacity");
+    let dir = fresh_dir("openadr");
+    let (_w, w) = start_webhook_service(
         vtn,
         &dir.join("w.db"),
         ("ven-1", "ven-secret-0123"),
         "ven-webhook",
-        &[
-            "--listen",
-            &listen,
-            "--openadr-callback-url",
-            &callback,
-            "--openadr-poll-s",
-            "3600",
-        ],
+        &["--openadr-poll-s", "3600"],
     );
     let (_p, p) = start_service(
         vtn,
@@ -76,26 +53,8 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
     wait_for("the webhook subscription", Duration::from_secs(20), || {
         openadr(w)["subscription"].is_string()
     });
-    let mut vens = Vec::new();
-    wait_for("both VENs registered", Duration::from_secs(20), || {
-        let (_, v) = http(vtn, "GET", &format!("{BASE}/vens"), Some(&bl), &[], "");
-        vens = v.as_array().cloned().unwrap_or_default();
-        vens.len() == 2
-    });
-    // The operator grants both VENs the target `east`.
-    for v in &vens {
-        let body = json!({"objectType": "BL_VEN_REQUEST", "clientID": v["clientID"],
-            "venName": v["venName"], "targets": ["east"]});
-        let (code, a) = http(
-            vtn,
-            "PUT",
-            &format!("{BASE}/vens/{}", v["id"].as_str().unwrap()),
-            Some(&bl),
-            &[],
-            &body.to_string(),
-        );
-        assert_eq!(code, 200, "{a}");
-    }
+    // The operator grants both VENs the target `east` once they registered.
+    grant(vtn, &bl, 2, &["east".to_string()]);
     for s in [w, p] {
         submit_jobs(s);
         step(s, 1);
@@ -321,55 +280,7 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
         assert!(ignored.len() <= 1);
         assert_eq!(unknown.len(), UNKNOWN, "{view}");
         // The VTN has them: USAGE, DEMAND and BASELINE for east, as the service shows them.
-        let (code, reports) = http(
-            vtn,
-            "GET",
-            &format!("{BASE}/reports?eventID={event_id}"),
-            Some(&bl),
-            &[],
-            "",
-        );
-        assert_eq!(code, 200, "{reports}");
-        let mine: Vec<&Value> = reports
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["clientName"] == ven)
-            .collect();
-        assert_eq!(mine.len(), 3, "{reports}");
-        for r in mine {
-            let res = &r["resources"][0];
-            assert_eq!(res["resourceName"], "east");
-            let iv = &res["intervals"][0];
-            let shown = e["intervals"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|x| x["id"] == iv["id"])
-                .unwrap();
-            let pay = |t: &str| {
-                iv["payloads"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|p| p["type"] == t)
-                    .unwrap()["values"][0]
-                    .as_f64()
-                    .unwrap()
-            };
-            assert!(
-                (pay("DEMAND") - shown["demand_kw"].as_f64().unwrap()).abs() < 1e-3,
-                "{r}"
-            );
-            assert!(
-                (pay("BASELINE") - shown["baseline_kw"].as_f64().unwrap()).abs() < 1e-3,
-                "{r}"
-            );
-            assert!(
-                (pay("USAGE") - pay("DEMAND")).abs() < 1e-3,
-                "an hour's kWh is its mean kW: {r}"
-            );
-        }
+        check_reports(vtn, BASE, &bl, &event_id, ven, &e);
     }
     // Tokens (2 s here) were refreshed before they expired: never a request refused.
     std::thread::sleep(Duration::from_secs(3).saturating_sub(started.elapsed()));
@@ -390,6 +301,10 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
     );
     wait_for("polls after the restart", Duration::from_secs(5), || {
         openadr(p)["counters"]["polls"].as_u64() >= Some(2)
+    });
+    // Nothing changed at the VTN: its ETags answer 304, and nothing is read again.
+    wait_for("an unchanged poll", Duration::from_secs(5), || {
+        openadr(p)["counters"]["polls_unchanged"].as_u64() >= Some(1)
     });
     step(p, 1);
     std::thread::sleep(Duration::from_millis(300));
@@ -454,8 +369,15 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
     assert!(openadr(w)["counters"]["notifications"].as_u64().unwrap() >= 3);
 
     // Prometheus shows the VEN.
-    let (code, _) = http(w, "GET", "/metrics", Some(TOKEN), &[], "");
-    assert_eq!(code, 200);
+    let text = metrics_text(w);
+    for line in [
+        "suandian_openadr_reports_sent_total 3",
+        "suandian_openadr_connected 1",
+        "suandian_openadr_events{state=\"deleted\"} 1",
+        "suandian_openadr_reduction_delivered_kw{event=",
+    ] {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
 
     // The VTN stops: the services carry on with what they have, and say so.
     drop(_vtn);
@@ -486,6 +408,7 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
         let server = std::thread::spawn(move || {
             use std::io::{Read, Write};
             let mut held = Vec::new();
+            let (mut tokens, mut listings) = (0, 0);
             while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((mut s, _)) => {
@@ -503,13 +426,24 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
                             let _ = write!(s, "HTTP/1.1 {code}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
                         };
                         if mode == "malformed" {
-                            // A token, and a listing with one event that does not parse (an
-                            // interval's value is not a number) beside one that does.
+                            // A fresh token each time; the first listing refuses the first
+                            // (revoked); then one event that does not parse (an interval's
+                            // value is not a number) beside a cap and a price that do.
                             if path.ends_with("/auth/token") {
+                                tokens += 1;
                                 answer(
                                     &mut s,
                                     "200 OK",
-                                    r#"{"access_token":"t0k3n","token_type":"Bearer","expires_in":3600.0}"#,
+                                    &format!(
+                                        r#"{{"access_token":"t0k3n-{tokens}","token_type":"Bearer","expires_in":3600.0}}"#
+                                    ),
+                                );
+                            } else if path.starts_with("/events") && listings == 0 {
+                                listings += 1;
+                                answer(
+                                    &mut s,
+                                    "401 Unauthorized",
+                                    r#"{"status":401,"detail":"revoked"}"#,
                                 );
                             } else if path.starts_with("/events") && path.contains("targets") {
                                 answer(&mut s, "200 OK", "[]");
@@ -520,6 +454,10 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
                                     {"id": 7, "programID": "p", "modificationDateTime": "2026-11-29T10:00:00.5Z",
                                      "intervalPeriod": {"start": "2022-06-01T02:00:00Z", "duration": "PT1H"},
                                      "intervals": [{"id": 0.0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [12]}]}]},
+                                    {"id": "price-1", "programID": "p", "targets": ["east"],
+                                     "payloadDescriptors": [{"payloadType": "PRICE", "units": "KWH", "currency": "USD"}],
+                                     "intervalPeriod": {"start": "2022-06-01T03:00:00Z", "duration": "PT2H"},
+                                     "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [0.2]}]}]},
                                 ]);
                                 answer(&mut s, "200 OK", &events.to_string());
                             } else {
@@ -536,18 +474,14 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
                 }
             }
         });
-        let dir = std::env::temp_dir().join(format!(
-            "suandian_openadr_bad_{mode}_{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir(&format!("openadr_bad_{mode}"));
         let (_s, s) = start_service(
             vtn,
             &dir.join("s.db"),
             ("ven-1", "x"),
             "ven",
-            &["--openadr-poll-s", "0.2"],
+            // Live signals, where a price event becomes a forecast.
+            &["--openadr-poll-s", "0.2", "--signals", "live"],
         );
         submit_jobs(s);
         if mode == "malformed" {
@@ -563,6 +497,16 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
             assert!(oadr_caps(s)
                 .iter()
                 .all(|c| c["import_cap_kw"] == json!(12.0)));
+            // The revoked token was replaced and the listing asked again: no error left.
+            assert!(
+                v["counters"]["tokens_fetched"].as_u64().unwrap() >= 2,
+                "{v}"
+            );
+            assert_eq!(v["counters"]["vtn_errors"], 0, "{v}");
+            // The price (0.2 per kWh) became east's price forecast for slots 3 and 4.
+            wait_for("the price taken", Duration::from_secs(5), || {
+                openadr(s)["counters"]["signals_taken"].as_u64() == Some(1)
+            });
         }
         if mode == "500" {
             wait_for("an error counted", Duration::from_secs(10), || {
@@ -594,32 +538,15 @@ fn a_cap_event_reduces_the_running_work_on_slurm_within_one_slot() {
     let Some(_) = slurm() else { return };
     let (_vtn, vtn) = start_vtn(&bin);
     let bl = token(vtn, "bl-1", "bl-secret-0123");
-    let (code, prog) = http(
-        vtn,
-        "POST",
-        &format!("{BASE}/programs"),
-        Some(&bl),
-        &[],
-        &json!({"programName": "slurm-capacity"}).to_string(),
-    );
-    assert_eq!(code, 201, "{prog}");
-    let dir = std::env::temp_dir().join(format!("suandian_openadr_slurm_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let callback = format!("http://127.0.0.1:{port}/v1/openadr/notify");
-    let listen = format!("127.0.0.1:{port}");
+    let prog = program(vtn, &bl, "slurm-capacity");
+    let dir = fresh_dir("openadr_slurm");
     let ckpt = dir.join("ckpt");
-    let (_s, s) = start_service(
+    let (_s, s) = start_webhook_service(
         vtn,
         &dir.join("s.db"),
         ("ven-1", "ven-secret-0123"),
         "ven-slurm",
         &[
-            "--listen",
-            &listen,
-            "--openadr-callback-url",
-            &callback,
             "--openadr-poll-s",
             "5",
             "--executor",
@@ -683,7 +610,7 @@ fn a_cap_event_reduces_the_running_work_on_slurm_within_one_slot() {
         done + 1
     };
     let event = json!({
-        "programID": prog["id"], "eventName": "slurm-cap", "priority": 0,
+        "programID": prog, "eventName": "slurm-cap", "priority": 0,
         "payloadDescriptors": [{"objectType": "EVENT_PAYLOAD_DESCRIPTOR",
             "payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"}],
         "intervalPeriod": {"start": format!("2022-06-01T{first:02}:00:00Z"), "duration": "PT2H"},
@@ -911,50 +838,16 @@ fn openleadr_vtn_events_cap_the_fleet_and_its_reports_are_accepted() {
         .find(|e| e["id"] == json!(event_id))
         .unwrap()
         .clone();
-    let (code, reports) = http(
-        vtn,
-        "GET",
-        &format!("{prefix}/reports?eventID={event_id}"),
-        Some(&bl),
-        &[],
-        "",
-    );
-    assert_eq!(code, 200, "{reports}");
-    let mine: Vec<&Value> = reports
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["clientName"] == json!(ven_name))
-        .collect();
-    assert_eq!(mine.len(), 3, "{reports}");
-    for r in mine {
-        let iv = &r["resources"][0]["intervals"][0];
-        let shown = e["intervals"]
+    check_reports(vtn, &prefix, &bl, &event_id, &ven_name, &e);
+    let demand = |i: &Value| i["demand_kw"].as_f64().unwrap();
+    assert!(
+        e["intervals"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|x| x["id"] == iv["id"])
-            .unwrap();
-        let pay = |t: &str| {
-            iv["payloads"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|p| p["type"] == t)
-                .unwrap()["values"][0]
-                .as_f64()
-                .unwrap()
-        };
-        assert!(pay("DEMAND") <= 10.0 + 1e-6, "{r}");
-        assert!(
-            (pay("DEMAND") - shown["demand_kw"].as_f64().unwrap()).abs() < 1e-3,
-            "{r}"
-        );
-        assert!(
-            (pay("BASELINE") - shown["baseline_kw"].as_f64().unwrap()).abs() < 1e-3,
-            "{r}"
-        );
-    }
+            .all(|i| demand(i) <= 10.0 + 1e-6),
+        "{e}"
+    );
     assert_eq!(view["counters"]["vtn_errors"], 0, "{view}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -214,3 +214,145 @@ pub fn slurm() -> Option<String> {
     }
     c
 }
+
+/// A programme made by the business-logic client; its id.
+pub fn program(vtn: SocketAddr, bl: &str, name: &str) -> String {
+    let (code, p) = http(
+        vtn,
+        "POST",
+        &format!("{BASE}/programs"),
+        Some(bl),
+        &[],
+        &json!({"programName": name}).to_string(),
+    );
+    assert_eq!(code, 201, "{p}");
+    p["id"].as_str().unwrap().to_string()
+}
+
+/// Grant every VEN the targets `targets` (the VTN shows a VEN a targeted event only then).
+pub fn grant(vtn: SocketAddr, bl: &str, n: usize, targets: &[String]) {
+    let mut vens = Vec::new();
+    wait_for("the VENs registered", Duration::from_secs(20), || {
+        let (_, v) = http(vtn, "GET", &format!("{BASE}/vens"), Some(bl), &[], "");
+        vens = v.as_array().cloned().unwrap_or_default();
+        vens.len() >= n
+    });
+    for v in &vens {
+        let body = json!({"objectType": "BL_VEN_REQUEST", "clientID": v["clientID"],
+            "venName": v["venName"], "targets": targets});
+        let (code, a) = http(
+            vtn,
+            "PUT",
+            &format!("{BASE}/vens/{}", v["id"].as_str().unwrap()),
+            Some(bl),
+            &[],
+            &body.to_string(),
+        );
+        assert_eq!(code, 200, "{a}");
+    }
+}
+
+/// A directory of its own for a test's databases, empty.
+pub fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("suandian_{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A service that takes events by webhook too: its address fixed first, so that the VTN can be
+/// told where to call.
+pub fn start_webhook_service(
+    vtn: SocketAddr,
+    db: &std::path::Path,
+    client: (&str, &str),
+    name: &str,
+    extra: &[&str],
+) -> (Proc, SocketAddr) {
+    let port = free_port();
+    let callback = format!("http://127.0.0.1:{port}/v1/openadr/notify");
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        &["--listen", &listen, "--openadr-callback-url", &callback][..],
+        extra,
+    ]
+    .concat();
+    start_service(vtn, db, client, name, &args)
+}
+
+/// The VTN's reports on `event_id` by `ven` (read by the business-logic client at `base`):
+/// three, for `east`, each with the `DEMAND` and `BASELINE` the service shows for that interval
+/// in `shown` (its `GET /v1/openadr` event) and `USAGE` an hour's worth of the demand.
+pub fn check_reports(
+    vtn: SocketAddr,
+    base: &str,
+    bl: &str,
+    event_id: &str,
+    ven: &str,
+    shown: &Value,
+) {
+    let (code, reports) = http(
+        vtn,
+        "GET",
+        &format!("{base}/reports?eventID={event_id}"),
+        Some(bl),
+        &[],
+        "",
+    );
+    assert_eq!(code, 200, "{reports}");
+    let mine: Vec<&Value> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["clientName"] == json!(ven))
+        .collect();
+    assert_eq!(mine.len(), 3, "{reports}");
+    for r in mine {
+        let res = &r["resources"][0];
+        assert_eq!(res["resourceName"], "east");
+        let iv = &res["intervals"][0];
+        let here = shown["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == iv["id"])
+            .unwrap();
+        let pay = |t: &str| {
+            iv["payloads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["type"] == t)
+                .unwrap()["values"][0]
+                .as_f64()
+                .unwrap()
+        };
+        assert!(
+            (pay("DEMAND") - here["demand_kw"].as_f64().unwrap()).abs() < 1e-3,
+            "{r}"
+        );
+        assert!(
+            (pay("BASELINE") - here["baseline_kw"].as_f64().unwrap()).abs() < 1e-3,
+            "{r}"
+        );
+        assert!(
+            (pay("USAGE") - pay("DEMAND")).abs() < 1e-3,
+            "an hour's kWh is its mean kW: {r}"
+        );
+    }
+}
+
+/// `GET /metrics` (Prometheus text) with the admin token.
+pub fn metrics_text(addr: SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+}
