@@ -458,6 +458,9 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
                                      "payloadDescriptors": [{"payloadType": "PRICE", "units": "KWH", "currency": "USD"}],
                                      "intervalPeriod": {"start": "2022-06-01T03:00:00Z", "duration": "PT2H"},
                                      "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [0.2]}]}]},
+                                    {"id": "far", "programID": "p", "targets": ["far-away"],
+                                     "intervalPeriod": {"start": "2022-06-01T02:00:00Z", "duration": "PT1H"},
+                                     "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [1]}]}]},
                                 ]);
                                 answer(&mut s, "200 OK", &events.to_string());
                             } else {
@@ -497,6 +500,26 @@ fn a_vtn_that_fails_or_hangs_is_ridden_out() {
             assert!(oadr_caps(s)
                 .iter()
                 .all(|c| c["import_cap_kw"] == json!(12.0)));
+            // An event for a target that is not ours: kept, shown as ignored, never a cap.
+            let mut far = Value::Null;
+            wait_for("the far event shown", Duration::from_secs(5), || {
+                far = openadr(s)["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["id"] == "far")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                !far.is_null()
+            });
+            assert_eq!(far["state"], "ignored", "{far}");
+            assert!(
+                far["notes"][0]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("other_targets"),
+                "{far}"
+            );
             // The revoked token was replaced and the listing asked again: no error left.
             assert!(
                 v["counters"]["tokens_fetched"].as_u64().unwrap() >= 2,
