@@ -4,6 +4,7 @@
 //!     cargo bench -p suandian-planner --bench planner            # everything
 //!     cargo bench -p suandian-planner --bench planner -- quick   # skip the national scale
 //!     cargo bench -p suandian-planner --bench planner -- national  # only the national scale
+//!     cargo bench -p suandian-planner --bench planner -- growth    # only the growth table
 //!
 //! Results: docs/benchmarks.md.
 
@@ -118,6 +119,10 @@ fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let only_national = std::env::args().any(|a| a == "national");
+    if std::env::args().any(|a| a == "growth") {
+        growth();
+        return;
+    }
     if !only_national {
         small_and_rolling(quick);
     }
@@ -315,5 +320,67 @@ impl Policy for Timed<'_> {
     }
     fn objective_bound(&self) -> Option<f64> {
         self.inner.objective_bound()
+    }
+}
+
+/// 5. Growth: the coordinated policy's wall time per simulated day against the slot length
+///    (60, 30, 15, 5 min) and the number of sites (9, 25, 100), 40 jobs per site and day (each
+///    eligible at three sites), its default options (a 48 h window, a re-plan every slot). The
+///    engine is stepped slot by slot as the live service steps it; a run stops after a day or
+///    after 60 s of wall time, and a day's time is then extrapolated from the slots done (said).
+fn growth() {
+    use suandian_core::engine::{Engine, NoSink, SlotInput};
+    const LIMIT_S: f64 = 60.0;
+    println!("\n| slot | sites | jobs/day | slots stepped | s per simulated day | s per re-plan |");
+    println!("|---|---|---|---|---|---|");
+    for sites in [9usize, 25, 100] {
+        for slot_minutes in [60u32, 30, 15, 5] {
+            let per_day = (24 * 60 / slot_minutes) as usize;
+            let spec = FleetSpec {
+                sites,
+                // Two days: the second keeps the first day's 48 h window whole.
+                slots: 2 * per_day,
+                slot_minutes,
+                jobs: 40 * sites * 2,
+                accelerators_per_site: 512,
+                seed: 11,
+            };
+            let sc = fleet_with_eligibility(spec, 3);
+            let mut policy = Coordinated::new(
+                PlannerOptions {
+                    solver: solver(),
+                    ..PlannerOptions::default()
+                },
+                ObjectiveWeights::for_scenario(&sc),
+            );
+            let signals = suandian_core::signals::Replay::new(&sc, ForecastKind::Perfect);
+            let mut engine = Engine::new(&sc, Box::new(signals), false);
+            let t0 = Instant::now();
+            let mut next = 0;
+            let mut done = 0;
+            while done < per_day && t0.elapsed().as_secs_f64() < LIMIT_S {
+                let end_h = sc.grid.slot_start_h(done + 1);
+                let first = next;
+                while next < sc.jobs.len() && sc.jobs[next].arrival_h < end_h {
+                    next += 1;
+                }
+                let input = SlotInput {
+                    jobs: sc.jobs[first..next].to_vec(),
+                    events: vec![],
+                };
+                engine
+                    .step(input, &mut policy, &mut NoSink)
+                    .expect("a valid fleet steps");
+                done += 1;
+            }
+            let s = t0.elapsed().as_secs_f64();
+            let per_day_s = s * per_day as f64 / done as f64;
+            println!(
+                "| {slot_minutes} min | {sites} | {} | {done} of {per_day}{} | {per_day_s:.1} | {:.3} |",
+                40 * sites,
+                if done < per_day { " (stopped at 60 s)" } else { "" },
+                s / done as f64
+            );
+        }
     }
 }
