@@ -178,7 +178,8 @@ pub fn map(events: &[Event], f: &Frame) -> Mapped {
         let priority = e.priority.unwrap_or(i64::MAX);
         let none = vec![0.0; f.sites.len()];
         let baseline_kw = f.baselines.get(&e.id).unwrap_or(&none);
-        for (iv, span) in e.spans(f.now) {
+        // `spans` gives one span per interval, in order (ids may repeat: matched by place).
+        for ((iv, span), interval) in e.spans(f.now).into_iter().zip(&e.intervals) {
             let Some((start, end)) = span else {
                 out.skipped.push(skip(
                     "no_start",
@@ -191,7 +192,6 @@ pub fn map(events: &[Event], f: &Frame) -> Mapped {
             if end_h <= start_h {
                 continue;
             }
-            let interval = e.intervals.iter().find(|i| i.id == iv).expect("its own");
             for p in &interval.payloads {
                 let Some(&v) = p.values.first() else { continue };
                 let units = e.units(&p.kind);
