@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod fleet;
 pub mod forecast;
+pub mod hash;
 pub mod limits;
 pub mod metrics;
 pub mod model;

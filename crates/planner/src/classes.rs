@@ -61,27 +61,17 @@ fn market_carbon(
 /// length and a tag for the home), not `DefaultHasher`, whose output may change between Rust
 /// releases: an id can be stored and read back by another build (the live service's plans).
 pub fn class_id(sites: &[SiteId], due_slot: usize, home: Option<SiteId>) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
-    let mut feed = |x: u64| {
-        for b in x.to_le_bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
-        }
-    };
-    feed(sites.len() as u64);
+    let mut h = suandian_core::hash::Fnv1a::default();
+    h.u64(sites.len() as u64);
     for &s in sites {
-        feed(s as u64);
+        h.u64(s as u64);
     }
-    feed(due_slot as u64);
+    h.u64(due_slot as u64);
     match home {
-        None => feed(0),
-        Some(s) => {
-            feed(1);
-            feed(s as u64);
-        }
-    }
-    h
+        None => h.u64(0),
+        Some(s) => h.u64(1).u64(s as u64),
+    };
+    h.finish()
 }
 
 /// The most efficient power level of an accelerator where it beats full power: with speed

@@ -370,25 +370,19 @@ impl Policy for Coordinated {
     }
 }
 
-/// The demand-response events a policy sees now (id, window, cap), hashed (FNV-1a).
+/// The demand-response events a policy sees now (id, window, cap, sites), hashed.
 fn events_fingerprint(ctx: &dyn FleetView) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = suandian_core::hash::Fnv1a::default();
     for e in ctx.demand_response_announced() {
-        eat(e.id.as_bytes());
-        for x in [e.start_h, e.end_h, e.import_cap_kw] {
-            eat(&x.to_bits().to_le_bytes());
-        }
-        for s in &e.sites {
-            eat(&s.to_le_bytes());
+        h.bytes(e.id.as_bytes())
+            .f64(e.start_h)
+            .f64(e.end_h)
+            .f64(e.import_cap_kw);
+        for &s in &e.sites {
+            h.u64(s as u64);
         }
     }
-    h
+    h.finish()
 }
 
 #[cfg(test)]

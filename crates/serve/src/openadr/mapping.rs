@@ -108,15 +108,13 @@ const INFORMATIONAL: [&str; 4] = [
     "CHARGE_STATE_SETPOINT",
 ];
 
+/// The strings hashed, each ended by a byte no UTF-8 text holds (so `ab`,`c` is not `a`,`bc`).
 fn fnv(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = suandian_core::hash::Fnv1a::default();
     for p in parts {
-        for b in p.bytes().chain([0xff]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        h.bytes(p.as_bytes()).bytes(&[0xff]);
     }
-    h
+    h.finish()
 }
 
 /// The sites an event targets: every site where it names none, or names the VEN; else the
