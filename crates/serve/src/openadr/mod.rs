@@ -180,7 +180,8 @@ struct State {
     last_error: Option<String>,
     subscription: Option<String>,
     token: Option<(String, Instant)>,
-    etags: HashMap<String, String>,
+    /// Each page of the listing as last read (by its query): its ETag and its events.
+    pages: HashMap<String, (String, Vec<Value>)>,
     /// Reasons already logged (each once).
     logged: HashSet<String>,
     view: Vec<EventState>,
@@ -228,7 +229,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// A failed request to the VTN, in words fit for a log (no secret in it).
 #[derive(Debug)]
 struct VtnError {
-    status: Option<u16>,
     what: String,
 }
 
@@ -447,12 +447,6 @@ fn check_signature(
         .map_err(|_| "a signature that does not match the body".into())
 }
 
-/// What the loop needs of the model at a moment.
-struct Moment {
-    slots_done: usize,
-    series: Vec<SiteSeries>,
-}
-
 impl Ven {
     /// Run until the process ends: restore, then poll, take notifications, converge and
     /// report.
@@ -487,6 +481,8 @@ impl Ven {
                 .clamp(0.05, 1.0)
                 .min(self.cfg.poll.as_secs_f64()),
         );
+        let names: Vec<String> = sc.sites.iter().map(|s| s.name.clone()).collect();
+        let everything = [self.cfg.ven_name.clone()];
         let mut subscribed_at: Option<Instant> = None;
         let mut last_done = usize::MAX;
         let mut registered = false;
@@ -513,8 +509,14 @@ impl Ven {
             };
             if changed || done != last_done {
                 last_done = done;
-                self.converge(sc, &control, &store).await;
-                self.report(sc, &control, &store).await;
+                // The kept events, mapped once for this pass.
+                let (events, baselines) = self.live_events(sc);
+                let frame = self.frame(sc, &names, &everything, &baselines);
+                let mapped = mapping::map(&events, &frame);
+                self.converge(sc, &control, &store, &mapped).await;
+                self.report(sc, &control, &store, &frame, &events, &mapped, done)
+                    .await;
+                self.refresh_view(sc, &frame, &events, &mapped, done);
             }
             tokio::select! {
                 _ = tokio::time::sleep(tick) => {}
@@ -523,16 +525,17 @@ impl Ven {
         }
     }
 
-    async fn moment(&self, control: &Control, from: usize) -> Option<Moment> {
-        let (slots_done, series) = control
-            .ask(|reply| Command::SiteSeries {
-                from,
-                to: usize::MAX,
-                reply,
-            })
+    /// The slots stepped, and each site's series over `from..to` of them.
+    async fn series(
+        &self,
+        control: &Control,
+        from: usize,
+        to: usize,
+    ) -> Option<(usize, Vec<SiteSeries>)> {
+        control
+            .ask(|reply| Command::SiteSeries { from, to, reply })
             .await
-            .ok()?;
-        Some(Moment { slots_done, series })
+            .ok()
     }
 
     /// A bearer token, fetched (or refreshed a minute, or a tenth of its life, before it
@@ -559,7 +562,6 @@ impl Ven {
             .send()
             .await
             .map_err(|e| VtnError {
-                status: None,
                 what: format!(
                     "the token endpoint {url} cannot be reached: {}",
                     without_url(&e)
@@ -569,7 +571,6 @@ impl Ven {
         let body = resp.bytes().await.unwrap_or_default();
         if !(200..300).contains(&status) {
             return Err(VtnError {
-                status: Some(status),
                 what: format!(
                     "the token endpoint {url} refused client `{}`: HTTP {status} {}",
                     self.cfg.client_id,
@@ -578,11 +579,9 @@ impl Ven {
             });
         }
         let v: Value = serde_json::from_slice(&body).map_err(|_| VtnError {
-            status: Some(status),
             what: format!("the token endpoint {url} answered no JSON"),
         })?;
         let t = wire::Token::from_json(&v).map_err(|e| VtnError {
-            status: Some(status),
             what: format!("the token endpoint {url}: {e}"),
         })?;
         let life = t.expires_in_s.unwrap_or(3600.0);
@@ -601,7 +600,7 @@ impl Ven {
         path_and_query: &str,
         body: Option<&Value>,
         etag: Option<&str>,
-    ) -> Result<(u16, reqwest::header::HeaderMap, bytes_body::Body), VtnError> {
+    ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), VtnError> {
         let url = format!("{}{path_and_query}", self.cfg.vtn_url);
         for attempt in 0..2 {
             let token = self.token().await?;
@@ -613,7 +612,6 @@ impl Ven {
                 req = req.header("if-none-match", e);
             }
             let resp = req.send().await.map_err(|e| VtnError {
-                status: None,
                 what: format!("{method} {url}: {}", without_url(&e)),
             })?;
             let status = resp.status().as_u16();
@@ -623,10 +621,9 @@ impl Ven {
             }
             let headers = resp.headers().clone();
             let body = resp.bytes().await.map_err(|e| VtnError {
-                status: Some(status),
                 what: format!("{method} {url}: the answer broke off: {}", without_url(&e)),
             })?;
-            return Ok((status, headers, bytes_body::Body(body.to_vec())));
+            return Ok((status, headers, body.to_vec()));
         }
         unreachable!("the loop returns on its second pass")
     }
@@ -639,7 +636,6 @@ impl Ven {
             eprintln!("openadr: {} (the engine keeps its last good plan)", e.what);
         }
         s.last_error = Some(e.what.clone());
-        let _ = e.status;
     }
 
     /// Every event the VTN shows this client, page by page; `None` where a page failed (or
@@ -693,7 +689,7 @@ impl Ven {
         let mut skip = 0usize;
         loop {
             let q = format!("/events?skip={skip}&limit={LIMIT}{query}");
-            let etag = self.state().etags.get(&q).cloned();
+            let etag = self.state().pages.get(&q).map(|(tag, _)| tag.clone());
             let (status, headers, body) = match self
                 .call(reqwest::Method::GET, &q, None, etag.as_deref())
                 .await
@@ -705,14 +701,8 @@ impl Ven {
                 }
             };
             if status == 304 {
-                // This page as before: what it held is what the kept events say; only a
-                // change anywhere makes the listing worth reading again.
-                let page = self.state().etags.get(&format!("{q}#body")).cloned();
-                let Some(page) = page.and_then(|p| serde_json::from_str::<Vec<Value>>(&p).ok())
-                else {
-                    self.state().etags.remove(&q);
-                    return None;
-                };
+                // This page as it was: its events as read then.
+                let (_, page) = self.state().pages.get(&q).cloned()?;
                 let n = page.len();
                 all.extend(page);
                 if n < LIMIT {
@@ -724,30 +714,27 @@ impl Ven {
             *unchanged = false;
             if !(200..300).contains(&status) {
                 self.failed(&VtnError {
-                    status: Some(status),
                     what: format!(
                         "GET {}{q}: HTTP {status} {}",
                         self.cfg.vtn_url,
-                        snippet(&body.0)
+                        snippet(&body)
                     ),
                 });
                 return None;
             }
-            let page: Vec<Value> = match serde_json::from_slice::<Value>(&body.0) {
+            let page: Vec<Value> = match serde_json::from_slice::<Value>(&body) {
                 Ok(Value::Array(a)) => a,
                 _ => {
                     self.failed(&VtnError {
-                        status: Some(status),
                         what: format!("GET {}{q}: not a JSON array of events", self.cfg.vtn_url),
                     });
                     return None;
                 }
             };
             if let Some(tag) = headers.get("etag").and_then(|v| v.to_str().ok()) {
-                let mut s = self.state();
-                s.etags.insert(q.clone(), tag.to_string());
-                s.etags
-                    .insert(format!("{q}#body"), Value::Array(page.clone()).to_string());
+                self.state()
+                    .pages
+                    .insert(q.clone(), (tag.to_string(), page.clone()));
             }
             let n = page.len();
             all.extend(page);
@@ -835,10 +822,15 @@ impl Ven {
                 }
             }
         }
-        let m = self.moment(control, 0).await?;
-        let now_h = sc.grid.slot_start_h(m.slots_done);
-        let baseline_kw = m
-            .series
+        // The baseline: each site's no-event import in the last slot stepped.
+        let done = control
+            .ask(|reply| Command::Status { reply })
+            .await
+            .ok()?
+            .slots_done;
+        let (_, last) = self.series(control, done.saturating_sub(1), done).await?;
+        let now_h = sc.grid.slot_start_h(done);
+        let baseline_kw = last
             .iter()
             .zip(&sc.sites)
             .map(|(s, site)| {
@@ -931,11 +923,13 @@ impl Ven {
 
     /// Bring the engine to the events: submit the caps it lacks, cancel those no longer
     /// wanted, post the signal values not yet posted.
-    async fn converge(&self, sc: &Scenario, control: &Control, store: &Store) {
-        let (events, baselines) = self.live_events(sc);
-        let names: Vec<String> = sc.sites.iter().map(|s| s.name.clone()).collect();
-        let everything = [self.cfg.ven_name.clone()];
-        let mapped = mapping::map(&events, &self.frame(sc, &names, &everything, &baselines));
+    async fn converge(
+        &self,
+        sc: &Scenario,
+        control: &Control,
+        store: &Store,
+        mapped: &mapping::Mapped,
+    ) {
         for sk in &mapped.skipped {
             self.log_once(
                 &format!("{}:{}:{}", sk.event_id, sk.reason, sk.detail),
@@ -1037,7 +1031,6 @@ impl Ven {
             self.state().signals.insert(key.clone());
             let _ = store.put_openadr("signal", &key, "{}").await;
         }
-        self.refresh_view(sc, &events, &mapped, status.slots_done);
     }
 
     fn refused(&self, what: &str, err: &ApiError) {
@@ -1049,29 +1042,30 @@ impl Ven {
         );
     }
 
-    /// Report each interval the engine has stepped past, once per event version.
-    async fn report(&self, sc: &Scenario, control: &Control, store: &Store) {
-        let (events, baselines) = self.live_events(sc);
-        let names: Vec<String> = sc.sites.iter().map(|s| s.name.clone()).collect();
-        let everything = [self.cfg.ven_name.clone()];
-        let frame = self.frame(sc, &names, &everything, &baselines);
-        let Some(m) = self.moment(control, 0).await else {
-            return;
-        };
-        let done_h = sc.grid.slot_start_h(m.slots_done);
-        // Reported: the events acted on (a cap or a signal value for a site here).
-        let mapped = mapping::map(&events, &frame);
+    /// Report each interval the engine has stepped past (`done` slots), once per event
+    /// version, for the events acted on (a cap or a signal value for a site here).
+    #[allow(clippy::too_many_arguments)]
+    async fn report(
+        &self,
+        sc: &Scenario,
+        control: &Control,
+        store: &Store,
+        frame: &mapping::Frame<'_>,
+        events: &[Event],
+        mapped: &mapping::Mapped,
+        done: usize,
+    ) {
+        let done_h = sc.grid.slot_start_h(done);
         let acted: HashSet<&str> = mapped
             .caps
             .iter()
             .map(|c| c.event_id.as_str())
             .chain(mapped.signals.iter().map(|p| p.event_id.as_str()))
             .collect();
-        for e in &events {
-            if !acted.contains(e.id.as_str()) {
-                continue;
-            }
-            let Some(sites) = mapping::targeted(e, &frame) else {
+        // The intervals due: over, and not yet reported.
+        let mut due = Vec::new();
+        for e in events.iter().filter(|e| acted.contains(e.id.as_str())) {
+            let Some(sites) = mapping::targeted(e, frame) else {
                 continue;
             };
             for (iv, span) in e.spans(sc.grid.start) {
@@ -1079,77 +1073,98 @@ impl Ven {
                     continue;
                 };
                 let (a, b) = (hours(sc, start), hours(sc, end));
-                if b > done_h + 1e-9 || b <= 0.0 {
-                    continue;
-                }
                 let key = format!("{}:{}:{iv}", e.id, e.modified);
-                if self.state().reports.contains_key(&key) {
-                    continue;
-                }
-                let per_site: Vec<(usize, Measured)> = sites
-                    .iter()
-                    .map(|&s| (s, measure(&m.series[s], sc.grid.slot_h(), a, b)))
-                    .collect();
-                let body = report_body(e, &self.cfg.ven_name, &names, iv, start, end, &per_site);
-                match self
-                    .call(reqwest::Method::POST, "/reports", Some(&body), None)
-                    .await
-                {
-                    Ok((status, _, answer)) if (200..300).contains(&status) => {
-                        let report_id = serde_json::from_slice::<Value>(&answer.0)
-                            .ok()
-                            .and_then(|v| wire::created_id(&v).ok())
-                            .unwrap_or_default();
-                        let total = per_site
-                            .iter()
-                            .fold(Measured::default(), |t, (_, x)| t.plus(x));
-                        let d = Delivered {
-                            report_id,
-                            demand_kw: total.demand_kw,
-                            baseline_kw: total.baseline_kw,
-                            work_delayed_acc_h: total.work_delayed_acc_h,
-                        };
-                        let _ = store
-                            .put_openadr("report", &key, &serde_json::to_string(&d).expect("ser"))
-                            .await;
-                        let mut s = self.state();
-                        s.counters.reports_sent += 1;
-                        s.reports.insert(key, d);
-                    }
-                    Ok((status, _, answer)) => {
-                        let mut s = self.state();
-                        s.counters.reports_failed += 1;
-                        drop(s);
-                        self.log_once(
-                            &format!("report {key} {status}"),
-                            &format!(
-                                "the report on event {} interval {iv} was refused: HTTP {status} {}",
-                                e.id,
-                                snippet(&answer.0)
-                            ),
-                        );
-                    }
-                    Err(err) => {
-                        self.state().counters.reports_failed += 1;
-                        self.failed(&err);
-                        return;
-                    }
+                if b <= done_h + 1e-9 && b > 0.0 && !self.state().reports.contains_key(&key) {
+                    due.push((e, sites.clone(), iv, start, end, a, b, key));
                 }
             }
         }
-        self.refresh_view(sc, &events, &mapped, m.slots_done);
+        if due.is_empty() {
+            return;
+        }
+        // The series over the slots they cover, read once.
+        let slot_h = sc.grid.slot_h();
+        let from = due
+            .iter()
+            .map(|d| (d.5.max(0.0) / slot_h).floor() as usize)
+            .min()
+            .unwrap_or(0);
+        let Some((_, series)) = self.series(control, from, done).await else {
+            return;
+        };
+        for (e, sites, iv, start, end, a, b, key) in due {
+            let per_site: Vec<(usize, Measured)> = sites
+                .iter()
+                .map(|&s| (s, measure(&series[s], slot_h, from, a, b)))
+                .collect();
+            let body = report_body(
+                e,
+                &self.cfg.ven_name,
+                frame.sites,
+                iv,
+                start,
+                end,
+                &per_site,
+            );
+            match self
+                .call(reqwest::Method::POST, "/reports", Some(&body), None)
+                .await
+            {
+                Ok((status, _, answer)) if (200..300).contains(&status) => {
+                    let report_id = serde_json::from_slice::<Value>(&answer)
+                        .ok()
+                        .and_then(|v| wire::created_id(&v).ok())
+                        .unwrap_or_default();
+                    let total = per_site
+                        .iter()
+                        .fold(Measured::default(), |t, (_, x)| t.plus(x));
+                    let d = Delivered {
+                        report_id,
+                        demand_kw: total.demand_kw,
+                        baseline_kw: total.baseline_kw,
+                        work_delayed_acc_h: total.work_delayed_acc_h,
+                    };
+                    let _ = store
+                        .put_openadr("report", &key, &serde_json::to_string(&d).expect("ser"))
+                        .await;
+                    let mut s = self.state();
+                    s.counters.reports_sent += 1;
+                    s.reports.insert(key, d);
+                }
+                Ok((status, _, answer)) => {
+                    self.state().counters.reports_failed += 1;
+                    self.log_once(
+                        &format!("report {key} {status}"),
+                        &format!(
+                            "the report on event {} interval {iv} was refused: HTTP {status} {}",
+                            e.id,
+                            snippet(&answer)
+                        ),
+                    );
+                }
+                Err(err) => {
+                    self.state().counters.reports_failed += 1;
+                    self.failed(&err);
+                    return;
+                }
+            }
+        }
     }
 
-    fn refresh_view(&self, sc: &Scenario, events: &[Event], mapped: &mapping::Mapped, done: usize) {
-        let names: Vec<String> = sc.sites.iter().map(|s| s.name.clone()).collect();
-        let everything = [self.cfg.ven_name.clone()];
-        let empty = HashMap::new();
-        let frame = self.frame(sc, &names, &everything, &empty);
+    fn refresh_view(
+        &self,
+        sc: &Scenario,
+        frame: &mapping::Frame<'_>,
+        events: &[Event],
+        mapped: &mapping::Mapped,
+        done: usize,
+    ) {
+        let names = frame.sites;
         let done_h = sc.grid.slot_start_h(done);
         let mut s = self.state();
         let mut view = Vec::new();
         for e in events {
-            let sites = mapping::targeted(e, &frame);
+            let sites = mapping::targeted(e, frame);
             let notes: Vec<String> = mapped
                 .skipped
                 .iter()
@@ -1272,7 +1287,7 @@ impl Ven {
                     &format!(
                         "POST {}/vens answered HTTP {status} {} (events without targets still come)",
                         self.cfg.vtn_url,
-                        snippet(&answer.0)
+                        snippet(&answer)
                     ),
                 );
                 true
@@ -1294,7 +1309,7 @@ impl Ven {
             .call(reqwest::Method::GET, "/subscriptions", None, None)
             .await
         {
-            if let Ok(Value::Array(list)) = serde_json::from_slice::<Value>(&body.0) {
+            if let Ok(Value::Array(list)) = serde_json::from_slice::<Value>(&body) {
                 for sub in list {
                     let ours = sub
                         .get("objectOperations")
@@ -1331,7 +1346,7 @@ impl Ven {
             .await
         {
             Ok((status, _, answer)) if (200..300).contains(&status) => {
-                let id = serde_json::from_slice::<Value>(&answer.0)
+                let id = serde_json::from_slice::<Value>(&answer)
                     .ok()
                     .and_then(|v| wire::created_id(&v).ok());
                 eprintln!(
@@ -1341,21 +1356,15 @@ impl Ven {
                 self.state().subscription = id.or(Some(String::new()));
             }
             Ok((status, _, answer)) => self.failed(&VtnError {
-                status: Some(status),
                 what: format!(
                     "POST {}/subscriptions: HTTP {status} {} (polling goes on)",
                     self.cfg.vtn_url,
-                    snippet(&answer.0)
+                    snippet(&answer)
                 ),
             }),
             Err(e) => self.failed(&e),
         }
     }
-}
-
-mod bytes_body {
-    /// An answer's body.
-    pub struct Body(pub Vec<u8>);
 }
 
 fn hours(sc: &Scenario, t: DateTime<Utc>) -> f64 {
@@ -1383,11 +1392,13 @@ impl Measured {
     }
 }
 
-fn measure(s: &SiteSeries, slot_h: f64, a: f64, b: f64) -> Measured {
+/// Over `[a, b)` hours, from a series whose first value is slot `first`.
+fn measure(s: &SiteSeries, slot_h: f64, first: usize, a: f64, b: f64) -> Measured {
     let mut m = Measured::default();
     let mut base_kwh = 0.0;
     for t in 0..s.import_kw.len() {
-        let (x, y) = (t as f64 * slot_h, (t + 1) as f64 * slot_h);
+        let slot = (first + t) as f64;
+        let (x, y) = (slot * slot_h, (slot + 1.0) * slot_h);
         let overlap = (y.min(b) - x.max(a)).max(0.0);
         if overlap <= 0.0 {
             continue;
@@ -1524,7 +1535,16 @@ mod tests {
             baseline_import_kw: vec![40.0, 40.0, 40.0],
             baseline_busy_accelerators: vec![2.0, 2.0, 2.0],
         };
-        let m = measure(&s, 1.0, 0.5, 2.5);
+        let m = measure(&s, 1.0, 0, 0.5, 2.5);
+        // The same slots read from slot 1 on: the first half-hour is not there.
+        let later = SiteSeries {
+            site: "east".into(),
+            import_kw: s.import_kw[1..].to_vec(),
+            busy_accelerators: s.busy_accelerators[1..].to_vec(),
+            baseline_import_kw: s.baseline_import_kw[1..].to_vec(),
+            baseline_busy_accelerators: s.baseline_busy_accelerators[1..].to_vec(),
+        };
+        assert!((measure(&later, 1.0, 1, 1.0, 2.5).usage_kwh - 35.0).abs() < 1e-9);
         assert!((m.usage_kwh - (5.0 + 20.0 + 15.0)).abs() < 1e-9);
         assert!((m.demand_kw - 20.0).abs() < 1e-9);
         assert!((m.baseline_kw - 40.0).abs() < 1e-9);
