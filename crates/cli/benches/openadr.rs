@@ -101,15 +101,7 @@ fn latency(bin: &str, n: usize) {
         // The VTN's tokens live 2 s (and a minute's grace): a fresh one for each event.
         let bl = token(vtn, "bl-1", "bl-secret-0123");
         let t0 = Instant::now();
-        let (code, v) = http(
-            vtn,
-            "POST",
-            &format!("{BASE}/events"),
-            Some(&bl),
-            &[],
-            &event.to_string(),
-        );
-        assert_eq!(code, 201, "{v}");
+        create_event(vtn, BASE, &bl, &event);
         let mut got = [None, None];
         let mut slot_at_take = [0, 0];
         let mut step_seen = [None, None];
@@ -248,15 +240,7 @@ fn default_scenario(bin: &str) {
                 "intervalPeriod": {"start": start.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "duration": "PT1H"},
                 "intervals": intervals,
             });
-            let (code, v) = http(
-                vtn,
-                "POST",
-                &format!("{BASE}/events"),
-                Some(&bl),
-                &[],
-                &event.to_string(),
-            );
-            assert_eq!(code, 201, "{v}");
+            let v = create_event(vtn, BASE, &bl, &event);
             ids.push((share, v["id"].as_str().unwrap().to_string()));
         }
     }

@@ -75,15 +75,7 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
         ],
     });
     let t0 = Instant::now();
-    let (code, created) = http(
-        vtn,
-        "POST",
-        &format!("{BASE}/events"),
-        Some(&bl),
-        &[],
-        &cap_event.to_string(),
-    );
-    assert_eq!(code, 201, "{created}");
+    let created = create_event(vtn, BASE, &bl, &cap_event);
     let event_id = created["id"].as_str().unwrap().to_string();
     // By webhook: taken within 2 s of its creation (the service polls once an hour).
     wait_for("the webhook's cap", Duration::from_secs(2), || {
@@ -115,30 +107,14 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
     let other = json!({"programID": program, "eventName": "elsewhere", "targets": ["far-away"],
         "intervalPeriod": {"start": "2022-06-01T02:00:00Z", "duration": "PT1H"},
         "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [1.0]}]}]});
-    let (code, _) = http(
-        vtn,
-        "POST",
-        &format!("{BASE}/events"),
-        Some(&bl),
-        &[],
-        &other.to_string(),
-    );
-    assert_eq!(code, 201);
+    create_event(vtn, BASE, &bl, &other);
     // Fifty-two events for everyone with a payload this VEN does not act on: listed over two
     // pages of fifty, each noted and counted, none acted on.
     for k in 0..UNKNOWN {
         let unknown = json!({"programID": program, "eventName": format!("unknown-payload-{k}"),
             "intervalPeriod": {"start": "2022-06-01T02:00:00Z", "duration": "PT1H"},
             "intervals": [{"id": 0, "payloads": [{"type": "X_VENDOR_THING", "values": [1.0]}]}]});
-        let (code, _) = http(
-            vtn,
-            "POST",
-            &format!("{BASE}/events"),
-            Some(&bl),
-            &[],
-            &unknown.to_string(),
-        );
-        assert_eq!(code, 201);
+        create_event(vtn, BASE, &bl, &unknown);
     }
     // A second cap, to be deleted before it begins (slots 10-12).
     let mut later_req = cap_event.clone();
@@ -146,15 +122,7 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
     later_req["intervalPeriod"]["start"] = json!("2022-06-01T10:00:00Z");
     later_req["intervals"] =
         json!([{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [5.0]}]}]);
-    let (code, later) = http(
-        vtn,
-        "POST",
-        &format!("{BASE}/events"),
-        Some(&bl),
-        &[],
-        &later_req.to_string(),
-    );
-    assert_eq!(code, 201);
+    let later = create_event(vtn, BASE, &bl, &later_req);
     let later_id = later["id"].as_str().unwrap().to_string();
     for s in [w, p] {
         wait_for("the later cap", Duration::from_secs(3), || {
@@ -214,15 +182,7 @@ fn events_from_a_real_vtn_cap_the_fleet_and_its_reports_are_accepted() {
     for s in [w, p] {
         for t in 1..8 {
             step(s, 1);
-            let sites = get(s, "/v1/sites");
-            let east = sites
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|x| x["name"] == "east")
-                .unwrap()
-                .clone();
-            let import = east["import_kw"].as_f64().unwrap();
+            let import = east_import_kw(s);
             if (2..5).contains(&t) {
                 assert!(
                     import <= 10.0 + 1e-6,
@@ -639,15 +599,7 @@ fn a_cap_event_reduces_the_running_work_on_slurm_within_one_slot() {
         "intervalPeriod": {"start": format!("2022-06-01T{first:02}:00:00Z"), "duration": "PT2H"},
         "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [10.0]}]}],
     });
-    let (code, v) = http(
-        vtn,
-        "POST",
-        &format!("{BASE}/events"),
-        Some(&bl),
-        &[],
-        &event.to_string(),
-    );
-    assert_eq!(code, 201, "{v}");
+    create_event(vtn, BASE, &bl, &event);
     // Watch the queue as the event's first slot passes.
     let mut slot_began: std::collections::BTreeMap<u64, f64> = Default::default();
     let mut readings: Vec<(f64, u64)> = Vec::new();
@@ -819,31 +771,15 @@ fn openleadr_vtn_events_cap_the_fleet_and_its_reports_are_accepted() {
             {"id": 2, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [10.0]}]},
         ],
     });
-    let (code, created) = http(
-        vtn,
-        "POST",
-        &format!("{prefix}/events"),
-        Some(&bl),
-        &[],
-        &event.to_string(),
-    );
-    assert_eq!(code, 201, "{created}");
+    let created = create_event(vtn, &prefix, &bl, &event);
     let event_id = created["id"].as_str().unwrap().to_string();
     wait_for("the polled caps", Duration::from_secs(2), || {
         oadr_caps(s).len() == 3
     });
     for t in 1..8 {
         step(s, 1);
-        let sites = get(s, "/v1/sites");
-        let east = sites
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["name"] == "east")
-            .unwrap()
-            .clone();
         if (2..5).contains(&t) {
-            let import = east["import_kw"].as_f64().unwrap();
+            let import = east_import_kw(s);
             assert!(
                 import <= 10.0 + 1e-6,
                 "slot {t}: east imports {import} kW under a 10 kW cap"

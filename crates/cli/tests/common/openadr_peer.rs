@@ -356,3 +356,29 @@ pub fn metrics_text(addr: SocketAddr) -> String {
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
 }
+
+/// An event created by the business-logic client at `base` (`201`); the VTN's answer.
+pub fn create_event(vtn: SocketAddr, base: &str, bl: &str, event: &Value) -> Value {
+    let (code, v) = http(
+        vtn,
+        "POST",
+        &format!("{base}/events"),
+        Some(bl),
+        &[],
+        &event.to_string(),
+    );
+    assert_eq!(code, 201, "{v}");
+    v
+}
+
+/// `east`'s import in the last slot stepped, kW.
+pub fn east_import_kw(s: SocketAddr) -> f64 {
+    let sites = get(s, "/v1/sites");
+    let east = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "east")
+        .unwrap();
+    east["import_kw"].as_f64().unwrap()
+}
