@@ -86,6 +86,7 @@ fn problem_at(sites: usize, slots: usize, slot_h: f64, classes: usize, at: usize
         .collect();
     PlanInput {
         slot_h,
+        periods: vec![],
         first_slot: at,
         slots,
         sites: sites_v,

@@ -143,6 +143,7 @@ pub fn from_context(
     let over_limit_per_kwh = window_over_limit(ctx, &mut sites, h, prices.late_per_acc_h);
     let (classes, map) = context_classes(ctx, knobs, h, &prices.site_acc_h_cost, &mut sites);
     value_stored_energy(ctx, knobs, h, &mut sites);
+    let periods = knobs.blocks.layout(now, h, dt, &cap_edges(&sites));
     let inference = (0..ctx.inference_regions())
         .map(|r| {
             let (s, jpt) = ctx.inference_sites(r);
@@ -155,6 +156,7 @@ pub fn from_context(
     (
         PlanInput {
             slot_h: dt,
+            periods,
             first_slot: now,
             slots: h,
             sites,
@@ -176,6 +178,20 @@ pub fn from_context(
         },
         map,
     )
+}
+
+/// The window slots where an announced import cap or its penalty begins or ends at some site:
+/// no period of the plan spans one, so that events keep their edges at any resolution.
+fn cap_edges(sites: &[PlanSite]) -> Vec<usize> {
+    let h = sites.first().map_or(0, |s| s.import_limit_kw.len());
+    (1..h)
+        .filter(|&t| {
+            sites.iter().any(|s| {
+                s.import_limit_kw[t] != s.import_limit_kw[t - 1]
+                    || s.over_limit_per_kwh.get(t) != s.over_limit_per_kwh.get(t - 1)
+            })
+        })
+        .collect()
 }
 
 /// The sites over the next `h` slots, from the forecasts: no fixed load yet (the classes add
@@ -567,6 +583,9 @@ pub fn from_scenario(
     (
         PlanInput {
             slot_h: dt,
+            // The bound plans every slot (a coarser period would not be a relaxation: prices
+            // and green supply vary within it).
+            periods: vec![],
             first_slot: 0,
             slots: h,
             sites,

@@ -1,5 +1,14 @@
-//! `coordinated`: model-predictive control. Every `replan_every` slots, plan the next
-//! `window_h` hours on the forecasts available now, apply the first slot, move on.
+//! `coordinated`: model-predictive control. Plan the next `window_h` hours on the forecasts
+//! available now (at the slot's resolution near the present, in longer blocks further out:
+//! `blocks`), apply the first slot, move on; re-plan where the inputs changed and at least every
+//! `replan_max_h` hours (or every `replan_every` slots, whatever changed), following the last
+//! plan in between.
+//!
+//! What counts as changed inputs ([`Coordinated::replan_due`]): a demand-response event
+//! announced, changed or cancelled; new work since the last plan of more than
+//! [`REPLAN_NEW_WORK_SHARE`] of the work it planned; a forecast of price, carbon or green supply
+//! for the slots the plan still steers revised by more than [`REPLAN_FORECAST_REVISION`] of the
+//! signal's mean over the window.
 
 use crate::classes::{from_context, ClassMap};
 use crate::dispatch;
@@ -39,11 +48,34 @@ pub struct Coordinated {
     arrivals: std::collections::VecDeque<f64>,
     /// The demand-response events seen at the last plan (`events_fingerprint`).
     events_seen: u64,
+    /// Why plans were made: [first, age, events, new work, forecast revision].
+    reasons: [usize; 5],
+    /// Slots stepped, and the most periods and slots of a plan's window.
+    slots: usize,
+    max_periods: (usize, usize),
+}
+
+/// New work (accelerator-hours) since the last plan, as a share of the work that plan placed,
+/// above which the next slot re-plans.
+pub const REPLAN_NEW_WORK_SHARE: f64 = 0.05;
+
+/// A forecast revision (of one site's price, carbon or green supply in one slot the plan still
+/// steers), as a share of the signal's mean magnitude over the plan's window, above which the
+/// next slot re-plans.
+pub const REPLAN_FORECAST_REVISION: f64 = 0.1;
+
+/// What a plan was made on, to tell whether its inputs changed: the work it placed, and per
+/// site the forecasts of the slots it will steer (price, carbon, green) with each signal's
+/// mean magnitude over the window.
+struct MadeOn {
+    work_acc_h: f64,
+    forecasts: Vec<[(Vec<f64>, f64); 3]>,
 }
 
 /// The plan in force: made at slot `at`, with its classes' jobs, eligible sites and homes.
 struct Current {
     at: usize,
+    made_on: MadeOn,
     plan: Plan,
     map: ClassMap,
     sites: Vec<Vec<SiteId>>,
@@ -74,7 +106,63 @@ impl Coordinated {
             seen: std::collections::HashSet::new(),
             arrivals: std::collections::VecDeque::new(),
             events_seen: 0,
+            reasons: [0; 5],
+            slots: 0,
+            max_periods: (0, 0),
         }
+    }
+
+    /// The most slots a plan is followed: `replan_every`, else `replan_max_h` (at least one
+    /// slot, at most the window's fine tier: beyond it the plan is in blocks).
+    fn max_age_slots(&self, slot_h: f64) -> usize {
+        match self.cfg.replan_every {
+            Some(n) => n.max(1),
+            None => {
+                let h = self.cfg.replan_max_h.min(self.cfg.blocks.fine_h());
+                ((h / slot_h + 1e-9).floor() as usize).max(1)
+            }
+        }
+    }
+
+    /// Whether a plan is due now, and why (an index into `reasons`): none yet; the plan in
+    /// force is as old as plans may be; the events changed; or, without a fixed cadence, new
+    /// work or a revised forecast.
+    fn replan_due(&self, ctx: &dyn FleetView, events: u64) -> Option<usize> {
+        let Some(c) = &self.current else {
+            return Some(0);
+        };
+        let slot = ctx.slot();
+        if slot >= c.at + self.max_age_slots(ctx.slot_h()) {
+            return Some(1);
+        }
+        if events != self.events_seen {
+            return Some(2);
+        }
+        if self.cfg.replan_every.is_some() {
+            return None;
+        }
+        let new_work: f64 = ctx
+            .active_jobs()
+            .iter()
+            .filter(|j| !self.seen.contains(j))
+            .map(|&j| ctx.job(j).map_or(0.0, |x| x.work_acc_h()))
+            .sum();
+        if new_work > REPLAN_NEW_WORK_SHARE * c.made_on.work_acc_h {
+            return Some(3);
+        }
+        let revised = c.made_on.forecasts.iter().enumerate().any(|(s, signals)| {
+            signals.iter().enumerate().any(|(i, (planned, scale))| {
+                (slot..c.at + planned.len()).any(|t| {
+                    let now = match i {
+                        0 => ctx.price_forecast(s, t),
+                        1 => ctx.carbon_forecast(s, t),
+                        _ => ctx.green_forecast_kw(s, t),
+                    };
+                    (now - planned[t - c.at]).abs() > REPLAN_FORECAST_REVISION * scale
+                })
+            })
+        });
+        revised.then_some(4)
     }
 
     fn ensure_plan(&mut self, ctx: &dyn FleetView) {
@@ -85,15 +173,10 @@ impl Coordinated {
         // A demand-response event announced, changed or cancelled since the last plan makes
         // one due at once, whatever the cadence.
         let events = events_fingerprint(ctx);
-        let due = match self.current {
-            Some(Current { at, .. }) => {
-                slot >= at + self.cfg.replan_every.max(1) || events != self.events_seen
-            }
-            None => true,
-        };
-        if !due {
+        let Some(reason) = self.replan_due(ctx, events) else {
             return;
-        }
+        };
+        self.reasons[reason] += 1;
         self.planned_at = Some(slot);
         self.events_seen = events;
         // Work that arrived since the last plan: the recent rate of new work.
@@ -125,6 +208,7 @@ impl Coordinated {
         }
         let sites: Vec<Vec<SiteId>> = input.classes.iter().map(|c| c.sites.clone()).collect();
         let homes: Vec<Option<Home>> = input.classes.iter().map(|c| c.home).collect();
+        let made_on = made_on(&input, self.max_age_slots(ctx.slot_h()));
         self.solves += 1;
         #[cfg(test)]
         if self.fail_from_slot.is_some_and(|f| slot >= f) {
@@ -141,6 +225,9 @@ impl Coordinated {
         };
         match solved {
             Ok(plan) => {
+                if plan.periods > self.max_periods.0 {
+                    self.max_periods = (plan.periods, input.slots);
+                }
                 self.iterations += plan.iterations;
                 self.solve_s += plan.solve_s;
                 self.max_solve_s = self.max_solve_s.max(plan.solve_s);
@@ -149,6 +236,7 @@ impl Coordinated {
                 }
                 self.current = Some(Current {
                     at: slot,
+                    made_on,
                     plan,
                     map,
                     sites,
@@ -167,6 +255,22 @@ impl Coordinated {
         self.failures += 1;
         self.last_failure = Some(format!("slot {slot}: {why}"));
         self.failed_since_plan = true;
+    }
+}
+
+/// What `input` knows that a later slot may find changed, for the `steers` slots it will steer.
+fn made_on(input: &crate::PlanInput, steers: usize) -> MadeOn {
+    let head = |v: &[f64]| v[..steers.min(v.len())].to_vec();
+    let scale = |v: &[f64]| v.iter().map(|x| x.abs()).sum::<f64>() / v.len().max(1) as f64;
+    MadeOn {
+        work_acc_h: input.classes.iter().map(|c| c.work_acc_h).sum(),
+        forecasts: input
+            .sites
+            .iter()
+            .map(|s| {
+                [&s.price_per_mwh, &s.carbon_g_per_kwh, &s.green_kw].map(|v| (head(v), scale(v)))
+            })
+            .collect(),
     }
 }
 
@@ -225,6 +329,7 @@ impl Policy for Coordinated {
     }
 
     fn on_slot(&mut self, ctx: &mut dyn Fleet) {
+        self.slots += 1;
         self.ensure_plan(ctx);
         let slot = ctx.slot();
         let in_force = match &self.current {
@@ -243,6 +348,7 @@ impl Policy for Coordinated {
                 map,
                 sites,
                 homes,
+                ..
             }) => {
                 let off = slot - *at;
                 if off == 0 {
@@ -314,6 +420,20 @@ impl Policy for Coordinated {
             n.push(format!(
                 "{} slots ran on the last good plan after a failed solve",
                 self.kept_plan_slots
+            ));
+        }
+        if self.solves < self.slots {
+            let [_, age, events, work, forecast] = self.reasons;
+            n.push(format!(
+                "re-planned at {} of {} slots: {age} as the last plan reached its age, {events} for demand-response events, {work} for new work, {forecast} for revised forecasts",
+                self.solves, self.slots
+            ));
+        }
+        let (periods, slots) = self.max_periods;
+        if periods < slots {
+            n.push(format!(
+                "plans in blocks ({}): at most {periods} periods for a window of {slots} slots",
+                self.cfg.blocks
             ));
         }
         n

@@ -12,7 +12,7 @@ pub mod lp;
 mod oracle;
 
 pub use coordinated::Coordinated;
-pub use lp::{solve, LpSolver, ObjectiveMode, Plan, PlanInput};
+pub use lp::{solve, Blocks, LpSolver, ObjectiveMode, Plan, PlanInput};
 pub use oracle::Oracle;
 
 use suandian_core::metrics::ObjectiveWeights;
@@ -41,8 +41,16 @@ pub struct PlannerOptions {
     pub migrate: bool,
     /// The rolling plan's window, hours.
     pub window_h: f64,
-    /// Re-plan every this many slots (1: every slot).
-    pub replan_every: usize,
+    /// How the rolling window is cut into the model's periods: the slot's resolution near the
+    /// present, longer blocks further out (`--blocks`; docs/planner.md#resolution).
+    pub blocks: Blocks,
+    /// Re-plan every this many slots (1: every slot), whatever changed; `None`: re-plan where
+    /// the inputs changed ([`coordinated`](Coordinated) says which changes count) and at least
+    /// every `replan_max_h` hours (at hourly slots: every slot).
+    pub replan_every: Option<usize>,
+    /// The longest a rolling plan is followed before it is re-solved, hours (with
+    /// `replan_every: None`); never longer than the window's fine tier ([`Blocks::fine_h`]).
+    pub replan_max_h: f64,
     /// The LP solver's time limit for one rolling plan, seconds.
     pub time_limit_s: f64,
     /// The LP solver's time limit for the oracle's one plan, seconds.
@@ -60,7 +68,9 @@ impl Default for PlannerOptions {
             warm_start: true,
             migrate: false,
             window_h: 24.0,
-            replan_every: 1,
+            blocks: Blocks::default(),
+            replan_every: None,
+            replan_max_h: 1.0,
             time_limit_s: 10.0,
             oracle_time_limit_s: 300.0,
             reserve_for_arrivals: 0.5,
@@ -81,8 +91,11 @@ impl PlannerOptions {
         if !(self.window_h > 0.0 && self.window_h.is_finite()) {
             return Err(("window_h", self.window_h.to_string(), "hours > 0"));
         }
-        if self.replan_every == 0 {
+        if self.replan_every == Some(0) {
             return Err(("replan_every", "0".into(), "at least 1 slot"));
+        }
+        if !(self.replan_max_h > 0.0 && self.replan_max_h.is_finite()) {
+            return Err(("replan_max_h", self.replan_max_h.to_string(), "hours > 0"));
         }
         Ok(())
     }

@@ -42,6 +42,7 @@ fn input(sites: Vec<PlanSite>, classes: Vec<WorkClass>) -> PlanInput {
     PlanInput {
         first_slot: 0,
         slot_h: 1.0,
+        periods: vec![],
         slots: sites[0].pue.len(),
         sites,
         classes,
@@ -1314,7 +1315,7 @@ fn an_announced_event_makes_a_plan_due_at_once() {
     let made_at = |with_event: bool| -> Vec<usize> {
         let mut p: Box<dyn suandian_core::policy::Policy> = Box::new(Coordinated::new(
             PlannerOptions {
-                replan_every: 4,
+                replan_every: Some(4),
                 ..PlannerOptions::default()
             },
             ObjectiveWeights::for_scenario(&sc),

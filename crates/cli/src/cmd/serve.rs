@@ -36,10 +36,20 @@ pub(crate) struct ServeArgs {
     /// The policy that steers the fleet.
     #[arg(short, long, default_value = "coordinated", value_name = "NAME")]
     pub(crate) policy: String,
-    /// How often `coordinated` re-plans, in slots (1: every slot; more: it follows the last
-    /// plan in between).
-    #[arg(long, default_value_t = 1, value_name = "SLOTS")]
-    pub(crate) replan_every: usize,
+    /// Re-plan `coordinated` every this many slots whatever changed (1: every slot; more: it
+    /// follows the last plan in between). Default: where the inputs changed (new work, a
+    /// revised forecast, a demand-response event) and at least every `--replan-max-h` hours,
+    /// which at hourly slots is every slot.
+    #[arg(long, value_name = "SLOTS")]
+    pub(crate) replan_every: Option<usize>,
+    /// The longest `coordinated` follows a plan before it re-plans, hours (without
+    /// `--replan-every`).
+    #[arg(long, default_value_t = 1.0, value_name = "HOURS")]
+    pub(crate) replan_max_h: f64,
+    /// How `coordinated` cuts its window into the plan's periods (as `simulate --blocks`:
+    /// the slot's resolution for 2 h, then hours, by default).
+    #[arg(long, default_value = "slot:2h,1h", value_name = "TIERS", value_parser = super::simulate::blocks_parser)]
+    pub(crate) blocks: suandian_planner::Blocks,
     /// Start with the clock stopped (POST /v1/clock {"running": true} starts it).
     #[arg(long)]
     pub(crate) paused: bool,
@@ -131,15 +141,20 @@ pub(crate) fn serve_cmd(args: ServeArgs) -> Result<(), Failure> {
         )
     })?;
     let read_token = std::env::var("SUANDIAN_READ_TOKEN").ok();
-    if args.replan_every == 0 {
-        return Err(Failure::BadInput(
-            "--replan-every: found 0, expected at least 1 slot".into(),
-        ));
-    }
     let options = suandian_planner::PlannerOptions {
         replan_every: args.replan_every,
+        replan_max_h: args.replan_max_h,
+        blocks: args.blocks,
         ..suandian_planner::PlannerOptions::default()
     };
+    options.check().map_err(|(field, found, expected)| {
+        let flag = match field {
+            "replan_every" => "--replan-every",
+            "replan_max_h" => "--replan-max-h",
+            other => other,
+        };
+        Failure::BadInput(format!("{flag}: found {found}, expected {expected}"))
+    })?;
     let policy = suandian_planner::policies_for(
         std::slice::from_ref(&args.policy),
         &loaded.scenario,

@@ -42,6 +42,11 @@ pub(crate) fn lp_solver_parser(
         .map(|name| suandian_planner::LpSolver::by_name(&name).expect("a listed name"))
 }
 
+/// `--blocks`: tiers of the rolling window's periods (`Blocks`'s own syntax and errors).
+pub(crate) fn blocks_parser(s: &str) -> Result<suandian_planner::Blocks, String> {
+    s.parse()
+}
+
 impl From<ObjectiveArg> for suandian_planner::ObjectiveMode {
     fn from(a: ObjectiveArg) -> Self {
         match a {
@@ -96,10 +101,23 @@ pub(crate) struct SimulateArgs {
     /// (same plans up to ties, slower; for measuring).
     #[arg(long)]
     pub(crate) no_warm_start: bool,
-    /// How often `coordinated` re-plans, in slots (1: every slot; 4: every fourth, following
-    /// the last plan in between: fewer solves, and a plan that knows less of what came since).
-    #[arg(long, default_value_t = 1, value_name = "SLOTS")]
-    pub(crate) replan_every: usize,
+    /// Re-plan `coordinated` every this many slots whatever changed (1: every slot; 4: every
+    /// fourth, following the last plan in between). Default: where the inputs changed (new
+    /// work, a revised forecast, a demand-response event) and at least every
+    /// `--replan-max-h` hours, which at hourly slots is every slot.
+    #[arg(long, value_name = "SLOTS")]
+    pub(crate) replan_every: Option<usize>,
+    /// The longest `coordinated` follows a plan before it re-plans, hours (without
+    /// `--replan-every`).
+    #[arg(long, default_value_t = 1.0, value_name = "HOURS")]
+    pub(crate) replan_max_h: f64,
+    /// How `coordinated` cuts its 24-hour window into the plan's periods: tiers of
+    /// `PERIOD:UNTIL`, the last tier `PERIOD` to the window's end; PERIOD is `slot` or a
+    /// length (`15m`, `1h`, `4h`). The default keeps the slot's resolution for 2 h, then plans
+    /// in hours (the same model as `slot` at hourly slots); `slot` plans every slot;
+    /// `slot:2h,1h:12h,4h` adds 4-hour blocks after 12 h (docs/planner.md#resolution).
+    #[arg(long, default_value = "slot:2h,1h", value_name = "TIERS", value_parser = blocks_parser)]
+    pub(crate) blocks: suandian_planner::Blocks,
     /// Let `coordinated` move started, migratable jobs to another site where its plan finds
     /// that the energy saved pays for moving their data (`transfer_cost_per_gb` x
     /// `checkpoint_gb`; docs/planner.md#migration).
@@ -209,12 +227,15 @@ fn policies(
         warm_start: !args.no_warm_start,
         migrate: args.migrate,
         replan_every: args.replan_every,
+        replan_max_h: args.replan_max_h,
+        blocks: args.blocks,
         ..PlannerOptions::default()
     };
     options.check().map_err(|(field, found, expected)| {
         let flag = match field {
             "min_green_share" => "--min-green-share",
             "replan_every" => "--replan-every",
+            "replan_max_h" => "--replan-max-h",
             other => other,
         };
         Failure::BadInput(format!("{flag}: found {found}, expected {expected}"))

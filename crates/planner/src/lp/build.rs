@@ -9,7 +9,9 @@
 //! its rows.
 
 use super::model::{CappedLevel, ObjectiveMode, PlanBattery, PlanInput, PlanSite, WorkClass};
-use std::ops::RangeBounds;
+use super::periods::Periods;
+use std::borrow::Cow;
+use std::ops::{Range, RangeBounds};
 use suandian_highs::{bounds_of, Col, Problem};
 
 /// Cost of one kWh drawn from the grid (or a source with emission factor `g`) under the mode.
@@ -255,18 +257,32 @@ pub(super) struct BuiltLp {
     pub(super) cols: Columns,
     /// The constant part of the objective (the grid chords' intercepts, see `grid_chord`).
     pub(super) offset: f64,
+    /// The periods the model was built over, and per class the window slots its work may use
+    /// with the share of each ([`class_share`]): how a period's work is spread back on slots.
+    pub(super) periods: Periods,
+    pub(super) class_slots: Vec<(Range<usize>, f64)>,
 }
 
 /// What every block of the model reads: the input, the window, and the penalties in objective
 /// units.
 struct Terms<'a> {
     input: &'a PlanInput,
+    /// The model's periods (its time steps), and how many.
+    p: Periods,
     h: usize,
-    dt: f64,
+    /// The window's slots.
+    slots: usize,
+    /// Each period's length, hours.
+    dt: Vec<f64>,
+    /// The sites with their series per period.
+    sites: Vec<Cow<'a, PlanSite>>,
+    /// Each inference region's demand per period, tokens/s.
+    tokens_per_s: Vec<Cow<'a, [f64]>>,
     late: f64,
     deferred_after_run: f64,
     over_limit: f64,
-    unserved_per_token_slot: f64,
+    /// What a million tokens unserved cost.
+    unserved_per_million: f64,
     /// Per site: whether a bound offers work after its deadline there ([`late_slots`]).
     late_sites: Vec<bool>,
 }
@@ -281,21 +297,29 @@ fn objective_units(input: &PlanInput, currency: f64) -> f64 {
 }
 
 impl<'a> Terms<'a> {
-    fn new(input: &'a PlanInput) -> Self {
-        let dt = input.slot_h;
+    fn new(input: &'a PlanInput, p: Periods) -> Self {
         let to_obj = |currency| objective_units(input, currency);
+        let dt = p.len.iter().map(|&n| n as f64 * input.slot_h).collect();
         let mut x = Terms {
             input,
-            h: input.slots,
+            h: p.count(),
+            slots: input.slots,
             dt,
+            sites: input.sites.iter().map(|s| p.site(s)).collect(),
+            tokens_per_s: input
+                .inference
+                .iter()
+                .map(|d| p.mean(&d.tokens_per_s))
+                .collect(),
+            p,
             late: to_obj(input.late_per_acc_h),
             deferred_after_run: to_obj(input.deferred_per_acc_h),
             over_limit: to_obj(input.over_limit_per_kwh),
-            unserved_per_token_slot: to_obj(input.unserved_per_million_tokens) / 1e6 * dt * 3600.0,
+            unserved_per_million: to_obj(input.unserved_per_million_tokens),
             late_sites: vec![],
         };
         if input.bound {
-            x.late_sites = input.sites.iter().map(|s| load_can_pay(&x, s)).collect();
+            x.late_sites = x.sites.iter().map(|s| load_can_pay(&x, s)).collect();
         }
         x
     }
@@ -304,15 +328,21 @@ impl<'a> Terms<'a> {
         objective_units(self.input, currency)
     }
 
-    /// The run slot of window slot `t`.
+    /// The run slot at which period `t` starts.
     fn at(&self, t: usize) -> usize {
-        self.input.first_slot + t
+        self.input.first_slot + self.p.start[t]
+    }
+
+    /// The periods that hold any of the window slots `slots`.
+    fn within(&self, slots: Range<usize>) -> Range<usize> {
+        self.p.within(slots)
     }
 }
 
-/// Build the LP, with every column's and row's key where `with_keys` (for a warm start).
-pub(super) fn build(input: &PlanInput, with_keys: bool) -> BuiltLp {
-    let x = Terms::new(input);
+/// Build the LP, with every column's and row's key where `with_keys` (for a warm start);
+/// `Err` where the input's periods do not cut its window.
+pub(super) fn build(input: &PlanInput, with_keys: bool) -> Result<BuiltLp, String> {
+    let x = Terms::new(input, Periods::of(input)?);
     let mut b = Builder {
         pb: Problem::default(),
         keys: with_keys.then(Keys::default),
@@ -323,7 +353,7 @@ pub(super) fn build(input: &PlanInput, with_keys: bool) -> BuiltLp {
     let mut cols = Columns::default();
     work_columns(&mut b, &x, &mut cols);
     inference_columns(&mut b, &x, &mut cols);
-    cols.sites = input
+    cols.sites = x
         .sites
         .iter()
         .enumerate()
@@ -335,15 +365,37 @@ pub(super) fn build(input: &PlanInput, with_keys: bool) -> BuiltLp {
         class_rows(&mut b, &x, k, c, &cols);
     }
     demand_rows(&mut b, &x, &cols);
-    for (si, s) in input.sites.iter().enumerate() {
+    for (si, s) in x.sites.iter().enumerate() {
         site_rows(&mut b, &x, si, s, &cols);
     }
-    BuiltLp {
+    let class_slots = input
+        .classes
+        .iter()
+        .map(|c| (c.start.min(x.slots)..class_end(&x, c), c.start_fraction))
+        .collect();
+    Ok(BuiltLp {
         problem: b.pb,
         keys: b.keys,
         cols,
         offset,
-    }
+        periods: x.p,
+        class_slots,
+    })
+}
+
+/// The share of period `t` a class may use: its slots in `slots` (the window slots its work
+/// may use), the first of them counted at `start_fraction` (the part after the arrival).
+fn class_share(x: &Terms, t: usize, (slots, start_fraction): (&Range<usize>, f64)) -> f64 {
+    let r = x.p.slots(t);
+    (r.start.max(slots.start)..r.end.min(slots.end))
+        .map(|s| {
+            if s == slots.start {
+                start_fraction
+            } else {
+                1.0
+            }
+        })
+        .sum()
 }
 
 /// Work columns, class by class: at each eligible site, work at full power then at each level
@@ -380,6 +432,7 @@ fn class_work_columns(
     c: &WorkClass,
 ) -> (Vec<Vec<Option<Col>>>, Vec<CappedCols>) {
     let h = x.h;
+    let slots = x.slots;
     let mut per_site = Vec::with_capacity(c.sites.len());
     // (position in the class's sites, level, columns per slot)
     let mut capped_per_class: Vec<CappedCols> = Vec::new();
@@ -393,20 +446,24 @@ fn class_work_columns(
             ),
             _ => (c.start, 0.0),
         };
-        let due = c.due.min(h);
+        let due = c.due.min(slots);
         // Work may run before the deadline; for a bound, where load can pay, to the end of
-        // the run ([`late_slots`]), each accelerator-hour done late charged as late.
+        // the run ([`late_slots`]), each accelerator-hour done late charged as late. A period
+        // counts as late only where it starts after the deadline (one it straddles holds no
+        // more work than fits before it: `parallelism_rows`).
         let last = late_slots(x, c, site).end;
-        let late = |t: usize| if t >= due { x.late } else { 0.0 };
+        let late = |t: usize| if x.p.start[t] >= due { x.late } else { 0.0 };
+        let early = |t: usize| EARLY_WORK_PREFERENCE * x.p.start[t] as f64;
+        let on = x.within(first..last);
         let full: Vec<_> = (0..h)
             .map(|t| {
-                (t >= first && t < last).then(|| {
+                on.contains(&t).then(|| {
                     let key = ColKey::Work {
                         class: c.id,
                         site,
                         slot: x.at(t),
                     };
-                    let cost = move_cost + late(t) + EARLY_WORK_PREFERENCE * t as f64;
+                    let cost = move_cost + late(t) + early(t);
                     b.add_column(key, cost, 0.0..)
                 })
             })
@@ -418,20 +475,21 @@ fn class_work_columns(
         let capped_due = if x.input.bound {
             last
         } else {
-            c.due.saturating_sub(CAPPED_MARGIN_SLOTS).min(h)
+            c.due.saturating_sub(CAPPED_MARGIN_SLOTS).min(slots)
         };
+        let capped_on = x.within(first..capped_due);
         let s = &x.input.sites[site];
         for (level, &cl) in s.capped.iter().chain(&s.bound_levels).enumerate() {
             let cols = (0..h)
                 .map(|t| {
-                    (t >= first && t < capped_due).then(|| {
+                    capped_on.contains(&t).then(|| {
                         let key = ColKey::WorkCapped {
                             class: c.id,
                             site,
                             level,
                             slot: x.at(t),
                         };
-                        let cost = move_cost + late(t) + EARLY_WORK_PREFERENCE * t as f64;
+                        let cost = move_cost + late(t) + early(t);
                         b.add_column(key, cost, 0.0..)
                     })
                 })
@@ -442,7 +500,8 @@ fn class_work_columns(
     (per_site, capped_per_class)
 }
 
-/// The window slots after a class's deadline in which its work may still run at `site`: none
+/// The window slots (not periods) after a class's deadline in which its work may still run at
+/// `site`: none
 /// but for a bound, where more load can lower the objective ([`load_can_pay`]).
 ///
 /// The simulator lets work run after its deadline: each accelerator-hour done late costs the
@@ -456,15 +515,15 @@ fn class_work_columns(
 /// could never lower the objective, so the columns are left out (the model stays as small).
 /// A rolling plan has none: it never aims for late work.
 fn late_slots(x: &Terms, c: &WorkClass, site: usize) -> std::ops::Range<usize> {
-    let due = c.due.min(x.h);
+    let due = c.due.min(x.slots);
     if x.late_sites.get(site) == Some(&true) && !c.due_after_run {
-        due..x.h
+        due..x.slots
     } else {
         due..due
     }
 }
 
-/// The window slots in which a class's restarts may run at `site`: from its first slot to the
+/// The window slots (not periods) in which a class's restarts may run at `site`: from its first slot to the
 /// end of the window, for a bound, where more load can lower the objective ([`load_can_pay`]);
 /// none elsewhere.
 ///
@@ -477,9 +536,9 @@ fn late_slots(x: &Terms, c: &WorkClass, site: usize) -> std::ops::Range<usize> {
 /// site's.
 fn restart_slots(x: &Terms, c: &WorkClass, site: usize) -> std::ops::Range<usize> {
     if x.late_sites.get(site) == Some(&true) && c.restart_acc_h > 0.0 {
-        c.start.min(x.h)..x.h
+        c.start.min(x.slots)..x.slots
     } else {
-        x.h..x.h
+        x.slots..x.slots
     }
 }
 
@@ -488,10 +547,10 @@ fn restart_columns(b: &mut Builder, x: &Terms, c: &WorkClass) -> Vec<Vec<Option<
     c.sites
         .iter()
         .map(|&site| {
-            let slots = restart_slots(x, c, site);
+            let on = x.within(restart_slots(x, c, site));
             (0..x.h)
                 .map(|t| {
-                    slots.contains(&t).then(|| {
+                    on.contains(&t).then(|| {
                         let key = ColKey::Restart {
                             class: c.id,
                             site,
@@ -505,20 +564,28 @@ fn restart_columns(b: &mut Builder, x: &Terms, c: &WorkClass) -> Vec<Vec<Option<
         .collect()
 }
 
-/// The last window slot (exclusive) in which a class may use accelerators: its deadline, or
+/// The last window slot (exclusive; a slot, not a period) in which a class may use accelerators: its deadline, or
 /// for a bound the end of the run where it has late work or restarts.
 fn class_end(x: &Terms, c: &WorkClass) -> usize {
     let end = |slots: std::ops::Range<usize>| if slots.is_empty() { 0 } else { slots.end };
     c.sites
         .iter()
         .map(|&s| end(late_slots(x, c, s)).max(end(restart_slots(x, c, s))))
-        .fold(c.due.min(x.h), usize::max)
+        .fold(c.due.min(x.slots), usize::max)
 }
 
-/// The work columns `build` makes: per class and eligible site, one per slot at full power and
-/// at each level below it (the oracle coarsens its classes when there are too many).
+/// The work columns `build` makes for a uniform model (the oracle's): per class and eligible
+/// site, one per slot at full power and at each level below it (the oracle coarsens its
+/// classes when there are too many).
 pub fn work_column_count(input: &PlanInput) -> usize {
-    let x = Terms::new(input);
+    let uniform = PlanInput {
+        periods: vec![],
+        ..input.clone()
+    };
+    let Ok(p) = Periods::of(&uniform) else {
+        return 0;
+    };
+    let x = Terms::new(input, p);
     input
         .classes
         .iter()
@@ -539,7 +606,7 @@ pub fn work_column_count(input: &PlanInput) -> usize {
 /// A class's work left for after the window, where its deadline lies beyond it and the plan
 /// rolls on.
 fn deferred_column(b: &mut Builder, x: &Terms, c: &WorkClass) -> Option<Col> {
-    let (h, dt) = (x.h, x.dt);
+    let (h, dt) = (x.slots, x.input.slot_h);
     match c.defer_cost_per_acc_h {
         Some(cost) if c.due > h => {
             // At most what fits after the window, and never more than a pro-rata share of
@@ -582,7 +649,8 @@ fn inference_columns(b: &mut Builder, x: &Terms, cols: &mut Columns) {
                         region,
                         slot: x.at(t),
                     };
-                    b.add_column(key, x.unserved_per_token_slot, 0.0..)
+                    let cost = x.unserved_per_million / 1e6 * x.dt[t] * 3600.0;
+                    b.add_column(key, cost, 0.0..)
                 })
                 .collect::<Vec<_>>(),
         );
@@ -637,7 +705,7 @@ fn slot_flow_columns(
     market: bool,
     cols: &mut SiteCols,
 ) -> Option<f64> {
-    let dt = x.dt;
+    let dt = x.dt[t];
     let key = |flow| ColKey::Flow {
         site,
         flow,
@@ -760,7 +828,7 @@ fn battery_columns(
     let charge = b.add_column(key(Flow::Charge), 0.0, 0.0..=bat.power_kw);
     // Wear is part of the energy cost (the carbon objective has none).
     let wear = wear_per_kwh(x.input, bat);
-    let discharge = b.add_column(key(Flow::Discharge), wear * x.dt, 0.0..=bat.power_kw);
+    let discharge = b.add_column(key(Flow::Discharge), wear * x.dt[t], 0.0..=bat.power_kw);
     // Energy left at the window's end is worth what it will save after it.
     let value = if t + 1 == x.h {
         -bat.end_value_per_kwh
@@ -828,8 +896,10 @@ fn running_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Colu
 
 /// Parallelism: the class cannot use more accelerators than its jobs have.
 fn parallelism_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Columns) {
-    for t in c.start..class_end(x, c) {
-        let frac = if t == c.start { c.start_fraction } else { 1.0 };
+    let slots = c.start.min(x.slots)..class_end(x, c);
+    for t in x.within(slots.clone()) {
+        // Slots the class may use in the period (a share of the first, after the arrival).
+        let share = class_share(x, t, (&slots, c.start_fraction));
         // Capped work takes 1 / speed accelerator-hours per unit.
         let row: Vec<_> = cols.work[k]
             .iter()
@@ -851,13 +921,13 @@ fn parallelism_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &
             class: c.id,
             slot: x.at(t),
         };
-        b.add_row(key, ..=c.max_acc * frac * x.dt, &row);
+        b.add_row(key, ..=c.max_acc * share * x.input.slot_h, &row);
     }
 }
 
 /// Inference demand: served + unserved = demand.
 fn demand_rows(b: &mut Builder, x: &Terms, cols: &Columns) {
-    for (r, d) in x.input.inference.iter().enumerate() {
+    for r in 0..x.input.inference.len() {
         for t in 0..x.h {
             let mut row: Vec<_> = cols.inference[r]
                 .iter()
@@ -868,7 +938,8 @@ fn demand_rows(b: &mut Builder, x: &Terms, cols: &Columns) {
                 region: r,
                 slot: x.at(t),
             };
-            b.add_row(key, d.tokens_per_s[t]..=d.tokens_per_s[t], &row);
+            let demand = x.tokens_per_s[r][t];
+            b.add_row(key, demand..=demand, &row);
         }
     }
 }
@@ -877,11 +948,11 @@ fn demand_rows(b: &mut Builder, x: &Terms, cols: &Columns) {
 /// then over the window its certificates (market-based carbon) and green-share floor.
 fn site_rows(b: &mut Builder, x: &Terms, si: usize, s: &PlanSite, cols: &Columns) {
     let input = x.input;
-    let dt = x.dt;
     let sc = &cols.sites[si];
     let mut green_share_row: Vec<(Col, f64)> = Vec::new();
     let mut green_share_rhs = 0.0;
     for t in 0..x.h {
+        let dt = x.dt[t];
         let (cap_row, load_terms) = load_terms(x, si, s, t, cols);
         let free = ((s.accelerators - s.fixed_acc[t]) * dt).max(0.0);
         if !cap_row.is_empty() {
@@ -922,8 +993,8 @@ fn site_rows(b: &mut Builder, x: &Terms, si: usize, s: &PlanSite, cols: &Columns
         // import - uncovered <= certificates, over the window
         let mut row: Vec<(Col, f64)> = Vec::with_capacity(2 * x.h + 1);
         for t in 0..x.h {
-            row.push((sc.imp[t], dt));
-            row.push((sc.over[t], dt));
+            row.push((sc.imp[t], x.dt[t]));
+            row.push((sc.over[t], x.dt[t]));
         }
         row.push((u, -1.0));
         b.add_row(RowKey::Certificates(si), ..=m.certificates_kwh, &row);
@@ -943,7 +1014,7 @@ fn load_terms(
     t: usize,
     cols: &Columns,
 ) -> (RowTerms, RowTerms) {
-    let dt = x.dt;
+    let dt = x.dt[t];
     let mut cap_row: Vec<(Col, f64)> = Vec::new();
     let mut bal_row: Vec<(Col, f64)> = Vec::new();
     let pue = s.pue[t];
@@ -1034,7 +1105,7 @@ fn soc_rows(
     sc: &SiteCols,
     [ch, dis, soc]: [Col; 3],
 ) {
-    let dt = x.dt;
+    let dt = x.dt[t];
     let eta = bat.one_way_efficiency;
     let mut row = vec![(soc, 1.0), (ch, -eta * dt), (dis, dt / eta)];
     let rhs = if t == 0 {

@@ -3,7 +3,9 @@
 
 use super::build::{BuiltLp, ColKey, Columns, Keys, RowKey, EARLY_WORK_PREFERENCE};
 use super::model::{LpSolver, Plan, PlanInput};
+use super::periods::Periods;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::time::Instant;
 use suandian_highs::{BasisStatus, Col, Model, ModelStatus, Sense};
 
@@ -13,12 +15,15 @@ pub const IPM_ABOVE_COLUMNS: usize = 50_000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanError {
     Solver(String),
+    /// The input cannot be built into a model (its periods do not cut its window).
+    Input(String),
 }
 
 impl std::fmt::Display for PlanError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PlanError::Solver(m) => write!(f, "the LP solver failed: {m}"),
+            PlanError::Input(m) => write!(f, "the plan's input: {m}"),
         }
     }
 }
@@ -74,6 +79,8 @@ pub(super) fn solve_lp(
         keys,
         cols,
         offset,
+        periods,
+        class_slots,
     } = lp;
     let columns = problem.num_cols();
     let rows = problem.num_rows();
@@ -103,7 +110,7 @@ pub(super) fn solve_lp(
         .flatten()
         .chain(cols.capped.iter().flatten().map(|(_, _, cols)| cols))
         .flat_map(|cols| cols.iter().enumerate())
-        .filter_map(|(t, c)| c.map(|c| EARLY_WORK_PREFERENCE * t as f64 * v(c)))
+        .filter_map(|(t, c)| c.map(|c| EARLY_WORK_PREFERENCE * periods.start[t] as f64 * v(c)))
         .sum();
     let mut plan = Plan {
         objective: solved.objective_value() - tie_break + offset,
@@ -118,9 +125,16 @@ pub(super) fn solve_lp(
             .collect(),
         ..Plan::default()
     };
-    read_work(&mut plan, input, &cols, &v);
-    read_inference(&mut plan, input, &cols, &v);
-    read_sites(&mut plan, input, &cols, &v);
+    plan.periods = periods.count();
+    let read = Read {
+        input,
+        cols: &cols,
+        periods: &periods,
+        class_slots: &class_slots,
+    };
+    read_work(&mut plan, &read, &v);
+    read_inference(&mut plan, &read, &v);
+    read_sites(&mut plan, &read, &v);
     let mut warm = WarmStart::default();
     if let (true, Some(keys)) = (keep_basis, keys) {
         // The solved model has exactly as many columns and rows as keys were recorded.
@@ -192,10 +206,47 @@ fn set_warm_start(model: &mut Model, start: &WarmStart, keys: &Keys) {
     let _ = model.set_basis(&cols, &rows);
 }
 
+/// What the solution is read with: the input, the columns, and how periods map onto slots.
+struct Read<'a> {
+    input: &'a PlanInput,
+    cols: &'a Columns,
+    periods: &'a Periods,
+    class_slots: &'a [(Range<usize>, f64)],
+}
+
+impl Read<'_> {
+    /// Class `k`'s work per period on the window's slots: spread over the slots it may use,
+    /// in proportion to the share of each (as its parallelism allows it).
+    fn class_on_slots(&self, k: usize, per_period: Vec<f64>) -> Vec<f64> {
+        if self.periods.uniform() {
+            return per_period;
+        }
+        let (slots, start_fraction) = &self.class_slots[k];
+        self.periods.spread(&per_period, |s| {
+            if !slots.contains(&s) {
+                0.0
+            } else if s == slots.start {
+                *start_fraction
+            } else {
+                1.0
+            }
+        })
+    }
+
+    /// A rate per period (kW, tokens/s) on the window's slots.
+    fn rate_on_slots(&self, per_period: Vec<f64>) -> Vec<f64> {
+        if self.periods.uniform() {
+            return per_period;
+        }
+        self.periods.repeat(&per_period)
+    }
+}
+
 /// Each class's work per site and slot (in all, and of which capped), and what it leaves
 /// unmet or defers.
-fn read_work(plan: &mut Plan, input: &PlanInput, cols: &Columns, v: &impl Fn(Col) -> f64) {
-    let h = input.slots;
+fn read_work(plan: &mut Plan, read: &Read, v: &impl Fn(Col) -> f64) {
+    let (input, cols) = (read.input, read.cols);
+    let periods = read.periods.count();
     for k in 0..input.classes.len() {
         let values = |cols: &Vec<Vec<Option<Col>>>| -> Vec<Vec<f64>> {
             cols.iter()
@@ -207,7 +258,7 @@ fn read_work(plan: &mut Plan, input: &PlanInput, cols: &Columns, v: &impl Fn(Col
                 .collect()
         };
         let mut work = values(&cols.work[k]);
-        let mut capped = vec![vec![0.0; h]; work.len()];
+        let mut capped = vec![vec![0.0; periods]; work.len()];
         for (pos, _, cols) in &cols.capped[k] {
             for (w, c) in capped[*pos].iter_mut().zip(cols) {
                 *w += c.map_or(0.0, |c| v(c).max(0.0));
@@ -218,7 +269,15 @@ fn read_work(plan: &mut Plan, input: &PlanInput, cols: &Columns, v: &impl Fn(Col
                 *w += c;
             }
         }
-        let due = input.classes[k].due.min(h);
+        let work: Vec<Vec<f64>> = work
+            .into_iter()
+            .map(|w| read.class_on_slots(k, w))
+            .collect();
+        let capped: Vec<Vec<f64>> = capped
+            .into_iter()
+            .map(|w| read.class_on_slots(k, w))
+            .collect();
+        let due = input.classes[k].due.min(input.slots);
         let late: f64 = work.iter().flat_map(|w| &w[due..]).sum();
         plan.work.push(work);
         plan.work_capped.push(capped);
@@ -238,16 +297,16 @@ fn read_work(plan: &mut Plan, input: &PlanInput, cols: &Columns, v: &impl Fn(Col
 }
 
 /// Each region's tokens/s served per site and slot, and unserved.
-fn read_inference(plan: &mut Plan, input: &PlanInput, cols: &Columns, v: &impl Fn(Col) -> f64) {
-    let dt = input.slot_h;
-    for (r, served) in cols.inference.iter().enumerate() {
+fn read_inference(plan: &mut Plan, read: &Read, v: &impl Fn(Col) -> f64) {
+    let dt = read.input.slot_h;
+    for (r, served) in read.cols.inference.iter().enumerate() {
         plan.inference_tps.push(
             served
                 .iter()
-                .map(|c| c.iter().map(|c| v(*c)).collect())
+                .map(|c| read.rate_on_slots(c.iter().map(|c| v(*c)).collect()))
                 .collect(),
         );
-        let un: Vec<f64> = cols.unserved[r].iter().map(|c| v(*c)).collect();
+        let un = read.rate_on_slots(read.cols.unserved[r].iter().map(|c| v(*c)).collect());
         let total: f64 = un.iter().sum::<f64>() * dt * 3600.0;
         if total > 1.0 {
             plan.relaxed.push(format!(
@@ -260,18 +319,26 @@ fn read_inference(plan: &mut Plan, input: &PlanInput, cols: &Columns, v: &impl F
 
 /// Each site's battery power per slot, and what it draws over its import limit or misses of
 /// its green-share floor.
-fn read_sites(plan: &mut Plan, input: &PlanInput, cols: &Columns, v: &impl Fn(Col) -> f64) {
-    let (h, dt) = (input.slots, input.slot_h);
-    for (si, cols) in cols.sites.iter().enumerate() {
+fn read_sites(plan: &mut Plan, read: &Read, v: &impl Fn(Col) -> f64) {
+    let (h, slot_h) = (read.periods.count(), read.input.slot_h);
+    for (si, cols) in read.cols.sites.iter().enumerate() {
         plan.battery_kw.push(
-            (0..h)
-                .map(|t| match (cols.ch[t], cols.dis[t]) {
-                    (Some(ch), Some(dis)) => v(ch) - v(dis),
-                    _ => 0.0,
-                })
-                .collect(),
+            read.rate_on_slots(
+                (0..h)
+                    .map(|t| match (cols.ch[t], cols.dis[t]) {
+                        (Some(ch), Some(dis)) => v(ch) - v(dis),
+                        _ => 0.0,
+                    })
+                    .collect(),
+            ),
         );
-        let over: f64 = cols.over.iter().map(|c| v(*c)).sum::<f64>() * dt;
+        let over: f64 = if read.periods.uniform() {
+            cols.over.iter().map(|c| v(*c)).sum::<f64>() * slot_h
+        } else {
+            (0..h)
+                .map(|t| v(cols.over[t]) * read.periods.len[t] as f64 * slot_h)
+                .sum()
+        };
         if over > 1e-6 {
             plan.relaxed
                 .push(format!("site {si}: {over:.1} kWh over the import limit"));

@@ -4,6 +4,8 @@
 //! code serves the rolling-horizon policy, the oracle and the benchmarks.
 //!
 //! - `model.rs`: the plan's input and output ([`PlanInput`], [`Plan`] and their parts);
+//! - `periods.rs`: the model's time steps, one slot each near the present and longer blocks
+//!   further out ([`Blocks`]), and the series per period;
 //! - `build.rs`: the LP built from them, block by block, every column and row with a key;
 //! - `highs.rs`: the adapter to HiGHS (options, warm starts, the solution read back into a
 //!   [`Plan`]).
@@ -11,6 +13,7 @@
 mod build;
 mod highs;
 mod model;
+mod periods;
 
 pub(crate) use build::energy_weight;
 pub use build::{work_column_count, CAPPED_MARGIN_SLOTS, GREEN_SHORTFALL_PER_KWH};
@@ -19,6 +22,7 @@ pub use model::{
     CappedLevel, Home, InferenceClass, LpSolver, MarketCarbon, ObjectiveMode, Plan, PlanBattery,
     PlanInput, PlanSite, Running, WorkClass,
 };
+pub use periods::Blocks;
 
 /// Build and solve the plan.
 pub fn solve(input: &PlanInput) -> Result<Plan, PlanError> {
@@ -40,6 +44,6 @@ fn solve_inner(
     keep_basis: bool,
 ) -> Result<(Plan, WarmStart), PlanError> {
     // Keys (what each column and row stands for) only where a basis is carried over.
-    let lp = build::build(input, keep_basis || start.is_some());
+    let lp = build::build(input, keep_basis || start.is_some()).map_err(PlanError::Input)?;
     highs::solve_lp(input, lp, start, keep_basis)
 }

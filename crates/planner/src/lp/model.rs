@@ -190,9 +190,14 @@ impl LpSolver {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PlanInput {
     pub slot_h: f64,
+    /// The LP's periods, as numbers of window slots in order (summing to `slots`): one slot each
+    /// near the present, longer blocks further out (see [`Blocks`](super::Blocks)). Every
+    /// series stays per slot; the model takes each series' mean over a period, and the
+    /// [`Plan`] comes back per slot. Empty: one period per slot (the uniform model).
+    pub periods: Vec<usize>,
     /// The run's slot at which the window starts (0 for a plan of the whole run).
     pub first_slot: usize,
     pub slots: usize,
@@ -244,6 +249,8 @@ pub struct Plan {
     pub solve_s: f64,
     pub columns: usize,
     pub rows: usize,
+    /// The model's periods (its time steps; the window's slots where each is one slot).
+    pub periods: usize,
     /// Simplex iterations the solve took (0 for the interior point method without crossover).
     pub iterations: i64,
 }
