@@ -141,9 +141,9 @@ pub fn from_context(
     let eco = ctx.economics();
     let prices = window_prices(ctx, &sites, h);
     let over_limit_per_kwh = window_over_limit(ctx, &mut sites, h, prices.late_per_acc_h);
-    let (classes, map) = context_classes(ctx, knobs, h, &prices.site_acc_h_cost, &mut sites);
-    value_stored_energy(ctx, knobs, h, &mut sites);
     let periods = knobs.blocks.layout(now, h, dt, &cap_edges(&sites));
+    let (classes, map) = context_classes(ctx, knobs, &periods, &prices.site_acc_h_cost, &mut sites);
+    value_stored_energy(ctx, knobs, h, &mut sites);
     let inference = (0..ctx.inference_regions())
         .map(|r| {
             let (s, jpt) = ctx.inference_sites(r);
@@ -322,14 +322,28 @@ fn window_over_limit(
 fn context_classes(
     ctx: &dyn FleetView,
     knobs: &PlannerOptions,
-    h: usize,
+    periods: &[usize],
     site_acc_h_cost: &[f64],
     sites: &mut [PlanSite],
 ) -> (Vec<WorkClass>, ClassMap) {
     let now = ctx.slot();
     let dt = ctx.slot_h();
+    let h: usize = periods.iter().sum();
     let eco = ctx.economics();
     let now_h = ctx.now_h();
+    // Deadlines within a period longer than a slot are planned at its start (the plan cannot
+    // tell its slots apart: earlier, so still met), and deadlines beyond the window in buckets
+    // of four of its longest periods: fewer classes where the window is in blocks.
+    let period_start: Vec<usize> = periods
+        .iter()
+        .scan(0, |start, &n| {
+            let s = *start;
+            *start += n;
+            Some(std::iter::repeat_n(s, n))
+        })
+        .flatten()
+        .collect();
+    let bucket = 4 * periods.iter().copied().max().unwrap_or(1);
     // Work left after the end of the run is charged as late (as the objective does), so
     // deferring past the window is only priced at the expected cost while the run goes on.
     let window_reaches_end = now + h >= ctx.slots();
@@ -363,7 +377,8 @@ fn context_classes(
             (true, false) => (vec![ctx.job_site(j)], None),
             (true, true) => (job.allowed_sites.clone(), Some(ctx.job_site(j))),
         };
-        let due = window_due(job.deadline_h, now_h, dt, h, ctx.slots_per_day());
+        let due = window_due(job.deadline_h, now_h, dt, h, bucket, ctx.slots_per_day());
+        let due = period_start.get(due).copied().unwrap_or(due);
         let key = (eligible.clone(), due, home);
         let k = *key_of.entry(key).or_insert_with(|| {
             let cost = eligible
@@ -418,13 +433,20 @@ fn context_classes(
     (classes, map)
 }
 
-/// A job's deadline as a window slot: slots wholly before it; beyond the window, bucketed by 4
-/// slots (so that fewer classes form); without one, two days beyond the window.
-fn window_due(deadline_h: f64, now_h: f64, dt: f64, h: usize, slots_per_day: usize) -> usize {
+/// A job's deadline as a window slot: slots wholly before it; beyond the window, bucketed by
+/// `bucket` slots (so that fewer classes form); without one, two days beyond the window.
+fn window_due(
+    deadline_h: f64,
+    now_h: f64,
+    dt: f64,
+    h: usize,
+    bucket: usize,
+    slots_per_day: usize,
+) -> usize {
     if deadline_h.is_finite() {
         let d = ((deadline_h - now_h) / dt + 1e-9).floor().max(0.0) as usize;
         if d > h {
-            h + (d - h).div_ceil(4) * 4
+            h + (d - h).div_ceil(bucket) * bucket
         } else {
             d
         }

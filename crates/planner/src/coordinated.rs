@@ -53,6 +53,7 @@ pub struct Coordinated {
     /// Slots stepped, and the most periods and slots of a plan's window.
     slots: usize,
     max_periods: (usize, usize),
+    max_columns: usize,
 }
 
 /// New work (accelerator-hours) since the last plan, as a share of the work that plan placed,
@@ -109,6 +110,7 @@ impl Coordinated {
             reasons: [0; 5],
             slots: 0,
             max_periods: (0, 0),
+            max_columns: 0,
         }
     }
 
@@ -229,6 +231,7 @@ impl Coordinated {
                     self.max_periods = (plan.periods, input.slots);
                 }
                 self.iterations += plan.iterations;
+                self.max_columns = self.max_columns.max(plan.columns);
                 self.solve_s += plan.solve_s;
                 self.max_solve_s = self.max_solve_s.max(plan.solve_s);
                 if !plan.relaxed.is_empty() {
@@ -482,10 +485,11 @@ impl Policy for Coordinated {
 
     fn timings(&self) -> Vec<String> {
         vec![format!(
-            "HiGHS took {:.3} s per plan on average, {:.3} s at most ({} plans)",
+            "HiGHS took {:.3} s per plan on average, {:.3} s at most ({} plans, at most {} columns)",
             self.solve_s / (self.solves - self.failures).max(1) as f64,
             self.max_solve_s,
-            self.solves - self.failures
+            self.solves - self.failures,
+            self.max_columns
         )]
     }
 }
