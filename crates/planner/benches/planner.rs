@@ -124,6 +124,10 @@ fn main() {
         growth();
         return;
     }
+    if std::env::args().any(|a| a == "replan") {
+        national_replan();
+        return;
+    }
     if !only_national {
         small_and_rolling(quick);
     }
@@ -231,6 +235,34 @@ fn small_and_rolling(quick: bool) {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join("; ")
+        );
+    }
+}
+
+/// The national-scale re-plan: 100 sites x 168 hourly slots x 100 classes, planned cold, then
+/// re-planned one slot later (the window moved on, forecasts revised, work done) from that
+/// plan's basis, by the default solver and by each algorithm.
+fn national_replan() {
+    let p = problem(100, 168, 1.0, 100);
+    let next = problem_at(100, 168, 1.0, 100, 1);
+    println!("| solver | first plan s | columns | re-plan one slot later, warm s | simplex iterations | objective |");
+    println!("|---|---|---|---|---|---|");
+    for s in [LpSolver::Auto, LpSolver::Dual, LpSolver::Ipm] {
+        let with = |p: &PlanInput| PlanInput {
+            solver: s,
+            ..p.clone()
+        };
+        let t = Instant::now();
+        let (plan, warm) = solve_from(&with(&p), None).expect("solves");
+        let first = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let (again, _) = solve_from(&with(&next), Some(&warm)).expect("solves");
+        println!(
+            "| {s:?} | {first:.2} | {} | {:.2} | {} | {:.1} |",
+            plan.columns,
+            t.elapsed().as_secs_f64(),
+            again.iterations,
+            again.objective
         );
     }
 }

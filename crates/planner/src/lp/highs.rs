@@ -86,7 +86,12 @@ pub(super) fn solve_lp(
     let rows = problem.num_rows();
     let started = Instant::now();
     let mut model = problem.optimise(Sense::Minimise).map_err(solver_error)?;
-    set_options(&mut model, input, columns)?;
+    set_options(
+        &mut model,
+        input,
+        columns,
+        start.is_some_and(|s| !s.is_empty()),
+    )?;
     if let (Some(start), Some(keys)) = (start, &keys) {
         set_warm_start(&mut model, start, keys);
     }
@@ -156,8 +161,14 @@ pub(super) fn solve_lp(
     Ok((plan, warm))
 }
 
-/// The solver's options: its time limit, one thread, and its algorithm.
-fn set_options(model: &mut Model, input: &PlanInput, columns: usize) -> Result<(), PlanError> {
+/// The solver's options: its time limit, one thread, and its algorithm (`warm`: a basis to
+/// start from).
+fn set_options(
+    model: &mut Model,
+    input: &PlanInput,
+    columns: usize,
+    warm: bool,
+) -> Result<(), PlanError> {
     model
         .set_option("time_limit", input.time_limit_s)
         .map_err(solver_error)?;
@@ -165,9 +176,11 @@ fn set_options(model: &mut Model, input: &PlanInput, columns: usize) -> Result<(
     // Dual simplex is the default for the rolling re-plans; the interior point method is two to
     // three times faster on the large single models (oracle, national scale). The primal
     // simplex is 2 to 9 times faster on these models but finds other optimal vertices, which
-    // cost deadlines in the dispatcher (docs/planner.md#solver).
+    // cost deadlines in the dispatcher (docs/planner.md#solver). A large model with a basis to
+    // start from (the last re-plan's: the interior point method ends with a crossover to one)
+    // is solved by the dual simplex from it: a re-plan one slot later is a few pivots away.
     let (solver, strategy) = match input.solver {
-        LpSolver::Auto if columns > IPM_ABOVE_COLUMNS => (Some("ipm"), None),
+        LpSolver::Auto if columns > IPM_ABOVE_COLUMNS && !warm => (Some("ipm"), None),
         LpSolver::Auto => (None, None),
         LpSolver::Dual => (Some("simplex"), Some(1)),
         LpSolver::Primal => (Some("simplex"), Some(4)),
