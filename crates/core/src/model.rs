@@ -436,6 +436,45 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The same scenario on slots of `slot_minutes`, which must divide its own: each per-slot
+    /// series (prices, carbon, feed-in, green output, temperature, inference demand) held over
+    /// the finer slots its slot becomes. Jobs and events are in hours and stay as they are. A
+    /// what-if at market resolution for a scenario made hourly (the built-in ones): the hourly
+    /// figures repeated, not finer data.
+    pub fn refined(&self, slot_minutes: u32) -> Result<Scenario, String> {
+        let own = self.grid.slot_minutes;
+        if slot_minutes == 0 || own % slot_minutes != 0 {
+            return Err(format!(
+                "found {slot_minutes}, expected minutes that divide the scenario's {own}-minute slots"
+            ));
+        }
+        let k = (own / slot_minutes) as usize;
+        let hold = |v: &mut Vec<f64>| {
+            *v = v
+                .iter()
+                .flat_map(|&x| std::iter::repeat_n(x, k))
+                .collect();
+        };
+        let mut sc = self.clone();
+        sc.grid.slot_minutes = slot_minutes;
+        sc.grid.slots *= k;
+        for site in &mut sc.sites {
+            hold(&mut site.grid.price_per_mwh);
+            hold(&mut site.grid.carbon_g_per_kwh);
+            hold(&mut site.grid.feed_in_price_per_mwh);
+            for g in &mut site.green {
+                hold(&mut g.capacity_factor);
+            }
+            if let Pue::Temperature { temperature_c, .. } = &mut site.pue {
+                hold(temperature_c);
+            }
+        }
+        for d in &mut sc.inference {
+            hold(&mut d.tokens_per_s);
+        }
+        Ok(sc)
+    }
+
     /// The lowest demand-response cap on `site`'s import in `slot`, kW; `None` when no event
     /// covers it.
     pub fn dr_cap_kw(&self, site: SiteId, slot: usize) -> Option<f64> {

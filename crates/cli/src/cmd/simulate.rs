@@ -68,6 +68,11 @@ pub(crate) struct SimulateArgs {
     /// Days of the built-in default scenario.
     #[arg(long, default_value_t = suandian_scenarios::default_scenario::DEFAULT_DAYS, value_name = "N")]
     pub(crate) days: u32,
+    /// Run on slots of this many minutes, dividing the scenario's own: each per-slot series
+    /// held over the finer slots (a what-if at market resolution: `--slot-minutes 15` on the
+    /// hourly default week). Jobs and events keep their times.
+    #[arg(long, value_name = "MINUTES")]
+    pub(crate) slot_minutes: Option<u32>,
     /// Seed of the built-in default scenario's weather and jobs.
     #[arg(long, default_value_t = suandian_scenarios::default_scenario::DEFAULT_SEED, value_name = "N")]
     pub(crate) scenario_seed: u64,
@@ -175,11 +180,17 @@ pub(crate) fn simulate_cmd(args: SimulateArgs) -> Result<(), Failure> {
 
 /// The scenario to run: the file, the named built-in, or the default.
 fn scenario(args: &SimulateArgs) -> Result<LoadedScenario, Failure> {
-    let loaded = match (&args.scenario, &args.builtin) {
+    let mut loaded = match (&args.scenario, &args.builtin) {
         (Some(_), _) => load(args.scenario.as_ref())?,
         (None, Some(name)) => builtin(name, args.days, args.scenario_seed)?,
         (None, None) => builtin("default", args.days, args.scenario_seed)?,
     };
+    if let Some(m) = args.slot_minutes {
+        loaded.scenario = loaded
+            .scenario
+            .refined(m)
+            .map_err(|e| Failure::BadInput(format!("--slot-minutes: {e}")))?;
+    }
     if !args.quiet {
         for w in &loaded.warnings {
             eprintln!("warning: {w}");
