@@ -450,10 +450,7 @@ impl Scenario {
         }
         let k = (own / slot_minutes) as usize;
         let hold = |v: &mut Vec<f64>| {
-            *v = v
-                .iter()
-                .flat_map(|&x| std::iter::repeat_n(x, k))
-                .collect();
+            *v = v.iter().flat_map(|&x| std::iter::repeat_n(x, k)).collect();
         };
         let mut sc = self.clone();
         sc.grid.slot_minutes = slot_minutes;

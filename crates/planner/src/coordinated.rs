@@ -43,9 +43,10 @@ pub struct Coordinated {
     /// The last plan's basis, to start the next solve from.
     warm: Option<WarmStart>,
     blocking: dispatch::SiteBlocking,
-    /// Jobs already seen, and the accelerator-hours that arrived in each recent slot.
+    /// Jobs already seen, and the accelerator-hours that arrived between recent plans, with the
+    /// slots between them.
     seen: std::collections::HashSet<JobId>,
-    arrivals: std::collections::VecDeque<f64>,
+    arrivals: std::collections::VecDeque<(f64, usize)>,
     /// The demand-response events seen at the last plan (`events_fingerprint`).
     events_seen: u64,
     /// Why plans were made: [first, age, events, new work, forecast revision].
@@ -179,6 +180,9 @@ impl Coordinated {
             return;
         };
         self.reasons[reason] += 1;
+        let since = self
+            .planned_at
+            .map_or(1, |at| slot.saturating_sub(at).max(1));
         self.planned_at = Some(slot);
         self.events_seen = events;
         // Work that arrived since the last plan: the recent rate of new work.
@@ -188,21 +192,26 @@ impl Coordinated {
                 new_work += ctx.job(j).map_or(0.0, |x| x.work_acc_h());
             }
         }
-        self.arrivals.push_back(new_work);
-        if self.arrivals.len() > ctx.slots_per_day() {
+        self.arrivals.push_back((new_work, since));
+        while self.arrivals.iter().map(|a| a.1).sum::<usize>() > ctx.slots_per_day() {
             self.arrivals.pop_front();
         }
         let window = ((self.cfg.window_h / ctx.slot_h()).round() as usize).max(1);
         let (mut input, map) = from_context(ctx, window, &self.cfg, &self.weights);
         // Work will keep arriving and compete for the same capacity: keep room for it in the
-        // later slots of the window, in proportion to each site's size.
-        let rate_acc =
-            self.arrivals.iter().sum::<f64>() / self.arrivals.len() as f64 / ctx.slot_h();
+        // later slots of the window, in proportion to each site's size: from the slot the next
+        // plan will steer (work arriving before it waits for that plan, or starts if urgent).
+        let (work, slots) = self
+            .arrivals
+            .iter()
+            .fold((0.0, 0), |(w, n), a| (w + a.0, n + a.1));
+        let rate_acc = work / slots.max(1) as f64 / ctx.slot_h();
         let total: f64 = input.sites.iter().map(|s| s.accelerators).sum();
+        let steered = self.max_age_slots(ctx.slot_h());
         if total > 0.0 {
             for s in &mut input.sites {
                 let share = rate_acc * s.accelerators / total;
-                for t in 1..s.fixed_acc.len() {
+                for t in steered..s.fixed_acc.len() {
                     s.fixed_acc[t] = (s.fixed_acc[t] + share * self.cfg.reserve_for_arrivals)
                         .min(s.accelerators);
                 }

@@ -1348,3 +1348,227 @@ fn an_announced_event_makes_a_plan_due_at_once() {
     assert_eq!(made_at(false), [0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8]);
     assert_eq!(made_at(true), [0, 0, 0, 0, 4, 5, 5, 5, 5, 9, 9, 9]);
 }
+
+/// Issue 19: a model of one-slot periods is the uniform model, column for column: the same
+/// plan and objective, so hourly runs (where the default blocks are one slot each) are
+/// unchanged.
+#[test]
+fn one_slot_periods_are_the_uniform_model() {
+    let mut a = plan_site(
+        vec![90.0, 40.0, 70.0, 20.0, 60.0, 10.0, 80.0, 30.0],
+        vec![500.0, 300.0, 450.0, 200.0, 400.0, 100.0, 350.0, 250.0],
+    );
+    a.green_kw = vec![0.0, 0.5, 1.0, 0.2, 0.0, 0.8, 0.3, 0.0];
+    a.battery = Some(PlanBattery {
+        power_kw: 0.5,
+        min_kwh: 0.1,
+        max_kwh: 1.0,
+        one_way_efficiency: 0.95,
+        soc0_kwh: 0.5,
+        wear_cost_per_kwh: 0.001,
+        end_value_per_kwh: 0.02,
+    });
+    let b = plan_site(vec![50.0; 8], vec![420.0; 8]);
+    let mut c1 = class(vec![0, 1], 3.0, 6, 4.0);
+    c1.id = 1;
+    let mut c2 = class(vec![1], 1.5, 8, 2.0);
+    c2.id = 2;
+    let mut uniform = input(vec![a, b], vec![c1, c2]);
+    uniform.slot_h = 0.25;
+    uniform.carbon_price_per_t = 50.0;
+    let ones = PlanInput {
+        periods: vec![1; 8],
+        ..uniform.clone()
+    };
+    let (p, q) = (solve(&uniform).unwrap(), solve(&ones).unwrap());
+    assert_eq!(p.objective, q.objective);
+    assert_eq!(p.work, q.work);
+    assert_eq!(p.battery_kw, q.battery_kw);
+    assert_eq!((p.columns, p.rows, p.periods), (q.columns, q.rows, 8));
+    // Periods that do not cut the window are refused, naming the field.
+    let bad = PlanInput {
+        periods: vec![1, 2, 4],
+        ..uniform
+    };
+    let e = solve(&bad).unwrap_err().to_string();
+    assert!(e.contains("periods") && e.contains("8 slots"), "{e}");
+}
+
+/// A block holds the mean of its slots' prices and its work comes back spread over its slots:
+/// 2 accelerator-hours (1 kWh) due at the end of 8 quarter hours, dear (100/MWh) in the first
+/// hour and 10 or 30 in the second. Uniform, the plan takes the two 10/MWh slots (0.01); with
+/// the second hour one block, it sees 20/MWh there and spreads the work evenly (0.02).
+#[test]
+fn a_block_holds_the_mean_of_its_slots_and_spreads_its_work() {
+    let price = vec![100.0, 100.0, 100.0, 100.0, 10.0, 30.0, 10.0, 30.0];
+    let mut uniform = input(
+        vec![plan_site(price, vec![0.0; 8])],
+        vec![class(vec![0], 2.0, 8, 4.0)],
+    );
+    uniform.slot_h = 0.25;
+    let p = solve(&uniform).unwrap();
+    assert!((p.objective - 0.01).abs() < 1e-7, "{}", p.objective);
+    let blocks = PlanInput {
+        periods: vec![1, 1, 2, 4],
+        ..uniform.clone()
+    };
+    let p = solve(&blocks).unwrap();
+    assert_eq!(p.periods, 4);
+    assert!((p.objective - 0.02).abs() < 1e-7, "{}", p.objective);
+    let w = &p.work[0][0];
+    assert_eq!(w.len(), 8, "the plan comes back per slot");
+    for (t, want) in [0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5].iter().enumerate() {
+        assert!((w[t] - want).abs() < 1e-7, "slot {t}: {w:?}");
+    }
+    // A deadline inside the block (slot 6): the block holds only the work that fits in its two
+    // slots before it (2 accelerators x 0.5 h), spread over those; the rest goes before it.
+    let mut due6 = blocks.clone();
+    due6.classes = vec![class(vec![0], 2.0, 6, 2.0)];
+    let p = solve(&due6).unwrap();
+    let w = &p.work[0][0];
+    assert!(
+        (w[4] - 0.5).abs() < 1e-7 && (w[5] - 0.5).abs() < 1e-7,
+        "{w:?}"
+    );
+    assert!(w[6].abs() < 1e-9 && w[7].abs() < 1e-9, "{w:?}");
+    assert!((w[..4].iter().sum::<f64>() - 1.0).abs() < 1e-7, "{w:?}");
+    // 0.5 kWh at 20/MWh and 0.5 kWh at 100/MWh.
+    assert!((p.objective - 0.06).abs() < 1e-7, "{}", p.objective);
+    assert!(p.late_work_acc_h[0].abs() < 1e-9 && p.unmet_work_acc_h[0].abs() < 1e-9);
+}
+
+/// A battery over a block: its energy is its power times the block's length. A quarter hour at
+/// 100/MWh, then a one-hour block at 10/MWh; stored energy is worth 50/MWh at the end: the
+/// plan charges at 1 kW through the block (1 kWh, not a quarter of it) and earns 0.04.
+#[test]
+fn a_battery_in_a_block_stores_power_times_its_length() {
+    let mut s = plan_site(vec![100.0, 10.0, 10.0, 10.0, 10.0], vec![0.0; 5]);
+    s.battery = Some(PlanBattery {
+        power_kw: 1.0,
+        min_kwh: 0.0,
+        max_kwh: 10.0,
+        one_way_efficiency: 1.0,
+        soc0_kwh: 0.0,
+        wear_cost_per_kwh: 0.0,
+        end_value_per_kwh: 0.05,
+    });
+    let mut p = input(vec![s], vec![]);
+    p.slot_h = 0.25;
+    p.periods = vec![1, 4];
+    let plan = solve(&p).unwrap();
+    assert_eq!(plan.battery_kw[0].len(), 5);
+    for (t, kw) in plan.battery_kw[0].iter().enumerate() {
+        let want = if t == 0 { 0.0 } else { 1.0 };
+        assert!((kw - want).abs() < 1e-7, "slot {t}: {:?}", plan.battery_kw);
+    }
+    assert!((plan.objective + 0.04).abs() < 1e-7, "{}", plan.objective);
+}
+
+/// Issue 19: without a fixed cadence, the plan in force is followed until it is as old as
+/// `replan_max_h` allows, or new work arrives. One site, quarter-hour slots, a plan at most an
+/// hour old: plans at 0, 4, 8 without new work; a second job as large as the first, arriving
+/// in slot 5, makes one due at slot 6, and the hour counts from there.
+#[test]
+fn new_work_makes_a_plan_due_and_otherwise_it_is_followed() {
+    use suandian_core::engine::{Engine, NoSink, SlotInput};
+    let mut base = bare_fleet(1, 6);
+    base.jobs = vec![one_job(2, 2.0, 6.0, vec![0])];
+    let mut late = base.clone();
+    let mut second = one_job(2, 2.0, 6.0, vec![0]);
+    second.id = "second".into();
+    second.arrival_h = 1.3;
+    late.jobs.push(second);
+    let made_at = |sc: &Scenario| -> Vec<usize> {
+        let sc = sc.refined(15).unwrap();
+        let mut p: Box<dyn suandian_core::policy::Policy> = Box::new(Coordinated::new(
+            PlannerOptions {
+                replan_max_h: 1.0,
+                ..PlannerOptions::default()
+            },
+            ObjectiveWeights::for_scenario(&sc),
+        ));
+        let signals = suandian_core::signals::Replay::new(&sc, ForecastKind::Perfect);
+        let mut engine = Engine::new(&sc, Box::new(signals), false);
+        (0..12)
+            .map(|t| {
+                let input = SlotInput {
+                    jobs: sc
+                        .jobs
+                        .iter()
+                        .filter(|j| {
+                            j.arrival_h >= sc.grid.slot_start_h(t)
+                                && j.arrival_h < sc.grid.slot_start_h(t + 1)
+                        })
+                        .cloned()
+                        .collect(),
+                    events: vec![],
+                };
+                engine.step(input, p.as_mut(), &mut NoSink).unwrap();
+                p.plan_ahead(t + 1).map_or(usize::MAX, |a| a.made_at_slot)
+            })
+            .collect()
+    };
+    assert_eq!(made_at(&base), [0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8]);
+    assert_eq!(made_at(&late), [0, 0, 0, 0, 4, 4, 6, 6, 6, 6, 10, 10]);
+}
+
+/// A scenario refined to finer slots holds each series over them and keeps jobs and events;
+/// minutes that do not divide its slots are refused.
+#[test]
+fn a_refined_scenario_holds_its_series() {
+    let sc = suandian_scenarios::default_scenario::default_scenario(1, 7);
+    let fine = sc.refined(15).unwrap();
+    assert_eq!((fine.grid.slots, fine.grid.slot_minutes), (96, 15));
+    assert_eq!(fine.jobs, sc.jobs);
+    for (s, f) in sc.sites.iter().zip(&fine.sites) {
+        for t in 0..96 {
+            assert_eq!(f.grid.price_per_mwh[t], s.grid.price_per_mwh[t / 4]);
+            assert_eq!(f.grid.carbon_g_per_kwh[t], s.grid.carbon_g_per_kwh[t / 4]);
+            assert_eq!(f.green_kw(t), s.green_kw(t / 4));
+            assert_eq!(f.pue.at(t), s.pue.at(t / 4));
+        }
+    }
+    for (d, f) in sc.inference.iter().zip(&fine.inference) {
+        assert_eq!(f.tokens_per_s.len(), 96);
+        assert_eq!(f.tokens_per_s[95], d.tokens_per_s[23]);
+    }
+    assert!(sc.refined(7).unwrap_err().contains("divide"));
+    assert!(sc.refined(0).is_err());
+}
+
+/// At quarter-hour slots the rolling plan is in blocks (one slot for 2 h and to the next whole
+/// hour, then hours: at most 32 periods where the window has 95 slots) and re-planned every slot (the default cadence re-plans at least
+/// every quarter hour), and it keeps within 1 % of the objective of the plan of every slot.
+#[test]
+fn blocks_at_quarter_hours_plan_as_well_as_every_slot() {
+    let sc = suandian_scenarios::default_scenario::default_scenario(1, 2024)
+        .refined(15)
+        .unwrap();
+    let run = |blocks: suandian_planner::Blocks| {
+        let mut p = Coordinated::new(
+            PlannerOptions {
+                blocks,
+                ..PlannerOptions::default()
+            },
+            ObjectiveWeights::for_scenario(&sc),
+        );
+        let r = simulate(&sc, &mut p, &SimConfig::default());
+        (
+            ObjectiveWeights::for_scenario(&sc).evaluate(&r.metrics),
+            r.notes,
+        )
+    };
+    let (fine, _) = run(suandian_planner::Blocks::uniform());
+    let (coarse, notes) = run(suandian_planner::Blocks::default());
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("at most 32 periods for a window of 95 slots")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| n.contains("96 plans")), "{notes:?}");
+    assert!(
+        (coarse - fine).abs() <= 0.01 * fine.abs(),
+        "blocks {coarse} vs every slot {fine}"
+    );
+}
