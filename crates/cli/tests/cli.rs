@@ -268,6 +268,26 @@ fn planner_options_reach_the_planner() {
             "0",
             "--replan-every: found 0, expected at least 1 slot",
         ),
+        (
+            "--replan-max-h",
+            "0",
+            "--replan-max-h: found 0, expected hours > 0",
+        ),
+        (
+            "--blocks",
+            "slot:2h",
+            "tier 1 (`slot:2h`): the last tier reaches the window's end",
+        ),
+        (
+            "--blocks",
+            "slot:2h,1x",
+            "tier 2: found `1x`, expected a length",
+        ),
+        (
+            "--slot-minutes",
+            "7",
+            "--slot-minutes: found 7, expected minutes that divide the scenario's 60-minute slots",
+        ),
     ] {
         let out = suandian(&["simulate", "--builtin", "demo", flag, value]);
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");

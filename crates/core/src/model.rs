@@ -443,7 +443,7 @@ impl Scenario {
     /// figures repeated, not finer data.
     pub fn refined(&self, slot_minutes: u32) -> Result<Scenario, String> {
         let own = self.grid.slot_minutes;
-        if slot_minutes == 0 || own % slot_minutes != 0 {
+        if slot_minutes == 0 || !own.is_multiple_of(slot_minutes) {
             return Err(format!(
                 "found {slot_minutes}, expected minutes that divide the scenario's {own}-minute slots"
             ));
