@@ -344,6 +344,7 @@ fn context_classes(
         .flatten()
         .collect();
     let bucket = 4 * periods.iter().copied().max().unwrap_or(1);
+    let steered = knobs.steered_slots(dt).min(h);
     // Work left after the end of the run is charged as late (as the objective does), so
     // deferring past the window is only priced at the expected cost while the run goes on.
     let window_reaches_end = now + h >= ctx.slots();
@@ -412,9 +413,14 @@ fn context_classes(
         if state == JobState::Running && ctx.restart_h() > 0.0 {
             // Pausing it now costs a restart later: the plan weighs that.
             let site = ctx.job_site(j);
-            let acc_h = f64::from(job.accelerators) * dt.min(remaining);
+            let acc = f64::from(job.accelerators);
+            let acc_h = acc * dt.min(remaining);
+            // And in the later slots this plan steers before the next.
+            let later = (1..steered)
+                .map(|t| acc * (remaining - t as f64 * dt).clamp(0.0, dt))
+                .collect();
             let stop_cost_per_acc_h = ctx.restart_h() / dt * site_acc_h_cost[site];
-            add_running(&mut classes[k], site, acc_h, stop_cost_per_acc_h);
+            add_running(&mut classes[k], site, acc_h, later, stop_cost_per_acc_h);
         }
         if home.is_some() {
             // A move is paid in full however little of the job then runs there: spread its
@@ -457,13 +463,25 @@ fn window_due(
 
 /// A job of class `c` running at `site`: its accelerator-hours in the first slot join the
 /// class's running work there, which the plan keeps or pauses at the price of its restart.
-fn add_running(c: &mut WorkClass, site: SiteId, acc_h: f64, stop_cost_per_acc_h: f64) {
+fn add_running(
+    c: &mut WorkClass,
+    site: SiteId,
+    acc_h: f64,
+    later_acc_h: Vec<f64>,
+    stop_cost_per_acc_h: f64,
+) {
     if let Some(pos) = c.sites.iter().position(|&s| s == site) {
         match c.running.iter_mut().find(|r| r.pos == pos) {
-            Some(r) => r.acc_h += acc_h,
+            Some(r) => {
+                r.acc_h += acc_h;
+                for (a, b) in r.later_acc_h.iter_mut().zip(&later_acc_h) {
+                    *a += b;
+                }
+            }
             None => c.running.push(Running {
                 pos,
                 acc_h,
+                later_acc_h,
                 stop_cost_per_acc_h,
             }),
         }

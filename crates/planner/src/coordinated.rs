@@ -115,16 +115,9 @@ impl Coordinated {
         }
     }
 
-    /// The most slots a plan is followed: `replan_every`, else `replan_max_h` (at least one
-    /// slot, at most the window's fine tier: beyond it the plan is in blocks).
+    /// The most slots a plan is followed ([`PlannerOptions::steered_slots`]).
     fn max_age_slots(&self, slot_h: f64) -> usize {
-        match self.cfg.replan_every {
-            Some(n) => n.max(1),
-            None => {
-                let h = self.cfg.replan_max_h.min(self.cfg.blocks.fine_h());
-                ((h / slot_h + 1e-9).floor() as usize).max(1)
-            }
-        }
+        self.cfg.steered_slots(slot_h)
     }
 
     /// Whether a plan is due now, and why (an index into `reasons`): none yet; the plan in

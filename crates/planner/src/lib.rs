@@ -101,6 +101,19 @@ impl PlannerOptions {
         Ok(())
     }
 
+    /// The most slots a rolling plan is followed before the next: `replan_every`, else
+    /// `replan_max_h` (at least one slot, at most the window's fine tier: beyond it the plan is
+    /// in blocks).
+    pub fn steered_slots(&self, slot_h: f64) -> usize {
+        match self.replan_every {
+            Some(n) => n.max(1),
+            None => {
+                let h = self.replan_max_h.min(self.blocks.fine_h());
+                ((h / slot_h + 1e-9).floor() as usize).max(1)
+            }
+        }
+    }
+
     /// The options the oracle plans with: no green-share floor (it bounds the objective,
     /// which a floor only raises), no migrations, its own time limit.
     pub fn for_oracle(&self) -> Self {

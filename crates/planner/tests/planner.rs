@@ -1572,3 +1572,41 @@ fn blocks_at_quarter_hours_plan_as_well_as_every_slot() {
         "blocks {coarse} vs every slot {fine}"
     );
 }
+
+/// A plan followed for several slots pays a job's restart wherever it pauses it among them,
+/// once. A job runs (1 accelerator) with 3 accelerator-hours to do by slot 4; slot 1 is dear
+/// (100/MWh against 10). Re-planned every slot, the plan pauses it in slot 1 at no cost (only
+/// a pause in slot 0 is priced); followed for slots 0 to 2, pausing in slot 1 costs the
+/// restart (1.0) and the plan keeps it running.
+#[test]
+fn a_plan_followed_for_several_slots_prices_pausing_in_each() {
+    let run = |later: Vec<f64>| {
+        let mut c = class(vec![0], 3.0, 4, 1.0);
+        c.running = vec![suandian_planner::lp::Running {
+            pos: 0,
+            acc_h: 1.0,
+            later_acc_h: later,
+            stop_cost_per_acc_h: 1.0,
+        }];
+        solve(&input(
+            vec![plan_site(vec![10.0, 100.0, 10.0, 10.0], vec![0.0; 4])],
+            vec![c],
+        ))
+        .unwrap()
+    };
+    let every_slot = run(vec![]);
+    let w = &every_slot.work[0][0];
+    assert!((w[0] - 1.0).abs() < 1e-7 && w[1].abs() < 1e-7, "{w:?}");
+    assert!((every_slot.objective - 0.015).abs() < 1e-7);
+    let followed = run(vec![1.0, 1.0]);
+    let w = &followed.work[0][0];
+    assert!(
+        (w[0] - 1.0).abs() < 1e-7 && (w[1] - 1.0).abs() < 1e-7,
+        "{w:?}"
+    );
+    assert!(
+        (followed.objective - 0.06).abs() < 1e-7,
+        "{}",
+        followed.objective
+    );
+}

@@ -178,6 +178,12 @@ pub(super) enum RowKey {
         site: usize,
         slot: usize,
     },
+    /// Running work paused by a slot stays paused in the count: `P_t >= P_(t-1)`.
+    StoppedSince {
+        class: u64,
+        site: usize,
+        slot: usize,
+    },
 }
 
 /// The HiGHS problem being built, with the key and bounds of every column and row where a
@@ -867,30 +873,72 @@ fn class_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Column
 
 /// Running work kept in the first slot, or paused at the price of its restart: capacity used
 /// at the site in slot 0 + stopped >= running (a column of work paused, then its row, per site
-/// where the class runs now).
+/// where the class runs now). Where the plan will be followed for later slots before the next
+/// re-plan (`Running::later_acc_h`), the count of work paused runs on through them
+/// (`P_t + kept_t >= running_t`, `P_t >= P_(t-1)`) and the restart is paid once, on the last:
+/// a plan followed for several slots does not pause and resume work for free between them.
 fn running_rows(b: &mut Builder, x: &Terms, k: usize, c: &WorkClass, cols: &Columns) {
-    for r in &c.running {
-        let site = c.sites[r.pos];
-        let key = ColKey::Stopped {
-            class: c.id,
-            site,
-            slot: x.at(0),
-        };
-        let stop = b.add_column(key, x.to_obj(r.stop_cost_per_acc_h), 0.0..=r.acc_h);
-        let mut row = vec![(stop, 1.0)];
-        row.extend(cols.work[k][r.pos][0].map(|c| (c, 1.0)));
+    let kept = |pos: usize, t: usize| -> RowTerms {
+        let mut row: RowTerms = cols.work[k][pos][t].map(|c| (c, 1.0)).into_iter().collect();
         row.extend(
             cols.capped[k]
                 .iter()
-                .filter(|(p, ..)| *p == r.pos)
-                .filter_map(|(_, cl, slots)| slots[0].map(|c| (c, 1.0 / cl.speed))),
+                .filter(|(p, ..)| *p == pos)
+                .filter_map(|(_, cl, slots)| slots[t].map(|c| (c, 1.0 / cl.speed))),
         );
-        let key = RowKey::Stopped {
+        row
+    };
+    for r in &c.running {
+        let site = c.sites[r.pos];
+        // The later periods the plan steers, with the running work's accelerator-hours in the
+        // slots of each that it steers.
+        let steered = r.later_acc_h.len();
+        let later: Vec<(usize, f64)> = (1..x.h)
+            .take_while(|&t| x.p.start[t] <= steered)
+            .map(|t| {
+                let acc_h =
+                    x.p.slots(t)
+                        .filter(|&s| (1..=steered).contains(&s))
+                        .map(|s| r.later_acc_h[s - 1])
+                        .sum();
+                (t, acc_h)
+            })
+            .collect();
+        let cost = x.to_obj(r.stop_cost_per_acc_h);
+        let upper = later.iter().map(|l| l.1).fold(r.acc_h, f64::max);
+        let key = |t: usize| ColKey::Stopped {
             class: c.id,
             site,
-            slot: x.at(0),
+            slot: x.at(t),
         };
-        b.add_row(key, r.acc_h.., &row);
+        let stop = b.add_column(
+            key(0),
+            if later.is_empty() { cost } else { 0.0 },
+            0.0..=upper,
+        );
+        let mut row = vec![(stop, 1.0)];
+        row.extend(kept(r.pos, 0));
+        let row_key = |t: usize| RowKey::Stopped {
+            class: c.id,
+            site,
+            slot: x.at(t),
+        };
+        b.add_row(row_key(0), r.acc_h.., &row);
+        let mut before = stop;
+        for (i, &(t, acc_h)) in later.iter().enumerate() {
+            let last = i + 1 == later.len();
+            let paused = b.add_column(key(t), if last { cost } else { 0.0 }, 0.0..=upper);
+            let mut row = vec![(paused, 1.0)];
+            row.extend(kept(r.pos, t));
+            b.add_row(row_key(t), acc_h.., &row);
+            let since = RowKey::StoppedSince {
+                class: c.id,
+                site,
+                slot: x.at(t),
+            };
+            b.add_row(since, 0.0.., &[(paused, 1.0), (before, -1.0)]);
+            before = paused;
+        }
     }
 }
 

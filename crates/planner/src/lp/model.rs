@@ -100,12 +100,16 @@ pub struct WorkClass {
 }
 
 /// A class's jobs running at one of its sites when the plan is made.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Running {
     /// The site's position in the class's `sites`.
     pub pos: usize,
     /// Accelerator-hours they would hold in the first slot.
     pub acc_h: f64,
+    /// Accelerator-hours they would hold in each later slot the plan steers before the next
+    /// re-plan (window slots 1, 2, ...): pausing them in any of those costs the same restart,
+    /// once. Empty where the next slot re-plans.
+    pub later_acc_h: Vec<f64>,
     /// What pausing one of those accelerator-hours costs (currency): the restart it will need
     /// (`restart_h / slot_h` accelerator-hours) at the site's mean cost of an accelerator-hour.
     pub stop_cost_per_acc_h: f64,
