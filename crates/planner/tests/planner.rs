@@ -1291,12 +1291,49 @@ fn every_registered_policy_is_built() {
     assert!(policy_by_name("no-such-policy", &sc, ObjectiveMode::Balanced).is_none());
 }
 
+/// The engine driven as the live service drives it over the first `slots` slots (each slot's
+/// arrivals, and each event handed over before its slot) under `coordinated` with `options`:
+/// the plan in force after each slot, as the slot it was made at.
+fn plans_in_force(
+    sc: &Scenario,
+    options: PlannerOptions,
+    events: &[(usize, DemandResponseEvent)],
+    slots: usize,
+) -> Vec<usize> {
+    use suandian_core::engine::{Engine, NoSink, SlotInput};
+    let mut p = Coordinated::new(options, ObjectiveWeights::for_scenario(sc));
+    let signals = suandian_core::signals::Replay::new(sc, ForecastKind::Perfect);
+    let mut engine = Engine::new(sc, Box::new(signals), false);
+    (0..slots)
+        .map(|t| {
+            let input = SlotInput {
+                jobs: sc
+                    .jobs
+                    .iter()
+                    .filter(|j| {
+                        j.arrival_h >= sc.grid.slot_start_h(t)
+                            && j.arrival_h < sc.grid.slot_start_h(t + 1)
+                    })
+                    .cloned()
+                    .collect(),
+                events: events
+                    .iter()
+                    .filter(|(at, _)| *at == t)
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+            };
+            engine.step(input, &mut p, &mut NoSink).unwrap();
+            suandian_core::policy::Policy::plan_ahead(&p, t + 1)
+                .map_or(usize::MAX, |a| a.made_at_slot)
+        })
+        .collect()
+}
+
 /// Issue 18: an event announced (or changed) between two re-plans of the cadence makes a plan
 /// due at the next decision. The demo re-planned every fourth slot plans at 0, 4, 8; with an
 /// event announced at slot 5, at 0, 4, 5 (at once), then 9, 13 from there.
 #[test]
 fn an_announced_event_makes_a_plan_due_at_once() {
-    use suandian_core::engine::{Engine, NoSink, SlotInput};
     let sc = suandian_io::builtin::demo().scenario;
     assert!(sc.demand_response.is_empty());
     let h = sc.grid.slot_h();
@@ -1309,41 +1346,17 @@ fn an_announced_event_makes_a_plan_due_at_once() {
         import_cap_kw: sc.sites[0].grid.import_limit_kw * 0.5,
         penalty_per_kwh: None,
     };
-    // The engine driven as the live service drives it: each slot's arrivals, and the event
-    // handed over before slot 5 (or not at all). The plan in force after each of the first
-    // twelve slots: made at which slot.
-    let made_at = |with_event: bool| -> Vec<usize> {
-        let mut p: Box<dyn suandian_core::policy::Policy> = Box::new(Coordinated::new(
-            PlannerOptions {
-                replan_every: Some(4),
-                ..PlannerOptions::default()
-            },
-            ObjectiveWeights::for_scenario(&sc),
-        ));
-        let signals = suandian_core::signals::Replay::new(&sc, ForecastKind::Perfect);
-        let mut engine = Engine::new(&sc, Box::new(signals), false);
-        (0..12)
-            .map(|t| {
-                let input = SlotInput {
-                    jobs: sc
-                        .jobs
-                        .iter()
-                        .filter(|j| {
-                            j.arrival_h >= sc.grid.slot_start_h(t)
-                                && j.arrival_h < sc.grid.slot_start_h(t + 1)
-                        })
-                        .cloned()
-                        .collect(),
-                    events: if with_event && t == 5 {
-                        vec![event.clone()]
-                    } else {
-                        vec![]
-                    },
-                };
-                engine.step(input, p.as_mut(), &mut NoSink).unwrap();
-                p.plan_ahead(t + 1).map_or(usize::MAX, |a| a.made_at_slot)
-            })
-            .collect()
+    let every4 = PlannerOptions {
+        replan_every: Some(4),
+        ..PlannerOptions::default()
+    };
+    let made_at = |with_event: bool| {
+        let events = if with_event {
+            vec![(5, event.clone())]
+        } else {
+            vec![]
+        };
+        plans_in_force(&sc, every4, &events, 12)
     };
     assert_eq!(made_at(false), [0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8]);
     assert_eq!(made_at(true), [0, 0, 0, 0, 4, 5, 5, 5, 5, 9, 9, 9]);
@@ -1470,7 +1483,6 @@ fn a_battery_in_a_block_stores_power_times_its_length() {
 /// in slot 5, makes one due at slot 6, and the hour counts from there.
 #[test]
 fn new_work_makes_a_plan_due_and_otherwise_it_is_followed() {
-    use suandian_core::engine::{Engine, NoSink, SlotInput};
     let mut base = bare_fleet(1, 6);
     base.jobs = vec![one_job(2, 2.0, 6.0, vec![0])];
     let mut late = base.clone();
@@ -1478,36 +1490,11 @@ fn new_work_makes_a_plan_due_and_otherwise_it_is_followed() {
     second.id = "second".into();
     second.arrival_h = 1.3;
     late.jobs.push(second);
-    let made_at = |sc: &Scenario| -> Vec<usize> {
-        let sc = sc.refined(15).unwrap();
-        let mut p: Box<dyn suandian_core::policy::Policy> = Box::new(Coordinated::new(
-            PlannerOptions {
-                replan_max_h: 1.0,
-                ..PlannerOptions::default()
-            },
-            ObjectiveWeights::for_scenario(&sc),
-        ));
-        let signals = suandian_core::signals::Replay::new(&sc, ForecastKind::Perfect);
-        let mut engine = Engine::new(&sc, Box::new(signals), false);
-        (0..12)
-            .map(|t| {
-                let input = SlotInput {
-                    jobs: sc
-                        .jobs
-                        .iter()
-                        .filter(|j| {
-                            j.arrival_h >= sc.grid.slot_start_h(t)
-                                && j.arrival_h < sc.grid.slot_start_h(t + 1)
-                        })
-                        .cloned()
-                        .collect(),
-                    events: vec![],
-                };
-                engine.step(input, p.as_mut(), &mut NoSink).unwrap();
-                p.plan_ahead(t + 1).map_or(usize::MAX, |a| a.made_at_slot)
-            })
-            .collect()
+    let hourly = PlannerOptions {
+        replan_max_h: 1.0,
+        ..PlannerOptions::default()
     };
+    let made_at = |sc: &Scenario| plans_in_force(&sc.refined(15).unwrap(), hourly, &[], 12);
     assert_eq!(made_at(&base), [0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8]);
     assert_eq!(made_at(&late), [0, 0, 0, 0, 4, 4, 6, 6, 6, 6, 10, 10]);
 }
