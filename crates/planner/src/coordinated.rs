@@ -115,11 +115,6 @@ impl Coordinated {
         }
     }
 
-    /// The most slots a plan is followed ([`PlannerOptions::steered_slots`]).
-    fn max_age_slots(&self, slot_h: f64) -> usize {
-        self.cfg.steered_slots(slot_h)
-    }
-
     /// Whether a plan is due now, and why (an index into `reasons`): none yet; the plan in
     /// force is as old as plans may be; the events changed; or, without a fixed cadence, new
     /// work or a revised forecast.
@@ -128,7 +123,7 @@ impl Coordinated {
             return Some(0);
         };
         let slot = ctx.slot();
-        if slot >= c.at + self.max_age_slots(ctx.slot_h()) {
+        if slot >= c.at + self.cfg.steered_slots(ctx.slot_h()) {
             return Some(1);
         }
         if events != self.events_seen {
@@ -200,7 +195,7 @@ impl Coordinated {
             .fold((0.0, 0), |(w, n), a| (w + a.0, n + a.1));
         let rate_acc = work / slots.max(1) as f64 / ctx.slot_h();
         let total: f64 = input.sites.iter().map(|s| s.accelerators).sum();
-        let steered = self.max_age_slots(ctx.slot_h());
+        let steered = self.cfg.steered_slots(ctx.slot_h());
         if total > 0.0 {
             for s in &mut input.sites {
                 let share = rate_acc * s.accelerators / total;
@@ -212,7 +207,7 @@ impl Coordinated {
         }
         let sites: Vec<Vec<SiteId>> = input.classes.iter().map(|c| c.sites.clone()).collect();
         let homes: Vec<Option<Home>> = input.classes.iter().map(|c| c.home).collect();
-        let made_on = made_on(&input, self.max_age_slots(ctx.slot_h()));
+        let made_on = made_on(&input, self.cfg.steered_slots(ctx.slot_h()));
         self.solves += 1;
         #[cfg(test)]
         if self.fail_from_slot.is_some_and(|f| slot >= f) {

@@ -1597,3 +1597,50 @@ fn a_plan_followed_for_several_slots_prices_pausing_in_each() {
         followed.objective
     );
 }
+
+/// A forecast revised by more than `REPLAN_FORECAST_REVISION` for a slot the plan still steers
+/// makes a plan due: under a perfect forecast the plan is followed for an hour (no revision),
+/// under a forecast whose error shrinks as the slot nears (noisy, 500 % a day ahead) plans are
+/// made for revised forecasts.
+#[test]
+fn a_revised_forecast_makes_a_plan_due() {
+    let mut sc = bare_fleet(1, 6);
+    sc.jobs = vec![one_job(2, 4.0, 6.0, vec![0])];
+    let sc = sc.refined(15).unwrap();
+    let revised = |forecast: ForecastKind| {
+        let mut p = Coordinated::new(
+            PlannerOptions {
+                replan_max_h: 1.0,
+                ..PlannerOptions::default()
+            },
+            ObjectiveWeights::for_scenario(&sc),
+        );
+        let r = simulate(
+            &sc,
+            &mut p,
+            &SimConfig {
+                forecast,
+                ..SimConfig::default()
+            },
+        );
+        let note = r
+            .notes
+            .iter()
+            .find(|n| n.contains("re-planned at"))
+            .cloned()
+            .unwrap_or_default();
+        let n: usize = note
+            .split(", ")
+            .find_map(|part| part.strip_suffix(" for revised forecasts"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(usize::MAX);
+        (n, note)
+    };
+    let (perfect, note) = revised(ForecastKind::Perfect);
+    assert_eq!(perfect, 0, "{note}");
+    let (noisy, note) = revised(ForecastKind::Noisy {
+        relative_error: 5.0,
+        seed: 3,
+    });
+    assert!(noisy > 0 && noisy != usize::MAX, "{note}");
+}
