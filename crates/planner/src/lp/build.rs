@@ -529,9 +529,9 @@ fn late_slots(x: &Terms, c: &WorkClass, site: usize) -> std::ops::Range<usize> {
     }
 }
 
-/// The window slots (not periods) in which a class's restarts may run at `site`: from its first slot to the
-/// end of the window, for a bound, where more load can lower the objective ([`load_can_pay`]);
-/// none elsewhere.
+/// The window slots (not periods) in which a class's restarts may run at `site`: from its first
+/// slot to the end of the window, for a bound, where more load can lower the objective
+/// ([`load_can_pay`]); none elsewhere.
 ///
 /// A restart is load without progress: a resumed job runs `restart_h` at its power level
 /// before it works again. The LP has no restart cost (a bound needs none), but where energy
@@ -570,8 +570,9 @@ fn restart_columns(b: &mut Builder, x: &Terms, c: &WorkClass) -> Vec<Vec<Option<
         .collect()
 }
 
-/// The last window slot (exclusive; a slot, not a period) in which a class may use accelerators: its deadline, or
-/// for a bound the end of the run where it has late work or restarts.
+/// The last window slot (exclusive; a slot, not a period) in which a class may use
+/// accelerators: its deadline, or for a bound the end of the run where it has late work or
+/// restarts.
 fn class_end(x: &Terms, c: &WorkClass) -> usize {
     let end = |slots: std::ops::Range<usize>| if slots.is_empty() { 0 } else { slots.end };
     c.sites
@@ -584,14 +585,7 @@ fn class_end(x: &Terms, c: &WorkClass) -> usize {
 /// site, one per slot at full power and at each level below it (the oracle coarsens its
 /// classes when there are too many).
 pub fn work_column_count(input: &PlanInput) -> usize {
-    let uniform = PlanInput {
-        periods: vec![],
-        ..input.clone()
-    };
-    let Ok(p) = Periods::of(&uniform) else {
-        return 0;
-    };
-    let x = Terms::new(input, p);
+    let x = Terms::new(input, Periods::one_per_slot(input.slots));
     input
         .classes
         .iter()

@@ -233,13 +233,21 @@ pub(super) struct Periods {
 }
 
 impl Periods {
+    /// One period per slot: the uniform model.
+    pub(super) fn one_per_slot(slots: usize) -> Self {
+        Periods {
+            start: (0..slots).collect(),
+            len: vec![1; slots],
+            of_slot: (0..slots).collect(),
+        }
+    }
+
     /// The input's periods ([`PlanInput::periods`]), or one per slot where it has none.
     pub(super) fn of(input: &PlanInput) -> Result<Self, String> {
-        let lens: Cow<[usize]> = if input.periods.is_empty() {
-            Cow::Owned(vec![1; input.slots])
-        } else {
-            Cow::Borrowed(&input.periods)
-        };
+        if input.periods.is_empty() {
+            return Ok(Periods::one_per_slot(input.slots));
+        }
+        let lens = &input.periods;
         let total: usize = lens.iter().sum();
         if total != input.slots || lens.contains(&0) {
             return Err(format!(
@@ -259,7 +267,7 @@ impl Periods {
         }
         Ok(Periods {
             start,
-            len: lens.into_owned(),
+            len: lens.clone(),
             of_slot,
         })
     }
