@@ -363,7 +363,7 @@ impl Policy for Timed<'_> {
 }
 
 /// 6. Resolution: the coordinated policy at market resolution, in blocks (the default: one slot
-///    for 2 h, then hours; a plan at most a quarter of an hour old) against the uniform model
+///    for 2 h, then hours; a plan at most half an hour old) against the uniform model
 ///    re-planned every slot (`--blocks slot --replan-every 1`, the model before issue 19), with
 ///    asap and the oracle for the share of its reduction each captures: the default week at 15
 ///    minutes (its hourly series held), and the nine-zone month (`real-2022/nine-zones-gaia`
@@ -475,8 +475,8 @@ fn nine_zone_month() -> Option<(suandian_core::Scenario, ForecastKind)> {
 
 /// 5. Growth: the coordinated policy's wall time per simulated day against the slot length
 ///    (60, 30, 15, 5 min) and the number of sites (9, 25, 100), 40 jobs per site and day (each
-///    eligible at three sites), its default options (a 24 h window in blocks, a plan at most a
-///    quarter of an hour old) against the uniform model re-planned every slot (before issue
+///    eligible at three sites), its default options (a 24 h window in blocks, a plan at most
+///    half an hour old) against the uniform model re-planned every slot (before issue
 ///    19). The engine is stepped slot by slot as the live service steps it; a run stops after a
 ///    day or after 60 s of wall time, and a day's time is then extrapolated from the slots done
 ///    (said).

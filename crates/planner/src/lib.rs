@@ -46,8 +46,8 @@ pub struct PlannerOptions {
     pub blocks: Blocks,
     /// Re-plan every this many slots (1: every slot), whatever changed; `None`: re-plan where
     /// the inputs changed ([`coordinated`](Coordinated) says which changes count) and at least
-    /// every `replan_max_h` hours (a quarter of an hour, the market interval: every slot at slots
-    /// of 15 minutes or more).
+    /// every `replan_max_h` hours (half an hour: every slot at slots of 30 minutes or more, every
+    /// other at 15 minutes, every sixth at 5 minutes).
     pub replan_every: Option<usize>,
     /// The longest a rolling plan is followed before it is re-solved, hours (with
     /// `replan_every: None`); never longer than the window's fine tier ([`Blocks::fine_h`]).
@@ -71,7 +71,7 @@ impl Default for PlannerOptions {
             window_h: 24.0,
             blocks: Blocks::default(),
             replan_every: None,
-            replan_max_h: 0.25,
+            replan_max_h: 0.5,
             time_limit_s: 10.0,
             oracle_time_limit_s: 300.0,
             reserve_for_arrivals: 0.5,

@@ -39,12 +39,12 @@ pub(crate) struct ServeArgs {
     /// Re-plan `coordinated` every this many slots whatever changed (1: every slot; more: it
     /// follows the last plan in between). Default: where the inputs changed (new work, a
     /// revised forecast, a demand-response event) and at least every `--replan-max-h` hours,
-    /// which at slots of 15 minutes or more is every slot.
+    /// which at slots of 30 minutes or more is every slot.
     #[arg(long, value_name = "SLOTS")]
     pub(crate) replan_every: Option<usize>,
     /// The longest `coordinated` follows a plan before it re-plans, hours (without
     /// `--replan-every`).
-    #[arg(long, default_value_t = 0.25, value_name = "HOURS")]
+    #[arg(long, default_value_t = 0.5, value_name = "HOURS")]
     pub(crate) replan_max_h: f64,
     /// How `coordinated` cuts its window into the plan's periods (as `simulate --blocks`:
     /// the slot's resolution for 2 h, then hours, by default).

@@ -109,12 +109,12 @@ pub(crate) struct SimulateArgs {
     /// Re-plan `coordinated` every this many slots whatever changed (1: every slot; 4: every
     /// fourth, following the last plan in between). Default: where the inputs changed (new
     /// work, a revised forecast, a demand-response event) and at least every
-    /// `--replan-max-h` hours, which at slots of 15 minutes or more is every slot.
+    /// `--replan-max-h` hours, which at slots of 30 minutes or more is every slot.
     #[arg(long, value_name = "SLOTS")]
     pub(crate) replan_every: Option<usize>,
     /// The longest `coordinated` follows a plan before it re-plans, hours (without
     /// `--replan-every`).
-    #[arg(long, default_value_t = 0.25, value_name = "HOURS")]
+    #[arg(long, default_value_t = 0.5, value_name = "HOURS")]
     pub(crate) replan_max_h: f64,
     /// How `coordinated` cuts its 24-hour window into the plan's periods: tiers of
     /// `PERIOD:UNTIL`, the last tier `PERIOD` to the window's end; PERIOD is `slot` or a
